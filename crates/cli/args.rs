@@ -1,0 +1,117 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Check, test and measure logtrim rule sets on sample log files before deploying them.
+///
+/// A rule set is a YAML file: string fields to parse (access logs, JSON, app logs), rules evaluated in
+/// order (first match wins: keep with a priority, drop, or sample) and a default action.
+/// See docs/rules.md for the format.
+#[derive(Parser, Debug)]
+#[command(name = "logtrim", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Validate rule files; exit 1 on any error (printed as file:line:col: message)
+    Check {
+        /// Rule files to check
+        #[arg(required = true, value_name = "RULES")]
+        rules: Vec<PathBuf>,
+        /// Print the compiled plan: fields extracted, parsers, rule order and prefilters
+        #[arg(long)]
+        explain: bool,
+    },
+    /// Run the examples embedded in rule files (`tests:`); exit 1 if any fails
+    Test {
+        /// Rule files whose tests to run
+        #[arg(required = true, value_name = "RULES")]
+        rules: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Write the records the rules keep to stdout (or -o FILE)
+    Run {
+        /// Rule file
+        #[arg(value_name = "RULES")]
+        rules: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// Write kept records here instead of stdout
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Write the records that were dropped here too (for inspection)
+        #[arg(long, value_name = "FILE")]
+        dropped: Option<PathBuf>,
+    },
+    /// Measure what a rule set would keep: per-rule records and bytes, total reduction, projected GB/day
+    Report {
+        /// Rule file
+        #[arg(value_name = "RULES")]
+        rules: PathBuf,
+        #[command(flatten)]
+        input: InputArgs,
+        /// The input covers this many days (for GB/day); by default derived from record timestamps
+        #[arg(long, value_name = "N")]
+        days: Option<f64>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+        /// Never show a progress bar (it is shown only when stderr is a terminal)
+        #[arg(long)]
+        no_progress: bool,
+    },
+    /// Show which rule decides one record, and the field values the rules saw
+    Explain {
+        /// Rule file
+        #[arg(value_name = "RULES")]
+        rules: PathBuf,
+        /// The record: a JSON object or a text line; `-` reads it from stdin
+        #[arg(value_name = "RECORD")]
+        record: String,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InputArgs {
+    /// Input files (gzip is detected and decompressed); none or `-` reads stdin
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Input format; `auto` detects it per file from the first lines
+    #[arg(long = "input-format", value_enum, default_value_t = InputFormatArg::Auto)]
+    pub input_format: InputFormatArg,
+    /// Longest record kept whole, in bytes; longer lines are truncated and counted
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_record_bytes: usize,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// For people
+    Text,
+    /// One JSON document, for machines
+    Json,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputFormatArg {
+    /// Detect per file
+    Auto,
+    /// One JSON object per line (Fluent Bit records)
+    Json,
+    /// Kubernetes CRI container logs: `<time> <stream> <P|F> <msg>`, partial lines joined
+    Cri,
+    /// Docker json-file container logs, partial lines joined
+    Docker,
+    /// Plain text, one record per line
+    Text,
+}

@@ -1,0 +1,125 @@
+//! Opening input files (or stdin) and feeding their records to a callback, with a progress bar.
+
+use std::fs::File;
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use logtrim_formats::{InputFormat, ReaderOptions, RecordReader};
+
+use crate::args::{InputArgs, InputFormatArg};
+
+/// What the reader saw across all inputs, for the "could not read" summary.
+#[derive(Debug, Default, Clone)]
+pub struct InputStats {
+    pub files: usize,
+    pub lines: u64,
+    pub records: u64,
+    pub bytes_in: u64,
+    pub empty: u64,
+    pub malformed: u64,
+    pub truncated: u64,
+    pub unterminated_partial: u64,
+    /// Files that failed midway (corrupt gzip, I/O error), with the error.
+    pub failed: Vec<String>,
+}
+
+impl InputStats {
+    /// One line per kind of trouble, for stderr.
+    pub fn problems(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.malformed > 0 {
+            v.push(format!("{} lines did not match the input format and were read as plain text", self.malformed));
+        }
+        if self.truncated > 0 {
+            v.push(format!("{} records were longer than --max-record-bytes and were truncated", self.truncated));
+        }
+        if self.unterminated_partial > 0 {
+            v.push(format!("{} partial container-log lines had no final part at end of input", self.unterminated_partial));
+        }
+        for f in &self.failed {
+            v.push(format!("stopped reading {f}"));
+        }
+        v
+    }
+}
+
+fn format_of(a: InputFormatArg) -> InputFormat {
+    match a {
+        InputFormatArg::Auto => InputFormat::Auto,
+        InputFormatArg::Json => InputFormat::Json,
+        InputFormatArg::Cri => InputFormat::Cri,
+        InputFormatArg::Docker => InputFormat::Docker,
+        InputFormatArg::Text => InputFormat::Text,
+    }
+}
+
+/// Counts bytes read from the underlying (possibly compressed) file for the progress bar.
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
+fn stdin_path() -> PathBuf {
+    PathBuf::from("-")
+}
+
+/// Calls `each(record_bytes)` for every record of every input, in order.
+pub fn for_each_record(
+    args: &InputArgs,
+    progress: bool,
+    mut each: impl FnMut(&[u8]) -> anyhow::Result<()>,
+) -> anyhow::Result<InputStats> {
+    let files: Vec<PathBuf> = if args.files.is_empty() { vec![stdin_path()] } else { args.files.clone() };
+    let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+    // Only for people watching: a bar on a terminal, and only when there is enough to wait for.
+    let bar = if progress && io::stderr().is_terminal() && total > 16 * 1024 * 1024 {
+        let b = ProgressBar::new(total);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {bytes}/{total_bytes} {bar:40} {bytes_per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut stats = InputStats { files: files.len(), ..Default::default() };
+    let opts = ReaderOptions { max_record_bytes: args.max_record_bytes, ..ReaderOptions::default() };
+    for f in &files {
+        let src: Box<dyn Read> = if f == Path::new("-") {
+            Box::new(io::stdin().lock())
+        } else {
+            Box::new(File::open(f).with_context(|| format!("cannot open {}", f.display()))?)
+        };
+        let mut reader = RecordReader::new(Counted { inner: src, bar: bar.clone() }, format_of(args.input_format), opts.clone());
+        loop {
+            match reader.next_record() {
+                None => break,
+                Some(Ok(rec)) => each(rec.bytes)?,
+                Some(Err(e)) => {
+                    stats.failed.push(format!("{}: {e}", f.display()));
+                    break;
+                }
+            }
+        }
+        let c = reader.counters();
+        stats.lines += c.lines;
+        stats.records += c.records;
+        stats.bytes_in += c.bytes_in;
+        stats.empty += c.empty;
+        stats.malformed += c.malformed;
+        stats.truncated += c.truncated;
+        stats.unterminated_partial += c.unterminated_partial;
+    }
+    bar.finish_and_clear();
+    Ok(stats)
+}

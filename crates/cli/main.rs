@@ -1,0 +1,43 @@
+//! `logtrim`: check, test and measure rule sets over sample files.
+
+mod args;
+mod cmd;
+mod input;
+mod timestamp;
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+/// Exit codes: 0 ok, 1 rule errors or failed tests, 2 usage or I/O errors.
+pub enum Outcome {
+    Ok,
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { rules, explain } => cmd::check::run(&rules, explain),
+        Command::Test { rules, format } => cmd::test::run(&rules, format),
+        Command::Run { rules, input, output, dropped } => cmd::run::run(&rules, &input, output.as_deref(), dropped.as_deref()),
+        Command::Report { rules, input, days, format, no_progress } => cmd::report::run(&rules, &input, days, format, no_progress),
+        Command::Explain { rules, record, format } => cmd::explain::run(&rules, &record, format),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(e) => {
+            // A closed pipe (`logtrim run … | head`) is how the reader says it has enough: not an error.
+            if e.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = io::stdout().flush();
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

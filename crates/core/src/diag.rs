@@ -1,0 +1,160 @@
+//! Positioned rule-file errors, rendered as `file:line:col: message` plus a source excerpt and a hint.
+
+use std::fmt;
+
+/// A 1-based position in a rule file. Columns count characters, not bytes, as editors do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pos {
+    /// 1-based line.
+    pub line: u32,
+    /// 1-based column in characters.
+    pub col: u32,
+}
+
+impl Pos {
+    /// A position; `line` and `col` are 1-based.
+    pub const fn new(line: u32, col: u32) -> Pos {
+        Pos { line, col }
+    }
+
+    /// The position `chars` characters to the right on the same line.
+    pub fn right(self, chars: usize) -> Pos {
+        Pos { line: self.line, col: self.col + chars as u32 }
+    }
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// One mistake in a rule file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// Where the mistake starts.
+    pub pos: Pos,
+    /// How many characters to underline (at least 1).
+    pub len: u32,
+    /// What is wrong: lower case, no final period, user text quoted.
+    pub message: String,
+    /// How to fix it, when we can tell.
+    pub hint: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic without a hint, underlining one character.
+    pub fn new(pos: Pos, message: impl Into<String>) -> Diagnostic {
+        Diagnostic { pos, len: 1, message: message.into(), hint: None }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Diagnostic {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sets how many characters to underline.
+    pub fn len(mut self, len: usize) -> Diagnostic {
+        self.len = len.max(1) as u32;
+        self
+    }
+}
+
+/// Every mistake found in one rule file, sorted by position, with the text needed to render them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostics {
+    /// The file name as the user gave it; it starts every rendered line.
+    pub file: String,
+    /// All diagnostics, in file order.
+    pub items: Vec<Diagnostic>,
+    text: String,
+}
+
+impl std::error::Error for Diagnostics {}
+
+impl Diagnostics {
+    pub(crate) fn new(file: &str, source: &str, mut items: Vec<Diagnostic>) -> Diagnostics {
+        items.sort_by_key(|d| d.pos);
+        items.dedup();
+        Diagnostics { file: file.to_string(), items, text: source.to_string() }
+    }
+
+    /// The first line of each diagnostic (`file:line:col: message`), for tests and machine output.
+    pub fn headlines(&self) -> Vec<String> {
+        self.items.iter().map(|d| format!("{}:{}: {}", self.file, d.pos, d.message)).collect()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<&str> = self.text.lines().collect();
+        for d in &self.items {
+            writeln!(f, "{}:{}: {}", self.file, d.pos, d.message)?;
+            if let Some(text) = lines.get(d.pos.line.saturating_sub(1) as usize) {
+                let num = d.pos.line.to_string();
+                let pad = " ".repeat(num.len());
+                writeln!(f, "{pad} |")?;
+                writeln!(f, "{num} | {text}")?;
+                // Underline in characters; tabs are kept so the caret lines up in a terminal.
+                let lead: String = text
+                    .chars()
+                    .take(d.pos.col.saturating_sub(1) as usize)
+                    .map(|c| if c == '\t' { '\t' } else { ' ' })
+                    .collect();
+                writeln!(f, "{pad} | {lead}{}", "^".repeat(d.len as usize))?;
+            }
+            if let Some(h) = &d.hint {
+                writeln!(f, "   = hint: {h}")?;
+            }
+        }
+        let n = self.items.len();
+        write!(f, "error: {n} error{} in {}", if n == 1 { "" } else { "s" }, self.file)
+    }
+}
+
+/// The closest candidate by edit distance, if it is close enough to be a likely typo.
+pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_headline_excerpt_and_hint() {
+        let src = "rules:\n  - name: a\n    action: kep\n";
+        let d = Diagnostic::new(Pos::new(3, 13), "unknown action \"kep\"").len(3).hint("did you mean \"keep\"?");
+        let out = Diagnostics::new("f.yaml", src, vec![d]).to_string();
+        assert!(out.starts_with("f.yaml:3:13: unknown action \"kep\"\n"), "{out}");
+        assert!(out.contains("3 |     action: kep\n  |             ^^^\n"), "{out}");
+        assert!(out.contains("= hint: did you mean \"keep\"?"), "{out}");
+        assert!(out.ends_with("error: 1 error in f.yaml"), "{out}");
+    }
+
+    #[test]
+    fn suggests_close_words_only() {
+        assert_eq!(did_you_mean("nginx_combine", ["json", "nginx_combined", "app"]), Some("nginx_combined"));
+        assert_eq!(did_you_mean("zzz", ["json", "nginx_combined"]), None);
+    }
+}

@@ -1,0 +1,276 @@
+//! The compiled, immutable form of a rule file: what [`crate::engine::Decider`] executes.
+//!
+//! Conditions are a tree of enum nodes, not boxed closures: the set of operators is closed, an enum
+//! `match` inlines well, and the tree can be printed back by `explain`.
+
+use memchr::memmem::Finder;
+use regex::bytes::Regex;
+
+use crate::record::access::AccessFormat;
+use crate::record::json::PathTrie;
+use crate::rules::ast::{CmpOp, Priority, display_path};
+use crate::rules::load::Example;
+use crate::sample::SampleRate;
+
+/// Where a condition reads its value from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FieldRef {
+    /// `_raw`: the whole record bytes.
+    Raw,
+    /// A path in the record, by its id in the top-level trie.
+    Top(u16),
+    /// A field produced by parsing a string field.
+    Parsed { source: u16, field: u16 },
+}
+
+/// One parser in a source's chain, in the order tried.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ParserKind {
+    /// A text access-log format.
+    Access(AccessFormat),
+    /// Any JSON object.
+    Json,
+    /// A JSON object with a `response_code` key (Envoy/Istio JSON access log).
+    EnvoyJson,
+    /// An application log: a JSON object, or a text line whose level we detect.
+    App,
+}
+
+impl ParserKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            ParserKind::Access(f) => f.name(),
+            ParserKind::Json => "json",
+            ParserKind::EnvoyJson => "envoy_json",
+            ParserKind::App => "app",
+        }
+    }
+}
+
+/// Which part of an access-log parse a field reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum AccessField {
+    Client,
+    User,
+    Time,
+    Method,
+    Path,
+    Protocol,
+    Status,
+    Bytes,
+    BytesReceived,
+    Duration,
+    Referer,
+    UserAgent,
+    ForwardedFor,
+    RequestId,
+    Authority,
+    Upstream,
+    UpstreamStatus,
+    ResponseFlags,
+    UpstreamCluster,
+    RouteName,
+}
+
+/// Normalised access-log field names, the field, and the key Envoy/Istio JSON access logs use for it.
+pub(crate) const ACCESS_FIELDS: &[(&str, AccessField, &str)] = &[
+    ("client", AccessField::Client, "downstream_remote_address"),
+    ("user", AccessField::User, "user"),
+    ("time", AccessField::Time, "start_time"),
+    ("method", AccessField::Method, "method"),
+    ("path", AccessField::Path, "path"),
+    ("protocol", AccessField::Protocol, "protocol"),
+    ("status", AccessField::Status, "response_code"),
+    ("bytes", AccessField::Bytes, "bytes_sent"),
+    ("bytes_received", AccessField::BytesReceived, "bytes_received"),
+    ("duration", AccessField::Duration, "duration"),
+    ("referer", AccessField::Referer, "referer"),
+    ("user_agent", AccessField::UserAgent, "user_agent"),
+    ("forwarded_for", AccessField::ForwardedFor, "x_forwarded_for"),
+    ("request_id", AccessField::RequestId, "request_id"),
+    ("authority", AccessField::Authority, "authority"),
+    ("upstream", AccessField::Upstream, "upstream_host"),
+    ("upstream_status", AccessField::UpstreamStatus, "upstream_status"),
+    ("response_flags", AccessField::ResponseFlags, "response_flags"),
+    ("upstream_cluster", AccessField::UpstreamCluster, "upstream_cluster"),
+    ("route_name", AccessField::RouteName, "route_name"),
+];
+
+/// A field produced by a source's parsers.
+#[derive(Clone, Debug)]
+pub(crate) struct ParsedField {
+    /// The path below the source (`["status"]` for `log.status`).
+    pub path: Vec<String>,
+    /// `format`: the name of the parser that recognised the value.
+    pub is_format: bool,
+    /// `level` under an `app` parser: the normalised severity.
+    pub is_level: bool,
+    /// The access-log field, if the name is one.
+    pub access: Option<AccessField>,
+    /// Id in the source's nested trie of the Envoy JSON key for this access field.
+    pub envoy_alias: Option<u16>,
+    /// Id in the source's nested trie of the path itself (JSON parsers).
+    pub nested: Option<u16>,
+}
+
+/// A string field parsed further.
+#[derive(Clone, Debug)]
+pub(crate) struct Source {
+    pub path: Vec<String>,
+    /// Id of the source's own value in the top-level trie.
+    pub top: u16,
+    pub parsers: Vec<ParserKind>,
+    /// Keys read inside JSON values of this source.
+    pub nested: PathTrie,
+    pub nested_paths: Vec<Vec<String>>,
+    /// Ids in `nested` of the level keys, in priority order (only with an `app` parser).
+    pub level_keys: Vec<u16>,
+    /// Id in `nested` of `response_code` (only with an `envoy_json` parser).
+    pub envoy_marker: Option<u16>,
+    pub fields: Vec<ParsedField>,
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Cond {
+    True,
+    False,
+    /// Numeric comparison; strings holding a JSON number are compared as numbers.
+    Num { f: FieldRef, op: CmpOp, n: f64 },
+    /// Byte-wise string comparison (`==`, `<`, …); only string values match.
+    Str { f: FieldRef, op: CmpOp, s: Box<[u8]> },
+    Bool { f: FieldRef, b: bool },
+    Null { f: FieldRef },
+    Range { f: FieldRef, lo: f64, hi: f64 },
+    Set { f: FieldRef, nums: Box<[f64]>, strs: Box<[Box<[u8]>]>, bools: [bool; 2], null: bool },
+    StartsWith { f: FieldRef, s: Box<[u8]> },
+    EndsWith { f: FieldRef, s: Box<[u8]> },
+    Contains { f: FieldRef, finder: Finder<'static> },
+    Regex { f: FieldRef, re: Regex },
+    Exists { f: FieldRef },
+    Not(Box<Cond>),
+    And(Box<[Cond]>),
+    Or(Box<[Cond]>),
+}
+
+/// Literals that must occur in the raw record bytes for a rule to match: every clause needs one of its
+/// literals. Sound because the literals only contain characters JSON never escapes except through `\u`,
+/// and the check is skipped for records containing `\u`.
+#[derive(Debug, Default)]
+pub(crate) struct Prefilter {
+    pub clauses: Vec<Vec<Finder<'static>>>,
+}
+
+/// The compiled action.
+#[derive(Clone, Debug)]
+pub(crate) enum CAction {
+    Keep,
+    Drop,
+    Sample { rate: SampleRate, key: Option<FieldRef> },
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct CRule {
+    pub name: String,
+    pub cond: Cond,
+    pub prefilter: Prefilter,
+    pub action: CAction,
+    pub priority: Priority,
+    /// The condition as written, for `explain`.
+    pub when_text: String,
+}
+
+/// Everything a [`crate::engine::Decider`] needs, built once.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub name: Option<String>,
+    pub top: PathTrie,
+    pub top_paths: Vec<Vec<String>>,
+    pub sources: Vec<Source>,
+    pub rules: Vec<CRule>,
+    pub default: CAction,
+    pub default_priority: Priority,
+    pub tests: Vec<Example>,
+    /// Every field any condition or key reads, with the path as written, for `explain`.
+    pub seen: Vec<(String, FieldRef)>,
+}
+
+impl Plan {
+    /// The compiled plan in words: sources, extracted paths, then each rule with its prefilter.
+    pub(crate) fn explain(&self) -> String {
+        use std::fmt::Write;
+        let mut o = String::new();
+        let _ = writeln!(o, "rule set {}", self.name.as_deref().unwrap_or("(unnamed)"));
+        let _ = writeln!(o, "record fields extracted in one pass over JSON records ({}):", self.top_paths.len());
+        for p in &self.top_paths {
+            let _ = writeln!(o, "  {}", display_path(p));
+        }
+        for s in &self.sources {
+            let names: Vec<&str> = s.parsers.iter().map(|p| p.name()).collect();
+            let _ = writeln!(o, "parse {} with the first of: {}", display_path(&s.path), names.join(", "));
+            for f in &s.fields {
+                let how = if f.is_format {
+                    "name of the parser that matched".to_string()
+                } else if f.is_level {
+                    "normalised level".to_string()
+                } else {
+                    let mut v = Vec::new();
+                    if f.access.is_some() {
+                        v.push("access-log field");
+                    }
+                    if f.envoy_alias.is_some() {
+                        v.push("envoy JSON key");
+                    }
+                    if f.nested.is_some() {
+                        v.push("JSON path");
+                    }
+                    v.join(" / ")
+                };
+                let _ = writeln!(o, "  {}.{}: {how}", display_path(&s.path), display_path(&f.path));
+            }
+        }
+        let _ = writeln!(o, "rules, first match wins:");
+        for (i, r) in self.rules.iter().enumerate() {
+            let _ = writeln!(o, "  {}. {} when {}", i + 1, r.name, r.when_text);
+            let _ = writeln!(o, "     then {}", describe_action(&r.action, r.priority, self));
+            if !r.prefilter.clauses.is_empty() {
+                let clauses: Vec<String> = r
+                    .prefilter
+                    .clauses
+                    .iter()
+                    .map(|c| {
+                        let lits: Vec<String> =
+                            c.iter().map(|f| format!("{:?}", String::from_utf8_lossy(f.needle()))).collect();
+                        lits.join(" or ")
+                    })
+                    .collect();
+                let _ = writeln!(o, "     prefilter: skip unless the record contains {}", clauses.join(" and "));
+            }
+        }
+        let _ = writeln!(o, "  default: {}", describe_action(&self.default, self.default_priority, self));
+        o
+    }
+
+    pub(crate) fn field_name(&self, f: FieldRef) -> String {
+        match f {
+            FieldRef::Raw => "_raw".into(),
+            FieldRef::Top(i) => display_path(&self.top_paths[i as usize]),
+            FieldRef::Parsed { source, field } => {
+                let s = &self.sources[source as usize];
+                format!("{}.{}", display_path(&s.path), display_path(&s.fields[field as usize].path))
+            }
+        }
+    }
+}
+
+pub(crate) fn describe_action(a: &CAction, p: Priority, plan: &Plan) -> String {
+    match a {
+        CAction::Keep => format!("keep ({})", p.name()),
+        CAction::Drop => "drop".into(),
+        CAction::Sample { rate, key } => {
+            let key = key.map(|k| plan.field_name(k)).unwrap_or_else(|| "the whole record".into());
+            format!("sample {}% by {key} ({})", rate.get() * 100.0, p.name())
+        }
+    }
+}

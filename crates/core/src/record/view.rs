@@ -1,0 +1,383 @@
+//! The fields of one record as the rules see them, filled lazily and stored without allocating.
+//!
+//! A value is a [`Slot`]: scalars inline, strings as a range into the record itself or into one of two
+//! reused decode buffers (one for strings decoded from the record, one for strings decoded from JSON found
+//! inside a parsed field). Ranges, not references, so buffers can grow while slots point into them.
+
+use super::access::{self, AccessFields};
+use super::json::{self, Raw};
+use super::level;
+use crate::plan::{AccessField, FieldRef, ParserKind, Plan, Source};
+
+/// Which bytes a string slot points into.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Buf {
+    Input,
+    Decoded,
+    Nested,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Slot {
+    Missing,
+    Null,
+    Bool(bool),
+    Num(f64),
+    Str(Buf, u32, u32),
+    Static(&'static str),
+    /// Object or array: exists, but matches no comparison. The range is the JSON text in `Buf`.
+    Container(Buf, u32, u32),
+}
+
+/// A field value as conditions see it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// The field is absent (or the record is not JSON, or no parser recognised the parsed field).
+    Missing,
+    /// JSON `null`.
+    Null,
+    /// JSON `true`/`false`.
+    Bool(bool),
+    /// A JSON number, or a numeric access-log field.
+    Num(f64),
+    /// A string (decoded), or a text field.
+    Str(&'a [u8]),
+    /// A JSON object or array, as its JSON text.
+    Container(&'a [u8]),
+}
+
+/// How the record was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKind {
+    /// A valid JSON object.
+    Json,
+    /// Not JSON: the line is the `log` field.
+    Text,
+    /// Started with `{` but is not valid JSON: read as text, and counted.
+    InvalidJson,
+}
+
+/// Per-source parse outcome.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Parsed {
+    NotYet,
+    /// No parser recognised the value, or it was missing.
+    Nothing,
+    /// Recognised by this parser; fields are in `fields`/`nested`.
+    By(ParserKind),
+}
+
+#[derive(Debug)]
+struct SourceState {
+    parsed: Parsed,
+    /// Where the source text lives (for access-field ranges).
+    text: (Buf, u32, u32),
+    access: AccessFields,
+    nested: Vec<Slot>,
+    level: Option<level::Level>,
+}
+
+/// Scratch state for one record, reused across records.
+#[derive(Debug)]
+pub(crate) struct View {
+    top: Vec<Slot>,
+    sources: Vec<SourceState>,
+    decoded: Vec<u8>,
+    nested_buf: Vec<u8>,
+    scanned: bool,
+    kind: RecordKind,
+    /// Lazily computed: whether the record contains `\u` (prefilters are skipped then).
+    has_u_escape: Option<bool>,
+}
+
+/// JSON whitespace, which serde_json skips around values.
+fn trim_json_ws(b: &[u8]) -> &[u8] {
+    let is_ws = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r');
+    let start = b.iter().position(|c| !is_ws(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_ws(c)).map_or(start, |e| e + 1);
+    &b[start..end]
+}
+
+impl View {
+    pub(crate) fn new(plan: &Plan) -> View {
+        View {
+            top: vec![Slot::Missing; plan.top_paths.len()],
+            sources: plan
+                .sources
+                .iter()
+                .map(|s| SourceState {
+                    parsed: Parsed::NotYet,
+                    text: (Buf::Input, 0, 0),
+                    access: AccessFields::default(),
+                    nested: vec![Slot::Missing; s.nested_paths.len()],
+                    level: None,
+                })
+                .collect(),
+            decoded: Vec::new(),
+            nested_buf: Vec::new(),
+            scanned: false,
+            kind: RecordKind::Text,
+            has_u_escape: None,
+        }
+    }
+
+    /// Forgets the previous record. O(fields), no allocation.
+    pub(crate) fn reset(&mut self) {
+        self.scanned = false;
+        self.has_u_escape = None;
+        for s in &mut self.sources {
+            s.parsed = Parsed::NotYet;
+        }
+    }
+
+    pub(crate) fn has_u_escape(&mut self, input: &[u8]) -> bool {
+        *self.has_u_escape.get_or_insert_with(|| memchr::memmem::find(input, b"\\u").is_some())
+    }
+
+    pub(crate) fn kind(&mut self, plan: &Plan, input: &[u8]) -> RecordKind {
+        self.scan(plan, input);
+        self.kind
+    }
+
+    /// One pass over the record: validates JSON and fills every wanted top-level path.
+    fn scan(&mut self, plan: &Plan, input: &[u8]) {
+        if self.scanned {
+            return;
+        }
+        self.scanned = true;
+        self.decoded.clear();
+        self.top.iter_mut().for_each(|s| *s = Slot::Missing);
+        let looks_json = trim_json_ws(input).first() == Some(&b'{');
+        let ok = looks_json && {
+            let top = &mut self.top;
+            let decoded = &mut self.decoded;
+            let mut bad_escape = false;
+            let r = json::scan(input, &plan.top, &mut |id, raw| {
+                top[id as usize] = slot_of(raw, input, Buf::Input, decoded, &mut bad_escape);
+            });
+            r.is_ok() && !bad_escape
+        };
+        if ok {
+            self.kind = RecordKind::Json;
+            return;
+        }
+        self.kind = if looks_json { RecordKind::InvalidJson } else { RecordKind::Text };
+        // Not JSON: the record is `{"log": <line>}`, so `log` (and `_raw`) are all a rule can see.
+        self.top.iter_mut().for_each(|s| *s = Slot::Missing);
+        if let Some(i) = plan.top_paths.iter().position(|p| p.len() == 1 && p[0] == "log") {
+            self.top[i] = Slot::Str(Buf::Input, 0, input.len() as u32);
+        }
+    }
+
+    fn bytes<'a>(&'a self, input: &'a [u8], b: Buf, s: u32, e: u32) -> &'a [u8] {
+        let buf = match b {
+            Buf::Input => input,
+            Buf::Decoded => &self.decoded,
+            Buf::Nested => &self.nested_buf,
+        };
+        buf.get(s as usize..e as usize).unwrap_or(&[])
+    }
+
+    fn value_of<'a>(&'a self, input: &'a [u8], s: Slot) -> Value<'a> {
+        match s {
+            Slot::Missing => Value::Missing,
+            Slot::Null => Value::Null,
+            Slot::Bool(b) => Value::Bool(b),
+            Slot::Num(n) => Value::Num(n),
+            Slot::Str(b, s, e) => Value::Str(self.bytes(input, b, s, e)),
+            Slot::Static(s) => Value::Str(s.as_bytes()),
+            Slot::Container(b, s, e) => Value::Container(self.bytes(input, b, s, e)),
+        }
+    }
+
+    /// The value of a field, parsing what it needs on first use.
+    pub(crate) fn get<'a>(&'a mut self, plan: &Plan, input: &'a [u8], f: FieldRef) -> Value<'a> {
+        let slot = match f {
+            FieldRef::Raw => return Value::Str(input),
+            FieldRef::Top(i) => {
+                self.scan(plan, input);
+                self.top[i as usize]
+            }
+            FieldRef::Parsed { source, field } => {
+                self.scan(plan, input);
+                let src = &plan.sources[source as usize];
+                if self.sources[source as usize].parsed == Parsed::NotYet {
+                    self.parse_source(src, source as usize, input);
+                }
+                self.parsed_slot(src, source as usize, field as usize)
+            }
+        };
+        self.value_of(input, slot)
+    }
+
+    fn parsed_slot(&self, src: &Source, si: usize, fi: usize) -> Slot {
+        let st = &self.sources[si];
+        let Parsed::By(kind) = st.parsed else { return Slot::Missing };
+        let pf = &src.fields[fi];
+        if pf.is_format {
+            return Slot::Static(kind.name());
+        }
+        match kind {
+            ParserKind::Access(_) => match pf.access {
+                Some(a) => access_slot(&st.access, a, st.text),
+                None => Slot::Missing,
+            },
+            ParserKind::Json => pf.nested.map_or(Slot::Missing, |i| st.nested[i as usize]),
+            ParserKind::EnvoyJson => {
+                let alias = pf.envoy_alias.map_or(Slot::Missing, |i| st.nested[i as usize]);
+                match alias {
+                    Slot::Missing => pf.nested.map_or(Slot::Missing, |i| st.nested[i as usize]),
+                    s => s,
+                }
+            }
+            ParserKind::App => {
+                if pf.is_level {
+                    st.level.map_or(Slot::Missing, |l| Slot::Static(l.name()))
+                } else {
+                    pf.nested.map_or(Slot::Missing, |i| st.nested[i as usize])
+                }
+            }
+        }
+    }
+
+    fn parse_source(&mut self, src: &Source, si: usize, input: &[u8]) {
+        let raw = self.top[src.top as usize];
+        let st = &mut self.sources[si];
+        st.parsed = Parsed::Nothing;
+        st.level = None;
+        let (buf, s, e, is_str) = match raw {
+            Slot::Str(b, s, e) => (b, s, e, true),
+            Slot::Container(b, s, e) => (b, s, e, false),
+            _ => return,
+        };
+        st.text = (buf, s, e);
+        let text: &[u8] = match buf {
+            Buf::Input => &input[s as usize..e as usize],
+            Buf::Decoded => &self.decoded[s as usize..e as usize],
+            Buf::Nested => return,
+        };
+        // JSON parsers read the value as a JSON object at most once, whichever asks first.
+        let mut json_state: Option<bool> = None;
+        for &kind in &src.parsers {
+            let hit = match kind {
+                ParserKind::Access(fmt) => is_str && access::parse(fmt, text, &mut st.access),
+                ParserKind::Json | ParserKind::EnvoyJson | ParserKind::App => {
+                    let is_obj = *json_state.get_or_insert_with(|| {
+                        scan_nested(src, text, buf, s, &mut st.nested, &mut self.nested_buf)
+                    });
+                    match kind {
+                        ParserKind::Json => is_obj,
+                        ParserKind::EnvoyJson => is_obj && src.envoy_marker.is_some_and(|m| st.nested[m as usize] != Slot::Missing),
+                        _ => {
+                            if is_obj {
+                                st.level = src.level_keys.iter().find_map(|&k| match st.nested[k as usize] {
+                                    Slot::Str(b, s0, e0) => {
+                                        let bytes = match b {
+                                            Buf::Input => &input[s0 as usize..e0 as usize],
+                                            Buf::Decoded => &self.decoded[s0 as usize..e0 as usize],
+                                            Buf::Nested => &self.nested_buf[s0 as usize..e0 as usize],
+                                        };
+                                        level::normalize(bytes)
+                                    }
+                                    Slot::Num(n) => level::from_number(n),
+                                    _ => None,
+                                });
+                                true
+                            } else if is_str {
+                                st.level = level::detect_text(text);
+                                true
+                            } else {
+                                false
+                            }
+                        }
+                    }
+                }
+            };
+            if hit {
+                st.parsed = Parsed::By(kind);
+                return;
+            }
+        }
+    }
+}
+
+/// Scans a source's text as a JSON object into its nested slots. Returns whether it was a valid object.
+fn scan_nested(src: &Source, text: &[u8], buf: Buf, base: u32, nested: &mut [Slot], out: &mut Vec<u8>) -> bool {
+    nested.iter_mut().for_each(|s| *s = Slot::Missing);
+    out.clear();
+    if trim_json_ws(text).first() != Some(&b'{') {
+        return false;
+    }
+    let mut bad = false;
+    let ok = json::scan(text, &src.nested, &mut |id, raw| {
+        nested[id as usize] = match raw {
+            Raw::Str { start, end, escaped: false } => Slot::Str(buf, base + start, base + end),
+            Raw::Object { start, end } | Raw::Array { start, end } => Slot::Container(buf, base + start, base + end),
+            Raw::Str { start, end, escaped: true } => {
+                let from = out.len() as u32;
+                if json::unescape(&text[start as usize..end as usize], out).is_err() {
+                    bad = true;
+                }
+                Slot::Str(Buf::Nested, from, out.len() as u32)
+            }
+            other => scalar(other),
+        };
+    })
+    .is_ok();
+    if !ok || bad {
+        nested.iter_mut().for_each(|s| *s = Slot::Missing);
+        return false;
+    }
+    true
+}
+
+fn scalar(raw: Raw) -> Slot {
+    match raw {
+        Raw::Null => Slot::Null,
+        Raw::Bool(b) => Slot::Bool(b),
+        Raw::Num(n) => Slot::Num(n),
+        _ => Slot::Missing,
+    }
+}
+
+fn slot_of(raw: Raw, input: &[u8], buf: Buf, decoded: &mut Vec<u8>, bad: &mut bool) -> Slot {
+    match raw {
+        Raw::Str { start, end, escaped: false } => Slot::Str(buf, start, end),
+        Raw::Str { start, end, escaped: true } => {
+            let from = decoded.len() as u32;
+            if json::unescape(&input[start as usize..end as usize], decoded).is_err() {
+                *bad = true;
+            }
+            Slot::Str(Buf::Decoded, from, decoded.len() as u32)
+        }
+        Raw::Object { start, end } | Raw::Array { start, end } => Slot::Container(buf, start, end),
+        other => scalar(other),
+    }
+}
+
+fn access_slot(a: &AccessFields, f: AccessField, (buf, base, _): (Buf, u32, u32)) -> Slot {
+    let r = |r: Option<access::Range>| r.map_or(Slot::Missing, |(s, e)| Slot::Str(buf, base + s, base + e));
+    let n = |v: Option<f64>| v.map_or(Slot::Missing, Slot::Num);
+    match f {
+        AccessField::Client => r(a.client),
+        AccessField::User => r(a.user),
+        AccessField::Time => r(a.time),
+        AccessField::Method => r(a.method),
+        AccessField::Path => r(a.path),
+        AccessField::Protocol => r(a.protocol),
+        AccessField::Status => n(a.status.map(f64::from)),
+        AccessField::Bytes => n(a.bytes.map(|b| b as f64)),
+        AccessField::BytesReceived => n(a.bytes_received.map(|b| b as f64)),
+        AccessField::Duration => n(a.duration_ms),
+        AccessField::Referer => r(a.referer),
+        AccessField::UserAgent => r(a.user_agent),
+        AccessField::ForwardedFor => r(a.forwarded_for),
+        AccessField::RequestId => r(a.request_id),
+        AccessField::Authority => r(a.authority),
+        AccessField::Upstream => r(a.upstream),
+        AccessField::UpstreamStatus => r(a.upstream_status),
+        AccessField::ResponseFlags => r(a.response_flags),
+        AccessField::UpstreamCluster => r(a.upstream_cluster),
+        AccessField::RouteName => r(a.route_name),
+    }
+}

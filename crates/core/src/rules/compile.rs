@@ -1,0 +1,417 @@
+//! AST → [`Plan`]: resolves field paths to slots, checks what YAML alone cannot (duplicate names, unreachable
+//! rules, regexes, parser names, parsed field names) and derives literal prefilters.
+
+use memchr::memmem::Finder;
+
+use super::ast::{CmpOp, Expr, Lit, Path, StrOp, display_path};
+use super::load::{ActionKind, ActionSpec, RuleFile};
+use crate::diag::{Diagnostic, did_you_mean};
+use crate::plan::{ACCESS_FIELDS, CAction, CRule, Cond, FieldRef, ParsedField, ParserKind, Plan, Prefilter, Source};
+use crate::record::access::AccessFormat;
+use crate::record::json::PathTrie;
+use crate::record::level::LEVEL_KEYS;
+
+/// Parser names accepted in `parse:`, with what each expands to.
+pub(crate) const PARSERS: &[(&str, &[ParserKind])] = &[
+    ("json", &[ParserKind::Json]),
+    ("app", &[ParserKind::App]),
+    ("nginx_combined", &[ParserKind::Access(AccessFormat::NginxCombined)]),
+    ("apache_combined", &[ParserKind::Access(AccessFormat::NginxCombined)]),
+    ("nginx_common", &[ParserKind::Access(AccessFormat::NginxCommon)]),
+    ("apache_common", &[ParserKind::Access(AccessFormat::NginxCommon)]),
+    ("ingress_nginx", &[ParserKind::Access(AccessFormat::IngressNginx)]),
+    ("envoy_text", &[ParserKind::Access(AccessFormat::EnvoyText)]),
+    ("istio_text", &[ParserKind::Access(AccessFormat::EnvoyText)]),
+    ("envoy_json", &[ParserKind::EnvoyJson]),
+    ("istio_json", &[ParserKind::EnvoyJson]),
+    (
+        "access",
+        &[
+            ParserKind::Access(AccessFormat::IngressNginx),
+            ParserKind::Access(AccessFormat::NginxCombined),
+            ParserKind::Access(AccessFormat::NginxCommon),
+            ParserKind::Access(AccessFormat::EnvoyText),
+            ParserKind::EnvoyJson,
+        ],
+    ),
+];
+
+struct Compiler {
+    top_paths: Vec<Vec<String>>,
+    sources: Vec<Source>,
+    errs: Vec<Diagnostic>,
+    seen: Vec<(String, FieldRef)>,
+}
+
+impl Compiler {
+    fn top(&mut self, path: &[String]) -> u16 {
+        if let Some(i) = self.top_paths.iter().position(|p| p == path) {
+            return i as u16;
+        }
+        self.top_paths.push(path.to_vec());
+        (self.top_paths.len() - 1) as u16
+    }
+
+    fn field(&mut self, p: &Path) -> Option<FieldRef> {
+        let r = self.resolve(p)?;
+        let name = p.display();
+        if !self.seen.iter().any(|(n, _)| *n == name) {
+            self.seen.push((name, r));
+        }
+        Some(r)
+    }
+
+    fn resolve(&mut self, p: &Path) -> Option<FieldRef> {
+        if p.segments == ["_raw"] {
+            return Some(FieldRef::Raw);
+        }
+        let found = self
+            .sources
+            .iter()
+            .position(|s| p.segments.len() > s.path.len() && p.segments.starts_with(&s.path));
+        let Some(si) = found else {
+            return Some(FieldRef::Top(self.top(&p.segments)));
+        };
+        let src = &mut self.sources[si];
+        let sub: Vec<String> = p.segments[src.path.len()..].to_vec();
+        if let Some(fi) = src.fields.iter().position(|f| f.path == sub) {
+            return Some(FieldRef::Parsed { source: si as u16, field: fi as u16 });
+        }
+        let has_json = src.parsers.iter().any(|k| matches!(k, ParserKind::Json | ParserKind::App | ParserKind::EnvoyJson));
+        let has_app = src.parsers.contains(&ParserKind::App);
+        let has_envoy_json = src.parsers.contains(&ParserKind::EnvoyJson);
+        let has_access = src.parsers.iter().any(|k| matches!(k, ParserKind::Access(_) | ParserKind::EnvoyJson));
+        let single = (sub.len() == 1).then(|| sub[0].as_str());
+        let is_format = single == Some("format");
+        let is_level = has_app && single == Some("level");
+        let access = if has_access { single.and_then(|n| ACCESS_FIELDS.iter().find(|(a, _, _)| *a == n)) } else { None };
+        if !is_format && !is_level && access.is_none() && !has_json {
+            let names: Vec<&str> = ACCESS_FIELDS.iter().map(|(n, _, _)| *n).chain(["format"]).collect();
+            let word = sub.join(".");
+            let mut d = Diagnostic::new(p.pos, format!("unknown field {:?}: the parsers of {} do not produce {word:?}", p.display(), display_path(&src.path)))
+                .len(p.len);
+            let known = names.join(", ");
+            d = match did_you_mean(&word, names.iter().copied()) {
+                Some(s) => d.hint(format!("did you mean {}.{s}? access-log fields: {known}", display_path(&src.path))),
+                None => d.hint(format!("access-log fields: {known}; add `json` or `app` to the parsers to read JSON keys")),
+            };
+            self.errs.push(d);
+            return None;
+        }
+        let mut intern = |path: &[String]| -> u16 {
+            if let Some(i) = src.nested_paths.iter().position(|q| q == path) {
+                return i as u16;
+            }
+            src.nested_paths.push(path.to_vec());
+            (src.nested_paths.len() - 1) as u16
+        };
+        let envoy_alias = match (has_envoy_json, access) {
+            (true, Some((_, _, key))) => Some(intern(&[key.to_string()])),
+            _ => None,
+        };
+        let nested = (has_json && !is_format && !is_level).then(|| intern(&sub));
+        src.fields.push(ParsedField { path: sub, is_format, is_level, access: access.map(|a| a.1), envoy_alias, nested });
+        Some(FieldRef::Parsed { source: si as u16, field: (src.fields.len() - 1) as u16 })
+    }
+
+    fn cond(&mut self, e: &Expr) -> Option<Cond> {
+        Some(match e {
+            Expr::True => Cond::True,
+            Expr::False => Cond::False,
+            Expr::Cmp { path, op, lit } => {
+                let f = self.field(path)?;
+                let base = match lit {
+                    Lit::Num(n) => Cond::Num { f, op: if *op == CmpOp::Ne { CmpOp::Eq } else { *op }, n: *n },
+                    Lit::Str(s) => Cond::Str { f, op: if *op == CmpOp::Ne { CmpOp::Eq } else { *op }, s: s.as_bytes().into() },
+                    Lit::Bool(_) | Lit::Null if !matches!(op, CmpOp::Eq | CmpOp::Ne) => {
+                        let what = if matches!(lit, Lit::Null) { "null" } else { "a boolean" };
+                        self.errs.push(
+                            Diagnostic::new(path.pos, format!("{} cannot compare {what} with {}", path.display(), op.symbol()))
+                                .len(path.len)
+                                .hint("booleans and null only support == and !="),
+                        );
+                        return None;
+                    }
+                    Lit::Bool(b) => Cond::Bool { f, b: *b },
+                    Lit::Null => Cond::Null { f },
+                };
+                if *op == CmpOp::Ne { Cond::Not(Box::new(base)) } else { base }
+            }
+            Expr::InSet { path, set } => {
+                let f = self.field(path)?;
+                let mut nums = Vec::new();
+                let mut strs = Vec::new();
+                let mut bools = [false; 2];
+                let mut null = false;
+                for l in set {
+                    match l {
+                        Lit::Num(n) => nums.push(*n),
+                        Lit::Str(s) => strs.push(s.as_bytes().into()),
+                        Lit::Bool(b) => bools[usize::from(*b)] = true,
+                        Lit::Null => null = true,
+                    }
+                }
+                Cond::Set { f, nums: nums.into(), strs: strs.into(), bools, null }
+            }
+            Expr::InRange { path, lo, hi } => Cond::Range { f: self.field(path)?, lo: *lo, hi: *hi },
+            Expr::Str { path, op, lit, lit_pos } => {
+                let f = self.field(path)?;
+                match op {
+                    StrOp::StartsWith => Cond::StartsWith { f, s: lit.as_bytes().into() },
+                    StrOp::EndsWith => Cond::EndsWith { f, s: lit.as_bytes().into() },
+                    StrOp::Contains => Cond::Contains { f, finder: Finder::new(lit.as_bytes()).into_owned() },
+                    StrOp::Matches => match regex::bytes::RegexBuilder::new(lit).size_limit(1 << 22).build() {
+                        Ok(re) => Cond::Regex { f, re },
+                        Err(err) => {
+                            let msg = err.to_string();
+                            // The regex crate's message is multi-line with its own caret; keep the last line.
+                            let last = msg.lines().rev().find(|l| l.trim_start().starts_with("error:")).unwrap_or(msg.lines().last().unwrap_or(""));
+                            self.errs.push(
+                                Diagnostic::new(*lit_pos, format!("invalid regex {lit:?}: {}", last.trim().trim_start_matches("error: ")))
+                                    .len(lit.chars().count() + 2)
+                                    .hint("regex syntax: https://docs.rs/regex/latest/regex/#syntax; in YAML, quote the whole condition or use a block scalar"),
+                            );
+                            return None;
+                        }
+                    },
+                }
+            }
+            Expr::Exists(p) => Cond::Exists { f: self.field(p)? },
+            Expr::Not(e) => Cond::Not(Box::new(self.cond(e)?)),
+            Expr::And(v) => Cond::And(self.conds(v)?.into()),
+            Expr::Or(v) => Cond::Or(self.conds(v)?.into()),
+        })
+    }
+
+    fn conds(&mut self, v: &[Expr]) -> Option<Vec<Cond>> {
+        // Compile every branch even after a failure so all errors are reported.
+        let out: Vec<Option<Cond>> = v.iter().map(|e| self.cond(e)).collect();
+        out.into_iter().collect()
+    }
+
+    fn action(&mut self, a: &ActionSpec) -> Option<CAction> {
+        Some(match &a.kind {
+            ActionKind::Keep => CAction::Keep,
+            ActionKind::Drop => CAction::Drop,
+            ActionKind::Sample { rate, key } => {
+                let key = match key {
+                    Some(k) => Some(self.field(k)?),
+                    None => None,
+                };
+                CAction::Sample { rate: *rate, key }
+            }
+        })
+    }
+
+    /// Whether a field's string value appears verbatim in the record's bytes (so a literal prefilter is sound).
+    fn verbatim(&self, f: FieldRef) -> bool {
+        match f {
+            FieldRef::Raw | FieldRef::Top(_) => true,
+            FieldRef::Parsed { source, field } => {
+                let pf = &self.sources[source as usize].fields[field as usize];
+                !pf.is_format && !pf.is_level
+            }
+        }
+    }
+}
+
+/// The longest run of bytes JSON never escapes except as `\u`; `None` if shorter than 3 bytes.
+fn safe_literal(s: &[u8]) -> Option<Vec<u8>> {
+    let best = s
+        .split(|&b| b == b'"' || b == b'\\' || b == b'/' || b < 0x20 || b == 0x7f)
+        .max_by_key(|r| r.len())
+        .unwrap_or(&[]);
+    (best.len() >= 3).then(|| best.to_vec())
+}
+
+/// Clauses (each: any of these literals) that must all hold for `c` to be true.
+fn clauses(c: &Cond, comp: &Compiler) -> Vec<Vec<Vec<u8>>> {
+    let one = |f: FieldRef, s: &[u8]| -> Vec<Vec<Vec<u8>>> {
+        match (comp.verbatim(f), safe_literal(s)) {
+            (true, Some(l)) => vec![vec![l]],
+            _ => vec![],
+        }
+    };
+    match c {
+        Cond::Str { f, op: CmpOp::Eq, s } | Cond::StartsWith { f, s } | Cond::EndsWith { f, s } => one(*f, s),
+        Cond::Contains { f, finder } => one(*f, finder.needle()),
+        Cond::Set { f, nums, strs, bools, null } if nums.is_empty() && !bools[0] && !bools[1] && !null && !strs.is_empty() => {
+            let lits: Option<Vec<Vec<u8>>> = strs.iter().map(|s| safe_literal(s)).collect();
+            match (comp.verbatim(*f), lits) {
+                (true, Some(l)) => vec![l],
+                _ => vec![],
+            }
+        }
+        Cond::False => vec![vec![]],
+        Cond::And(v) => v.iter().flat_map(|c| clauses(c, comp)).collect(),
+        Cond::Or(v) => {
+            // Each branch must contribute one clause; their union is then required.
+            let mut any = Vec::new();
+            for b in v.iter() {
+                let cl = clauses(b, comp);
+                match cl.into_iter().filter(|c| !c.is_empty()).max_by_key(|c| c.iter().map(|l| l.len()).min().unwrap_or(0)) {
+                    Some(c) => any.extend(c),
+                    None => return vec![],
+                }
+            }
+            vec![any]
+        }
+        _ => vec![],
+    }
+}
+
+/// Renders a condition back to text for `explain`.
+pub(crate) fn render(e: &Expr) -> String {
+    fn lit(l: &Lit) -> String {
+        match l {
+            Lit::Num(n) => n.to_string(),
+            Lit::Str(s) => format!("{s:?}"),
+            Lit::Bool(b) => b.to_string(),
+            Lit::Null => "null".into(),
+        }
+    }
+    match e {
+        Expr::True => "true".into(),
+        Expr::False => "false".into(),
+        Expr::Cmp { path, op, lit: l } => format!("{} {} {}", path.display(), op.symbol(), lit(l)),
+        Expr::InSet { path, set } => format!("{} in [{}]", path.display(), set.iter().map(lit).collect::<Vec<_>>().join(", ")),
+        Expr::InRange { path, lo, hi } => format!("{} in {lo}..{hi}", path.display()),
+        Expr::Str { path, op, lit, .. } => format!("{} {} {lit:?}", path.display(), op.keyword()),
+        Expr::Exists(p) => format!("exists({})", p.display()),
+        Expr::Not(e) => format!("not {}", paren(e)),
+        Expr::And(v) => v.iter().map(paren).collect::<Vec<_>>().join(" and "),
+        Expr::Or(v) => v.iter().map(paren).collect::<Vec<_>>().join(" or "),
+    }
+}
+
+fn paren(e: &Expr) -> String {
+    match e {
+        Expr::And(_) | Expr::Or(_) => format!("({})", render(e)),
+        _ => render(e),
+    }
+}
+
+/// Compiles a loaded rule file.
+pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
+    let mut c = Compiler { top_paths: Vec::new(), sources: Vec::new(), errs: Vec::new(), seen: Vec::new() };
+
+    // Sources first: paths below a source resolve to its parsed fields.
+    for spec in &file.parse {
+        let mut parsers = Vec::new();
+        for (name, at) in &spec.parsers {
+            match PARSERS.iter().find(|(n, _)| n == name) {
+                Some((_, kinds)) => {
+                    for k in kinds.iter() {
+                        if !parsers.contains(k) {
+                            parsers.push(*k);
+                        }
+                    }
+                }
+                None => {
+                    let names: Vec<&str> = PARSERS.iter().map(|(n, _)| *n).collect();
+                    let mut d = Diagnostic::new(*at, format!("unknown field parser {name:?}")).len(name.chars().count());
+                    let known = names.join(", ");
+                    d = match did_you_mean(name, names.iter().copied()) {
+                        Some(s) => d.hint(format!("did you mean {s:?}? known: {known}")),
+                        None => d.hint(format!("known parsers: {known}")),
+                    };
+                    c.errs.push(d);
+                }
+            }
+        }
+        if let Some(other) = c.sources.iter().find(|s| {
+            let (a, b) = (&s.path, &spec.field.segments);
+            a.starts_with(b) || b.starts_with(a)
+        }) {
+            c.errs.push(
+                Diagnostic::new(spec.field.pos, format!("parse field {} overlaps {}", spec.field.display(), display_path(&other.path)))
+                    .hint("a parsed field cannot sit inside another parsed field"),
+            );
+            continue;
+        }
+        let top = c.top(&spec.field.segments);
+        let mut nested_paths = Vec::new();
+        let mut level_keys = Vec::new();
+        if parsers.contains(&ParserKind::App) {
+            for k in LEVEL_KEYS {
+                nested_paths.push(vec![k.to_string()]);
+                level_keys.push((nested_paths.len() - 1) as u16);
+            }
+        }
+        let envoy_marker = parsers.contains(&ParserKind::EnvoyJson).then(|| {
+            nested_paths.push(vec!["response_code".to_string()]);
+            (nested_paths.len() - 1) as u16
+        });
+        c.sources.push(Source {
+            path: spec.field.segments.clone(),
+            top,
+            parsers,
+            nested: PathTrie::new(&[]),
+            nested_paths,
+            level_keys,
+            envoy_marker,
+            fields: Vec::new(),
+        });
+    }
+
+    let mut rules = Vec::new();
+    let mut catch_all: Option<(String, crate::diag::Pos)> = None;
+    let mut names: Vec<(String, crate::diag::Pos)> = Vec::new();
+    for r in &file.rules {
+        if let Some((first, at)) = names.iter().find(|(n, _)| *n == r.name) {
+            c.errs.push(
+                Diagnostic::new(r.name_pos, format!("duplicate rule name {:?}", r.name))
+                    .len(r.name.chars().count())
+                    .hint(format!("first used at line {}; rule names must be unique (they name metrics and decisions)", at.line)),
+            );
+            let _ = first;
+        }
+        if r.name == "default" {
+            c.errs.push(
+                Diagnostic::new(r.name_pos, "rule name \"default\" is reserved").len(7).hint("\"default\" names the default action; pick another name"),
+            );
+        }
+        names.push((r.name.clone(), r.name_pos));
+        if let Some((ca, at)) = &catch_all {
+            c.errs.push(
+                Diagnostic::new(r.name_pos, format!("rule {:?} can never match: {ca:?} ({at}) matches every record", r.name))
+                    .len(r.name.chars().count())
+                    .hint(format!("move it above line {} or delete it", at.line)),
+            );
+        }
+        let cond = c.cond(&r.when);
+        let action = c.action(&r.action);
+        if matches!(r.when, Expr::True) && catch_all.is_none() {
+            catch_all = Some((r.name.clone(), r.name_pos));
+        }
+        if let (Some(cond), Some(action)) = (cond, action) {
+            let pre: Vec<Vec<Vec<u8>>> = clauses(&cond, &c);
+            let prefilter = Prefilter {
+                clauses: pre
+                    .into_iter()
+                    .map(|cl| cl.iter().map(|l| Finder::new(l.as_slice()).into_owned()).collect())
+                    .collect(),
+            };
+            rules.push(CRule { name: r.name.clone(), cond, prefilter, action, priority: r.action.priority, when_text: render(&r.when) });
+        }
+    }
+    let default = c.action(&file.default);
+
+    if !c.errs.is_empty() {
+        return Err(c.errs);
+    }
+    for s in &mut c.sources {
+        s.nested = PathTrie::new(&s.nested_paths);
+    }
+    Ok(Plan {
+        name: file.name,
+        top: PathTrie::new(&c.top_paths),
+        top_paths: c.top_paths,
+        sources: c.sources,
+        rules,
+        default: default.unwrap_or(CAction::Keep),
+        default_priority: file.default.priority,
+        tests: file.tests,
+        seen: c.seen,
+    })
+}

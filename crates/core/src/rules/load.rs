@@ -1,0 +1,469 @@
+//! YAML rule file → [`RuleFile`] AST, with every mistake reported at its file position.
+//!
+//! serde-saphyr gives positions for YAML syntax errors, wrong types and unknown keys; `Spanned` gives the
+//! position of each scalar we check ourselves (action names, rates, expressions).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_saphyr::{Location, Spanned};
+
+use super::ast::{Expr, Path, Priority};
+use super::expr;
+use crate::diag::{Diagnostic, Pos, did_you_mean};
+use crate::engine::Action;
+use crate::sample::SampleRate;
+
+/// A whole rule file.
+#[derive(Clone, Debug)]
+pub struct RuleFile {
+    /// `name:`, for reports and metrics.
+    pub name: Option<String>,
+    /// Which string fields to parse further, and how.
+    pub parse: Vec<ParseSpec>,
+    /// Rules in evaluation order.
+    pub rules: Vec<Rule>,
+    /// What happens to a record no rule matches.
+    pub default: ActionSpec,
+    /// Embedded examples run by `logtrim test`.
+    pub tests: Vec<Example>,
+}
+
+/// `parse: { log: [access, app] }`: parse field `log` with the first parser that recognises it.
+#[derive(Clone, Debug)]
+pub struct ParseSpec {
+    /// The string field to parse.
+    pub field: Path,
+    /// Parser names in the order they are tried, with their positions.
+    pub parsers: Vec<(String, Pos)>,
+}
+
+/// One rule.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Unique name, used in reports, metrics and decisions.
+    pub name: String,
+    /// Where the name is written.
+    pub name_pos: Pos,
+    /// The condition; `Expr::True` when `when:` is absent.
+    pub when: Expr,
+    /// What to do with matching records.
+    pub action: ActionSpec,
+}
+
+/// What to do with a record.
+#[derive(Clone, Debug)]
+pub struct ActionSpec {
+    /// Keep, drop or sample.
+    pub kind: ActionKind,
+    /// The priority of kept records (for the daily budget).
+    pub priority: Priority,
+}
+
+/// The three actions.
+#[derive(Clone, Debug)]
+pub enum ActionKind {
+    /// Keep every matching record.
+    Keep,
+    /// Drop every matching record.
+    Drop,
+    /// Keep a share of matching records, decided by a stable hash.
+    Sample {
+        /// Share kept.
+        rate: SampleRate,
+        /// Field whose value is hashed (request id, trace id); the whole record when absent or missing.
+        key: Option<Path>,
+    },
+}
+
+/// An embedded test: a record and the decision it must get.
+#[derive(Clone, Debug)]
+pub struct Example {
+    /// Optional label shown in failures.
+    pub name: Option<String>,
+    /// Where the test is written.
+    pub pos: Pos,
+    /// The record bytes (a YAML mapping is serialised to JSON; a string is used as-is).
+    pub record: Vec<u8>,
+    /// Expected action.
+    pub action: Action,
+    /// Expected deciding rule name (`default` for the default action), if given.
+    pub rule: Option<String>,
+    /// Expected priority, if given.
+    pub priority: Option<Priority>,
+}
+
+// ---- the YAML shape ------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDoc {
+    name: Option<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    #[serde(default)]
+    parse: BTreeMap<String, Spanned<OneOrMany>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RuleDoc>>,
+    default: Option<Spanned<ActionDoc>>,
+    #[serde(default)]
+    tests: Vec<Spanned<TestDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum WhenDoc {
+    Bool(bool),
+    Expr(String),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RateDoc {
+    Num(f64),
+    Text(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleDoc {
+    name: Spanned<String>,
+    #[allow(dead_code)]
+    description: Option<String>,
+    when: Option<Spanned<WhenDoc>>,
+    action: Spanned<String>,
+    priority: Option<Spanned<String>>,
+    rate: Option<Spanned<RateDoc>>,
+    key: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActionDoc {
+    action: Spanned<String>,
+    priority: Option<Spanned<String>>,
+    rate: Option<Spanned<RateDoc>>,
+    key: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TestDoc {
+    name: Option<String>,
+    record: serde_json::Value,
+    expect: Spanned<ExpectDoc>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ExpectDoc {
+    Action(String),
+    Full { action: String, rule: Option<String>, priority: Option<String> },
+}
+
+// ---- loading ---------------------------------------------------------------------------------------
+
+fn pos(loc: &Location) -> Pos {
+    Pos::new(loc.line() as u32, loc.column() as u32)
+}
+
+/// Maps byte offsets inside a YAML scalar's value back to file positions.
+///
+/// Handles plain, quoted and block (`|`, `>`) scalars whose continuation lines are plainly indented; inside
+/// double-quoted scalars with escapes the column can be off by the escape's width, which is acceptable for
+/// an error caret.
+struct ScalarMap {
+    /// (file line, file column of the segment's first char, segment length in chars) for each source line.
+    segments: Vec<(u32, u32, usize)>,
+    value: String,
+}
+
+impl ScalarMap {
+    fn new(src: &str, loc: &Location, value: &str) -> ScalarMap {
+        let lines: Vec<&str> = src.lines().collect();
+        let line0 = loc.line() as usize;
+        let col0 = loc.column() as usize;
+        let first = lines.get(line0.saturating_sub(1)).copied().unwrap_or("");
+        let lead = first.chars().nth(col0.saturating_sub(1));
+        let mut segments = Vec::new();
+        let (mut line, mut col) = match lead {
+            Some('|') | Some('>') => (line0 + 1, None),
+            Some('"') | Some('\'') => (line0, Some(col0 + 1)),
+            _ => (line0, Some(col0)),
+        };
+        let mut covered = 0usize;
+        let total = value.chars().count();
+        while covered <= total && line <= lines.len() {
+            let text = lines[line - 1];
+            let start_col = match col.take() {
+                Some(c) => c,
+                None => text.chars().take_while(|c| c.is_whitespace()).count() + 1,
+            };
+            let len = text.chars().count().saturating_sub(start_col - 1);
+            segments.push((line as u32, start_col as u32, len));
+            covered += len + 1;
+            line += 1;
+        }
+        ScalarMap { segments, value: value.to_string() }
+    }
+
+    fn pos(&self, byte_off: usize) -> Pos {
+        let mut chars = self.value.get(..byte_off).map(|s| s.chars().count()).unwrap_or(0);
+        for &(line, col, len) in &self.segments {
+            if chars <= len {
+                return Pos::new(line, col + chars as u32);
+            }
+            chars -= len + 1;
+        }
+        self.segments.last().map(|&(l, c, len)| Pos::new(l, c + len as u32)).unwrap_or_default()
+    }
+}
+
+/// Parses a field path written in YAML (a `key:` or `parse:` entry): dotted, with optional quoted segments.
+fn path_from_str(src: &str, text: &str, loc: &Location, what: &str) -> Result<Path, Diagnostic> {
+    let map = ScalarMap::new(src, loc, text);
+    let e = expr::parse(&format!("exists({text})"), &|off| map.pos(off.saturating_sub(7).min(text.len())))
+        .map_err(|d| Diagnostic::new(pos(loc), format!("invalid {what} {text:?}: {}", d.message)).len(text.chars().count()))?;
+    match e {
+        Expr::Exists(mut p) => {
+            p.pos = pos(loc);
+            p.len = text.chars().count();
+            Ok(p)
+        }
+        _ => Err(Diagnostic::new(pos(loc), format!("invalid {what} {text:?}")).len(text.chars().count())),
+    }
+}
+
+fn priority(src_word: &Spanned<String>) -> Result<Priority, Diagnostic> {
+    Priority::from_name(&src_word.value).ok_or_else(|| {
+        let names = Priority::ALL.map(|p| p.name());
+        let mut d = Diagnostic::new(pos(&src_word.referenced), format!("unknown priority {:?}", src_word.value))
+            .len(src_word.value.chars().count());
+        d = match did_you_mean(&src_word.value, names) {
+            Some(s) => d.hint(format!("did you mean {s:?}? priorities: critical, high, normal, low")),
+            None => d.hint("priorities: critical, high, normal, low"),
+        };
+        d
+    })
+}
+
+fn rate(doc: &Spanned<RateDoc>) -> Result<SampleRate, Diagnostic> {
+    let (value, text) = match &doc.value {
+        RateDoc::Num(n) => (Some(*n), n.to_string()),
+        RateDoc::Text(t) => {
+            let v = t.trim().strip_suffix('%').and_then(|p| p.trim().parse::<f64>().ok()).map(|p| p / 100.0);
+            (v.or_else(|| t.trim().parse().ok()), t.clone())
+        }
+    };
+    let at = pos(&doc.referenced);
+    let len = text.chars().count();
+    let Some(v) = value else {
+        return Err(Diagnostic::new(at, format!("invalid sample rate {text:?}")).len(len).hint("write a share such as 0.01 or 1%"));
+    };
+    SampleRate::new(v).ok_or_else(|| {
+        Diagnostic::new(at, format!("sample rate {text} is outside (0, 1]"))
+            .len(len)
+            .hint("a rate is the share of records kept: 0.01 or 1% keeps one in a hundred; use `action: drop` for 0")
+    })
+}
+
+const ACTIONS: [&str; 3] = ["keep", "drop", "sample"];
+
+fn action(
+    src: &str,
+    action: &Spanned<String>,
+    prio: Option<&Spanned<String>>,
+    rate_doc: Option<&Spanned<RateDoc>>,
+    key: Option<&Spanned<String>>,
+    errs: &mut Vec<Diagnostic>,
+) -> Option<ActionSpec> {
+    let errs_before = errs.len();
+    fn push_err(errs: &mut Vec<Diagnostic>, d: Diagnostic) {
+        errs.push(d);
+    }
+    fn take<T>(errs: &mut Vec<Diagnostic>, r: Result<T, Diagnostic>) -> Option<T> {
+        r.map_err(|d| errs.push(d)).ok()
+    }
+    let name = action.value.as_str();
+    let at = pos(&action.referenced);
+    let default_prio = if name == "sample" { Priority::Low } else { Priority::Normal };
+    let priority = prio.and_then(|p| take(errs, priority(p))).unwrap_or(default_prio);
+    let kind = match name {
+        "keep" | "drop" => {
+            if let Some(r) = rate_doc {
+                push_err(errs, Diagnostic::new(pos(&r.referenced), format!("`rate` only applies to `action: sample`, not {name:?}"))
+                    .hint("remove `rate`, or use `action: sample`"));
+            }
+            if let Some(k) = key {
+                push_err(errs, Diagnostic::new(pos(&k.referenced), format!("`key` only applies to `action: sample`, not {name:?}"))
+                    .hint("remove `key`, or use `action: sample`"));
+            }
+            if name == "keep" { ActionKind::Keep } else { ActionKind::Drop }
+        }
+        "sample" => {
+            let rate = match rate_doc {
+                Some(r) => take(errs, rate(r)),
+                None => {
+                    push_err(errs, Diagnostic::new(at, "`action: sample` needs a `rate`").len(name.len()).hint("add `rate: 1%` (or 0.01) to the rule"));
+                    None
+                }
+            };
+            let key = key.and_then(|k| take(errs, path_from_str(src, &k.value, &k.referenced, "sample key")));
+            match rate {
+                Some(rate) => ActionKind::Sample { rate, key },
+                None => return None,
+            }
+        }
+        other => {
+            let mut d = Diagnostic::new(at, format!("unknown action {other:?}")).len(other.chars().count());
+            d = match did_you_mean(other, ACTIONS) {
+                Some(s) => d.hint(format!("did you mean {s:?}? actions: keep, drop, sample")),
+                None => d.hint("actions: keep, drop, sample"),
+            };
+            push_err(errs, d);
+            return None;
+        }
+    };
+    (errs.len() == errs_before).then_some(ActionSpec { kind, priority })
+}
+
+/// Turns a serde-saphyr error into one positioned diagnostic with a one-line message.
+fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
+    let at = e.location().map(|l| pos(&l)).unwrap_or(Pos::new(1, 1));
+    let full = e.to_string();
+    // The crate renders a snippet after the first line; we draw our own.
+    let first = full.lines().next().unwrap_or("invalid YAML").trim();
+    let msg = first.split(" at line ").next().unwrap_or(first).trim().to_string();
+    let hint = if msg.contains("unknown field") {
+        Some("rule files accept: name, description, parse, rules, default, tests; rules accept: name, description, when, action, priority, rate, key")
+    } else if msg.contains("duplicate") {
+        Some("each key may appear once per mapping")
+    } else {
+        None
+    };
+    let d = Diagnostic::new(at, if msg.is_empty() { "invalid YAML".to_string() } else { msg });
+    match hint {
+        Some(h) => d.hint(h),
+        None => d,
+    }
+}
+
+/// Loads a rule file. Collects every mistake it can find before giving up.
+pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
+    let doc: FileDoc = serde_saphyr::from_str(src).map_err(|e| vec![yaml_error(&e)])?;
+    let mut errs = Vec::new();
+
+    let mut parse = Vec::new();
+    for (field, list) in &doc.parse {
+        let names: Vec<String> = match &list.value {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        };
+        // Each parser name's own position: search for it on the list's line(s) so errors point at the word.
+        let mut search_from = list.referenced.span().byte_offset().unwrap_or(0) as usize;
+        let mut parsers = Vec::new();
+        for n in names {
+            let at = src.get(search_from..).and_then(|rest| rest.find(n.as_str())).map(|i| search_from + i);
+            let p = match at {
+                Some(b) => {
+                    search_from = b + n.len();
+                    byte_pos(src, b)
+                }
+                None => pos(&list.referenced),
+            };
+            parsers.push((n, p));
+        }
+        match path_from_str(src, field, &list.referenced, "parse field") {
+            Ok(path) => parse.push(ParseSpec { field: path, parsers }),
+            Err(d) => errs.push(d),
+        }
+    }
+
+    let mut rules = Vec::new();
+    for r in &doc.rules {
+        let rd = &r.value;
+        let when = match &rd.when {
+            None => Some(Expr::True),
+            Some(Spanned { value: WhenDoc::Bool(true), .. }) => Some(Expr::True),
+            Some(Spanned { value: WhenDoc::Bool(false), .. }) => Some(Expr::False),
+            Some(w @ Spanned { value: WhenDoc::Expr(text), .. }) => {
+                let map = ScalarMap::new(src, &w.referenced, text);
+                match expr::parse(text, &|off| map.pos(off)) {
+                    Ok(e) => Some(e),
+                    Err(d) => {
+                        errs.push(d);
+                        None
+                    }
+                }
+            }
+        };
+        let act = action(src, &rd.action, rd.priority.as_ref(), rd.rate.as_ref(), rd.key.as_ref(), &mut errs);
+        if let (Some(when), Some(action)) = (when, act) {
+            rules.push(Rule { name: rd.name.value.clone(), name_pos: pos(&rd.name.referenced), when, action });
+        }
+    }
+
+    let default = match &doc.default {
+        Some(d) => action(src, &d.value.action, d.value.priority.as_ref(), d.value.rate.as_ref(), d.value.key.as_ref(), &mut errs),
+        None => Some(ActionSpec { kind: ActionKind::Keep, priority: Priority::Normal }),
+    };
+
+    let mut tests = Vec::new();
+    for t in &doc.tests {
+        let td = &t.value;
+        let record = match &td.record {
+            serde_json::Value::String(s) => s.clone().into_bytes(),
+            v => serde_json::to_vec(v).unwrap_or_default(),
+        };
+        let at = pos(&t.referenced);
+        let (act, rule, prio) = match &td.expect.value {
+            ExpectDoc::Action(a) => (a.clone(), None, None),
+            ExpectDoc::Full { action, rule, priority } => (action.clone(), rule.clone(), priority.clone()),
+        };
+        let exp_at = pos(&td.expect.referenced);
+        let action = match act.as_str() {
+            "keep" => Some(Action::Keep),
+            "drop" => Some(Action::Drop),
+            other => {
+                errs.push(
+                    Diagnostic::new(exp_at, format!("unknown expected action {other:?}"))
+                        .hint("a test expects `keep` or `drop` (a sampled record is kept or dropped)"),
+                );
+                None
+            }
+        };
+        let priority = match prio {
+            Some(p) => match Priority::from_name(&p) {
+                Some(p) => Some(p),
+                None => {
+                    errs.push(Diagnostic::new(exp_at, format!("unknown priority {p:?}")).hint("priorities: critical, high, normal, low"));
+                    None
+                }
+            },
+            None => None,
+        };
+        if let Some(action) = action {
+            tests.push(Example { name: td.name.clone(), pos: at, record, action, rule, priority });
+        }
+    }
+
+    match (errs.is_empty(), default) {
+        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests }),
+        _ => Err(errs),
+    }
+}
+
+/// The position of byte offset `b` in `src`.
+pub(crate) fn byte_pos(src: &str, b: usize) -> Pos {
+    let before = &src[..b.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    Pos::new(line as u32, col as u32)
+}

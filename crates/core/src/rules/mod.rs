@@ -1,0 +1,92 @@
+//! Rule files: loading ([`load`]), the `when:` language ([`expr`]), the AST ([`ast`]) and compilation.
+
+pub mod ast;
+pub(crate) mod compile;
+pub mod expr;
+pub mod load;
+
+use std::sync::Arc;
+
+use crate::diag::Diagnostics;
+use crate::engine::{Decider, RuleId};
+use crate::plan::Plan;
+
+pub use ast::Priority;
+pub use load::Example;
+
+/// A compiled rule set: immutable, cheap to clone (an `Arc`), shareable across threads.
+/// Make a [`Decider`] per thread or task to run it.
+#[derive(Clone, Debug)]
+pub struct RuleSet {
+    plan: Arc<Plan>,
+}
+
+impl RuleSet {
+    /// Parses, checks and compiles a rule file. `file` is only used in error messages.
+    pub fn from_yaml(file: &str, text: &str) -> Result<RuleSet, Diagnostics> {
+        let parsed = load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        let plan = compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
+        Ok(RuleSet { plan: Arc::new(plan) })
+    }
+
+    /// A new decider with empty counters.
+    pub fn decider(&self) -> Decider {
+        Decider::new(Arc::clone(&self.plan))
+    }
+
+    /// The `name:` of the rule file.
+    pub fn name(&self) -> Option<&str> {
+        self.plan.name.as_deref()
+    }
+
+    /// Rule names in file order.
+    pub fn rule_names(&self) -> impl Iterator<Item = &str> {
+        self.plan.rules.iter().map(|r| r.name.as_str())
+    }
+
+    /// The name of a rule, `default` for the default action.
+    pub fn rule_name(&self, id: RuleId) -> &str {
+        id.index().and_then(|i| self.plan.rules.get(i)).map_or("default", |r| r.name.as_str())
+    }
+
+    /// The id of the rule with this name (`default` gives the default action).
+    pub fn rule_id(&self, name: &str) -> Option<RuleId> {
+        if name == "default" {
+            return Some(RuleId::DEFAULT);
+        }
+        self.plan.rules.iter().position(|r| r.name == name).map(RuleId::from_index)
+    }
+
+    /// The id of the `i`-th rule; `i == len()` gives the default action.
+    pub fn rule_id_at(&self, i: usize) -> RuleId {
+        if i >= self.plan.rules.len() { RuleId::DEFAULT } else { RuleId::from_index(i) }
+    }
+
+    /// What a rule does, in words (`keep (critical)`, `drop`, `sample 1% by log.request_id`).
+    pub fn describe_action(&self, id: RuleId) -> String {
+        match id.index().and_then(|i| self.plan.rules.get(i)) {
+            Some(r) => crate::plan::describe_action(&r.action, r.priority, &self.plan),
+            None => crate::plan::describe_action(&self.plan.default, self.plan.default_priority, &self.plan),
+        }
+    }
+
+    /// Number of rules, not counting the default action.
+    pub fn len(&self) -> usize {
+        self.plan.rules.len()
+    }
+
+    /// Whether the file has no rules (only a default action).
+    pub fn is_empty(&self) -> bool {
+        self.plan.rules.is_empty()
+    }
+
+    /// The embedded examples (`tests:`).
+    pub fn examples(&self) -> &[Example] {
+        &self.plan.tests
+    }
+
+    /// The compiled plan in words: what is extracted, how each rule is evaluated, which prefilters apply.
+    pub fn explain(&self) -> String {
+        self.plan.explain()
+    }
+}
