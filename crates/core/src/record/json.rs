@@ -1,11 +1,1799 @@
-//! stub
-#![allow(missing_docs)]
+//! Single-pass JSON object scanner that pulls a few fields out of a record without building a tree.
+//!
+//! A record is kept or dropped on a handful of fields (`log`, `kubernetes.namespace_name`, …), so
+//! building a `serde_json::Value` for every record would spend most of the time allocating maps and
+//! strings nobody reads. [`scan`] walks the bytes once, validates all of them, and hands back byte
+//! ranges for the values whose key path is in a [`PathTrie`]; string bodies are only decoded (with
+//! [`unescape`]) when a rule actually needs them and they contain escapes.
+//!
+//! Acceptance is deliberately identical to `serde_json::from_slice::<serde_json::Value>` (default
+//! features) restricted to objects: a record that serde_json would refuse must be treated as text
+//! here too, otherwise rules would see fields in records that other tools call invalid. That is why
+//! numbers are parsed with a port of serde_json's own (non-`float_roundtrip`) algorithm rather than
+//! `str::parse`: the two disagree on which literals near `f64::MAX` overflow, and on the last bit of
+//! some values.
+
+use memchr::memchr;
+
+/// serde_json refuses a container nested this deep or deeper (its recursion budget is 128 and the
+/// check fires when the budget reaches zero), so the top-level object counts as depth 1 and depth
+/// 127 is the deepest accepted.
+const MAX_DEPTH: u32 = 127;
+
+/// Marks "no trie node": the value is not on any wanted path.
+const NONE: u32 = u32::MAX;
+
+/// The set of key paths a [`scan`] should report, shaped as a trie so that one key comparison per
+/// object member decides whether to keep looking below it.
 #[derive(Debug, Clone)]
-pub struct PathTrie(Vec<Vec<String>>);
-impl PathTrie { pub fn new(p: &[Vec<String>]) -> PathTrie { PathTrie(p.to_vec()) } pub fn is_empty(&self) -> bool { self.0.is_empty() } }
+pub struct PathTrie {
+    /// `nodes[0]` is the top-level object.
+    nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    /// Raw UTF-8 key bytes and child node index. Linear search: rule sets name a few fields per
+    /// object, and comparing short slices beats hashing them.
+    children: Vec<(Box<[u8]>, u32)>,
+    /// Path ids ending here; more than one only if the caller passed the same path twice.
+    ids: Vec<u16>,
+}
+
+impl PathTrie {
+    /// Builds the trie. `paths[i]` is a list of object keys from the top-level object down (for
+    /// example `["kubernetes", "namespace_name"]`) and is reported with id `i`. An empty path names
+    /// the top-level object itself. Paths past index `u16::MAX` cannot be given an id and are
+    /// ignored.
+    pub fn new(paths: &[Vec<String>]) -> PathTrie {
+        let mut nodes = vec![Node::default()];
+        for (id, path) in paths.iter().enumerate() {
+            let Ok(id) = u16::try_from(id) else { break };
+            let mut at = 0usize;
+            for key in path {
+                let existing = nodes[at].children.iter().find(|(k, _)| **k == *key.as_bytes());
+                at = match existing {
+                    Some(&(_, child)) => child as usize,
+                    None => {
+                        let child = nodes.len();
+                        nodes.push(Node::default());
+                        nodes[at].children.push((key.as_bytes().into(), child as u32));
+                        child
+                    }
+                };
+            }
+            nodes[at].ids.push(id);
+        }
+        PathTrie { nodes }
+    }
+
+    /// True if no path was given: [`scan`] then only validates.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.first().is_none_or(|n| n.children.is_empty() && n.ids.is_empty())
+    }
+
+    fn node(&self, node: u32) -> Option<&Node> {
+        self.nodes.get(node as usize)
+    }
+
+    /// The node to search below `node`'s object members, or `NONE` when nothing deeper is wanted,
+    /// so that leaf objects are skipped without any key comparisons.
+    fn descend(&self, node: u32) -> u32 {
+        match self.node(node) {
+            Some(n) if !n.children.is_empty() => node,
+            _ => NONE,
+        }
+    }
+
+    /// `key` is a validated string body; `escaped` says whether it has to be decoded to compare.
+    fn child(&self, node: u32, key: &[u8], escaped: bool) -> u32 {
+        let Some(n) = self.node(node) else { return NONE };
+        let hit = if escaped {
+            n.children.iter().find(|(k, _)| decoded_eq(key, k))
+        } else {
+            n.children.iter().find(|(k, _)| **k == *key)
+        };
+        hit.map_or(NONE, |&(_, child)| child)
+    }
+}
+
+/// A value found by [`scan`]. Ranges are byte offsets into the scanned input, end exclusive.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Raw { Null, Bool(bool), Num(f64), Str { start: u32, end: u32, escaped: bool }, Object { start: u32, end: u32 }, Array { start: u32, end: u32 } }
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JsonError { Bad }
-pub fn scan(_input: &[u8], _trie: &PathTrie, _found: &mut impl FnMut(u16, Raw)) -> Result<(), JsonError> { Err(JsonError::Bad) }
-pub fn unescape(body: &[u8], out: &mut Vec<u8>) -> Result<(), JsonError> { out.extend_from_slice(body); Ok(()) }
+pub enum Raw {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number, converted to `f64` exactly as serde_json converts it.
+    Num(f64),
+    /// A string. The range is the body between the quotes, still escaped if `escaped` (it then
+    /// contains a backslash; decode it with [`unescape`]).
+    Str {
+        /// First byte of the body.
+        start: u32,
+        /// One past the last byte of the body (the closing quote's offset).
+        end: u32,
+        /// Whether the body contains a backslash escape.
+        escaped: bool,
+    },
+    /// An object; the range includes the braces.
+    Object {
+        /// Offset of `{`.
+        start: u32,
+        /// One past the matching `}`.
+        end: u32,
+    },
+    /// An array; the range includes the brackets. Arrays are never searched for paths.
+    Array {
+        /// Offset of `[`.
+        start: u32,
+        /// One past the matching `]`.
+        end: u32,
+    },
+}
+
+/// Why an input is not a JSON object serde_json would accept; `at` is the byte offset of the
+/// problem (into the scanned input, or into the body given to [`unescape`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// The input does not fit the `u32` offsets of [`Raw`].
+    #[error("input longer than 4 GiB")]
+    TooLong,
+    /// The input ended inside a value.
+    #[error("unexpected end of JSON input at byte {at}")]
+    Eof {
+        /// Offset of the end.
+        at: u32,
+    },
+    /// A byte that cannot start or continue the current JSON construct.
+    #[error("expected {expected} at byte {at}")]
+    Expected {
+        /// Offset of the offending byte.
+        at: u32,
+        /// What the grammar allows there.
+        expected: &'static str,
+    },
+    /// A malformed number (leading zero, missing digits, …).
+    #[error("invalid number at byte {at}")]
+    Number {
+        /// Offset of the offending byte.
+        at: u32,
+    },
+    /// A number too large for `f64`.
+    #[error("number out of range at byte {at}")]
+    OutOfRange {
+        /// Offset just past the number's digits read so far.
+        at: u32,
+    },
+    /// A backslash not followed by a valid JSON escape.
+    #[error("invalid escape at byte {at}")]
+    Escape {
+        /// Offset of the backslash.
+        at: u32,
+    },
+    /// A `\u` escape encoding half of a UTF-16 surrogate pair without the other half.
+    #[error("unpaired surrogate in \\u escape at byte {at}")]
+    Surrogate {
+        /// Offset of the backslash.
+        at: u32,
+    },
+    /// A raw control character (below U+0020) inside a string.
+    #[error("control character in string at byte {at}")]
+    Control {
+        /// Offset of the control character.
+        at: u32,
+    },
+    /// Bytes that are not UTF-8 inside a string.
+    #[error("invalid UTF-8 at byte {at}")]
+    Utf8 {
+        /// Offset of the first invalid byte.
+        at: u32,
+    },
+    /// Arrays and objects nested deeper than serde_json allows.
+    #[error("JSON nested deeper than {MAX_DEPTH} levels at byte {at}")]
+    TooDeep {
+        /// Offset of the opening bracket that is one level too deep.
+        at: u32,
+    },
+    /// Something other than whitespace after the top-level object.
+    #[error("trailing characters after JSON object at byte {at}")]
+    Trailing {
+        /// Offset of the first trailing byte.
+        at: u32,
+    },
+}
+
+impl JsonError {
+    /// Byte offset of the problem (0 for [`JsonError::TooLong`]).
+    pub fn offset(&self) -> u32 {
+        match *self {
+            JsonError::TooLong => 0,
+            JsonError::Eof { at }
+            | JsonError::Expected { at, .. }
+            | JsonError::Number { at }
+            | JsonError::OutOfRange { at }
+            | JsonError::Escape { at }
+            | JsonError::Surrogate { at }
+            | JsonError::Control { at }
+            | JsonError::Utf8 { at }
+            | JsonError::TooDeep { at }
+            | JsonError::Trailing { at } => at,
+        }
+    }
+}
+
+/// Scans `input`, which must be one JSON object with optional surrounding JSON whitespace, and
+/// calls `found(id, value)` for every value whose key path (through nested objects only, never
+/// into arrays) is path `id` of `trie`.
+///
+/// Every occurrence of a duplicated key is reported, in input order, so keeping the last one per
+/// id gives serde_json's "last wins" value. (One difference remains: if an object-valued key is
+/// repeated, values found under the earlier copy are not withdrawn when the later copy lacks
+/// them.) An object on a wanted path is reported once its closing brace is seen, i.e. after the
+/// values found inside it. On `Err` the values already passed to `found` must be discarded.
+pub fn scan(input: &[u8], trie: &PathTrie, found: &mut impl FnMut(u16, Raw)) -> Result<(), JsonError> {
+    if u32::try_from(input.len()).is_err() {
+        return Err(JsonError::TooLong);
+    }
+    let mut s = Scanner { input, pos: 0, trie, found };
+    s.skip_ws();
+    if s.peek() != b'{' {
+        return Err(s.expected("a JSON object"));
+    }
+    s.value(0, 0)?;
+    s.skip_ws();
+    if s.pos < input.len() {
+        return Err(JsonError::Trailing { at: s.at() });
+    }
+    Ok(())
+}
+
+/// Appends the decoded bytes of a JSON string body (the text between the quotes) to `out`.
+///
+/// Bytes other than escapes are copied unchanged: the body is expected to come from a successful
+/// [`scan`], which has already checked UTF-8 and control characters. On error `out` is left as it
+/// was and the offset is relative to `body`.
+pub fn unescape(body: &[u8], out: &mut Vec<u8>) -> Result<(), JsonError> {
+    let keep = out.len();
+    let mut i = 0;
+    while let Some(rest) = body.get(i..) {
+        let Some(k) = memchr(b'\\', rest) else {
+            out.extend_from_slice(rest);
+            return Ok(());
+        };
+        out.extend_from_slice(&rest[..k]);
+        i += k;
+        match decode_escape(body, i) {
+            Ok((c, next)) => {
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                i = next;
+            }
+            Err(e) => {
+                out.truncate(keep);
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether the escaped, already validated key body `body` decodes to `key`, compared as it
+/// decodes so that escaped keys (rare) still cost no allocation.
+fn decoded_eq(body: &[u8], key: &[u8]) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while let Some(&b) = body.get(i) {
+        if b == b'\\' {
+            let Ok((c, next)) = decode_escape(body, i) else { return false };
+            let mut buf = [0; 4];
+            let c = c.encode_utf8(&mut buf).as_bytes();
+            if key.get(j..j + c.len()) != Some(c) {
+                return false;
+            }
+            i = next;
+            j += c.len();
+        } else {
+            if key.get(j) != Some(&b) {
+                return false;
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    j == key.len()
+}
+
+fn at(i: usize) -> u32 {
+    // Offsets never exceed the input length, which `scan` has checked fits in u32; bodies passed
+    // to `unescape` by callers come from such inputs.
+    u32::try_from(i).unwrap_or(u32::MAX)
+}
+
+/// Decodes the escape whose backslash is at `bytes[i]`, returning the character and the offset
+/// just past the escape. Surrogates must come in high-low `\u` pairs, as serde_json requires when
+/// it produces a `String`.
+#[inline]
+fn decode_escape(bytes: &[u8], i: usize) -> Result<(char, usize), JsonError> {
+    let c = match bytes.get(i + 1) {
+        None => return Err(JsonError::Eof { at: at(bytes.len()) }),
+        Some(b'"') => '"',
+        Some(b'\\') => '\\',
+        Some(b'/') => '/',
+        Some(b'b') => '\x08',
+        Some(b'f') => '\x0c',
+        Some(b'n') => '\n',
+        Some(b'r') => '\r',
+        Some(b't') => '\t',
+        Some(b'u') => return decode_unicode_escape(bytes, i),
+        Some(_) => return Err(JsonError::Escape { at: at(i) }),
+    };
+    Ok((c, i + 2))
+}
+
+#[cold]
+fn decode_unicode_escape(bytes: &[u8], i: usize) -> Result<(char, usize), JsonError> {
+    let n = hex4(bytes, i + 2)?;
+    let c = match n {
+        0xD800..=0xDBFF => {
+            if bytes.get(i + 6) != Some(&b'\\') || bytes.get(i + 7) != Some(&b'u') {
+                return Err(JsonError::Surrogate { at: at(i) });
+            }
+            let lo = hex4(bytes, i + 8)?;
+            if !(0xDC00..=0xDFFF).contains(&lo) {
+                return Err(JsonError::Surrogate { at: at(i) });
+            }
+            let cp = 0x1_0000 + ((u32::from(n) - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
+            return char::from_u32(cp).map(|c| (c, i + 12)).ok_or(JsonError::Surrogate { at: at(i) });
+        }
+        0xDC00..=0xDFFF => None,
+        n => char::from_u32(u32::from(n)),
+    };
+    c.map(|c| (c, i + 6)).ok_or(JsonError::Surrogate { at: at(i) })
+}
+
+fn hex4(bytes: &[u8], i: usize) -> Result<u16, JsonError> {
+    let Some(digits) = bytes.get(i..i + 4) else {
+        // serde_json reports a short escape at the end of input as EOF, a non-hex byte as bad.
+        let bad = bytes.get(i..).unwrap_or(&[]).iter().position(|b| !b.is_ascii_hexdigit());
+        return Err(match bad {
+            Some(k) => JsonError::Escape { at: at(i + k) },
+            None => JsonError::Eof { at: at(bytes.len()) },
+        });
+    };
+    let mut n = 0u16;
+    for (k, &d) in digits.iter().enumerate() {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            b'A'..=b'F' => d - b'A' + 10,
+            _ => return Err(JsonError::Escape { at: at(i + k) }),
+        };
+        n = (n << 4) | u16::from(v);
+    }
+    Ok(n)
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in the lane of each byte of `w` below `n` (`n <= 0x80`). Lanes above the first
+/// hit may be set spuriously (borrows), so only the lowest set bit and "any" are exact.
+#[inline]
+fn bytes_below(w: u64, n: u8) -> u64 {
+    w.wrapping_sub(ONES * u64::from(n)) & !w & HIGHS
+}
+
+/// Like [`bytes_below`], for bytes equal to `b`.
+#[inline]
+fn bytes_eq(w: u64, b: u8) -> u64 {
+    bytes_below(w ^ (ONES * u64::from(b)), 1)
+}
+
+struct Scanner<'i, 't, 'f, F> {
+    input: &'i [u8],
+    pos: usize,
+    trie: &'t PathTrie,
+    found: &'f mut F,
+}
+
+impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
+    /// The byte at the cursor, or 0 at the end (0 is never valid outside strings, and strings are
+    /// not read through `peek`).
+    #[inline]
+    fn peek(&self) -> u8 {
+        self.input.get(self.pos).copied().unwrap_or(0)
+    }
+
+    fn at(&self) -> u32 {
+        at(self.pos)
+    }
+
+    #[inline]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.input.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    #[cold]
+    fn expected(&self, expected: &'static str) -> JsonError {
+        if self.pos >= self.input.len() {
+            JsonError::Eof { at: self.at() }
+        } else {
+            JsonError::Expected { at: self.at(), expected }
+        }
+    }
+
+    #[inline]
+    fn report(&mut self, node: u32, raw: Raw) {
+        if let Some(n) = self.trie.node(node) {
+            for &id in &n.ids {
+                (self.found)(id, raw);
+            }
+        }
+    }
+
+    /// Parses the value at the cursor (whitespace already skipped). `node` is the trie node of
+    /// this value's path, or `NONE`; `depth` counts the containers enclosing it.
+    fn value(&mut self, node: u32, depth: u32) -> Result<(), JsonError> {
+        let start = self.pos;
+        match self.peek() {
+            b'"' => {
+                self.pos += 1;
+                let (s, e, escaped) = self.string()?;
+                if node != NONE {
+                    self.report(node, Raw::Str { start: at(s), end: at(e), escaped });
+                }
+            }
+            b @ (b'{' | b'[') => {
+                if depth >= MAX_DEPTH {
+                    return Err(JsonError::TooDeep { at: self.at() });
+                }
+                self.pos += 1;
+                if b == b'{' {
+                    self.object(self.trie.descend(node), depth + 1)?;
+                } else {
+                    self.array(depth + 1)?;
+                }
+                if node != NONE {
+                    let (start, end) = (at(start), self.at());
+                    let raw = if b == b'{' { Raw::Object { start, end } } else { Raw::Array { start, end } };
+                    self.report(node, raw);
+                }
+            }
+            b't' => {
+                self.literal(b"true")?;
+                self.report(node, Raw::Bool(true));
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                self.report(node, Raw::Bool(false));
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                self.report(node, Raw::Null);
+            }
+            b'-' | b'0'..=b'9' => {
+                let n = self.number()?;
+                self.report(node, Raw::Num(n));
+            }
+            _ => return Err(self.expected("a JSON value")),
+        }
+        Ok(())
+    }
+
+    /// Members of an object whose `{` has been consumed. `node` is the trie node to match member
+    /// keys against, or `NONE` to only validate.
+    fn object(&mut self, node: u32, depth: u32) -> Result<(), JsonError> {
+        self.skip_ws();
+        match self.peek() {
+            b'}' => {
+                self.pos += 1;
+                return Ok(());
+            }
+            b'"' => {}
+            _ => return Err(self.expected("a string key or '}'")),
+        }
+        loop {
+            // At the key's opening quote.
+            self.pos += 1;
+            let (ks, ke, escaped) = self.string()?;
+            let child = if node == NONE { NONE } else { self.trie.child(node, &self.input[ks..ke], escaped) };
+            self.skip_ws();
+            if self.peek() != b':' {
+                return Err(self.expected("':'"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            self.value(child, depth)?;
+            self.skip_ws();
+            match self.peek() {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_ws();
+                    if self.peek() != b'"' {
+                        return Err(self.expected("a string key"));
+                    }
+                }
+                b'}' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or '}'")),
+            }
+        }
+    }
+
+    /// Elements of an array whose `[` has been consumed; nothing inside is reported.
+    fn array(&mut self, depth: u32) -> Result<(), JsonError> {
+        self.skip_ws();
+        if self.peek() == b']' {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            self.value(NONE, depth)?;
+            self.skip_ws();
+            match self.peek() {
+                b',' => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                b']' => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.expected("',' or ']'")),
+            }
+        }
+    }
+
+    /// A string whose opening quote has been consumed; returns the body range and whether it has
+    /// escapes, leaving the cursor after the closing quote.
+    #[inline]
+    fn string(&mut self) -> Result<(usize, usize, bool), JsonError> {
+        let input = self.input;
+        let start = self.pos;
+        let mut i = start;
+        let mut escaped = false;
+        // OR of the body's bytes: UTF-8 only needs checking if one has the high bit set.
+        let mut seen = 0u64;
+        loop {
+            // Eight bytes at a time, stopping at the first quote, backslash or control byte. One
+            // pass over the body does the search and the ASCII check, which beats `memchr2` plus
+            // a separate validation pass on the short strings that make up most of a record.
+            while let Some(word) = input.get(i..i + 8) {
+                let w = u64::from_le_bytes(word.try_into().unwrap_or([b'"'; 8]));
+                let stop = bytes_eq(w, b'"') | bytes_eq(w, b'\\') | bytes_below(w, 0x20);
+                if stop != 0 {
+                    let k = stop.trailing_zeros() / 8;
+                    seen |= w & ((1u64 << (8 * k)) - 1);
+                    i += k as usize;
+                    break;
+                }
+                seen |= w;
+                i += 8;
+            }
+            match input.get(i) {
+                None => return Err(JsonError::Eof { at: at(input.len()) }),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    i = decode_escape(input, i)?.1;
+                }
+                Some(&b) if b < 0x20 => return Err(JsonError::Control { at: at(i) }),
+                Some(&b) => {
+                    seen |= u64::from(b);
+                    i += 1;
+                }
+            }
+        }
+        self.pos = i + 1;
+        let body = &input[start..i];
+        if seen & HIGHS != 0
+            && let Err(e) = std::str::from_utf8(body)
+        {
+            return Err(JsonError::Utf8 { at: at(start + e.valid_up_to()) });
+        }
+        Ok((start, i, escaped))
+    }
+
+    fn literal(&mut self, word: &'static [u8]) -> Result<(), JsonError> {
+        for &w in word {
+            if self.peek() != w {
+                return Err(self.expected(match word {
+                    b"true" => "'true'",
+                    b"false" => "'false'",
+                    _ => "'null'",
+                }));
+            }
+            self.pos += 1;
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn digit(&self) -> Option<u8> {
+        match self.peek() {
+            d @ b'0'..=b'9' => Some(d - b'0'),
+            _ => None,
+        }
+    }
+
+    #[cold]
+    fn bad_number(&self) -> JsonError {
+        if self.pos >= self.input.len() {
+            JsonError::Eof { at: self.at() }
+        } else {
+            JsonError::Number { at: self.at() }
+        }
+    }
+
+    // The number functions below mirror serde_json 1.0's `parse_integer` & co. (without the
+    // `float_roundtrip` feature) step for step, quirks included, so that the same literals are
+    // rejected as out of range and the same f64 comes out.
+
+    fn number(&mut self) -> Result<f64, JsonError> {
+        let positive = self.peek() != b'-';
+        if !positive {
+            self.pos += 1;
+        }
+        match self.digit() {
+            Some(0) => {
+                self.pos += 1;
+                if self.digit().is_some() {
+                    return Err(self.bad_number());
+                }
+                self.after_integer(positive, 0)
+            }
+            Some(d) => {
+                self.pos += 1;
+                let mut significand = u64::from(d);
+                while let Some(d) = self.digit() {
+                    let Some(next) = significand.checked_mul(10).and_then(|s| s.checked_add(u64::from(d))) else {
+                        return self.long_integer(positive, significand);
+                    };
+                    self.pos += 1;
+                    significand = next;
+                }
+                self.after_integer(positive, significand)
+            }
+            None => Err(self.bad_number()),
+        }
+    }
+
+    fn after_integer(&mut self, positive: bool, significand: u64) -> Result<f64, JsonError> {
+        match self.peek() {
+            b'.' => self.decimal(positive, significand, 0),
+            b'e' | b'E' => self.exponent(positive, significand, 0),
+            // serde_json keeps this as u64/i64; `as_f64` then converts the magnitude like this.
+            _ => Ok(if positive { significand as f64 } else { -(significand as f64) }),
+        }
+    }
+
+    /// An integer part too long for u64: serde_json keeps the first digits and counts the rest as
+    /// a power of ten.
+    #[cold]
+    fn long_integer(&mut self, positive: bool, significand: u64) -> Result<f64, JsonError> {
+        let mut exponent = 0i32;
+        while self.digit().is_some() {
+            self.pos += 1;
+            exponent = exponent.saturating_add(1);
+        }
+        match self.peek() {
+            b'.' => self.decimal(positive, significand, exponent),
+            b'e' | b'E' => self.exponent(positive, significand, exponent),
+            _ => self.f64_from_parts(positive, significand, exponent),
+        }
+    }
+
+    fn decimal(&mut self, positive: bool, mut significand: u64, exp_before: i32) -> Result<f64, JsonError> {
+        self.pos += 1; // '.'
+        let mut exp_after = 0i32;
+        while let Some(d) = self.digit() {
+            let Some(next) = significand.checked_mul(10).and_then(|s| s.checked_add(u64::from(d))) else {
+                return self.decimal_overflow(positive, significand, exp_before.saturating_add(exp_after));
+            };
+            self.pos += 1;
+            significand = next;
+            exp_after = exp_after.saturating_sub(1);
+        }
+        if exp_after == 0 {
+            return Err(self.bad_number());
+        }
+        let exponent = exp_before.saturating_add(exp_after);
+        match self.peek() {
+            b'e' | b'E' => self.exponent(positive, significand, exponent),
+            _ => self.f64_from_parts(positive, significand, exponent),
+        }
+    }
+
+    /// More fraction digits than fit in u64: serde_json ignores the rest.
+    #[cold]
+    fn decimal_overflow(&mut self, positive: bool, significand: u64, exponent: i32) -> Result<f64, JsonError> {
+        while self.digit().is_some() {
+            self.pos += 1;
+        }
+        match self.peek() {
+            b'e' | b'E' => self.exponent(positive, significand, exponent),
+            _ => self.f64_from_parts(positive, significand, exponent),
+        }
+    }
+
+    fn exponent(&mut self, positive: bool, significand: u64, starting_exp: i32) -> Result<f64, JsonError> {
+        self.pos += 1; // 'e' or 'E'
+        let positive_exp = match self.peek() {
+            b'+' => {
+                self.pos += 1;
+                true
+            }
+            b'-' => {
+                self.pos += 1;
+                false
+            }
+            _ => true,
+        };
+        let Some(first) = self.digit() else { return Err(self.bad_number()) };
+        self.pos += 1;
+        let mut exp = i32::from(first);
+        while let Some(d) = self.digit() {
+            self.pos += 1;
+            let Some(next) = exp.checked_mul(10).and_then(|e| e.checked_add(i32::from(d))) else {
+                return self.exponent_overflow(positive, significand == 0, positive_exp);
+            };
+            exp = next;
+        }
+        let exponent = if positive_exp { starting_exp.saturating_add(exp) } else { starting_exp.saturating_sub(exp) };
+        self.f64_from_parts(positive, significand, exponent)
+    }
+
+    #[cold]
+    fn exponent_overflow(&mut self, positive: bool, zero: bool, positive_exp: bool) -> Result<f64, JsonError> {
+        if !zero && positive_exp {
+            return Err(JsonError::OutOfRange { at: self.at() });
+        }
+        while self.digit().is_some() {
+            self.pos += 1;
+        }
+        Ok(if positive { 0.0 } else { -0.0 })
+    }
+
+    fn f64_from_parts(&self, positive: bool, significand: u64, mut exponent: i32) -> Result<f64, JsonError> {
+        let mut f = significand as f64;
+        loop {
+            match POW10.get(exponent.unsigned_abs() as usize) {
+                Some(&pow) => {
+                    if exponent >= 0 {
+                        f *= pow;
+                        if f.is_infinite() {
+                            return Err(JsonError::OutOfRange { at: self.at() });
+                        }
+                    } else {
+                        f /= pow;
+                    }
+                    break;
+                }
+                None => {
+                    if f == 0.0 {
+                        break;
+                    }
+                    if exponent >= 0 {
+                        return Err(JsonError::OutOfRange { at: self.at() });
+                    }
+                    f /= 1e308;
+                    exponent += 308;
+                }
+            }
+        }
+        Ok(if positive { f } else { -f })
+    }
+}
+
+// Same table as serde_json's: literals, so each entry is the correctly rounded power of ten.
+#[rustfmt::skip]
+static POW10: [f64; 309] = [
+    1e000, 1e001, 1e002, 1e003, 1e004, 1e005, 1e006, 1e007, 1e008, 1e009,
+    1e010, 1e011, 1e012, 1e013, 1e014, 1e015, 1e016, 1e017, 1e018, 1e019,
+    1e020, 1e021, 1e022, 1e023, 1e024, 1e025, 1e026, 1e027, 1e028, 1e029,
+    1e030, 1e031, 1e032, 1e033, 1e034, 1e035, 1e036, 1e037, 1e038, 1e039,
+    1e040, 1e041, 1e042, 1e043, 1e044, 1e045, 1e046, 1e047, 1e048, 1e049,
+    1e050, 1e051, 1e052, 1e053, 1e054, 1e055, 1e056, 1e057, 1e058, 1e059,
+    1e060, 1e061, 1e062, 1e063, 1e064, 1e065, 1e066, 1e067, 1e068, 1e069,
+    1e070, 1e071, 1e072, 1e073, 1e074, 1e075, 1e076, 1e077, 1e078, 1e079,
+    1e080, 1e081, 1e082, 1e083, 1e084, 1e085, 1e086, 1e087, 1e088, 1e089,
+    1e090, 1e091, 1e092, 1e093, 1e094, 1e095, 1e096, 1e097, 1e098, 1e099,
+    1e100, 1e101, 1e102, 1e103, 1e104, 1e105, 1e106, 1e107, 1e108, 1e109,
+    1e110, 1e111, 1e112, 1e113, 1e114, 1e115, 1e116, 1e117, 1e118, 1e119,
+    1e120, 1e121, 1e122, 1e123, 1e124, 1e125, 1e126, 1e127, 1e128, 1e129,
+    1e130, 1e131, 1e132, 1e133, 1e134, 1e135, 1e136, 1e137, 1e138, 1e139,
+    1e140, 1e141, 1e142, 1e143, 1e144, 1e145, 1e146, 1e147, 1e148, 1e149,
+    1e150, 1e151, 1e152, 1e153, 1e154, 1e155, 1e156, 1e157, 1e158, 1e159,
+    1e160, 1e161, 1e162, 1e163, 1e164, 1e165, 1e166, 1e167, 1e168, 1e169,
+    1e170, 1e171, 1e172, 1e173, 1e174, 1e175, 1e176, 1e177, 1e178, 1e179,
+    1e180, 1e181, 1e182, 1e183, 1e184, 1e185, 1e186, 1e187, 1e188, 1e189,
+    1e190, 1e191, 1e192, 1e193, 1e194, 1e195, 1e196, 1e197, 1e198, 1e199,
+    1e200, 1e201, 1e202, 1e203, 1e204, 1e205, 1e206, 1e207, 1e208, 1e209,
+    1e210, 1e211, 1e212, 1e213, 1e214, 1e215, 1e216, 1e217, 1e218, 1e219,
+    1e220, 1e221, 1e222, 1e223, 1e224, 1e225, 1e226, 1e227, 1e228, 1e229,
+    1e230, 1e231, 1e232, 1e233, 1e234, 1e235, 1e236, 1e237, 1e238, 1e239,
+    1e240, 1e241, 1e242, 1e243, 1e244, 1e245, 1e246, 1e247, 1e248, 1e249,
+    1e250, 1e251, 1e252, 1e253, 1e254, 1e255, 1e256, 1e257, 1e258, 1e259,
+    1e260, 1e261, 1e262, 1e263, 1e264, 1e265, 1e266, 1e267, 1e268, 1e269,
+    1e270, 1e271, 1e272, 1e273, 1e274, 1e275, 1e276, 1e277, 1e278, 1e279,
+    1e280, 1e281, 1e282, 1e283, 1e284, 1e285, 1e286, 1e287, 1e288, 1e289,
+    1e290, 1e291, 1e292, 1e293, 1e294, 1e295, 1e296, 1e297, 1e298, 1e299,
+    1e300, 1e301, 1e302, 1e303, 1e304, 1e305, 1e306, 1e307, 1e308,
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::Value;
+    use std::fmt::{self, Write as _};
+
+    fn trie(paths: &[&[&str]]) -> PathTrie {
+        let paths: Vec<Vec<String>> = paths.iter().map(|p| p.iter().map(|s| s.to_string()).collect()).collect();
+        PathTrie::new(&paths)
+    }
+
+    fn hits(input: &[u8], paths: &[&[&str]]) -> Result<Vec<(u16, Raw)>, JsonError> {
+        let mut v = Vec::new();
+        scan(input, &trie(paths), &mut |id, raw| v.push((id, raw)))?;
+        Ok(v)
+    }
+
+    fn serde_ok(input: &[u8]) -> bool {
+        serde_json::from_slice::<Value>(input).is_ok_and(|v| v.is_object())
+    }
+
+    /// The input text a reported value covers.
+    fn text(input: &[u8], raw: Raw) -> String {
+        let (s, e) = match raw {
+            Raw::Str { start, end, .. } | Raw::Object { start, end } | Raw::Array { start, end } => (start, end),
+            other => panic!("no range in {other:?}"),
+        };
+        String::from_utf8(input[s as usize..e as usize].to_vec()).unwrap()
+    }
+
+    fn str_raw(input: &[u8], needle: &str, escaped: bool) -> Raw {
+        let s = input.windows(needle.len()).position(|w| w == needle.as_bytes()).unwrap();
+        Raw::Str { start: s as u32, end: (s + needle.len()) as u32, escaped }
+    }
+
+    #[test]
+    fn nested_paths() {
+        let doc = br#"{"log":"hi","kubernetes":{"pod_name":"p","namespace_name":"ns","labels":{"app":"web"}},"n":3}"#;
+        let got = hits(
+            doc,
+            &[&["kubernetes", "namespace_name"], &["log"], &["kubernetes", "labels", "app"], &["n"], &["missing"]],
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (1, str_raw(doc, "hi", false)),
+                (0, str_raw(doc, "ns", false)),
+                (2, str_raw(doc, "web", false)),
+                (3, Raw::Num(3.0)),
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_path_only_matches_through_objects_at_the_right_depth() {
+        let doc = br#"{"namespace_name":"top","kubernetes":"flat","k":{"kubernetes":{"namespace_name":"deep"}}}"#;
+        assert_eq!(hits(doc, &[&["kubernetes", "namespace_name"]]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn duplicate_keys_are_all_reported_in_order() {
+        let doc = br#"{"a":1,"b":{"c":"x"},"a":"two","b":{"c":"y"},"a":null}"#;
+        let got = hits(doc, &[&["a"], &["b", "c"]]).unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (0, Raw::Num(1.0)),
+                (1, str_raw(doc, "x", false)),
+                (0, str_raw(doc, "two", false)),
+                (1, str_raw(doc, "y", false)),
+                (0, Raw::Null),
+            ]
+        );
+    }
+
+    #[test]
+    fn escaped_keys_match_their_decoded_text() {
+        let doc = br#"{"lo\u0067":"a","\u00e9t\u00C9":"b","\ud83d\ude00":"c","q\"k":"d","s\/":"e","log\u0000":"no"}"#;
+        let got = hits(doc, &[&["log"], &["étÉ"], &["😀"], &["q\"k"], &["s/"]]).unwrap();
+        let ids: Vec<u16> = got.iter().map(|h| h.0).collect();
+        assert_eq!(ids, vec![0, 1, 2, 3, 4]);
+        assert_eq!(text(doc, got[0].1), "a");
+        // A raw key never equals a trie key that only matches once decoded.
+        assert_eq!(hits(br#"{"lo\\u0067":1}"#, &[&["log"]]).unwrap(), vec![]);
+        // Prefixes and extensions of a key do not match.
+        assert_eq!(hits(br#"{"lo":1,"logs":2,"lo\u0067s":3,"l":4}"#, &[&["log"]]).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn escaped_key_on_a_nested_path() {
+        let doc = br#"{"k\u0038s":{"n\u0073":"x"}}"#;
+        let got = hits(doc, &[&["k8s", "ns"]]).unwrap();
+        assert_eq!(got, vec![(0, str_raw(doc, "x", false))]);
+    }
+
+    #[test]
+    fn arrays_are_not_descended_but_can_be_reported() {
+        let doc = br#"{"a":[{"b":1},{"b":2}],"c":[[]]}"#;
+        assert_eq!(hits(doc, &[&["a", "b"]]).unwrap(), vec![]);
+        let got = hits(doc, &[&["a"], &["c"]]).unwrap();
+        assert_eq!(text(doc, got[0].1), r#"[{"b":1},{"b":2}]"#);
+        assert!(matches!(got[0].1, Raw::Array { .. }));
+        assert_eq!(text(doc, got[1].1), "[[]]");
+    }
+
+    #[test]
+    fn object_values_are_reported_with_their_range_and_descended() {
+        let doc = br#"{ "k" : { "x" : "1" , "y" : { } } , "z" : {} }"#;
+        let got = hits(doc, &[&["k"], &["k", "x"], &["k", "y"], &["z"]]).unwrap();
+        // Inner values first: an object is reported once its end is known.
+        assert_eq!(got.iter().map(|h| h.0).collect::<Vec<_>>(), vec![1, 2, 0, 3]);
+        assert_eq!(text(doc, got[0].1), "1");
+        assert_eq!(text(doc, got[1].1), "{ }");
+        assert_eq!(text(doc, got[2].1), r#"{ "x" : "1" , "y" : { } }"#);
+        assert!(matches!(got[2].1, Raw::Object { .. }));
+        assert_eq!(text(doc, got[3].1), "{}");
+    }
+
+    #[test]
+    fn empty_path_reports_the_whole_object() {
+        let doc = b" \n{\"a\":1}\t";
+        let got = hits(doc, &[&[], &["a"]]).unwrap();
+        assert_eq!(got, vec![(1, Raw::Num(1.0)), (0, Raw::Object { start: 2, end: 9 })]);
+    }
+
+    #[test]
+    fn same_path_twice_reports_both_ids() {
+        let got = hits(br#"{"a":true}"#, &[&["a"], &["b"], &["a"]]).unwrap();
+        assert_eq!(got, vec![(0, Raw::Bool(true)), (2, Raw::Bool(true))]);
+    }
+
+    #[test]
+    fn string_ranges_and_escape_flag() {
+        let doc = r#"{"a":"","b":"x\ny","c":"\\","d":"plain \u00e9 é"}"#.as_bytes();
+        let got = hits(doc, &[&["a"], &["b"], &["c"], &["d"]]).unwrap();
+        assert_eq!(got[0].1, Raw::Str { start: 6, end: 6, escaped: false });
+        assert_eq!(got[1].1, str_raw(doc, r"x\ny", true));
+        assert_eq!(got[2].1, Raw::Str { start: 24, end: 26, escaped: true });
+        assert_eq!(text(doc, got[2].1), r"\\");
+        let mut out = Vec::new();
+        let Raw::Str { start, end, escaped: true } = got[3].1 else { panic!() };
+        unescape(&doc[start as usize..end as usize], &mut out).unwrap();
+        assert_eq!(out, "plain é é".as_bytes());
+    }
+
+    #[test]
+    fn scalars() {
+        let doc = br#"{"t":true,"f":false,"n":null,"i":-12,"x":1.5e3,"z":-0}"#;
+        let got = hits(doc, &[&["t"], &["f"], &["n"], &["i"], &["x"], &["z"]]).unwrap();
+        let vals: Vec<Raw> = got.iter().map(|h| h.1).collect();
+        assert_eq!(
+            vals,
+            vec![Raw::Bool(true), Raw::Bool(false), Raw::Null, Raw::Num(-12.0), Raw::Num(1500.0), Raw::Num(-0.0)]
+        );
+        let Raw::Num(z) = vals[5] else { panic!() };
+        assert!(z.is_sign_negative(), "serde_json turns -0 into -0.0");
+    }
+
+    #[test]
+    fn whitespace_handling() {
+        let doc = b" \t\r\n{ \n\"a\" \t:\r\n \"v\" \n, \"b\"\n:\n[ 1 , 2 ]\n}\r\n \t";
+        let got = hits(doc, &[&["a"], &["b"]]).unwrap();
+        assert_eq!(text(doc, got[0].1), "v");
+        assert_eq!(text(doc, got[1].1), "[ 1 , 2 ]");
+        // Only the four JSON whitespace bytes count, as in serde_json.
+        for bad in [&b"\x0c{}"[..], b"{}\x0c", b"{\x0b}", "\u{a0}{}".as_bytes(), "\u{feff}{}".as_bytes(), b"{}\0"] {
+            assert!(scan(bad, &trie(&[]), &mut |_, _| {}).is_err(), "{bad:?}");
+            assert!(!serde_ok(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn empty_object_and_empty_trie() {
+        for doc in [&b"{}"[..], b" { } ", b"\n{\n}\n", b"{\r\n\t}"] {
+            assert_eq!(hits(doc, &[&["a"]]).unwrap(), vec![]);
+        }
+        let t = trie(&[]);
+        assert!(t.is_empty());
+        assert!(!trie(&[&["a"]]).is_empty());
+        assert!(!trie(&[&[]]).is_empty());
+        assert_eq!(scan(br#"{"a":{"b":[1,"x",{}]}}"#, &t, &mut |_, _| panic!("nothing is wanted")), Ok(()));
+    }
+
+    fn nested(depth: usize, open: &str, close: &str) -> Vec<u8> {
+        // `depth` containers in total, the outermost being the top-level object.
+        let mut s = String::from("{\"a\":");
+        for _ in 1..depth {
+            s.push_str(open);
+        }
+        s.push('1');
+        for _ in 1..depth {
+            s.push_str(close);
+        }
+        s.push('}');
+        s.into_bytes()
+    }
+
+    #[test]
+    fn depth_limit_matches_serde_json() {
+        for depth in 1..=130 {
+            for (open, close) in [("[", "]"), ("{\"a\":", "}"), ("[{\"b\":", "}]")] {
+                let doc = nested(depth, open, close);
+                // The mixed variant nests two containers per repetition.
+                let containers = if open.len() == 6 { 2 * depth - 1 } else { depth };
+                let ok = scan(&doc, &trie(&[&["a", "a", "a"]]), &mut |_, _| {}).is_ok();
+                assert_eq!(ok, serde_ok(&doc), "depth {containers} via {open}");
+                assert_eq!(ok, containers <= 127, "depth {containers} via {open}");
+            }
+        }
+        let err = scan(&nested(128, "[", "]"), &trie(&[]), &mut |_, _| {}).unwrap_err();
+        assert_eq!(err, JsonError::TooDeep { at: 5 + 126 });
+        // Depth is checked on the way in, so it fails even when the input is broken later.
+        let mut deep = nested(128, "[", "]");
+        deep.truncate(200);
+        assert!(matches!(scan(&deep, &trie(&[]), &mut |_, _| {}), Err(JsonError::TooDeep { .. })));
+    }
+
+    /// Inputs serde_json rejects, grouped by why.
+    const REJECTED: &[(&str, &[&[u8]])] = &[
+        (
+            "invalid UTF-8",
+            &[
+                b"{\"a\":\"\xff\"}",
+                b"{\"a\":\"\xc0\x80\"}",
+                b"{\"a\":\"\xe2\x82\"}",
+                b"{\"a\":\"\xed\xa0\x80\"}",
+                b"{\"a\":\"\xf4\x90\x80\x80\"}",
+                b"{\"a\":\"x\x80\"}",
+                b"{\"\xfe\":1}",
+                b"{\"skip\":[{\"deep\":\"\xc3\"}]}",
+                b"{\"a\":\"\\n\xc3\"}",
+                b"{\"a\":\"\xc3\\u00a9\"}",
+                b"{\"a\":1\xff}",
+                b"{\xc3\xa9:1}",
+            ],
+        ),
+        (
+            "control character",
+            &[
+                b"{\"a\":\"\x00\"}",
+                b"{\"a\":\"x\x1f\"}",
+                b"{\"a\":\"\n\"}",
+                b"{\"a\":\"\t\"}",
+                b"{\"\r\":1}",
+                b"{\"s\":[\"\x01\"]}",
+            ],
+        ),
+        (
+            "bad escape",
+            &[
+                br#"{"a":"\x"}"#,
+                br#"{"a":"\'"}"#,
+                br#"{"a":"\U0041"}"#,
+                br#"{"a":"\u12"}"#,
+                br#"{"a":"\u12g4"}"#,
+                br#"{"a":"\u 123"}"#,
+                br#"{"a":"\"#,
+                br#"{"a":"\u00"#,
+                br#"{"\a":1}"#,
+                br#"{"x":{"y":"\0"}}"#,
+            ],
+        ),
+        (
+            "unpaired surrogate",
+            &[
+                br#"{"a":"\ud800"}"#,
+                br#"{"a":"\udc00"}"#,
+                br#"{"a":"\uDFFF\uD800"}"#,
+                br#"{"a":"\ud800\u0041"}"#,
+                br#"{"a":"\ud800\ud800"}"#,
+                br#"{"a":"\ud800x"}"#,
+                br#"{"a":"\ud800\n"}"#,
+                br#"{"a":"\ud800\"}"#,
+                br#"{"a":"\ud800\u"}"#,
+                br#"{"\udbff":1}"#,
+                br#"{"s":["\udc00"]}"#,
+            ],
+        ),
+        (
+            "bad number",
+            &[
+                br#"{"a":01}"#,
+                br#"{"a":-01}"#,
+                br#"{"a":00}"#,
+                br#"{"a":-}"#,
+                br#"{"a":-a}"#,
+                br#"{"a":- 1}"#,
+                br#"{"a":1.}"#,
+                br#"{"a":1.e5}"#,
+                br#"{"a":.5}"#,
+                br#"{"a":1e}"#,
+                br#"{"a":1e+}"#,
+                br#"{"a":1E-}"#,
+                br#"{"a":+1}"#,
+                br#"{"a":0x10}"#,
+                br#"{"a":1_000}"#,
+                br#"{"a":1.5.2}"#,
+                br#"{"a":Infinity}"#,
+                br#"{"a":NaN}"#,
+                br#"{"a":[-]}"#,
+                br#"{"a":1"#,
+            ],
+        ),
+        (
+            "number out of range",
+            &[
+                br#"{"a":1e400}"#,
+                br#"{"a":-1e400}"#,
+                br#"{"a":1e309}"#,
+                br#"{"a":10e308}"#,
+                br#"{"a":1.7976931348623158e308}"#,
+                br#"{"a":1e99999999999}"#,
+                br#"{"a":0.1e99999999999}"#,
+                br#"{"s":[2e308]}"#,
+            ],
+        ),
+        (
+            "bad literal",
+            &[br#"{"a":tru}"#, br#"{"a":nul}"#, br#"{"a":True}"#, br#"{"a":nulll}"#, br#"{"a":falsee}"#, br#"{"a":t"#],
+        ),
+        (
+            "bad structure",
+            &[
+                br#"{"a":1,}"#,
+                br#"{"a":[1,]}"#,
+                br#"{"a":[,1]}"#,
+                br#"{,}"#,
+                br#"{"a" 1}"#,
+                br#"{"a":1 "b":2}"#,
+                br#"{'a':1}"#,
+                br#"{a:1}"#,
+                br#"{"a":1,"b"}"#,
+                br#"{"a"}"#,
+                br#"{"a":}"#,
+                br#"{1:1}"#,
+                br#"{"a":1]"#,
+                br#"{"a":[1}"#,
+                br#"{"a":1 /* c */}"#,
+                br#"{"a":"x"#,
+                br#"{"a""#,
+                br#"{"#,
+                br#"{"a":1"#,
+            ],
+        ),
+        (
+            "not a single object",
+            &[
+                b"",
+                b"   ",
+                b"[]",
+                b"[{}]",
+                b"1",
+                b"\"s\"",
+                b"null",
+                b"}",
+                b"{}}",
+                b"{\"a\":1}}",
+                b"{\"a\":1}x",
+                b"{} {}",
+                b"{}[]",
+                b"{}\n1",
+            ],
+        ),
+    ];
+
+    #[test]
+    fn every_rejection_category_matches_serde_json() {
+        for (why, inputs) in REJECTED {
+            for input in *inputs {
+                assert!(!serde_ok(input), "serde_json accepts {:?} ({why})", String::from_utf8_lossy(input));
+                for paths in [&[][..], &[&["a"][..]], &[&["s"][..], &["x", "y"][..]]] {
+                    let r = hits(input, paths);
+                    assert!(r.is_err(), "accepted {:?} ({why})", String::from_utf8_lossy(input));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn error_kinds_and_offsets() {
+        let t = trie(&[]);
+        let err = |s: &[u8]| scan(s, &t, &mut |_, _| {}).unwrap_err();
+        assert_eq!(err(b"{\"a\":\"\xff\"}"), JsonError::Utf8 { at: 6 });
+        assert_eq!(err(b"{\"a\":\"x\x01\"}"), JsonError::Control { at: 7 });
+        assert_eq!(err(br#"{"a":"\q"}"#), JsonError::Escape { at: 6 });
+        assert_eq!(err(br#"{"a":"\ud800"}"#), JsonError::Surrogate { at: 6 });
+        assert_eq!(err(br#"{"a":01}"#), JsonError::Number { at: 6 });
+        assert!(matches!(err(br#"{"a":1e400}"#), JsonError::OutOfRange { .. }));
+        assert_eq!(err(b"{} x"), JsonError::Trailing { at: 3 });
+        assert_eq!(err(b"{\"a\""), JsonError::Eof { at: 4 });
+        assert_eq!(err(b"[]"), JsonError::Expected { at: 0, expected: "a JSON object" });
+        assert_eq!(err(b""), JsonError::Eof { at: 0 });
+        assert_eq!(err(br#"{"a":1,}"#).to_string(), "expected a string key at byte 7");
+        assert_eq!(err(br#"{"a":1,}"#).offset(), 7);
+    }
+
+    /// Inputs serde_json accepts that a sloppier scanner might not.
+    const ACCEPTED: &[&[u8]] = &[
+        b"{\"a\":\"\x7f\"}",
+        "{\"é\":\"ü€😀\"}".as_bytes(),
+        br#"{"a":"\u0000\u001f\u0020"}"#,
+        br#"{"a":"\ud83d\ude00\uD83D\uDE00"}"#,
+        br#"{"a":"\uDBFF\uDFFF"}"#,
+        br#"{"a":"\/\b\f\n\r\t\"\\"}"#,
+        br#"{"a":"\uFFFF\uabcd"}"#,
+        br#"{"":""}"#,
+        br#"{"a":-0,"b":0.0,"c":-0.0e-0,"d":1E+2,"e":1e-400,"f":0e99999999999,"g":1e-99999999999}"#,
+        br#"{"a":18446744073709551615,"b":18446744073709551616,"c":-9223372036854775808,"d":-9223372036854775809}"#,
+        br#"{"a":123456789012345678901234567890.123456789e-5,"b":0.000000000000000000000000000001e300}"#,
+        br#"{"a":1.7976931348623157e308,"b":1e308,"c":-1.7976931348623157e308,"d":0e400,"e":0.0e999999999999}"#,
+        br#"{"a":[],"b":{},"c":[[],{}],"d":[{"e":[null,true,false]}]}"#,
+        b"\t\n\r {\t\n\r \"a\"\t\n\r :\t\n\r [\t\n\r 1\t\n\r ,\t\n\r 2\t\n\r ]\t\n\r }\t\n\r ",
+        br#"{"a":1,"a":2}"#,
+    ];
+
+    #[test]
+    fn accepted_inputs_match_serde_json() {
+        for input in ACCEPTED {
+            assert!(serde_ok(input), "serde_json rejects {:?}", String::from_utf8_lossy(input));
+            let paths = [vec!["a".to_string()], vec!["b".to_string()], vec!["d".to_string()]];
+            compare_with_serde(input, &paths).unwrap();
+        }
+    }
+
+    #[test]
+    fn numbers_convert_like_serde_json() {
+        let literals = [
+            "0",
+            "-0",
+            "1",
+            "-1",
+            "0.1",
+            "0.3",
+            "1.5e3",
+            "2.5E-3",
+            "123456789",
+            "9007199254740993",
+            "18446744073709551615",
+            "18446744073709551616",
+            "18446744073709551616.3",
+            "184467440737095516150",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "3.141592653589793238462643383279",
+            "1.7976931348623157e308",
+            "1.7976931348623156e308",
+            "2.2250738585072014e-308",
+            "4.9e-324",
+            "5e-325",
+            "1e-400",
+            "0.1e-5",
+            "123.456e-789",
+            "1e22",
+            "1e23",
+            "8.98846567431158e307",
+            "0.00000000000000000000000000000000000000001",
+            "1e+0",
+            "17976931348623157e292",
+            "1797693134862315708145274237317043567981e269",
+            "12345678901234567890123e-3",
+        ];
+        for lit in literals {
+            let doc = format!(r#"{{"a":{lit}}}"#);
+            let Ok(want) = serde_json::from_str::<Value>(&doc) else {
+                assert!(hits(doc.as_bytes(), &[]).is_err(), "{lit} is out of range for serde_json");
+                continue;
+            };
+            let want = want["a"].as_f64().unwrap();
+            let got = hits(doc.as_bytes(), &[&["a"]]).unwrap();
+            assert_eq!(got.len(), 1);
+            let Raw::Num(n) = got[0].1 else { panic!("{lit}: {got:?}") };
+            assert_eq!(n.to_bits(), want.to_bits(), "{lit}: {n} vs serde_json {want}");
+        }
+    }
+
+    #[test]
+    fn unescape_decodes_every_escape() {
+        let mut out = b"keep:".to_vec();
+        unescape(br#"a\"\\\/\b\f\n\r\tz\u00e9\u20AC\ud83d\ude00\u0000-"#, &mut out).unwrap();
+        assert_eq!(out, "keep:a\"\\/\x08\x0c\n\r\tzé€😀\0-".as_bytes());
+        let mut out = Vec::new();
+        unescape("no escapes ü".as_bytes(), &mut out).unwrap();
+        assert_eq!(out, "no escapes ü".as_bytes());
+        for bad in [&br"\x"[..], br"\", br"\u12", br"\u12x4", br"\ud800", br"\udc00", br"\ud800\u0041", br"ok\ud800\n"]
+        {
+            let mut out = b"keep".to_vec();
+            assert!(unescape(bad, &mut out).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert_eq!(out, b"keep", "left unchanged on error");
+        }
+    }
+
+    #[test]
+    fn too_long_is_not_scanned() {
+        // Can't allocate 4 GiB in a test; check the guard's arithmetic instead.
+        assert!(u32::try_from(u32::MAX as usize + 1).is_err());
+        assert_eq!(JsonError::TooLong.offset(), 0);
+    }
+
+    // ---- property tests against serde_json ----
+
+    /// A JSON tree as serde_json parsed it, keeping duplicate keys (a `Value` keeps only the last).
+    #[derive(Debug, Clone, PartialEq)]
+    enum Dup {
+        Null,
+        Bool(bool),
+        /// f64 bits, as `Value::as_f64` would give.
+        Num(u64),
+        Str(String),
+        Arr(Vec<Dup>),
+        Obj(Vec<(String, Dup)>),
+    }
+
+    impl<'de> serde::Deserialize<'de> for Dup {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Dup, D::Error> {
+            d.deserialize_any(DupVisitor)
+        }
+    }
+
+    struct DupVisitor;
+
+    impl<'de> serde::de::Visitor<'de> for DupVisitor {
+        type Value = Dup;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_unit<E>(self) -> Result<Dup, E> {
+            Ok(Dup::Null)
+        }
+        fn visit_bool<E>(self, b: bool) -> Result<Dup, E> {
+            Ok(Dup::Bool(b))
+        }
+        fn visit_u64<E>(self, n: u64) -> Result<Dup, E> {
+            Ok(Dup::Num((n as f64).to_bits()))
+        }
+        fn visit_i64<E>(self, n: i64) -> Result<Dup, E> {
+            Ok(Dup::Num((n as f64).to_bits()))
+        }
+        fn visit_f64<E>(self, n: f64) -> Result<Dup, E> {
+            Ok(Dup::Num(n.to_bits()))
+        }
+        fn visit_str<E>(self, s: &str) -> Result<Dup, E> {
+            Ok(Dup::Str(s.to_owned()))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Dup, A::Error> {
+            let mut v = Vec::new();
+            while let Some(e) = a.next_element()? {
+                v.push(e);
+            }
+            Ok(Dup::Arr(v))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Dup, A::Error> {
+            let mut v = Vec::new();
+            while let Some(e) = a.next_entry()? {
+                v.push(e);
+            }
+            Ok(Dup::Obj(v))
+        }
+    }
+
+    fn occurrences<'a>(v: &'a Dup, path: &[String], out: &mut Vec<&'a Dup>) {
+        let Some((first, rest)) = path.split_first() else {
+            out.push(v);
+            return;
+        };
+        if let Dup::Obj(members) = v {
+            for (k, child) in members {
+                if k == first {
+                    occurrences(child, rest, out);
+                }
+            }
+        }
+    }
+
+    fn has_dup_keys(v: &Dup) -> bool {
+        match v {
+            Dup::Arr(xs) => xs.iter().any(has_dup_keys),
+            Dup::Obj(ms) => {
+                ms.iter().enumerate().any(|(i, (k, _))| ms[..i].iter().any(|(k2, _)| k2 == k))
+                    || ms.iter().any(|(_, v)| has_dup_keys(v))
+            }
+            _ => false,
+        }
+    }
+
+    fn value_at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+        path.iter().try_fold(v, |v, k| v.as_object()?.get(k))
+    }
+
+    fn dup_to_value(d: &Dup) -> Value {
+        match d {
+            Dup::Null => Value::Null,
+            Dup::Bool(b) => Value::Bool(*b),
+            Dup::Num(bits) => serde_json::Number::from_f64(f64::from_bits(*bits)).map_or(Value::Null, Value::Number),
+            Dup::Str(s) => Value::String(s.clone()),
+            Dup::Arr(xs) => Value::Array(xs.iter().map(dup_to_value).collect()),
+            Dup::Obj(ms) => Value::Object(ms.iter().map(|(k, v)| (k.clone(), dup_to_value(v))).collect()),
+        }
+    }
+
+    /// Numbers compare as f64 so that `1` (u64 in a `Value`) equals `1.0`.
+    fn same_value(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Number(x), Value::Number(y)) => x.as_f64().map(f64::to_bits) == y.as_f64().map(f64::to_bits),
+            (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_value(a, b)),
+            (Value::Object(x), Value::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, a)| y.get(k).is_some_and(|b| same_value(a, b)))
+            }
+            _ => a == b,
+        }
+    }
+
+    fn raw_matches(input: &[u8], raw: Raw, want: &Dup) -> Result<(), String> {
+        let range = |s: u32, e: u32| input.get(s as usize..e as usize).ok_or(format!("bad range {s}..{e}"));
+        let ok = match (raw, want) {
+            (Raw::Null, Dup::Null) => true,
+            (Raw::Bool(a), Dup::Bool(b)) => a == *b,
+            (Raw::Num(a), Dup::Num(b)) => a.to_bits() == *b,
+            (Raw::Str { start, end, escaped }, Dup::Str(s)) => {
+                let body = range(start, end)?;
+                let mut out = Vec::new();
+                unescape(body, &mut out).map_err(|e| e.to_string())?;
+                escaped == body.contains(&b'\\') && out == s.as_bytes()
+            }
+            (Raw::Object { start, end }, Dup::Obj(_)) | (Raw::Array { start, end }, Dup::Arr(_)) => {
+                let text = range(start, end)?;
+                serde_json::from_slice::<Dup>(text).is_ok_and(|d| d == *want)
+            }
+            _ => false,
+        };
+        if ok { Ok(()) } else { Err(format!("reported {raw:?}, serde_json has {want:?}")) }
+    }
+
+    /// Scans `input` for `paths` and checks acceptance and every reported value against serde_json.
+    fn compare_with_serde(input: &[u8], paths: &[Vec<String>]) -> Result<(), String> {
+        let t = PathTrie::new(paths);
+        let mut last: Vec<Option<Raw>> = vec![None; paths.len()];
+        let r = scan(input, &t, &mut |id, raw| last[id as usize] = Some(raw));
+        let lossy = String::from_utf8_lossy(input);
+        if r.is_ok() != serde_ok(input) {
+            return Err(format!("scan {r:?} but serde_json ok={} on {lossy:?}", serde_ok(input)));
+        }
+        if r.is_err() {
+            return Ok(());
+        }
+        let doc: Dup = serde_json::from_slice(input).map_err(|e| e.to_string())?;
+        let value: Value = serde_json::from_slice(input).map_err(|e| e.to_string())?;
+        let shadowing = has_dup_keys(&doc);
+        for (i, path) in paths.iter().enumerate() {
+            let mut occ = Vec::new();
+            occurrences(&doc, path, &mut occ);
+            match (occ.last(), last[i]) {
+                (None, None) => {}
+                (Some(want), Some(raw)) => {
+                    raw_matches(input, raw, want).map_err(|e| format!("path {path:?}: {e} in {lossy:?}"))?
+                }
+                (want, got) => return Err(format!("path {path:?}: got {got:?}, want {want:?} in {lossy:?}")),
+            }
+            // Without duplicate keys "last occurrence" is exactly serde_json's last-wins `Value`.
+            if !shadowing {
+                let via_value = value_at(&value, path);
+                let via_scan = occ.last().map(|d| dup_to_value(d));
+                let same = match (via_value, &via_scan) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => same_value(a, b),
+                    _ => false,
+                };
+                if !same {
+                    return Err(format!("path {path:?}: Value has {via_value:?}, scan {via_scan:?}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A generated JSON document; rendering choices (escaping, whitespace) are part of it.
+    #[derive(Debug, Clone)]
+    enum Gen {
+        Null,
+        Bool(bool),
+        Num(String),
+        Str(String, u8),
+        Arr(Vec<Gen>),
+        Obj(Vec<(String, u8, Gen)>),
+    }
+
+    const KEYS: &[&str] = &["a", "b", "log", "lo", "k8s", "é", "😀", "", "q\"", "s\\/", "\n"];
+
+    /// Mostly two keys, so that generated paths often exist in generated documents.
+    fn key() -> impl Strategy<Value = String> {
+        prop_oneof![4 => prop::sample::select(&KEYS[..2]), 1 => prop::sample::select(KEYS)].prop_map(str::to_owned)
+    }
+
+    fn number() -> impl Strategy<Value = String> {
+        prop_oneof![
+            any::<i64>().prop_map(|n| n.to_string()),
+            any::<u64>().prop_map(|n| n.to_string()),
+            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(|f| serde_json::to_string(&f).unwrap()),
+            "-?(0|[1-9][0-9]{0,24})(\\.[0-9]{1,24})?([eE][+-]?[0-9]{1,2})?",
+            "-?[1-9][0-9]{0,3}(\\.[0-9]{1,3})?[eE]\\+?(30[0-9]|29[0-9]|31[0-9])",
+        ]
+    }
+
+    fn string() -> impl Strategy<Value = String> {
+        prop_oneof![any::<String>(), "[a-c\"\\\\/\\x00-\\x1f\\x7f é€😀]{0,8}", key()]
+    }
+
+    fn gen_doc() -> impl Strategy<Value = Gen> {
+        let leaf = prop_oneof![
+            Just(Gen::Null),
+            any::<bool>().prop_map(Gen::Bool),
+            number().prop_map(Gen::Num),
+            (string(), 0u8..3).prop_map(|(s, m)| Gen::Str(s, m)),
+        ];
+        let tree = leaf.prop_recursive(4, 40, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Gen::Arr),
+                prop::collection::vec((key(), 0u8..3, inner), 0..6).prop_map(Gen::Obj),
+            ]
+        });
+        prop::collection::vec((key(), 0u8..3, tree), 0..7).prop_map(Gen::Obj)
+    }
+
+    fn paths() -> impl Strategy<Value = Vec<Vec<String>>> {
+        let path = prop_oneof![9 => prop::collection::vec(key(), 1..4), 1 => Just(vec![])];
+        prop::collection::vec(path, 1..6)
+    }
+
+    struct Render {
+        out: String,
+        /// 0 compact, 1 indented, 2 assorted whitespace everywhere.
+        style: u8,
+        n: usize,
+        indent: usize,
+    }
+
+    impl Render {
+        fn ws(&mut self, newline: bool) {
+            match self.style {
+                0 => {}
+                1 if newline => {
+                    self.out.push('\n');
+                    self.out.extend(std::iter::repeat_n(' ', 2 * self.indent));
+                }
+                1 => {}
+                _ => {
+                    const WS: &[&str] = &[" ", "", "\n", "\t", "\r\n", "  \t", ""];
+                    self.n += 1;
+                    self.out.push_str(WS[self.n % WS.len()]);
+                }
+            }
+        }
+
+        fn string(&mut self, s: &str, mode: u8) {
+            match mode {
+                0 => self.out.push_str(&serde_json::to_string(s).unwrap()),
+                _ => {
+                    self.out.push('"');
+                    for (i, c) in s.chars().enumerate() {
+                        let short = match c {
+                            '"' => Some("\\\""),
+                            '\\' => Some("\\\\"),
+                            '/' => Some("\\/"),
+                            '\x08' => Some("\\b"),
+                            '\x0c' => Some("\\f"),
+                            '\n' => Some("\\n"),
+                            '\r' => Some("\\r"),
+                            '\t' => Some("\\t"),
+                            _ => None,
+                        };
+                        if mode == 1 || i % 2 == 0 || (short.is_none() && c < ' ') {
+                            let mut units = [0u16; 2];
+                            for u in c.encode_utf16(&mut units) {
+                                if i % 3 == 0 {
+                                    write!(self.out, "\\u{u:04X}").unwrap();
+                                } else {
+                                    write!(self.out, "\\u{u:04x}").unwrap();
+                                }
+                            }
+                        } else if let Some(e) = short {
+                            self.out.push_str(e);
+                        } else {
+                            self.out.push(c);
+                        }
+                    }
+                    self.out.push('"');
+                }
+            }
+        }
+
+        fn value(&mut self, g: &Gen) {
+            match g {
+                Gen::Null => self.out.push_str("null"),
+                Gen::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
+                Gen::Num(n) => self.out.push_str(n),
+                Gen::Str(s, m) => self.string(s, *m),
+                Gen::Arr(xs) => {
+                    self.out.push('[');
+                    self.indent += 1;
+                    for (i, x) in xs.iter().enumerate() {
+                        if i > 0 {
+                            self.ws(false);
+                            self.out.push(',');
+                        }
+                        self.ws(true);
+                        self.value(x);
+                    }
+                    self.indent -= 1;
+                    self.ws(!xs.is_empty());
+                    self.out.push(']');
+                }
+                Gen::Obj(ms) => {
+                    self.out.push('{');
+                    self.indent += 1;
+                    for (i, (k, m, v)) in ms.iter().enumerate() {
+                        if i > 0 {
+                            self.ws(false);
+                            self.out.push(',');
+                        }
+                        self.ws(true);
+                        self.string(k, *m);
+                        self.ws(false);
+                        self.out.push(':');
+                        self.ws(false);
+                        if self.style == 1 {
+                            self.out.push(' ');
+                        }
+                        self.value(v);
+                    }
+                    self.indent -= 1;
+                    self.ws(!ms.is_empty());
+                    self.out.push('}');
+                }
+            }
+        }
+    }
+
+    fn render(g: &Gen, style: u8) -> Vec<u8> {
+        let mut r = Render { out: String::new(), style, n: 0, indent: 0 };
+        if style == 2 {
+            r.out.push_str(" \n");
+        }
+        r.value(g);
+        if style == 2 {
+            r.out.push_str("\r\n\t ");
+        }
+        r.out.into_bytes()
+    }
+
+    fn interesting_byte() -> impl Strategy<Value = u8> {
+        prop_oneof![
+            any::<u8>(),
+            prop::sample::select(
+                &[
+                    0xFF, 0xC0, 0xC3, 0x80, 0xBF, 0xE2, 0xED, 0xF0, 0xF4, b'\\', b'"', 0x00, 0x01, 0x1F, b'\n', b' ',
+                    b'{', b'}', b'[', b']', b',', b':', b'0', b'1', b'-', b'+', b'.', b'e', b'u', b'd', b'8', b'c',
+                    b'n', b't',
+                ][..]
+            ),
+        ]
+    }
+
+    /// Fragments that make edits land on the interesting edges of the grammar more often than
+    /// single random bytes would.
+    const TOKENS: &[&[u8]] = &[
+        b",",
+        b",]",
+        b",}",
+        b"]",
+        b"}",
+        b"[",
+        b"{",
+        b":",
+        b"\"",
+        b"\\",
+        b"\\u",
+        b"\\ud83d",
+        b"\\ude00",
+        b"\\uDBFF",
+        b"\\udc00",
+        b"\\u00e9",
+        b"\\u0000",
+        b"\\n",
+        b"\\x",
+        b"d800",
+        b"DFFF",
+        b"0",
+        b"01",
+        b"-",
+        b"-0",
+        b".",
+        b"1.",
+        b".5",
+        b"e",
+        b"e+",
+        b"E-9",
+        b"1e400",
+        b"e308",
+        b"9",
+        b"true",
+        b"nul",
+        b"null",
+        b"\xc3\xa9",
+        b"\xe2\x82",
+        b"\xed\xa0\x80",
+        b"\xf0\x9f\x98\x80",
+        b"\xef\xbb\xbf",
+        b"\x0c",
+        b"\r\n",
+        b"\t",
+        b" ",
+    ];
+
+    fn token() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![interesting_byte().prop_map(|b| vec![b]), prop::sample::select(TOKENS).prop_map(<[u8]>::to_vec),]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn generated_documents_match_serde_json(doc in gen_doc(), style in 0u8..3, paths in paths()) {
+            let bytes = render(&doc, style);
+            compare_with_serde(&bytes, &paths).map_err(TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn mutated_documents_are_accepted_exactly_when_serde_json_accepts(
+            doc in gen_doc(),
+            style in 0u8..3,
+            edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, token()), 1..4),
+            paths in paths(),
+        ) {
+            let mut bytes = render(&doc, style);
+            for (at, op, b) in edits {
+                let i = at.index(bytes.len() + 1);
+                let end = (i + b.len()).min(bytes.len());
+                match op {
+                    // Overwrite, insert, delete.
+                    0 => drop(bytes.splice(i..end, b)),
+                    1 => drop(bytes.splice(i..i, b)),
+                    _ => drop(bytes.drain(i..end)),
+                }
+            }
+            compare_with_serde(&bytes, &paths).map_err(TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn number_literals_match_serde_json(lit in prop_oneof![
+            number(),
+            "[-+]?[0-9]{0,22}(\\.[0-9]{0,22})?([eE][-+]?[0-9]{0,12})?",
+            "[-+0-9.eE]{1,12}",
+        ]) {
+            let doc = format!("{{\"a\":{lit},\"b\":[{lit}]}}");
+            let paths = [vec!["a".to_string()]];
+            compare_with_serde(doc.as_bytes(), &paths).map_err(TestCaseError::fail)?;
+        }
+
+        #[test]
+        fn string_bodies_match_serde_json(
+            body in prop::collection::vec(token(), 0..8).prop_map(|t| t.concat()),
+        ) {
+            let mut doc = b"{\"a\":\"".to_vec();
+            doc.extend_from_slice(&body);
+            doc.extend_from_slice(b"\",\"");
+            doc.extend_from_slice(&body);
+            doc.extend_from_slice(b"\":0}");
+            let paths = [vec!["a".to_string()], vec![String::from_utf8_lossy(&body).into_owned()]];
+            compare_with_serde(&doc, &paths).map_err(TestCaseError::fail)?;
+        }
+    }
+}

@@ -204,13 +204,13 @@ impl View {
                 if self.sources[source as usize].parsed == Parsed::NotYet {
                     self.parse_source(src, source as usize, input);
                 }
-                self.parsed_slot(src, source as usize, field as usize)
+                self.parsed_slot(src, source as usize, field as usize, input)
             }
         };
         self.value_of(input, slot)
     }
 
-    fn parsed_slot(&self, src: &Source, si: usize, fi: usize) -> Slot {
+    fn parsed_slot(&self, src: &Source, si: usize, fi: usize, input: &[u8]) -> Slot {
         let st = &self.sources[si];
         let Parsed::By(kind) = st.parsed else { return Slot::Missing };
         let pf = &src.fields[fi];
@@ -225,8 +225,14 @@ impl View {
             ParserKind::Json => pf.nested.map_or(Slot::Missing, |i| st.nested[i as usize]),
             ParserKind::EnvoyJson => {
                 let alias = pf.envoy_alias.map_or(Slot::Missing, |i| st.nested[i as usize]);
-                match alias {
+                let slot = match alias {
                     Slot::Missing => pf.nested.map_or(Slot::Missing, |i| st.nested[i as usize]),
+                    s => s,
+                };
+                // Envoy writes `-` for an absent value in JSON logs too; an access field is then missing,
+                // as it is in the text formats.
+                match slot {
+                    Slot::Str(b, s, e) if pf.access.is_some() && self.bytes(input, b, s, e) == b"-" => Slot::Missing,
                     s => s,
                 }
             }

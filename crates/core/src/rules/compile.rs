@@ -109,7 +109,8 @@ impl Compiler {
             (true, Some((_, _, key))) => Some(intern(&[key.to_string()])),
             _ => None,
         };
-        let nested = (has_json && !is_format && !is_level).then(|| intern(&sub));
+        // `level` is the normalised app level under `app`, but the raw JSON key when `json` or `envoy_json` won.
+        let nested = (has_json && !is_format).then(|| intern(&sub));
         src.fields.push(ParsedField { path: sub, is_format, is_level, access: access.map(|a| a.1), envoy_alias, nested });
         Some(FieldRef::Parsed { source: si as u16, field: (src.fields.len() - 1) as u16 })
     }

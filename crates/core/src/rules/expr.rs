@@ -445,7 +445,11 @@ pub fn parse(src: &str, pos: &dyn Fn(usize) -> Pos) -> Result<Expr, Diagnostic> 
     if *p.peek() == Tok::End {
         return Err(Diagnostic::new(pos(0), "empty condition").hint("omit `when:` to match every record"));
     }
-    let e = p.or()?;
+    // Every diagnostic carries a hint; the specific ones above win, this is the fallback.
+    let e = p.or().map_err(|d| match d.hint {
+        Some(_) => d,
+        None => d.hint("a condition is `field op value`, e.g. log.status >= 500 and log.method == \"GET\"; see docs/rules.md#conditions-when"),
+    })?;
     let t = p.next();
     if t.tok != Tok::End {
         let d = p.err_at(&t, format!("unexpected {} after a complete condition", p.describe(&t)));

@@ -1,0 +1,82 @@
+//! A decision allocates nothing once the decider has warmed up: the hot path borrows and reuses buffers.
+//! Counted with a global allocator that counts this thread's allocations.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use logtrim_core::{Action, RuleSet};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        unsafe { System.realloc(p, l, n) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn allocs() -> u64 {
+    ALLOCS.with(|c| c.get())
+}
+
+const RULES: &str = r#"
+parse:
+  log: [access, app]
+rules:
+  - name: errors
+    when: log.status >= 500 or log.level in ["error", "fatal"]
+    action: keep
+    priority: critical
+  - name: probes
+    when: log.user_agent starts_with "kube-probe/" and kubernetes.namespace_name != "kube-system"
+    action: drop
+  - name: sample-2xx
+    when: log.status in 200..299 and log.path matches "^/api/"
+    action: sample
+    rate: 1%
+    key: log.request_id
+default:
+  action: keep
+"#;
+
+#[test]
+fn deciding_allocates_nothing_after_warm_up() {
+    let records: Vec<Vec<u8>> = vec![
+        br#"{"log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /api/x HTTP/1.1\" 200 5 \"-\" \"curl/8\" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-1","kubernetes":{"namespace_name":"shop","labels":{"app":"web"}}}"#.to_vec(),
+        br#"{"log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.31\"","kubernetes":{"namespace_name":"shop"}}"#.to_vec(),
+        br#"{"log":"{\"level\":\"error\",\"msg\":\"caf\\u00e9 \\\"quoted\\\"\"}","stream":"stderr"}"#.to_vec(),
+        br#"{"log":"E1122 10:00:00.123456 1 x.go:1] failed","kubernetes":{"namespace_name":"kube-system"}}"#.to_vec(),
+        b"plain text line with no JSON".to_vec(),
+        b"{\"log\": broken json".to_vec(),
+    ];
+    let rules = RuleSet::from_yaml("t.yaml", RULES).unwrap();
+    let mut d = rules.decider();
+    // Warm up: buffers grow to their working size.
+    for r in &records {
+        d.decide(r);
+    }
+    let before = allocs();
+    let mut kept = 0;
+    for _ in 0..100 {
+        for r in &records {
+            kept += (d.decide(r).action == Action::Keep) as u32;
+        }
+    }
+    let after = allocs();
+    assert_eq!(after - before, 0, "allocations while deciding {} records", 100 * records.len());
+    assert!(kept > 0);
+}
