@@ -33,6 +33,7 @@
 //! are thin front-ends over it.
 #![deny(missing_docs)]
 
+pub mod budget;
 pub mod counters;
 pub mod diag;
 pub mod engine;
@@ -41,6 +42,7 @@ pub mod record;
 pub mod rules;
 pub mod sample;
 
+pub use budget::{Accountant, Admission, BudgetSpec, BudgetStatus, LicenseDay, LicenseZone};
 pub use counters::{Counters, RuleCounters};
 pub use diag::{Diagnostic, Diagnostics, Pos};
 pub use engine::{Action, Decider, Decision, RuleId, json_number, render};

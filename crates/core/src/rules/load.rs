@@ -3,13 +3,14 @@
 //! serde-saphyr gives positions for YAML syntax errors, wrong types and unknown keys; `Spanned` gives the
 //! position of each scalar we check ourselves (action names, rates, expressions).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use serde_saphyr::{Location, Spanned};
 
 use super::ast::{Expr, Path, Priority};
 use super::expr;
+use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
 use crate::diag::{Diagnostic, Pos, did_you_mean};
 use crate::engine::Action;
 use crate::sample::SampleRate;
@@ -27,6 +28,8 @@ pub struct RuleFile {
     pub default: ActionSpec,
     /// Embedded examples run by `logtrim test`.
     pub tests: Vec<Example>,
+    /// The daily byte budget (`budget:`), if the file has one.
+    pub budget: Option<BudgetSpec>,
 }
 
 /// `parse: { log: [access, app] }`: parse field `log` with the first parser that recognises it.
@@ -108,6 +111,26 @@ struct FileDoc {
     default: Option<Spanned<ActionDoc>>,
     #[serde(default)]
     tests: Vec<Spanned<TestDoc>>,
+    budget: Option<Spanned<BudgetDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetDoc {
+    name: Option<String>,
+    limit: Option<Spanned<SizeDoc>>,
+    time_zone: Option<Spanned<String>>,
+    shed: Option<HashMap<Spanned<String>, Spanned<RateDoc>>>,
+    pacing: Option<bool>,
+    chunk: Option<Spanned<SizeDoc>>,
+    fallback_share: Option<Spanned<RateDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SizeDoc {
+    Num(u64),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -341,8 +364,10 @@ fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
     // The crate renders a snippet after the first line; we draw our own.
     let first = full.lines().next().unwrap_or("invalid YAML").trim();
     let msg = first.split(" at line ").next().unwrap_or(first).trim().to_string();
-    let hint = if msg.contains("unknown field") {
-        Some("rule files accept: name, description, parse, rules, default, tests; rules accept: name, description, when, action, priority, rate, key")
+    let hint = if msg.contains("unknown field") && msg.contains("time_zone") {
+        Some("budget accepts: name, limit, time_zone, shed, pacing, chunk, fallback_share")
+    } else if msg.contains("unknown field") {
+        Some("rule files accept: name, description, parse, rules, default, tests, budget; rules accept: name, description, when, action, priority, rate, key")
     } else if msg.contains("duplicate") {
         Some("each key may appear once per mapping")
     } else {
@@ -454,8 +479,10 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
         }
     }
 
+    let budget = doc.budget.as_ref().and_then(|b| budget(b, doc.name.as_deref(), &mut errs));
+
     match (errs.is_empty(), default) {
-        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests }),
+        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget }),
         _ => Err(errs),
     }
 }
@@ -466,4 +493,161 @@ pub(crate) fn byte_pos(src: &str, b: usize) -> Pos {
     let line = before.matches('\n').count() + 1;
     let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
     Pos::new(line as u32, col as u32)
+}
+
+// ---- budget: ----------------------------------------------------------------------------------------
+
+fn size(doc: &Spanned<SizeDoc>, what: &str) -> Result<u64, Diagnostic> {
+    match &doc.value {
+        SizeDoc::Num(n) => Ok(*n),
+        SizeDoc::Text(t) => parse_size(t).map_err(|e| {
+            Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(t.chars().count()).hint(e.hint)
+        }),
+    }
+}
+
+fn share(doc: &Spanned<RateDoc>, what: &str) -> Result<f64, Diagnostic> {
+    let text = match &doc.value {
+        RateDoc::Num(n) => n.to_string(),
+        RateDoc::Text(t) => t.clone(),
+    };
+    parse_share(&text).map_err(|e| {
+        Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(text.chars().count()).hint(e.hint)
+    })
+}
+
+fn zone(doc: &Spanned<String>) -> Result<LicenseZone, Diagnostic> {
+    LicenseZone::new(doc.value.trim()).map_err(|e| {
+        let d = Diagnostic::new(pos(&doc.referenced), e.to_string()).len(doc.value.chars().count());
+        let names = jiff::tz::db().available();
+        let names: Vec<String> = names.map(|n| n.as_str().to_string()).collect();
+        match did_you_mean(&doc.value, names.iter().map(|n| n.as_str())) {
+            Some(n) => d.hint(format!("did you mean {n:?}? use the IANA name of the licence manager's time zone")),
+            None => d.hint("use the IANA name of the licence manager's time zone, e.g. America/New_York, Europe/Berlin or UTC"),
+        }
+    })
+}
+
+/// Checks and converts `budget:`, pushing every mistake to `errs`.
+fn budget(doc: &Spanned<BudgetDoc>, file_name: Option<&str>, errs: &mut Vec<Diagnostic>) -> Option<BudgetSpec> {
+    let b = &doc.value;
+    let at = pos(&doc.referenced);
+    let before = errs.len();
+    fn take<T>(r: Result<T, Diagnostic>, errs: &mut Vec<Diagnostic>) -> Option<T> {
+        r.map_err(|d| errs.push(d)).ok()
+    }
+
+    let limit = match &b.limit {
+        Some(l) => take(size(l, "daily limit"), errs).and_then(|v| {
+            if v == 0 {
+                errs.push(Diagnostic::new(pos(&l.referenced), "daily limit is 0").hint("write the licence's daily volume, e.g. `limit: 4GB`"));
+                None
+            } else {
+                Some(v)
+            }
+        }),
+        None => {
+            errs.push(Diagnostic::new(at, "budget needs a `limit`").hint("add the licence's daily volume, e.g. `limit: 4GB`"));
+            None
+        }
+    };
+    let zone = match &b.time_zone {
+        Some(z) => take(zone(z), errs),
+        None => {
+            errs.push(Diagnostic::new(at, "budget needs a `time_zone`").hint(
+                "the licence day ends at midnight on the licence manager's clock: add its IANA zone, e.g. `time_zone: America/New_York` (or `UTC`)",
+            ));
+            None
+        }
+    };
+
+    let mut thresholds = policy::Thresholds::default();
+    let mut written: Vec<(Priority, f64, Pos)> = Vec::new();
+    let mut keys: Vec<_> = b.shed.iter().flatten().collect();
+    keys.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+    for (k, v) in keys {
+        let kpos = pos(&k.referenced);
+        match Priority::from_name(&k.value) {
+            Some(Priority::Critical) => errs.push(
+                Diagnostic::new(kpos, "critical is never shed")
+                    .len(k.value.chars().count())
+                    .hint("remove `critical`: critical records are always kept, counted, and reported as overage once the limit is reached"),
+            ),
+            Some(p) => {
+                if let Some(s) = take(share(v, &format!("shed threshold for {}", p.name())), errs) {
+                    thresholds.set(p, s);
+                    written.push((p, s, pos(&v.referenced)));
+                }
+            }
+            None => {
+                let d = Diagnostic::new(kpos, format!("unknown priority {:?}", k.value)).len(k.value.chars().count());
+                errs.push(match did_you_mean(&k.value, ["low", "normal", "high"]) {
+                    Some(s) => d.hint(format!("did you mean {s:?}? `shed:` takes low, normal and high")),
+                    None => d.hint("`shed:` takes low, normal and high (critical is never shed)"),
+                });
+            }
+        }
+    }
+    // A higher priority must not be shed before a lower one. Report at the value written out of order.
+    let order = [Priority::Low, Priority::Normal, Priority::High];
+    for (i, lo) in order.iter().enumerate() {
+        for hi in &order[i + 1..] {
+            let (a, b) = (thresholds.shed_at(*lo).unwrap_or(1.0), thresholds.shed_at(*hi).unwrap_or(1.0));
+            if b < a {
+                let culprit = written.iter().rev().find(|(p, _, _)| p == hi || p == lo).map(|w| w.2).unwrap_or(at);
+                errs.push(
+                    Diagnostic::new(culprit, format!(
+                        "shed thresholds out of order: {} is shed at {}% but {} at {}%",
+                        hi.name(), pct(b), lo.name(), pct(a)
+                    ))
+                    .hint("a higher priority is shed later: low ≤ normal ≤ high (defaults 80%, 95%, 100%)"),
+                );
+            }
+        }
+    }
+
+    let chunk = b.chunk.as_ref().and_then(|c| {
+        let v = take(size(c, "lease chunk"), errs)?;
+        match limit {
+            _ if v == 0 => {
+                errs.push(Diagnostic::new(pos(&c.referenced), "lease chunk is 0").hint("leave `chunk` out for a thousandth of the limit"));
+                None
+            }
+            Some(l) if v > l => {
+                errs.push(Diagnostic::new(pos(&c.referenced), "lease chunk is larger than the daily limit")
+                    .hint("the fleet total can be off by one chunk per participant: keep it a small fraction of the limit, or leave it out"));
+                None
+            }
+            _ => Some(v),
+        }
+    });
+    let fallback_share = b.fallback_share.as_ref().and_then(|f| {
+        let v = take(share(f, "fallback share"), errs)?;
+        if v == 0.0 {
+            errs.push(Diagnostic::new(pos(&f.referenced), "fallback share is 0%").hint("with 0% nothing but critical is kept while the store is down; use 1/N for N participants"));
+            return None;
+        }
+        Some(v)
+    });
+
+    if errs.len() != before {
+        return None;
+    }
+    let (limit, zone) = (limit?, zone?);
+    let mut spec = BudgetSpec::new(limit, zone);
+    spec.name = b.name.clone().or_else(|| file_name.map(str::to_string)).unwrap_or_else(|| "default".into());
+    spec.shed = thresholds;
+    spec.pacing = b.pacing.unwrap_or(true);
+    if let Some(c) = chunk {
+        spec.chunk = c;
+    }
+    if let Some(f) = fallback_share {
+        spec.fallback_share = f;
+    }
+    Some(spec)
+}
+
+fn pct(share: f64) -> String {
+    let p = share * 100.0;
+    if (p - p.round()).abs() < 1e-9 { format!("{}", p.round()) } else { format!("{p}") }
 }

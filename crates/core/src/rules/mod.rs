@@ -7,6 +7,7 @@ pub mod load;
 
 use std::sync::Arc;
 
+use crate::budget::BudgetSpec;
 use crate::diag::Diagnostics;
 use crate::engine::{Decider, RuleId};
 use crate::plan::Plan;
@@ -19,14 +20,21 @@ pub use load::Example;
 #[derive(Clone, Debug)]
 pub struct RuleSet {
     plan: Arc<Plan>,
+    budget: Option<Arc<BudgetSpec>>,
 }
 
 impl RuleSet {
     /// Parses, checks and compiles a rule file. `file` is only used in error messages.
     pub fn from_yaml(file: &str, text: &str) -> Result<RuleSet, Diagnostics> {
-        let parsed = load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        let mut parsed = load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        let budget = parsed.budget.take().map(Arc::new);
         let plan = compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
-        Ok(RuleSet { plan: Arc::new(plan) })
+        Ok(RuleSet { plan: Arc::new(plan), budget })
+    }
+
+    /// The daily byte budget (`budget:` in the file), if any.
+    pub fn budget(&self) -> Option<&BudgetSpec> {
+        self.budget.as_deref()
     }
 
     /// A new decider with empty counters.
