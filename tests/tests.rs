@@ -1,0 +1,3 @@
+//! End-to-end tests through the real `logtrim` binary.
+
+mod cli;
