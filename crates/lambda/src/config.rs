@@ -1,0 +1,222 @@
+//! Configuration from environment variables, read once per cold start. Every problem is reported, and
+//! any problem fails the cold start: there is no silent pass-through or drop-all.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `LOGTRIM_RULES_FILE` | – | rule file path (relative paths resolve against the working directory, `/var/task` in Lambda) |
+//! | `LOGTRIM_RULES_YAML` | – | the rule set inline; exactly one of the two must be set |
+//! | `LOGTRIM_OUTPUT` | `hec` | `hec`: HEC event JSON; `original`: the kept records' bytes, one per line |
+//! | `LOGTRIM_HEC_TIME` … `LOGTRIM_HEC_FIELDS` | see [`MappingSpec::default`] | the HEC mapping templates |
+//! | `LOGTRIM_DELIVERY_STREAM` | from the event's `deliveryStreamArn` | stream to re-ingest overflow into |
+//! | `LOGTRIM_RESPONSE_LIMIT` | `6000000` | response size cap in bytes (Lambda's limit is 6 MiB) |
+//! | `LOGTRIM_REINGEST_MAX_ATTEMPTS` | `10` | PutRecordBatch attempts before the invocation fails |
+//! | `LOGTRIM_REINGEST_BACKOFF_MS` | `100` | first retry delay, doubled per attempt up to 5 s |
+//! | `LOGTRIM_MAX_DECOMPRESSED` | `67108864` | per-record decompressed size cap |
+//! | `LOGTRIM_LOG` | `info` | tracing filter (`RUST_LOG` syntax) |
+
+use std::fmt;
+use std::time::Duration;
+
+use logtrim_core::RuleSet;
+
+use crate::hec::{Mapping, MappingSpec};
+use crate::reingest::RetryPolicy;
+use crate::transform::{Output, Settings};
+
+/// Where the rule set comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RulesSource {
+    /// A file packaged with the function.
+    File(String),
+    /// Inline YAML.
+    Inline(String),
+}
+
+/// Everything the function reads from its environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// The rule set.
+    pub rules: RulesSource,
+    /// HEC events or original bytes.
+    pub output: Output,
+    /// HEC templates (compiled by [`Config::settings`]).
+    pub hec: MappingSpec,
+    /// Re-ingestion target; `None` takes it from each event's `deliveryStreamArn`.
+    pub delivery_stream: Option<String>,
+    /// Response size cap.
+    pub response_limit: usize,
+    /// Per-record decompressed size cap.
+    pub max_decompressed: usize,
+    /// PutRecordBatch retries.
+    pub retry: RetryPolicy,
+}
+
+/// Every configuration problem found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}", self.0.join("; "))
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_vars(|k| std::env::var(k).ok())
+    }
+
+    /// Reads variables through `var` (tests pass a map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut errors = Vec::new();
+        let set = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        let rules = match (set("LOGTRIM_RULES_FILE"), set("LOGTRIM_RULES_YAML")) {
+            (Some(f), None) => RulesSource::File(f),
+            (None, Some(y)) => RulesSource::Inline(y),
+            (Some(_), Some(_)) => {
+                errors.push("set only one of LOGTRIM_RULES_FILE and LOGTRIM_RULES_YAML".to_string());
+                RulesSource::Inline(String::new())
+            }
+            (None, None) => {
+                errors.push("no rule set: set LOGTRIM_RULES_FILE (a packaged file) or LOGTRIM_RULES_YAML".to_string());
+                RulesSource::Inline(String::new())
+            }
+        };
+        let output = match set("LOGTRIM_OUTPUT").as_deref().map(str::trim) {
+            None | Some("hec") => Output::Hec,
+            Some("original") => Output::Original,
+            Some(o) => {
+                errors.push(format!("LOGTRIM_OUTPUT: expected `hec` or `original`, got {o:?}"));
+                Output::Hec
+            }
+        };
+        let d = MappingSpec::default();
+        // A variable set to the empty string clears a template (e.g. no sourcetype at all).
+        let tpl = |k: &str, default: String| var(k).unwrap_or(default);
+        let hec = MappingSpec {
+            time: tpl("LOGTRIM_HEC_TIME", d.time),
+            host: tpl("LOGTRIM_HEC_HOST", d.host),
+            source: tpl("LOGTRIM_HEC_SOURCE", d.source),
+            sourcetype: tpl("LOGTRIM_HEC_SOURCETYPE", d.sourcetype),
+            index: tpl("LOGTRIM_HEC_INDEX", d.index),
+            event: tpl("LOGTRIM_HEC_EVENT", d.event),
+            fields: tpl("LOGTRIM_HEC_FIELDS", d.fields),
+        };
+        if let Err(es) = Mapping::new(&hec) {
+            errors.extend(es.into_iter().map(|e| format!("LOGTRIM_HEC_{}: {} in {:?}", e.name.to_uppercase(), e.message, e.template)));
+        }
+        let mut num = |k: &str, default: u64, min: u64, max: u64| -> u64 {
+            match set(k) {
+                None => default,
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => n,
+                    _ => {
+                        errors.push(format!("{k}: expected an integer in {min}..={max}, got {v:?}"));
+                        default
+                    }
+                },
+            }
+        };
+        let response_limit = num("LOGTRIM_RESPONSE_LIMIT", 6_000_000, 1_000, 6_291_456) as usize;
+        let max_decompressed = num("LOGTRIM_MAX_DECOMPRESSED", crate::decode::MAX_DECOMPRESSED as u64, 1 << 20, 1 << 30) as usize;
+        let max_attempts = num("LOGTRIM_REINGEST_MAX_ATTEMPTS", 10, 1, 100) as u32;
+        let backoff = num("LOGTRIM_REINGEST_BACKOFF_MS", 100, 0, 60_000);
+        let retry = RetryPolicy {
+            max_attempts,
+            base_backoff: Duration::from_millis(backoff),
+            max_backoff: Duration::from_secs(5).max(Duration::from_millis(backoff)),
+        };
+        if !errors.is_empty() {
+            return Err(ConfigError(errors));
+        }
+        Ok(Config {
+            rules,
+            output,
+            hec,
+            delivery_stream: set("LOGTRIM_DELIVERY_STREAM"),
+            response_limit,
+            max_decompressed,
+            retry,
+        })
+    }
+
+    /// Reads and compiles the rule set. The error carries every diagnostic as `file:line:col: message`.
+    pub fn load_rules(&self) -> Result<RuleSet, String> {
+        let (name, text) = match &self.rules {
+            RulesSource::File(p) => match std::fs::read_to_string(p) {
+                Ok(t) => (p.as_str(), t),
+                Err(e) => return Err(format!("cannot read rule file {p:?} (LOGTRIM_RULES_FILE): {e}")),
+            },
+            RulesSource::Inline(y) => ("LOGTRIM_RULES_YAML", y.clone()),
+        };
+        RuleSet::from_yaml(name, &text).map_err(|d| format!("rule set {name:?} does not compile:\n{d}"))
+    }
+
+    /// The transform settings (compiles the HEC mapping, already validated by [`Config::from_vars`]).
+    pub fn settings(&self) -> Settings {
+        Settings {
+            output: self.output,
+            mapping: Mapping::new(&self.hec).expect("validated in Config::from_vars"),
+            response_limit: self.response_limit,
+            max_decompressed: self.max_decompressed,
+            ..Settings::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_vars(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = cfg(&[("LOGTRIM_RULES_YAML", "rules: []\ndefault: {action: keep}\n")]).unwrap();
+        assert_eq!(c.output, Output::Hec);
+        assert_eq!(c.response_limit, 6_000_000);
+        assert_eq!(c.delivery_stream, None);
+        assert_eq!(c.hec, MappingSpec::default());
+        assert_eq!(c.retry.max_attempts, 10);
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = cfg(&[
+            ("LOGTRIM_OUTPUT", "raw"),
+            ("LOGTRIM_HEC_HOST", "{kubernetes.host"),
+            ("LOGTRIM_RESPONSE_LIMIT", "7000000"),
+            ("LOGTRIM_REINGEST_MAX_ATTEMPTS", "many"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.0.len(), 5, "{e}");
+        assert!(e.0[0].starts_with("no rule set"));
+        assert!(e.to_string().contains("LOGTRIM_HEC_HOST: unclosed"), "{e}");
+        let both = cfg(&[("LOGTRIM_RULES_YAML", "x"), ("LOGTRIM_RULES_FILE", "y")]).unwrap_err();
+        assert!(both.0[0].contains("only one"));
+    }
+
+    #[test]
+    fn broken_rules_fail_loudly_with_positions() {
+        let c = cfg(&[("LOGTRIM_RULES_YAML", "rules:\n  - name: x\n    when: log.status >=\n    action: keep\n")]).unwrap();
+        let e = c.load_rules().unwrap_err();
+        assert!(e.contains("LOGTRIM_RULES_YAML:"), "{e}");
+        let c = cfg(&[("LOGTRIM_RULES_FILE", "/nonexistent/rules.yaml")]).unwrap();
+        assert!(c.load_rules().unwrap_err().contains("cannot read rule file"));
+    }
+
+    #[test]
+    fn bundled_rules_load() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../filters/k8s-splunk.yaml");
+        let c = cfg(&[("LOGTRIM_RULES_FILE", path), ("LOGTRIM_OUTPUT", "original")]).unwrap();
+        assert!(c.load_rules().unwrap().len() > 3);
+        assert_eq!(c.output, Output::Original);
+    }
+}

@@ -1,0 +1,401 @@
+//! Firehose record data → log records: base64, then gzip or zlib (sniffed by magic bytes), then one of
+//! a CloudWatch Logs subscription message, newline-delimited JSON (one object or Fluent Bit's
+//! `simple_aggregation`) or plain text lines.
+//!
+//! Pure and free of Lambda and AWS types: it is meant to move into `logtrim-formats` so the CLI can
+//! read captured invocations with the same code.
+//!
+//! # What a record is
+//!
+//! - NDJSON and text: one line, without its `\n` (and a trailing `\r`). Blank lines are skipped.
+//! - CloudWatch Logs: one log event, presented to the rules as a JSON object built by
+//!   [`cloudwatch_record`]: `{"cloudwatch":{"id":…,"logGroup":…,"logStream":…},…}` followed by the
+//!   members of the message when the message is a JSON object, or by `"log":"<message>"` otherwise.
+//!   So `log.*` rules read CloudWatch events the way they read Fluent Bit records, rules can select on
+//!   `cloudwatch.logGroup`, and — because the record carries the event id — a sampling rule without a
+//!   `key` hashes a value that is unique per event and identical when the event comes back through
+//!   re-ingestion (never arrival order or time).
+
+use std::io::Read;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use flate2::read::{MultiGzDecoder, ZlibDecoder};
+use serde::{Deserialize, Serialize};
+
+/// Decompressed payloads larger than this are refused (a decompression bomb, or a CloudWatch payload
+/// far beyond what Firehose can hand over): the record fails with [`DecodeError::TooLarge`] and keeps
+/// its original bytes.
+pub const MAX_DECOMPRESSED: usize = 64 << 20;
+
+/// Why a record's data could not be decoded. The record is answered `ProcessingFailed` with its
+/// original data.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Not canonical standard base64 (bad padding, bad characters, trailing bits).
+    #[error("invalid base64: {0}")]
+    Base64(String),
+    /// The gzip magic was there but the stream is corrupt or truncated.
+    #[error("corrupt gzip data: {0}")]
+    Gzip(String),
+    /// The zlib header was there but the stream is corrupt or truncated.
+    #[error("corrupt zlib data: {0}")]
+    Zlib(String),
+    /// Decompressed data exceeds the limit.
+    #[error("decompressed data exceeds {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// A CloudWatch Logs message of a type other than `DATA_MESSAGE` or `CONTROL_MESSAGE`.
+    #[error("unknown CloudWatch Logs messageType {0:?}")]
+    UnknownMessageType(String),
+    /// A CloudWatch Logs `DATA_MESSAGE` without `logEvents`.
+    #[error("CloudWatch Logs DATA_MESSAGE has no logEvents")]
+    NoLogEvents,
+    /// A JSON record (a line starting with `{`) that is not valid JSON.
+    #[error("line {line}: invalid JSON: {message}")]
+    Json {
+        /// 1-based line number within the decompressed data.
+        line: usize,
+        /// serde_json's message.
+        message: String,
+    },
+    /// A record that is not UTF-8 (HEC events are JSON strings).
+    #[error("line {line}: not valid UTF-8")]
+    NotUtf8 {
+        /// 1-based line number within the decompressed data.
+        line: usize,
+    },
+}
+
+/// How the data was compressed; re-ingested chunks are compressed the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Plain bytes.
+    None,
+    /// gzip (`1f 8b`), as CloudWatch Logs subscriptions and Fluent Bit's `compression gzip` send.
+    Gzip,
+    /// zlib (`78 01|5e|9c|da`), as some captured CloudWatch fixtures are.
+    Zlib,
+}
+
+/// One decoded Firehose record.
+#[derive(Debug)]
+pub struct Decoded {
+    /// How the data was compressed.
+    pub compression: Compression,
+    /// What it held.
+    pub payload: Payload,
+}
+
+/// What a Firehose record held.
+#[derive(Debug)]
+pub enum Payload {
+    /// NDJSON or text lines (decompressed bytes); see [`Payload::lines`].
+    Lines(Vec<u8>),
+    /// A CloudWatch Logs `DATA_MESSAGE`.
+    CloudWatch(CloudWatchData),
+    /// A CloudWatch Logs `CONTROL_MESSAGE` (a reachability probe; carries no log data).
+    CloudWatchControl,
+}
+
+impl Payload {
+    /// The records of a [`Payload::Lines`] payload with their 1-based line numbers: each line without
+    /// `\n` or a trailing `\r`; blank lines skipped. Empty for other payloads.
+    pub fn lines(&self) -> impl Iterator<Item = (usize, &[u8])> {
+        let bytes: &[u8] = match self {
+            Payload::Lines(b) => b,
+            _ => &[],
+        };
+        bytes
+            .split(|&b| b == b'\n')
+            .enumerate()
+            .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+    }
+}
+
+/// A CloudWatch Logs subscription `DATA_MESSAGE`, as documented, keeping unknown members (e.g.
+/// `policyLevel`) so a split re-ingested chunk carries them too.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudWatchData {
+    /// Always `DATA_MESSAGE` here.
+    pub message_type: String,
+    /// The AWS account id of the log group.
+    #[serde(default)]
+    pub owner: String,
+    /// The log group name.
+    #[serde(default)]
+    pub log_group: String,
+    /// The log stream name.
+    #[serde(default)]
+    pub log_stream: String,
+    /// The subscription filters that matched.
+    #[serde(default)]
+    pub subscription_filters: Vec<String>,
+    /// The log events.
+    pub log_events: Vec<LogEvent>,
+    /// Members this type does not know.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One CloudWatch Logs event.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+pub struct LogEvent {
+    /// Unique per event and stable: the sampling key of last resort.
+    pub id: String,
+    /// Epoch milliseconds.
+    pub timestamp: i64,
+    /// The log line.
+    pub message: String,
+}
+
+/// Only the discriminating members, to tell a CloudWatch message from an NDJSON record.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Probe {
+    message_type: String,
+    log_events: Option<serde::de::IgnoredAny>,
+}
+
+/// Decodes Firehose's base64 `data` strictly (canonical padding): bad padding fails this record only.
+pub fn decode_base64(data: &str) -> Result<Vec<u8>, DecodeError> {
+    STANDARD.decode(data).map_err(|e| DecodeError::Base64(e.to_string()))
+}
+
+/// Encodes bytes as standard padded base64.
+pub fn encode_base64(bytes: &[u8]) -> String {
+    STANDARD.encode(bytes)
+}
+
+/// The length [`encode_base64`] gives for `n` bytes.
+pub fn base64_len(n: usize) -> usize {
+    n.div_ceil(3) * 4
+}
+
+/// Sniffs the compression from magic bytes.
+pub fn sniff(bytes: &[u8]) -> Compression {
+    match bytes {
+        [0x1f, 0x8b, ..] => Compression::Gzip,
+        [0x78, 0x01 | 0x5e | 0x9c | 0xda, ..] => Compression::Zlib,
+        _ => Compression::None,
+    }
+}
+
+/// Decompresses per [`sniff`], refusing more than `limit` bytes of output. A zlib header whose second
+/// byte is printable (`x^`) that does not inflate is taken to be text that starts with `x^`.
+pub fn decompress(bytes: Vec<u8>, limit: usize) -> Result<(Compression, Vec<u8>), DecodeError> {
+    fn read_all(r: impl Read, limit: usize, hint: usize) -> std::io::Result<Result<Vec<u8>, DecodeError>> {
+        let mut out = Vec::with_capacity(hint.min(limit));
+        r.take(limit as u64 + 1).read_to_end(&mut out)?;
+        Ok(if out.len() > limit { Err(DecodeError::TooLarge { limit }) } else { Ok(out) })
+    }
+    match sniff(&bytes) {
+        Compression::None => Ok((Compression::None, bytes)),
+        Compression::Gzip => match read_all(MultiGzDecoder::new(&bytes[..]), limit, bytes.len() * 8) {
+            Ok(r) => r.map(|out| (Compression::Gzip, out)),
+            Err(e) => Err(DecodeError::Gzip(e.to_string())),
+        },
+        Compression::Zlib => match read_all(ZlibDecoder::new(&bytes[..]), limit, bytes.len() * 8) {
+            Ok(r) => r.map(|out| (Compression::Zlib, out)),
+            Err(_) if bytes[1] == b'^' => Ok((Compression::None, bytes)),
+            Err(e) => Err(DecodeError::Zlib(e.to_string())),
+        },
+    }
+}
+
+/// Compresses a re-ingested chunk the way its original was compressed.
+pub fn compress(c: Compression, bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    match c {
+        Compression::None => bytes.to_vec(),
+        Compression::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(bytes).expect("writing to a Vec cannot fail");
+            e.finish().expect("writing to a Vec cannot fail")
+        }
+        Compression::Zlib => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+            e.write_all(bytes).expect("writing to a Vec cannot fail");
+            e.finish().expect("writing to a Vec cannot fail")
+        }
+    }
+}
+
+/// Decodes raw (base64-decoded) record data: decompress, then classify.
+///
+/// A payload is CloudWatch Logs when it is a single JSON object with a string `messageType` and (for
+/// `DATA_MESSAGE`) `logEvents`; anything else is lines. Lines are not validated here: a line starting
+/// with `{` is checked as JSON when it is encoded.
+pub fn decode(raw: Vec<u8>, limit: usize) -> Result<Decoded, DecodeError> {
+    let (compression, bytes) = decompress(raw, limit)?;
+    let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    if bytes[start..].starts_with(b"{")
+        && memchr::memmem::find(&bytes, b"\"messageType\"").is_some()
+        && let Ok(p) = serde_json::from_slice::<Probe>(&bytes)
+    {
+        let payload = match p.message_type.as_str() {
+            "CONTROL_MESSAGE" => Payload::CloudWatchControl,
+            "DATA_MESSAGE" if p.log_events.is_none() => return Err(DecodeError::NoLogEvents),
+            "DATA_MESSAGE" => match serde_json::from_slice::<CloudWatchData>(&bytes) {
+                Ok(d) => Payload::CloudWatch(d),
+                Err(e) => return Err(DecodeError::Json { line: e.line(), message: e.to_string() }),
+            },
+            other => return Err(DecodeError::UnknownMessageType(other.to_string())),
+        };
+        return Ok(Decoded { compression, payload });
+    }
+    Ok(Decoded { compression, payload: Payload::Lines(bytes) })
+}
+
+/// [`decode_base64`] then [`decode`].
+pub fn decode_data(data: &str, limit: usize) -> Result<Decoded, DecodeError> {
+    decode(decode_base64(data)?, limit)
+}
+
+/// Whether a line is to be read as JSON (it starts with `{`, after blanks).
+pub fn is_json_line(line: &[u8]) -> bool {
+    line.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
+/// Builds the record the rules see for one CloudWatch Logs event into `buf` (cleared first); see the
+/// module docs for its shape. Deterministic: the same event always gives the same bytes.
+pub fn cloudwatch_record(data: &CloudWatchData, event: &LogEvent, buf: &mut Vec<u8>) {
+    buf.clear();
+    buf.extend_from_slice(b"{\"cloudwatch\":{\"id\":");
+    push_json_str(buf, &event.id);
+    buf.extend_from_slice(b",\"logGroup\":");
+    push_json_str(buf, &data.log_group);
+    buf.extend_from_slice(b",\"logStream\":");
+    push_json_str(buf, &data.log_stream);
+    buf.push(b'}');
+    let m = event.message.trim();
+    let object = m.starts_with('{')
+        && m.ends_with('}')
+        && serde_json::from_str::<serde::de::IgnoredAny>(m).is_ok();
+    if object {
+        let inner = m[1..m.len() - 1].trim();
+        if !inner.is_empty() {
+            buf.push(b',');
+            buf.extend_from_slice(inner.as_bytes());
+        }
+        buf.push(b'}');
+    } else {
+        buf.extend_from_slice(b",\"log\":");
+        push_json_str(buf, &event.message);
+        buf.push(b'}');
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *buf, s).expect("writing to a Vec cannot fail");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gz(b: &[u8]) -> Vec<u8> {
+        compress(Compression::Gzip, b)
+    }
+
+    #[test]
+    fn base64_is_strict_about_padding() {
+        assert_eq!(decode_base64("SGVsbG8gV29ybGQ=").unwrap(), b"Hello World");
+        // One leftover character then "==": what a strict decoder must reject.
+        assert!(matches!(decode_base64("SGVsbG8gV29ybGQx="), Err(DecodeError::Base64(_))));
+        assert!(matches!(decode_base64("SGVsbG8gV29ybGQ"), Err(DecodeError::Base64(_))));
+        assert_eq!(base64_len(0), 0);
+        assert_eq!(base64_len(11), encode_base64(b"Hello World").len());
+    }
+
+    #[test]
+    fn sniffs_and_round_trips_compression() {
+        for c in [Compression::None, Compression::Gzip, Compression::Zlib] {
+            let data = compress(c, b"{\"log\":\"a\"}\n");
+            assert_eq!(sniff(&data), c);
+            assert_eq!(decompress(data, 1 << 20).unwrap(), (c, b"{\"log\":\"a\"}\n".to_vec()));
+        }
+    }
+
+    #[test]
+    fn corrupt_gzip_and_zlib_fail() {
+        let mut bad = gz(b"hello world hello world");
+        bad.truncate(bad.len() - 6);
+        assert!(matches!(decompress(bad, 1 << 20), Err(DecodeError::Gzip(_))));
+        assert!(matches!(decompress(vec![0x1f, 0x8b, 1, 2, 3], 1 << 20), Err(DecodeError::Gzip(_))));
+        assert!(matches!(decompress(vec![0x78, 0x9c, 1, 2, 3], 1 << 20), Err(DecodeError::Zlib(_))));
+        // Text that happens to start with a valid zlib header byte pair.
+        assert_eq!(decompress(b"x^2 + 1".to_vec(), 1 << 20).unwrap().1, b"x^2 + 1");
+    }
+
+    #[test]
+    fn decompression_is_capped() {
+        let big = gz(&vec![b'a'; 10_000]);
+        assert_eq!(decompress(big, 1000), Err(DecodeError::TooLarge { limit: 1000 }));
+    }
+
+    #[test]
+    fn lines_skip_blanks_and_carriage_returns() {
+        let d = decode(b"{\"a\":1}\r\n\n  \n{\"a\":2}".to_vec(), 1 << 20).unwrap();
+        let lines: Vec<_> = d.payload.lines().collect();
+        assert_eq!(lines, vec![(1, &b"{\"a\":1}"[..]), (4, &b"{\"a\":2}"[..])]);
+    }
+
+    #[test]
+    fn classifies_cloudwatch_messages() {
+        let data = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":["f"],"logEvents":[{"id":"e1","timestamp":1,"message":"hi"}],"policyLevel":"ACCOUNT_LEVEL_POLICY"}"#;
+        let d = decode(gz(data), 1 << 20).unwrap();
+        assert_eq!(d.compression, Compression::Gzip);
+        let Payload::CloudWatch(cw) = d.payload else { panic!("not cloudwatch") };
+        assert_eq!(cw.log_events.len(), 1);
+        assert_eq!(cw.other["policyLevel"], "ACCOUNT_LEVEL_POLICY");
+
+        let control = br#"{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1,"message":"CWL CONTROL MESSAGE"}]}"#;
+        assert!(matches!(decode(gz(control), 1 << 20).unwrap().payload, Payload::CloudWatchControl));
+
+        let other = br#"{"messageType":"SOMETHING","logEvents":[]}"#;
+        assert!(matches!(decode(other.to_vec(), 1 << 20), Err(DecodeError::UnknownMessageType(_))));
+        let empty = br#"{"messageType":"DATA_MESSAGE"}"#;
+        assert_eq!(decode(empty.to_vec(), 1 << 20).unwrap_err(), DecodeError::NoLogEvents);
+
+        // NDJSON whose records happen to carry a messageType member stays NDJSON.
+        let nd = b"{\"messageType\":\"x\"}\n{\"messageType\":\"y\"}\n";
+        assert!(matches!(decode(nd.to_vec(), 1 << 20).unwrap().payload, Payload::Lines(_)));
+    }
+
+    #[test]
+    fn cloudwatch_record_shapes() {
+        let data = CloudWatchData {
+            message_type: "DATA_MESSAGE".into(),
+            owner: "1".into(),
+            log_group: "/eks/prod".into(),
+            log_stream: "node-1".into(),
+            subscription_filters: vec![],
+            log_events: vec![],
+            other: Default::default(),
+        };
+        let mut buf = Vec::new();
+        let text = LogEvent { id: "42".into(), timestamp: 1, message: "GET / 200".into() };
+        cloudwatch_record(&data, &text, &mut buf);
+        assert_eq!(
+            std::str::from_utf8(&buf).unwrap(),
+            r#"{"cloudwatch":{"id":"42","logGroup":"/eks/prod","logStream":"node-1"},"log":"GET / 200"}"#
+        );
+        let obj = LogEvent { id: "43".into(), timestamp: 1, message: r#" {"log":"x","stream":"stderr"} "#.into() };
+        cloudwatch_record(&data, &obj, &mut buf);
+        let v: serde_json::Value = serde_json::from_slice(&buf).unwrap();
+        assert_eq!(v["log"], "x");
+        assert_eq!(v["cloudwatch"]["id"], "43");
+        let empty = LogEvent { id: "44".into(), timestamp: 1, message: "{}".into() };
+        cloudwatch_record(&data, &empty, &mut buf);
+        serde_json::from_slice::<serde_json::Value>(&buf).unwrap();
+        let broken = LogEvent { id: "45".into(), timestamp: 1, message: "{not json}".into() };
+        cloudwatch_record(&data, &broken, &mut buf);
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&buf).unwrap()["log"], "{not json}");
+    }
+}

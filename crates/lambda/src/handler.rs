@@ -1,0 +1,128 @@
+//! One invocation: transform, re-ingest the overflow, then emit the EMF line and answer.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use logtrim_core::{Decider, RuleSet};
+
+use crate::emf;
+use crate::event::{FirehoseEvent, FirehoseResponse};
+use crate::reingest::{self, PutRecordBatch, ReingestError, RetryPolicy};
+use crate::transform::{self, Settings};
+
+/// Everything an invocation needs, built once per cold start.
+pub struct State<P> {
+    /// The compiled rule set (for rule names in metrics).
+    pub rules: RuleSet,
+    /// Reused across invocations (Lambda runs one at a time per instance); its buffers stay grown.
+    pub decider: Mutex<Decider>,
+    /// Transform settings; `can_reingest` is decided per event.
+    pub settings: Settings,
+    /// Re-ingestion target; `None` takes it from the event's `deliveryStreamArn`.
+    pub delivery_stream: Option<String>,
+    /// PutRecordBatch retries.
+    pub retry: RetryPolicy,
+    /// The PutRecordBatch client.
+    pub client: P,
+    /// For the EMF dimension.
+    pub function_name: String,
+}
+
+impl<P> State<P> {
+    /// A state with defaults for everything but the rules and client.
+    pub fn new(rules: RuleSet, settings: Settings, client: P) -> State<P> {
+        State {
+            decider: Mutex::new(rules.decider()),
+            rules,
+            settings,
+            delivery_stream: None,
+            retry: RetryPolicy::default(),
+            client,
+            function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "logtrim-lambda".into()),
+        }
+    }
+}
+
+/// Why an invocation fails. Firehose then retries the whole batch.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// Overflow must be re-ingested but there is no stream name.
+    #[error("overflow must be re-ingested but the stream is unknown: set LOGTRIM_DELIVERY_STREAM (deliveryStreamArn was {0:?})")]
+    NoDeliveryStream(Option<String>),
+    /// Re-ingestion did not complete.
+    #[error(transparent)]
+    Reingest(#[from] ReingestError),
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> lambda_runtime::Diagnostic {
+        let error_type = match e {
+            HandlerError::NoDeliveryStream(_) => "logtrim.NoDeliveryStream",
+            HandlerError::Reingest(_) => "logtrim.ReingestFailed",
+        };
+        lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
+    }
+}
+
+/// The stream name of a delivery stream ARN (`arn:aws:firehose:…:deliverystream/<name>`).
+pub fn stream_name(arn: &str) -> Option<&str> {
+    arn.rsplit_once(":deliverystream/").map(|(_, n)| n).filter(|n| !n.is_empty())
+}
+
+/// Handles one invocation.
+pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -> Result<FirehoseResponse, HandlerError> {
+    let start = Instant::now();
+    let mut settings = state.settings.clone();
+    settings.can_reingest = event.source_kinesis_stream_arn.is_none();
+    let outcome = {
+        let mut d = state.decider.lock().unwrap_or_else(|p| p.into_inner());
+        transform::transform(&event.records, &mut d, &settings)
+    };
+    let mut report = reingest::ReingestReport::default();
+    if !outcome.reingest.is_empty() {
+        let stream = state
+            .delivery_stream
+            .as_deref()
+            .or_else(|| event.delivery_stream_arn.as_deref().and_then(stream_name))
+            .ok_or_else(|| HandlerError::NoDeliveryStream(event.delivery_stream_arn.clone()))?;
+        report = reingest::reingest(&state.client, stream, &outcome.reingest, &state.retry).await.inspect_err(|e| {
+            tracing::error!(error = %e, "Re-ingestion failed; failing the invocation so Firehose retries it.");
+        })?;
+    }
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let invocation_id = event.invocation_id.as_deref().unwrap_or("");
+    let extra = emf::Extra {
+        function_name: &state.function_name,
+        invocation_id,
+        timestamp_ms: now.as_millis() as i64,
+        duration_ms: start.elapsed().as_secs_f64() * 1000.0,
+        reingested_records: report.records as u64,
+        reingested_bytes: report.bytes as u64,
+    };
+    // EMF must be a line of its own on stdout.
+    println!("{}", emf::render(&outcome.stats, &outcome.tally, &state.rules, &extra));
+    let s = &outcome.stats;
+    tracing::info!(
+        invocation_id,
+        records = s.records_in,
+        ok = s.records_ok,
+        dropped = s.records_dropped,
+        failed = s.records_failed,
+        reingested = s.records_reingested,
+        response_bytes = s.response_bytes,
+        "Transformed."
+    );
+    Ok(outcome.response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stream_names() {
+        assert_eq!(stream_name("arn:aws:firehose:us-east-2:123456789012:deliverystream/delivery-stream-name"), Some("delivery-stream-name"));
+        assert_eq!(stream_name("aws:lambda:events"), None);
+        assert_eq!(stream_name("arn:aws:kinesis:EXAMPLE"), None);
+    }
+}

@@ -1,0 +1,36 @@
+//! The Lambda binary: configuration and rules once per cold start, then the runtime loop.
+
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use logtrim_lambda::config::Config;
+use logtrim_lambda::event::FirehoseEvent;
+use logtrim_lambda::handler::{State, handle};
+use logtrim_lambda::reingest::Firehose;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logtrim_lambda::init_tracing();
+    let state = match cold_start().await {
+        Ok(s) => s,
+        Err(e) => {
+            // Loud: the function never serves with a broken or missing rule set.
+            tracing::error!(error = %e, "Cold start failed.");
+            eprintln!("logtrim-lambda: cold start failed: {e}");
+            std::process::exit(1);
+        }
+    };
+    let state = &state;
+    run(service_fn(move |ev: LambdaEvent<FirehoseEvent>| handle(state, ev.payload))).await
+}
+
+async fn cold_start() -> Result<State<Firehose>, String> {
+    let cfg = Config::from_env().map_err(|e| e.to_string())?;
+    let rules = cfg.load_rules()?;
+    tracing::info!(rules = rules.len(), name = rules.name().unwrap_or(""), output = ?cfg.output, "Rules compiled.");
+    // Credentials, region and endpoint (AWS_ENDPOINT_URL) come from the environment; nothing is
+    // fetched until the first PutRecordBatch.
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let mut state = State::new(rules, cfg.settings(), Firehose(aws_sdk_firehose::Client::new(&aws)));
+    state.delivery_stream = cfg.delivery_stream.clone();
+    state.retry = cfg.retry;
+    Ok(state)
+}

@@ -1,0 +1,15 @@
+//! Integration tests of the Firehose Lambda.
+//!
+//! - `handler`: the transform and handler on committed fixtures (AWS-documented shapes, quirks,
+//!   corrupt data), checked against the rules.
+//! - `moto`: re-ingestion through the real aws-sdk-firehose against moto_server, read back from S3.
+//! - `watch`: the built function under `cargo lambda watch`, invoked with `cargo lambda invoke`.
+//! - `template`: cfn-lint on deploy/lambda/template.yaml.
+//!
+//! External tools come from `.venv` (`bash scripts/python-tools`); a missing tool fails the test.
+
+mod handler;
+mod moto;
+mod template;
+mod util;
+mod watch;
