@@ -86,7 +86,7 @@ pub struct InputArgs {
     /// Input files (gzip is detected and decompressed); none or `-` reads stdin
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Input format; `auto` detects it per file from the first lines
+    /// Input format; `auto` detects it per file from its first bytes
     #[arg(long = "input-format", value_enum, default_value_t = InputFormatArg::Auto)]
     pub input_format: InputFormatArg,
     /// Longest record kept whole, in bytes; longer lines are truncated and counted
@@ -114,4 +114,8 @@ pub enum InputFormatArg {
     Docker,
     /// Plain text, one record per line
     Text,
+    /// A saved Firehose transformation event (records decoded as the Lambda decodes them)
+    Firehose,
+    /// A CloudWatch Logs subscription payload (`DATA_MESSAGE`, gzip as delivered or plain)
+    Cloudwatch,
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use logtrim_formats::firehose::{self, CapturedKind};
 use logtrim_formats::{InputFormat, ReaderOptions, RecordReader};
 
 use crate::args::{InputArgs, InputFormatArg};
@@ -21,6 +22,9 @@ pub struct InputStats {
     pub malformed: u64,
     pub truncated: u64,
     pub unterminated_partial: u64,
+    /// Firehose records of captured events that could not be decoded (the Lambda answers them
+    /// `ProcessingFailed`), as `file: recordId …: error`.
+    pub failed_records: Vec<String>,
     /// Files that failed midway (corrupt gzip, I/O error), with the error.
     pub failed: Vec<String>,
 }
@@ -38,6 +42,10 @@ impl InputStats {
         if self.unterminated_partial > 0 {
             v.push(format!("{} partial container-log lines had no final part at end of input", self.unterminated_partial));
         }
+        if !self.failed_records.is_empty() {
+            v.push(format!("{} Firehose records could not be decoded:", self.failed_records.len()));
+            v.extend(self.failed_records.iter().map(|r| format!("  {r}")));
+        }
         for f in &self.failed {
             v.push(format!("stopped reading {f}"));
         }
@@ -45,9 +53,12 @@ impl InputStats {
     }
 }
 
+/// Captured Lambda inputs are read whole; this bounds the memory that takes.
+const MAX_CAPTURED: usize = 1 << 30;
+
 fn format_of(a: InputFormatArg) -> InputFormat {
     match a {
-        InputFormatArg::Auto => InputFormat::Auto,
+        InputFormatArg::Auto | InputFormatArg::Firehose | InputFormatArg::Cloudwatch => InputFormat::Auto,
         InputFormatArg::Json => InputFormat::Json,
         InputFormatArg::Cri => InputFormat::Cri,
         InputFormatArg::Docker => InputFormat::Docker,
@@ -100,7 +111,44 @@ pub fn for_each_record(
         } else {
             Box::new(File::open(f).with_context(|| format!("cannot open {}", f.display()))?)
         };
-        let mut reader = RecordReader::new(Counted { inner: src, bar: bar.clone() }, format_of(args.input_format), opts.clone());
+        let mut src = Counted { inner: src, bar: bar.clone() };
+        // Captured Lambda inputs are single JSON documents, not lines: tell them from their first bytes.
+        let forced = match args.input_format {
+            InputFormatArg::Firehose => Some(CapturedKind::FirehoseEvent),
+            InputFormatArg::Cloudwatch => Some(CapturedKind::CloudWatch),
+            _ => None,
+        };
+        let mut prefix = Vec::new();
+        if forced.is_some() || args.input_format == InputFormatArg::Auto {
+            (&mut src).take(firehose::SNIFF_BYTES as u64).read_to_end(&mut prefix).with_context(|| format!("cannot read {}", f.display()))?;
+        }
+        let captured = forced.or_else(|| (args.input_format == InputFormatArg::Auto).then(|| firehose::sniff_captured(&prefix)).flatten());
+        let rest: Box<dyn Read> = match captured {
+            Some(kind) => {
+                (&mut src).take((MAX_CAPTURED - prefix.len()) as u64).read_to_end(&mut prefix).with_context(|| format!("cannot read {}", f.display()))?;
+                match firehose::read_captured(kind, prefix.clone(), MAX_CAPTURED) {
+                    Ok(c) => {
+                        stats.bytes_in += prefix.len() as u64;
+                        stats.records += c.records.len() as u64;
+                        for (id, e) in &c.failed {
+                            stats.failed_records.push(format!("{}: recordId {id:?}: {e}", f.display()));
+                        }
+                        for r in &c.records {
+                            each(r)?;
+                        }
+                        continue;
+                    }
+                    Err(e) if forced.is_some() => {
+                        stats.failed.push(format!("{}: {e}", f.display()));
+                        continue;
+                    }
+                    // Looked like one but is not: read it as lines like any other file.
+                    Err(_) => Box::new(io::Cursor::new(prefix)),
+                }
+            }
+            None => Box::new(io::Cursor::new(prefix).chain(src)),
+        };
+        let mut reader = RecordReader::new(rest, format_of(args.input_format), opts.clone());
         loop {
             match reader.next_record() {
                 None => break,

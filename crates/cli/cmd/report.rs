@@ -96,8 +96,15 @@ pub fn run(rules_path: &Path, input: &InputArgs, days: Option<f64>, format: Outp
         })
         .collect();
     match format {
-        OutputFormat::Text => print_text(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source),
+        OutputFormat::Text => print_text(&rules, &rows, &total, &stats, days, days_source),
         OutputFormat::Json => print_json(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source)?,
+    }
+    // On stderr in both formats: machines read stdout, people still see what could not be read.
+    if counters.invalid_json > 0 {
+        eprintln!("note: {} records started with '{{' but were not valid JSON; they were decided as text lines", counters.invalid_json);
+    }
+    for p in stats.problems() {
+        eprintln!("note: {p}");
     }
     Ok(if stats.failed.is_empty() { Outcome::Ok } else { Outcome::Failed })
 }
@@ -107,7 +114,6 @@ fn print_text(
     rows: &[(String, String, RuleCounters)],
     total: &RuleCounters,
     stats: &InputStats,
-    invalid_json: u64,
     days: Option<f64>,
     days_source: &str,
 ) {
@@ -152,12 +158,6 @@ fn print_text(
         ),
         None => println!("projected GB/day: pass --days N (the records carry no usable timestamps)"),
     }
-    if invalid_json > 0 {
-        eprintln!("note: {invalid_json} records started with '{{' but were not valid JSON; they were decided as text lines");
-    }
-    for p in stats.problems() {
-        eprintln!("note: {p}");
-    }
 }
 
 fn print_json(
@@ -187,6 +187,7 @@ fn print_json(
             "lines": stats.lines, "empty_lines": stats.empty, "malformed_lines": stats.malformed,
             "truncated_records": stats.truncated, "unterminated_partials": stats.unterminated_partial,
             "invalid_json_records": invalid_json, "failed_files": stats.failed,
+            "undecodable_firehose_records": stats.failed_records,
         },
         "rules": rule_rows,
         "total": {"records": total.matched, "bytes": total.matched_bytes, "kept_records": total.kept, "kept_bytes": total.kept_bytes,

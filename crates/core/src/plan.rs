@@ -145,7 +145,8 @@ pub(crate) enum Cond {
     Set { f: FieldRef, nums: Box<[f64]>, strs: Box<[Box<[u8]>]>, bools: [bool; 2], null: bool },
     StartsWith { f: FieldRef, s: Box<[u8]> },
     EndsWith { f: FieldRef, s: Box<[u8]> },
-    Contains { f: FieldRef, finder: Finder<'static> },
+    // Boxed: a Finder is ~300 bytes and would make every condition that large.
+    Contains { f: FieldRef, finder: Box<Finder<'static>> },
     Regex { f: FieldRef, re: Regex },
     Exists { f: FieldRef },
     Not(Box<Cond>),

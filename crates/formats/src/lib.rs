@@ -27,6 +27,7 @@ mod cri;
 mod detect;
 mod docker;
 mod escape;
+pub mod firehose;
 mod fluentbit;
 mod gzip;
 mod json_scan;

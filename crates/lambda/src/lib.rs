@@ -31,7 +31,8 @@
 #![deny(missing_docs)]
 
 pub mod config;
-pub mod decode;
+/// Decoding of Firehose record data, shared with the CLI (it lives in `logtrim-formats`).
+pub use logtrim_formats::firehose as decode;
 pub mod emf;
 pub mod event;
 pub mod handler;

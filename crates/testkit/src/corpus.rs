@@ -707,6 +707,14 @@ impl Iterator for Corpus {
     }
 }
 
+/// The records of the bundled `filters/samples/k8s-sample.jsonl.gz`: seed 42, 6 MiB spanning one day
+/// (`gen-sample --seed 42 --bytes 6MiB --span 1d`).
+pub fn bundled_sample() -> Vec<u8> {
+    let bytes = 6 << 20;
+    let config = Config { span_secs: 86_400, span_bytes: bytes, ..Config::default() };
+    Corpus::with_config(42, config).take_bytes(bytes as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -779,10 +787,3 @@ mod tests {
     }
 }
 
-/// The records of the bundled `filters/samples/k8s-sample.jsonl.gz`: seed 42, 6 MiB spanning one day
-/// (`gen-sample --seed 42 --bytes 6MiB --span 1d`).
-pub fn bundled_sample() -> Vec<u8> {
-    let bytes = 6 << 20;
-    let config = Config { span_secs: 86_400, span_bytes: bytes, ..Config::default() };
-    Corpus::with_config(42, config).take_bytes(bytes as usize)
-}

@@ -160,7 +160,7 @@ impl Compiler {
                 match op {
                     StrOp::StartsWith => Cond::StartsWith { f, s: lit.as_bytes().into() },
                     StrOp::EndsWith => Cond::EndsWith { f, s: lit.as_bytes().into() },
-                    StrOp::Contains => Cond::Contains { f, finder: Finder::new(lit.as_bytes()).into_owned() },
+                    StrOp::Contains => Cond::Contains { f, finder: Box::new(Finder::new(lit.as_bytes()).into_owned()) },
                     StrOp::Matches => match regex::bytes::RegexBuilder::new(lit).size_limit(1 << 22).build() {
                         Ok(re) => Cond::Regex { f, re },
                         Err(err) => {

@@ -2,8 +2,9 @@
 //! a CloudWatch Logs subscription message, newline-delimited JSON (one object or Fluent Bit's
 //! `simple_aggregation`) or plain text lines.
 //!
-//! Pure and free of Lambda and AWS types: it is meant to move into `logtrim-formats` so the CLI can
-//! read captured invocations with the same code.
+//! Pure and free of Lambda and AWS types: the Lambda decodes each record with it, and the CLI reads
+//! captured invocations ([`read_captured`]) with the same code, so `logtrim report` on a saved event
+//! sees exactly the records the function saw.
 //!
 //! # What a record is
 //!
@@ -295,6 +296,135 @@ pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(&mut *buf, s).expect("writing to a Vec cannot fail");
 }
 
+/// A captured document the CLI can read as input, told apart by its first bytes ([`sniff_captured`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapturedKind {
+    /// A Firehose data-transformation invocation event: `{"invocationId":…,"records":[{"recordId":…,"data":…}]}`.
+    FirehoseEvent,
+    /// A CloudWatch Logs subscription payload (`DATA_MESSAGE`), gzip-compressed as delivered or plain.
+    CloudWatch,
+}
+
+/// How much of an input [`sniff_captured`] wants to see.
+pub const SNIFF_BYTES: usize = 64 << 10;
+
+/// Whether an input starts like a captured document: one JSON object (possibly gzip or zlib) with a
+/// `"recordId"` member (a Firehose event) or a `"messageType"` member (a CloudWatch Logs payload) in its
+/// first [`SNIFF_BYTES`]. A JSON-lines record that merely mentions these words inside a string does not
+/// match (its quotes are escaped there). A false positive costs nothing: [`read_captured`] then fails
+/// and the input is read as lines.
+pub fn sniff_captured(prefix: &[u8]) -> Option<CapturedKind> {
+    let mut plain = Vec::new();
+    let text: &[u8] = match sniff(prefix) {
+        Compression::None => prefix,
+        c => {
+            // The prefix ends mid-stream: keep whatever inflates before the cut.
+            let mut buf = [0u8; 8192];
+            let mut r: Box<dyn Read> = match c {
+                Compression::Gzip => Box::new(MultiGzDecoder::new(prefix)),
+                _ => Box::new(ZlibDecoder::new(prefix)),
+            };
+            while plain.len() < SNIFF_BYTES {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => plain.extend_from_slice(&buf[..n]),
+                }
+            }
+            &plain
+        }
+    };
+    let start = text.iter().position(|b| !b.is_ascii_whitespace())?;
+    if text[start] != b'{' {
+        return None;
+    }
+    if memchr::memmem::find(text, b"\"recordId\"").is_some() {
+        Some(CapturedKind::FirehoseEvent)
+    } else if memchr::memmem::find(text, b"\"messageType\"").is_some() {
+        Some(CapturedKind::CloudWatch)
+    } else {
+        None
+    }
+}
+
+/// The records a captured document held, in order, as the Lambda's rules see them: each NDJSON or text
+/// line, and each CloudWatch Logs event as built by [`cloudwatch_record`].
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// The records.
+    pub records: Vec<Vec<u8>>,
+    /// Firehose records that could not be decoded (the Lambda answers them `ProcessingFailed`), by
+    /// `recordId`.
+    pub failed: Vec<(String, DecodeError)>,
+    /// CloudWatch Logs `CONTROL_MESSAGE`s (no log data; the Lambda drops them).
+    pub control_messages: usize,
+}
+
+/// Why a captured document could not be read as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum CapturedError {
+    /// Not a Firehose transformation event.
+    #[error("not a Firehose transformation event: {0}")]
+    NotFirehoseEvent(String),
+    /// Not a CloudWatch Logs subscription payload.
+    #[error("not a CloudWatch Logs subscription payload: {0}")]
+    NotCloudWatch(String),
+}
+
+/// Only what a saved invocation event needs for reading; other members are ignored.
+#[derive(Deserialize)]
+struct SavedEvent {
+    records: Vec<SavedRecord>,
+}
+
+#[derive(Deserialize)]
+struct SavedRecord {
+    #[serde(rename = "recordId")]
+    record_id: String,
+    data: String,
+}
+
+/// Reads a whole captured document of the given kind into its records, decoding each Firehose record
+/// with the Lambda's own [`decode_data`]. A record that does not decode is listed in
+/// [`Captured::failed`]; the document itself failing to parse is an error.
+pub fn read_captured(kind: CapturedKind, bytes: Vec<u8>, limit: usize) -> Result<Captured, CapturedError> {
+    let mut out = Captured::default();
+    match kind {
+        CapturedKind::FirehoseEvent => {
+            let (_, plain) = decompress(bytes, limit).map_err(|e| CapturedError::NotFirehoseEvent(e.to_string()))?;
+            let event: SavedEvent =
+                serde_json::from_slice(&plain).map_err(|e| CapturedError::NotFirehoseEvent(e.to_string()))?;
+            for r in event.records {
+                match decode_data(&r.data, limit) {
+                    Ok(d) => out.push(d.payload),
+                    Err(e) => out.failed.push((r.record_id, e)),
+                }
+            }
+        }
+        CapturedKind::CloudWatch => match decode(bytes, limit) {
+            Ok(Decoded { payload: p @ (Payload::CloudWatch(_) | Payload::CloudWatchControl), .. }) => out.push(p),
+            Ok(_) => return Err(CapturedError::NotCloudWatch("no \"messageType\" member".into())),
+            Err(e) => return Err(CapturedError::NotCloudWatch(e.to_string())),
+        },
+    }
+    Ok(out)
+}
+
+impl Captured {
+    fn push(&mut self, payload: Payload) {
+        match &payload {
+            Payload::Lines(_) => self.records.extend(payload.lines().map(|(_, l)| l.to_vec())),
+            Payload::CloudWatch(cw) => {
+                for ev in &cw.log_events {
+                    let mut buf = Vec::new();
+                    cloudwatch_record(cw, ev, &mut buf);
+                    self.records.push(buf);
+                }
+            }
+            Payload::CloudWatchControl => self.control_messages += 1,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,5 +527,56 @@ mod tests {
         let broken = LogEvent { id: "45".into(), timestamp: 1, message: "{not json}".into() };
         cloudwatch_record(&data, &broken, &mut buf);
         assert_eq!(serde_json::from_slice::<serde_json::Value>(&buf).unwrap()["log"], "{not json}");
+    }
+
+    #[test]
+    fn captured_firehose_event_yields_the_records_the_lambda_sees() {
+        let cw = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"e1","timestamp":1,"message":"hello"},{"id":"e2","timestamp":2,"message":"{\"level\":\"error\"}"}]}"#;
+        let event = format!(
+            r#"{{
+  "invocationId": "inv",
+  "deliveryStreamArn": "arn:aws:firehose:us-east-1:1:deliverystream/x",
+  "region": "us-east-1",
+  "records": [
+    {{"recordId": "a", "approximateArrivalTimestamp": 1, "data": "{}"}},
+    {{"recordId": "b", "approximateArrivalTimestamp": 1, "data": "{}"}},
+    {{"recordId": "c", "approximateArrivalTimestamp": 1, "data": "bm90IGJhc2U2NA="}}
+  ]
+}}"#,
+            encode_base64(b"{\"log\":\"one\"}\n{\"log\":\"two\"}\n"),
+            encode_base64(&gz(cw)),
+        );
+        assert_eq!(sniff_captured(event.as_bytes()), Some(CapturedKind::FirehoseEvent));
+        let c = read_captured(CapturedKind::FirehoseEvent, event.into_bytes(), 1 << 20).unwrap();
+        let recs: Vec<String> = c.records.iter().map(|r| String::from_utf8(r.clone()).unwrap()).collect();
+        assert_eq!(recs[..2], [r#"{"log":"one"}"#, r#"{"log":"two"}"#]);
+        assert_eq!(recs[2], r#"{"cloudwatch":{"id":"e1","logGroup":"g","logStream":"s"},"log":"hello"}"#);
+        assert_eq!(recs[3], r#"{"cloudwatch":{"id":"e2","logGroup":"g","logStream":"s"},"level":"error"}"#);
+        assert_eq!(c.failed.len(), 1);
+        assert_eq!(c.failed[0].0, "c");
+        assert!(matches!(c.failed[0].1, DecodeError::Base64(_)));
+    }
+
+    #[test]
+    fn captured_cloudwatch_payload_is_sniffed_through_gzip() {
+        let cw = br#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","subscriptionFilters":[],"logEvents":[{"id":"e1","timestamp":1,"message":"hello"}]}"#;
+        let z = gz(cw);
+        // Only the first bytes of the stream are needed to tell.
+        assert_eq!(sniff_captured(&z[..z.len() - 4]), Some(CapturedKind::CloudWatch));
+        let c = read_captured(CapturedKind::CloudWatch, z, 1 << 20).unwrap();
+        assert_eq!(c.records.len(), 1);
+        let control = gz(br#"{"messageType":"CONTROL_MESSAGE","logEvents":[]}"#);
+        assert_eq!(read_captured(CapturedKind::CloudWatch, control, 1 << 20).unwrap().control_messages, 1);
+    }
+
+    #[test]
+    fn json_lines_mentioning_the_markers_are_not_captured_documents() {
+        assert_eq!(sniff_captured(br#"{"log":"the \"recordId\" was x"}"#), None);
+        assert_eq!(sniff_captured(b"recordId messageType"), None);
+        assert_eq!(sniff_captured(b""), None);
+        // A JSON-lines file whose records really have the key: sniffed, then rejected as a whole.
+        let nd = b"{\"recordId\":\"1\"}\n{\"recordId\":\"2\"}\n".to_vec();
+        assert_eq!(sniff_captured(&nd), Some(CapturedKind::FirehoseEvent));
+        assert!(read_captured(CapturedKind::FirehoseEvent, nd, 1 << 20).is_err());
     }
 }
