@@ -4,7 +4,7 @@
 //! reused decode buffers (one for strings decoded from the record, one for strings decoded from JSON found
 //! inside a parsed field). Ranges, not references, so buffers can grow while slots point into them.
 
-use super::access::{self, AccessFields};
+use super::access::{self, AccessFields, AccessFormat};
 use super::json::{self, Raw};
 use super::level;
 use crate::plan::{AccessField, FieldRef, ParserKind, Plan, Source};
@@ -264,9 +264,33 @@ impl View {
         };
         // JSON parsers read the value as a JSON object at most once, whichever asks first.
         let mut json_state: Option<bool> = None;
+        // The nginx formats share their head: parse it once for all of them (`access` lists all three).
+        // `holds` says whether `st.access` still has the fields of that parse.
+        let mut nginx_best: Option<Option<AccessFormat>> = None;
+        let mut holds = false;
         for &kind in &src.parsers {
             let hit = match kind {
-                ParserKind::Access(fmt) => is_str && access::parse(fmt, text, &mut st.access),
+                ParserKind::Access(fmt) if is_str && fmt.is_nginx() => {
+                    let best = match nginx_best {
+                        Some(b) => b,
+                        None => {
+                            holds = true;
+                            *nginx_best.insert(access::parse_nginx_best(text, &mut st.access))
+                        }
+                    };
+                    match best {
+                        Some(b) if b == fmt && holds => true,
+                        // An ingress line is also a combined one (with fewer fields).
+                        Some(b) if b == fmt || (b == AccessFormat::IngressNginx && fmt == AccessFormat::NginxCombined) => {
+                            access::parse(fmt, text, &mut st.access)
+                        }
+                        _ => false,
+                    }
+                }
+                ParserKind::Access(fmt) => {
+                    holds = false;
+                    is_str && access::parse(fmt, text, &mut st.access)
+                }
                 ParserKind::Json | ParserKind::EnvoyJson | ParserKind::App => {
                     let is_obj = *json_state.get_or_insert_with(|| {
                         scan_nested(src, text, buf, s, &mut st.nested, &mut self.nested_buf)

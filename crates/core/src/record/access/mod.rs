@@ -106,6 +106,28 @@ pub fn parse(fmt: AccessFormat, line: &[u8], out: &mut AccessFields) -> bool {
     }
 }
 
+/// The most specific of `ingress_nginx`, `nginx_combined` and `nginx_common` that `line` is, reading their
+/// shared head once; `out` holds that format's fields. See [`nginx::parse_best`] for the one corner where
+/// this differs from trying them in turn.
+pub fn parse_nginx_best(line: &[u8], out: &mut AccessFields) -> Option<AccessFormat> {
+    if line.len() > u32::MAX as usize {
+        return None;
+    }
+    *out = AccessFields::default();
+    nginx::parse_best(trim_eol(line), out).map(|t| match t {
+        nginx::Tail::Common => AccessFormat::NginxCommon,
+        nginx::Tail::Combined => AccessFormat::NginxCombined,
+        nginx::Tail::Ingress => AccessFormat::IngressNginx,
+    })
+}
+
+impl AccessFormat {
+    /// One of the three nginx formats (they share a head; see [`parse_nginx_best`]).
+    pub fn is_nginx(self) -> bool {
+        !matches!(self, AccessFormat::EnvoyText)
+    }
+}
+
 /// Tries `ingress_nginx`, `nginx_combined`, `nginx_common` and `envoy_text` in that order (the most
 /// specific nginx shape first, as each is a prefix of the one before) and returns the format that matched.
 pub fn parse_any(line: &[u8], out: &mut AccessFields) -> Option<AccessFormat> {

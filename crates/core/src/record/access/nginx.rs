@@ -22,9 +22,29 @@ pub(super) enum Tail {
 /// X-Forwarded-For chains logged in place of `$remote_addr` are a handful long.
 const MAX_CLIENT_CHAIN: usize = 32;
 
+/// Which formats a parse accepts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Exactly(Tail),
+    /// The most specific that fits: ingress, else combined, else common. One pass over the shared head
+    /// instead of three when a rule file asks for all of them (as `access` does).
+    Best,
+}
+
 pub(super) fn parse(tail: Tail, s: &[u8], out: &mut AccessFields) -> bool {
-    if parse_from(tail, s, 0, out) {
-        return true;
+    parse_want(Want::Exactly(tail), s, out).is_some()
+}
+
+/// The most specific nginx format `s` is in, with `out` holding that format's fields. Agrees with trying
+/// ingress, combined and common in turn, except for a client chain that could end at two places where
+/// the two ends fit different formats (the longest end decides here).
+pub(super) fn parse_best(s: &[u8], out: &mut AccessFields) -> Option<Tail> {
+    parse_want(Want::Best, s, out)
+}
+
+fn parse_want(want: Want, s: &[u8], out: &mut AccessFields) -> Option<Tail> {
+    if let Some(t) = parse_from(want, s, 0, out) {
+        return Some(t);
     }
     // `log_format` variants that put `$http_x_forwarded_for` before `$remote_addr`, quoted or not
     // (`"203.0.113.1, 10.0.0.1" 10.2.1.185 - - [...]`, `2a03::1, 10.0.0.1 10.2.2.121 - - [...]`): the
@@ -33,17 +53,18 @@ pub(super) fn parse(tail: Tail, s: &[u8], out: &mut AccessFields) -> bool {
     let xff = match c.quoted() {
         Some(q) => q,
         None => match client_chain(&mut c, &mut [0; MAX_CLIENT_CHAIN]) {
-            0 => return false,
+            0 => return None,
             _ => (0, c.i),
         },
     };
-    if !c.eat(b" ") || !parse_from(tail, s, c.i, out) {
-        return false;
+    if !c.eat(b" ") {
+        return None;
     }
+    let t = parse_from(want, s, c.i, out)?;
     if out.forwarded_for.is_none() {
         out.forwarded_for = text(s, xff);
     }
-    true
+    Some(t)
 }
 
 /// Reads `a, b, c` and stores where the chain could end after each item; returns how many ends there
@@ -73,56 +94,71 @@ fn client_chain(c: &mut Cursor, ends: &mut [usize; MAX_CLIENT_CHAIN]) -> usize {
     }
 }
 
-fn parse_from(tail: Tail, s: &[u8], start: usize, out: &mut AccessFields) -> bool {
+fn parse_from(want: Want, s: &[u8], start: usize, out: &mut AccessFields) -> Option<Tail> {
     // `$remote_addr` may be replaced by a comma-separated X-Forwarded-For chain (`10.0.0.2, 10.0.0.1,
     // 127.0.0.1 - - [...]`, as `$proxy_add_x_forwarded_for` logs it); it is taken whole. Where a chain
     // item is itself `-` the chain could end before it, so the possible ends are tried longest first,
     // as a greedy pattern would.
     let mut ends = [0usize; MAX_CLIENT_CHAIN];
     let n = client_chain(&mut Cursor::new(s, start), &mut ends);
-    ends[..n].iter().rev().any(|&end| {
+    ends[..n].iter().rev().find_map(|&end| {
         *out = AccessFields::default();
         out.client = text(s, (start, end));
-        parse_after_client(tail, Cursor::new(s, end), out)
+        parse_after_client(want, Cursor::new(s, end), out)
     })
 }
 
-fn parse_after_client(tail: Tail, mut c: Cursor, out: &mut AccessFields) -> bool {
+fn parse_after_client(want: Want, mut c: Cursor, out: &mut AccessFields) -> Option<Tail> {
     let s = c.s;
     // The ident field is always `-` in nginx and in Apache without identd; requiring it keeps random text
     // with brackets and quotes from passing as an access line.
     if !c.eat(b" - ") {
-        return false;
+        return None;
     }
-    let Some(user) = c.token() else { return false };
+    let Some(user) = c.token() else { return None };
     out.user = text(s, user);
     if !c.eat(b" ") {
-        return false;
+        return None;
     }
-    let Some(time) = c.bracketed() else { return false };
+    let Some(time) = c.bracketed() else { return None };
     out.time = Some(range(time));
     if !c.eat(b" ") {
-        return false;
+        return None;
     }
-    let Some(req) = c.quoted() else { return false };
+    let Some(req) = c.quoted() else { return None };
     split_request(s, req, out);
     if !c.eat(b" ") {
-        return false;
+        return None;
     }
-    let Some(status) = c.digits() else { return false };
+    let Some(status) = c.digits() else { return None };
     if status.1 - status.0 != 3 {
-        return false;
+        return None;
     }
     out.status = Some(uint(s, status) as u32);
     if !c.eat(b" ") {
-        return false;
+        return None;
     }
-    let Some(bytes) = uint_or_dash(&mut c) else { return false };
+    let Some(bytes) = uint_or_dash(&mut c) else { return None };
     out.bytes = bytes;
-    match tail {
-        Tail::Common => s[c.i..].iter().all(|&b| b == b' ' || b == b'\t'),
-        Tail::Combined => combined(&mut c, out) && combined_rest(&mut c, out),
-        Tail::Ingress => combined(&mut c, out) && ingress(&mut c, out),
+    let blank = |c: &Cursor| s[c.i..].iter().all(|&b| b == b' ' || b == b'\t');
+    match want {
+        Want::Exactly(Tail::Common) => blank(&c).then_some(Tail::Common),
+        Want::Exactly(Tail::Combined) => (combined(&mut c, out) && combined_rest(&mut c, out)).then_some(Tail::Combined),
+        Want::Exactly(Tail::Ingress) => (combined(&mut c, out) && ingress(&mut c, out)).then_some(Tail::Ingress),
+        Want::Best => {
+            if blank(&c) {
+                return Some(Tail::Common);
+            }
+            if !combined(&mut c, out) {
+                return None;
+            }
+            let (mut after, head) = (c, out.clone());
+            if ingress(&mut after, out) {
+                return Some(Tail::Ingress);
+            }
+            *out = head;
+            combined_rest(&mut c, out).then_some(Tail::Combined)
+        }
     }
 }
 
