@@ -115,22 +115,22 @@ fn parse_after_client(want: Want, mut c: Cursor, out: &mut AccessFields) -> Opti
     if !c.eat(b" - ") {
         return None;
     }
-    let Some(user) = c.token() else { return None };
+    let user = c.token()?;
     out.user = text(s, user);
     if !c.eat(b" ") {
         return None;
     }
-    let Some(time) = c.bracketed() else { return None };
+    let time = c.bracketed()?;
     out.time = Some(range(time));
     if !c.eat(b" ") {
         return None;
     }
-    let Some(req) = c.quoted() else { return None };
+    let req = c.quoted()?;
     split_request(s, req, out);
     if !c.eat(b" ") {
         return None;
     }
-    let Some(status) = c.digits() else { return None };
+    let status = c.digits()?;
     if status.1 - status.0 != 3 {
         return None;
     }
@@ -138,7 +138,7 @@ fn parse_after_client(want: Want, mut c: Cursor, out: &mut AccessFields) -> Opti
     if !c.eat(b" ") {
         return None;
     }
-    let Some(bytes) = uint_or_dash(&mut c) else { return None };
+    let bytes = uint_or_dash(&mut c)?;
     out.bytes = bytes;
     let blank = |c: &Cursor| s[c.i..].iter().all(|&b| b == b' ' || b == b'\t');
     match want {
