@@ -66,6 +66,15 @@ pub enum Command {
         /// Never show a progress bar (it is shown only when stderr is a terminal)
         #[arg(long)]
         no_progress: bool,
+        /// Replay the input as one licence day under a daily byte budget: when each priority is shed and
+        /// what each keeps. SIZE (e.g. 4GB) overrides the rule file's `budget.limit`; `--budget rules`
+        /// uses the rule file's `budget:` section as it is
+        #[arg(long, value_name = "SIZE")]
+        budget: Option<String>,
+        /// Input volume per day for --budget (e.g. 6GB); by default the input's own rate, from record
+        /// timestamps or --days
+        #[arg(long, value_name = "SIZE", requires = "budget")]
+        rate: Option<String>,
     },
     /// Show which rule decides one record, and the field values the rules saw
     Explain {

@@ -96,3 +96,58 @@ fn the_readme_main_job_runs_on_the_bundled_sample() {
     assert!(v["projection"]["gb_per_day_after"].as_f64().unwrap() > 0.0);
     assert_eq!(v["input"]["invalid_json_records"], 0);
 }
+
+#[test]
+fn budget_replay_sheds_low_first_and_keeps_every_critical_byte() {
+    let sample = root().join("filters/samples/k8s-sample.jsonl.gz");
+    let o = logtrim(
+        &["report", "--format", "json", "--budget", "20MB", "--rate", "80MB", s(&filter("k8s-splunk.yaml")), s(&sample)],
+        b"",
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    let b = &v["budget"];
+    assert_eq!(b["limit_bytes"], 20_000_000);
+    assert_eq!(b["input_bytes_per_day"], 80_000_000);
+    let p = &b["priorities"];
+    // The rules keep ~47% of 80 MB, about twice the limit: the budget has to shed.
+    assert_eq!(p["critical"]["shed_bytes"], 0, "{b}");
+    assert!(p["critical"]["first_shed"].is_null(), "{b}");
+    let first = |name: &str| p[name]["first_shed"].as_str().unwrap_or_else(|| panic!("{name} never shed: {b}")).to_string();
+    assert!(first("low") < first("normal") && first("normal") < first("high"), "{b}");
+    // What the budget lets through stays within the limit, critical overage aside.
+    let kept = b["kept_bytes"].as_u64().unwrap();
+    let over = b["critical_over_limit_bytes"].as_u64().unwrap();
+    assert!(kept <= 20_000_000 + over + 65_536, "{b}");
+    assert!(kept >= 19_000_000, "the budget is used, not wasted: {b}");
+
+    let o = logtrim(&["report", "--budget", "20MB", "--rate", "80MB", s(&filter("k8s-splunk.yaml")), s(&sample)], b"");
+    let out = stdout(&o);
+    assert!(out.contains("budget replay: limit 0.02 GB/day") && out.contains("shedding low and below"), "{out}");
+
+    // `--budget rules` takes the rule file's own `budget:` section; the default set has none.
+    let o = logtrim(&["report", "--budget", "rules", s(&filter("k8s-splunk.yaml")), s(&sample)], b"");
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("has no `budget:` section"), "{}", stderr(&o));
+}
+
+#[test]
+fn budget_replay_uses_the_rule_files_budget_section() {
+    let dir = Scratch::new("report-budget-rules");
+    let mut yaml = std::fs::read_to_string(filter("k8s-splunk.yaml")).unwrap();
+    yaml.push_str("\nbudget:\n  limit: 20MB\n  time_zone: America/New_York\n  shed:\n    low: 50%\n    normal: 90%\n    high: 100%\n");
+    let rules = dir.file("budgeted.yaml", yaml.as_bytes());
+    let sample = root().join("filters/samples/k8s-sample.jsonl.gz");
+    let v = json(&logtrim(&["report", "--format", "json", "--budget", "rules", "--rate", "80MB", s(&rules), s(&sample)], b""));
+    let b = &v["budget"];
+    assert_eq!(b["limit_bytes"], 20_000_000, "{b}");
+    assert_eq!(b["time_zone"], "America/New_York");
+    // The sample starts 2026-11-22T00:00Z, which is still the 21st in New York: that licence day is replayed.
+    assert_eq!(b["day_start"], "2026-11-21T05:00:00Z", "{b}");
+    let low_at = b["timeline"].as_array().unwrap().iter().find(|e| e["event"].as_str().unwrap().starts_with("shedding low")).unwrap();
+    assert!(low_at["event"].as_str().unwrap().contains("(50."), "{low_at}");
+    // A size on the command line overrides the limit and keeps the rest of the section.
+    let v = json(&logtrim(&["report", "--format", "json", "--budget", "30MB", "--rate", "80MB", s(&rules), s(&sample)], b""));
+    assert_eq!(v["budget"]["limit_bytes"], 30_000_000);
+    assert_eq!(v["budget"]["time_zone"], "America/New_York");
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod budget;
 pub mod check;
 pub mod explain;
 pub mod report;

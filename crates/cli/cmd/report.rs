@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use logtrim_core::record::json::{PathTrie, Raw, scan};
+use logtrim_core::budget::{Timestamp, parse_size};
 use logtrim_core::{RuleCounters, RuleSet};
 use serde_json::json;
 
@@ -10,6 +11,8 @@ use crate::Outcome;
 use crate::args::{InputArgs, OutputFormat};
 use crate::input::{InputStats, for_each_record};
 use crate::timestamp;
+
+use super::budget;
 
 /// Splunk's license usage searches compute GB as bytes / 1024³.
 const GB: f64 = 1024.0 * 1024.0 * 1024.0;
@@ -68,21 +71,64 @@ fn human(bytes: u64) -> String {
     }
 }
 
-pub fn run(rules_path: &Path, input: &InputArgs, days: Option<f64>, format: OutputFormat, no_progress: bool) -> anyhow::Result<Outcome> {
+/// `--budget [SIZE]` and `--rate SIZE`.
+pub struct BudgetArgs<'a> {
+    pub limit: Option<&'a str>,
+    pub rate: Option<&'a str>,
+}
+
+pub fn run(
+    rules_path: &Path,
+    input: &InputArgs,
+    days: Option<f64>,
+    format: OutputFormat,
+    no_progress: bool,
+    budget_args: Option<BudgetArgs>,
+) -> anyhow::Result<Outcome> {
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
     if let Some(d) = days {
         anyhow::ensure!(d > 0.0 && d.is_finite(), "--days must be a positive number, got {d}");
     }
+    // Settle the budget before reading a possibly large input, so a mistake fails fast.
+    let budget_spec = match &budget_args {
+        Some(b) => Some(budget::spec(&rules, b.limit.filter(|l| *l != "rules"))?),
+        None => None,
+    };
+    let explicit_rate = match budget_args.as_ref().and_then(|b| b.rate) {
+        Some(r) => Some(parse_size(r).map_err(|e| anyhow::anyhow!("--rate {r:?}: {}; {}", e.message, e.hint))?),
+        None => None,
+    };
     let mut decider = rules.decider();
     let mut span = Span::default();
+    let mut outcomes = Vec::new();
     let stats = for_each_record(input, !no_progress, |rec| {
-        decider.decide(rec);
-        if days.is_none() {
+        let d = decider.decide(rec);
+        if budget_spec.is_some() {
+            outcomes.push(budget::Outcome::of(rec, d));
+        }
+        if days.is_none() || budget_spec.is_some() {
             span.see(rec);
         }
         Ok(())
     })?;
     let counters = decider.counters().clone();
+    let replay = match budget_spec {
+        None => None,
+        Some(spec) => {
+            let input_bytes: u64 = outcomes.iter().map(|o| u64::from(o.input)).sum();
+            let rate = match (explicit_rate, days.or(span.days())) {
+                (Some(r), _) => r,
+                (None, Some(d)) => (input_bytes as f64 / d) as u64,
+                (None, None) => anyhow::bail!("--budget needs the input rate: pass --rate SIZE (per day) or --days N"),
+            };
+            // The day the sample starts on, so a replay is reproducible; today for records without time.
+            let start = span
+                .min
+                .and_then(|t| Timestamp::from_second(t as i64).ok())
+                .unwrap_or_else(Timestamp::now);
+            Some(budget::replay(spec, &outcomes, rate, start)?)
+        }
+    };
     let (days, days_source) = match (days, span.days()) {
         (Some(d), _) => (Some(d), "--days"),
         (None, Some(d)) => (Some(d), "record timestamps"),
@@ -96,8 +142,19 @@ pub fn run(rules_path: &Path, input: &InputArgs, days: Option<f64>, format: Outp
         })
         .collect();
     match format {
-        OutputFormat::Text => print_text(&rules, &rows, &total, &stats, days, days_source),
-        OutputFormat::Json => print_json(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source)?,
+        OutputFormat::Text => {
+            print_text(&rules, &rows, &total, &stats, days, days_source);
+            if let Some(r) = &replay {
+                r.print_text();
+            }
+        }
+        OutputFormat::Json => {
+            let mut doc = json_doc(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source);
+            if let Some(r) = &replay {
+                doc["budget"] = r.to_json();
+            }
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
     }
     // On stderr in both formats: machines read stdout, people still see what could not be read.
     if counters.invalid_json > 0 {
@@ -160,7 +217,7 @@ fn print_text(
     }
 }
 
-fn print_json(
+fn json_doc(
     rules: &RuleSet,
     rows: &[(String, String, RuleCounters)],
     total: &RuleCounters,
@@ -168,7 +225,7 @@ fn print_json(
     invalid_json: u64,
     days: Option<f64>,
     days_source: &str,
-) -> anyhow::Result<()> {
+) -> serde_json::Value {
     let rule_rows: Vec<_> = rows
         .iter()
         .map(|(name, action, c)| {
@@ -180,7 +237,7 @@ fn print_json(
             })
         })
         .collect();
-    let doc = json!({
+    json!({
         "rule_set": rules.name(),
         "input": {
             "files": stats.files, "records": total.matched, "bytes": total.matched_bytes,
@@ -198,7 +255,5 @@ fn print_json(
             "gb_per_day_before": total.matched_bytes as f64 / GB / d,
             "gb_per_day_after": total.kept_bytes as f64 / GB / d,
         })),
-    });
-    println!("{}", serde_json::to_string_pretty(&doc)?);
-    Ok(())
+    })
 }

@@ -44,6 +44,11 @@ impl LicenseZone {
         &self.name
     }
 
+    /// `now` on the licence manager's wall clock, as `HH:MM` (for reports and logs).
+    pub fn wall_clock(&self, now: Timestamp) -> String {
+        now.to_zoned(self.tz.clone()).strftime("%H:%M").to_string()
+    }
+
     /// The licence day that contains `now`.
     pub fn day(&self, now: Timestamp) -> LicenseDay {
         let date = now.to_zoned(self.tz.clone()).date();

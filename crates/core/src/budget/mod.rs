@@ -44,7 +44,7 @@ pub mod store;
 
 pub use accountant::{Accountant, Admission, BudgetStatus, PerPriority, ShedReason, StoreState};
 pub use day::{LicenseDay, LicenseZone, UnknownTimeZone};
-pub use jiff::Timestamp;
+pub use jiff::{SignedDuration, Timestamp};
 pub use metered::{metered_event_bytes, metered_record_bytes, metered_text_bytes};
 pub use policy::{BudgetSpec, GB, GIB, KB, KIB, MB, MIB, Thresholds, parse_share, parse_size};
 pub use store::{FileStore, Lease, LeaseKey, LeaseRequest, LeaseStore, MemoryStore, StoreUnavailable, Totals};
