@@ -13,7 +13,7 @@
 //! `str::parse`: the two disagree on which literals near `f64::MAX` overflow, and on the last bit of
 //! some values.
 
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 /// serde_json refuses a container nested this deep or deeper (its recursion budget is 128 and the
 /// check fires when the budget reaches zero), so the top-level object counts as depth 1 and depth
@@ -375,6 +375,10 @@ fn hex4(bytes: &[u8], i: usize) -> Result<u16, JsonError> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
+/// Words (8 bytes) a string is scanned by SWAR before switching to `memchr2`: short keys and values are
+/// faster word by word, long ones with SIMD.
+const LONG_RUN_WORDS: u32 = 4;
+
 /// High bit set in the lane of each byte of `w` below `n` (`n <= 0x80`). Lanes above the first
 /// hit may be set spuriously (borrows), so only the lowest set bit and "any" are exact.
 #[inline]
@@ -561,6 +565,7 @@ impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
             // Eight bytes at a time, stopping at the first quote, backslash or control byte. One
             // pass over the body does the search and the ASCII check, which beats `memchr2` plus
             // a separate validation pass on the short strings that make up most of a record.
+            let mut words = 0;
             while let Some(word) = input.get(i..i + 8) {
                 let w = u64::from_le_bytes(word.try_into().unwrap_or([b'"'; 8]));
                 let stop = bytes_eq(w, b'"') | bytes_eq(w, b'\\') | bytes_below(w, 0x20);
@@ -572,6 +577,21 @@ impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
                 }
                 seen |= w;
                 i += 8;
+                words += 1;
+                // A long run (a log line, an image digest): SIMD search for the next quote or
+                // backslash, then one branch-free pass for control bytes and the ASCII check.
+                if words == LONG_RUN_WORDS {
+                    let rest = &input[i..];
+                    let k = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                    let (ctl, ors) = rest[..k].iter().fold((false, 0u8), |(c, o), &b| (c | (b < 0x20), o | b));
+                    if ctl {
+                        let bad = rest[..k].iter().position(|&b| b < 0x20).unwrap_or(0);
+                        return Err(JsonError::Control { at: at(i + bad) });
+                    }
+                    seen |= u64::from(ors);
+                    i += k;
+                    break;
+                }
             }
             match input.get(i) {
                 None => return Err(JsonError::Eof { at: at(input.len()) }),

@@ -225,10 +225,57 @@ fn safe_literal(s: &[u8]) -> Option<Vec<u8>> {
     (best.len() >= 3).then(|| best.to_vec())
 }
 
+/// What a record has surely been read for by the time a rule runs: the first rule's first comparison always
+/// runs, so its field's JSON scan (and parse, for a parsed field) happened. A prefilter over a field read
+/// already costs a search of the whole record and saves nothing, so none is built for it.
+#[derive(Clone, Copy, Default)]
+struct Read {
+    scanned: bool,
+    parsed: Option<u16>,
+}
+
+impl Read {
+    fn by(first_rule: &Cond) -> Read {
+        match leftmost_field(first_rule) {
+            Some(FieldRef::Top(_)) => Read { scanned: true, parsed: None },
+            Some(FieldRef::Parsed { source, .. }) => Read { scanned: true, parsed: Some(source) },
+            Some(FieldRef::Raw) | None => Read::default(),
+        }
+    }
+
+    fn covers(self, f: FieldRef) -> bool {
+        match f {
+            FieldRef::Raw => false,
+            FieldRef::Top(_) => self.scanned,
+            FieldRef::Parsed { source, .. } => self.parsed == Some(source),
+        }
+    }
+}
+
+/// The field of the comparison evaluated first.
+fn leftmost_field(c: &Cond) -> Option<FieldRef> {
+    match c {
+        Cond::True | Cond::False => None,
+        Cond::Num { f, .. }
+        | Cond::Str { f, .. }
+        | Cond::Bool { f, .. }
+        | Cond::Null { f }
+        | Cond::Range { f, .. }
+        | Cond::Set { f, .. }
+        | Cond::StartsWith { f, .. }
+        | Cond::EndsWith { f, .. }
+        | Cond::Contains { f, .. }
+        | Cond::Regex { f, .. }
+        | Cond::Exists { f } => Some(*f),
+        Cond::Not(c) => leftmost_field(c),
+        Cond::And(v) | Cond::Or(v) => v.first().and_then(leftmost_field),
+    }
+}
+
 /// Clauses (each: any of these literals) that must all hold for `c` to be true.
-fn clauses(c: &Cond, comp: &Compiler) -> Vec<Vec<Vec<u8>>> {
+fn clauses(c: &Cond, comp: &Compiler, read: Read) -> Vec<Vec<Vec<u8>>> {
     let one = |f: FieldRef, s: &[u8]| -> Vec<Vec<Vec<u8>>> {
-        match (comp.verbatim(f), safe_literal(s)) {
+        match (comp.verbatim(f) && !read.covers(f), safe_literal(s)) {
             (true, Some(l)) => vec![vec![l]],
             _ => vec![],
         }
@@ -238,18 +285,18 @@ fn clauses(c: &Cond, comp: &Compiler) -> Vec<Vec<Vec<u8>>> {
         Cond::Contains { f, finder } => one(*f, finder.needle()),
         Cond::Set { f, nums, strs, bools, null } if nums.is_empty() && !bools[0] && !bools[1] && !null && !strs.is_empty() => {
             let lits: Option<Vec<Vec<u8>>> = strs.iter().map(|s| safe_literal(s)).collect();
-            match (comp.verbatim(*f), lits) {
+            match (comp.verbatim(*f) && !read.covers(*f), lits) {
                 (true, Some(l)) => vec![l],
                 _ => vec![],
             }
         }
         Cond::False => vec![vec![]],
-        Cond::And(v) => v.iter().flat_map(|c| clauses(c, comp)).collect(),
+        Cond::And(v) => v.iter().flat_map(|c| clauses(c, comp, read)).collect(),
         Cond::Or(v) => {
             // Each branch must contribute one clause; their union is then required.
             let mut any = Vec::new();
             for b in v.iter() {
-                let cl = clauses(b, comp);
+                let cl = clauses(b, comp, read);
                 match cl.into_iter().filter(|c| !c.is_empty()).max_by_key(|c| c.iter().map(|l| l.len()).min().unwrap_or(0)) {
                     Some(c) => any.extend(c),
                     None => return vec![],
@@ -357,6 +404,8 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
 
     let mut rules = Vec::new();
     let mut catch_all: Option<(String, crate::diag::Pos)> = None;
+    // Nothing is read before the first rule; what it reads first is read for every later one.
+    let mut read = Read::default();
     let mut names: Vec<(String, crate::diag::Pos)> = Vec::new();
     for r in &file.rules {
         if let Some((first, at)) = names.iter().find(|(n, _)| *n == r.name) {
@@ -386,7 +435,10 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
             catch_all = Some((r.name.clone(), r.name_pos));
         }
         if let (Some(cond), Some(action)) = (cond, action) {
-            let pre: Vec<Vec<Vec<u8>>> = clauses(&cond, &c);
+            let pre: Vec<Vec<Vec<u8>>> = clauses(&cond, &c, read);
+            if rules.is_empty() {
+                read = Read::by(&cond);
+            }
             let prefilter = Prefilter {
                 clauses: pre
                     .into_iter()
