@@ -160,11 +160,12 @@ impl AccessRegexes {
         AccessRegexes {
             // groups: 1 client, 2 user, 3 time, 4 request, 5 status, 6 bytes, 7 referer, 8 user agent, 9 xff
             combined: build(format!(r#"^{combined_head}(?: "{Q}")?(?: .*)?$"#)),
-            common: build(format!("^{head}$")),
+            // Common and ingress end with a fixed field; spaces or tabs may follow it.
+            common: build(format!(r"^{head}[ \t]*$")),
             // 9 request_length, 10 request_time, 11 proxy_upstream_name, 12 alternative, 13 upstream_addr,
             // 14 upstream_response_length, 15 upstream_response_time, 16 upstream_status, 17 req_id
             ingress: build(format!(
-                r"^{combined_head} ([0-9]+|-) ([0-9.]+|-) \[([^\]]*)\] \[([^\]]*)\] {LIST} {LIST} {LIST} {LIST} (\S+)$"
+                r"^{combined_head} ([0-9]+|-) ([0-9.]+|-) \[([^\]]*)\] \[([^\]]*)\] {LIST} {LIST} {LIST} {LIST} (\S+)[ \t]*$"
             )),
             // Envoy default, with Istio's three extra fields after the flags and its six-token tail.
             // 1 start time, 2 request, 3 code, 4 flags, 5 code details, 6 termination details, 7 transport
@@ -232,8 +233,10 @@ fn nginx_fields(c: &Captures, combined: bool) -> Fields {
 }
 
 fn parse_access(re: &AccessRegexes, p: Parser, line: &[u8]) -> Option<Fields> {
-    // Docker's json-file driver keeps the line's newline inside `log`; the line itself ends before it.
-    let line = line.strip_suffix(b"\n").map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
+    // Docker's json-file driver keeps the line's newline inside `log`: the line ends before the trailing
+    // run of `\r` and `\n`.
+    let eol = line.iter().rev().take_while(|&&b| b == b'\r' || b == b'\n').count();
+    let line = &line[..line.len() - eol];
     match p {
         Parser::NginxCommon => re.common.captures(line).map(|c| nginx_fields(&c, false)),
         Parser::NginxCombined => re.combined.captures(line).map(|c| {
@@ -289,15 +292,16 @@ fn parse_access(re: &AccessRegexes, p: Parser, line: &[u8]) -> Option<Fields> {
 /// The JSON keys read for `level`, in order; `log.level` is one literal dotted key (ECS).
 const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "loglevel", "log.level"];
 
+/// The level names table of docs/rules.md ("Levels"); case and surrounding whitespace are ignored.
 fn normalize_level(w: &[u8]) -> Option<&'static str> {
-    let w = String::from_utf8_lossy(w).to_ascii_lowercase();
+    let w = String::from_utf8_lossy(w).trim_matches(|c: char| c.is_ascii_whitespace()).to_ascii_lowercase();
     Some(match w.as_str() {
-        "trace" => "trace",
-        "debug" => "debug",
-        "info" | "notice" | "information" => "info",
-        "warn" | "warning" => "warn",
-        "error" | "err" => "error",
-        "fatal" | "critical" | "crit" | "panic" | "dpanic" | "emerg" | "alert" => "fatal",
+        "trace" | "trc" | "verbose" | "vrb" | "finer" | "finest" => "trace",
+        "debug" | "dbg" | "fine" => "debug",
+        "info" | "inf" | "notice" | "information" | "informational" => "info",
+        "warn" | "warning" | "wrn" => "warn",
+        "error" | "err" | "severe" => "error",
+        "fatal" | "ftl" | "critical" | "crit" | "panic" | "pnc" | "dpanic" | "emerg" | "emergency" | "alert" => "fatal",
         _ => return None,
     })
 }
@@ -311,12 +315,39 @@ fn level_from_number(n: f64) -> Option<&'static str> {
     Some(BY_TEN[(n / 10.0) as usize - 1])
 }
 
+/// The header of a text line is its first 128 bytes; a logfmt line is read for its level key up to 1 KiB.
+const HEADER_BYTES: usize = 128;
+const LOGFMT_BYTES: usize = 1024;
+
+/// Words are separated by these bytes (and only these: not vertical tab or form feed).
+fn is_word_sep(b: &u8) -> bool {
+    b" \t\r\n".contains(b)
+}
+
+/// The first `limit` bytes of `line`, less a word that runs on past them.
+fn cut_at_word(line: &[u8], limit: usize) -> &[u8] {
+    if line.len() <= limit || is_word_sep(&line[limit]) {
+        return &line[..line.len().min(limit)];
+    }
+    let mut end = limit;
+    while end > 0 && !is_word_sep(&line[end - 1]) {
+        end -= 1;
+    }
+    &line[..end]
+}
+
+fn split_words(s: &[u8]) -> Vec<&[u8]> {
+    s.split(is_word_sep).filter(|w| !w.is_empty()).collect()
+}
+
 struct LevelRegexes {
     klog: Regex,
-    logfmt: Regex,
+    logfmt_line: Regex,
+    logfmt_pair: Regex,
     zap: Regex,
-    bracket: Regex,
-    word: Regex,
+    bracketed: Regex,
+    upper: Regex,
+    first_colon: Regex,
 }
 
 impl LevelRegexes {
@@ -324,18 +355,27 @@ impl LevelRegexes {
         // Bytes, not Unicode: a stray invalid byte in a timestamp must not hide the level.
         let r = |s: &str| Regex::new(&format!("(?-u){s}")).expect("level regex");
         LevelRegexes {
-            // klog: `E1122 10:00:00.123456 ...`
+            // 1. klog: `E1122 10:00:00.123456 ...`, at the very start of the line.
             klog: r(r"^([IWEF])[0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2}"),
-            // logfmt: `time=... level=warn msg=...`
-            logfmt: r(r#"(?:^|[ \t])level="?([A-Za-z]+)"?(?:[ \t]|$)"#),
-            // zap console: `2025-04-24T22:09:20.856Z<TAB>error<TAB>...`
-            zap: r(r"^[^\t ]+\t([A-Za-z]+)\t"),
-            // `[ERROR] ...`, `2024-05-07T10:58:13.877Z [INFO]  ...`
-            bracket: r(r"^(?:\S+ ){0,2}\[([A-Za-z]+)\]"),
-            // log4j / Python: an upper-case level word among the first few tokens:
-            // `2025-01-24T07:00:30,139 INFO [main] ...`, `[2016-12-19 20:39:48,918] WARN [...]`
-            word: r(r"^(?:\S+[ \t]+){0,3}?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL)(?:[ \t:]|$)"),
+            // 2. logfmt: the first word is a `key=...` pair; then a whole word `level=NAME` / `level="NAME"`.
+            logfmt_line: r(r"^[A-Za-z0-9_.-]+="),
+            logfmt_pair: r(r#"^(?:level|lvl|severity|loglevel)=(?:([A-Za-z]+)|"([A-Za-z]+)")$"#),
+            // 3. zap console: `2025-04-24T22:09:20.856Z<TAB>error<TAB>...`
+            zap: r(r"^[^ \t\r\n]+\t([A-Za-z]+)\t"),
+            // 4. `[NAME]...` or `<NAME>...`, any case.
+            bracketed: r(r"^(?:\[([A-Za-z]+)\]|<([A-Za-z]+)>)"),
+            // 5. upper case: `ERROR`, `(WARN)`, `production.ERROR:`, `WARN[0000]`, `INF]`.
+            upper: r(r"^\(?(?:[A-Za-z0-9_-]+\.)?([A-Z]+)(?:[:,)\[\]]|$)"),
+            // 6. the first word: `error:`, `Warning:`.
+            first_colon: r(r"^([A-Za-z]+):"),
         }
+    }
+
+    /// The first non-empty capture group, as a level name.
+    fn level(re: &Regex, s: &[u8]) -> Option<&'static str> {
+        let c = re.captures(s)?;
+        let name = c.iter().skip(1).flatten().next()?;
+        normalize_level(name.as_bytes())
     }
 
     fn detect(&self, line: &[u8]) -> Option<&'static str> {
@@ -347,9 +387,52 @@ impl LevelRegexes {
                 _ => "fatal",
             });
         }
-        [&self.logfmt, &self.zap, &self.bracket, &self.word]
-            .iter()
-            .find_map(|re| re.captures(line).and_then(|c| normalize_level(&c[1])))
+        let header = cut_at_word(line, HEADER_BYTES);
+        let first_word = line.split(is_word_sep).find(|w| !w.is_empty());
+        let is_logfmt = first_word.is_some_and(|w| self.logfmt_line.is_match(w));
+        let logfmt_span = if is_logfmt { cut_at_word(line, LOGFMT_BYTES) } else { header };
+        if let Some(l) = split_words(logfmt_span).iter().find_map(|w| Self::level(&self.logfmt_pair, w)) {
+            return Some(l);
+        }
+        if let Some(l) = Self::level(&self.zap, header) {
+            return Some(l);
+        }
+        self.lead_words(header).into_iter().enumerate().find_map(|(i, w)| {
+            Self::level(&self.bracketed, w)
+                .or_else(|| Self::level(&self.upper, w))
+                .or_else(|| if i == 0 { Self::level(&self.first_colon, w) } else { None })
+        })
+    }
+
+    /// The header's words before the fifth counted word. Not counted: words without an ASCII letter or
+    /// digit, and bracketed fields (a word starting with `[`, through the first word containing `]`).
+    fn lead_words<'a>(&self, header: &'a [u8]) -> Vec<&'a [u8]> {
+        let words = split_words(header);
+        let mut lead = Vec::new();
+        let mut counted = 0;
+        let mut i = 0;
+        while i < words.len() {
+            if words[i].starts_with(b"[") {
+                // The whole bracketed field, uncounted.
+                let mut j = i;
+                while j < words.len() && !words[j].contains(&b']') {
+                    j += 1;
+                }
+                let end = (j + 1).min(words.len());
+                lead.extend_from_slice(&words[i..end]);
+                i = end;
+                continue;
+            }
+            if words[i].iter().any(u8::is_ascii_alphanumeric) {
+                counted += 1;
+                if counted == 5 {
+                    break;
+                }
+            }
+            lead.push(words[i]);
+            i += 1;
+        }
+        lead
     }
 }
 

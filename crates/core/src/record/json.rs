@@ -38,6 +38,8 @@ struct Node {
     children: Vec<(Box<[u8]>, u32)>,
     /// Path ids ending here; more than one only if the caller passed the same path twice.
     ids: Vec<u16>,
+    /// Path ids ending strictly below this node: what a repeated key withdraws (see [`scan`]).
+    below: Vec<u16>,
 }
 
 impl PathTrie {
@@ -63,6 +65,17 @@ impl PathTrie {
                 };
             }
             nodes[at].ids.push(id);
+        }
+        // Children are always created after their parent, so a reverse pass sees every node's subtree
+        // complete before the node itself.
+        for at in (0..nodes.len()).rev() {
+            let mut below = Vec::new();
+            for &(_, child) in &nodes[at].children {
+                let c = &nodes[child as usize];
+                below.extend_from_slice(&c.ids);
+                below.extend_from_slice(&c.below);
+            }
+            nodes[at].below = below;
         }
         PathTrie { nodes }
     }
@@ -130,6 +143,9 @@ pub enum Raw {
         /// One past the matching `]`.
         end: u32,
     },
+    /// No value: a value reported earlier for this path is withdrawn, because a key above it appeared
+    /// again (`{"a":{"b":1},"a":null}` has no `a.b`). See [`scan`].
+    Missing,
 }
 
 /// Why an input is not a JSON object serde_json would accept; `at` is the byte offset of the
@@ -226,16 +242,18 @@ impl JsonError {
 /// calls `found(id, value)` for every value whose key path (through nested objects only, never
 /// into arrays) is path `id` of `trie`.
 ///
-/// Every occurrence of a duplicated key is reported, in input order, so keeping the last one per
-/// id gives serde_json's "last wins" value. (One difference remains: if an object-valued key is
-/// repeated, values found under the earlier copy are not withdrawn when the later copy lacks
-/// them.) An object on a wanted path is reported once its closing brace is seen, i.e. after the
-/// values found inside it. On `Err` the values already passed to `found` must be discarded.
+/// Every occurrence of a duplicated key is reported, in input order, and when a key on the way to
+/// wanted paths appears again, each wanted path below it is first reported as [`Raw::Missing`]: so
+/// keeping the last report per id gives exactly serde_json's "last wins" value, where
+/// `{"a":{"b":1},"a":{}}` has no `a.b`. (The first occurrence of a key reports no `Missing`: nothing
+/// below it can have been reported yet.) An object on a wanted path is reported once its closing
+/// brace is seen, i.e. after the values found inside it. On `Err` the values already passed to
+/// `found` must be discarded.
 pub fn scan(input: &[u8], trie: &PathTrie, found: &mut impl FnMut(u16, Raw)) -> Result<(), JsonError> {
     if u32::try_from(input.len()).is_err() {
         return Err(JsonError::TooLong);
     }
-    let mut s = Scanner { input, pos: 0, trie, found };
+    let mut s = Scanner { input, pos: 0, trie, found, seen: 0 };
     s.skip_ws();
     if s.peek() != b'{' {
         return Err(s.expected("a JSON object"));
@@ -397,6 +415,9 @@ struct Scanner<'i, 't, 'f, F> {
     pos: usize,
     trie: &'t PathTrie,
     found: &'f mut F,
+    /// Bit `n` set: trie node `n` (< 64) with wanted paths below it has been entered before, so entering
+    /// it again is a duplicate key. Nodes from 64 on are treated as always seen before.
+    seen: u64,
 }
 
 impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
@@ -424,6 +445,26 @@ impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
             JsonError::Eof { at: self.at() }
         } else {
             JsonError::Expected { at: self.at(), expected }
+        }
+    }
+
+    /// Called as the value of a member matching trie node `node` (not `NONE`) starts: if the same key
+    /// was met before, withdraws every wanted path below it, as serde_json keeps only the last value.
+    #[inline]
+    fn enter(&mut self, node: u32) {
+        let Some(n) = self.trie.node(node) else { return };
+        if n.below.is_empty() {
+            return;
+        }
+        if node < 64 {
+            let bit = 1u64 << node;
+            if self.seen & bit == 0 {
+                self.seen |= bit;
+                return;
+            }
+        }
+        for &id in &n.below {
+            (self.found)(id, Raw::Missing);
         }
     }
 
@@ -508,6 +549,9 @@ impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
             }
             self.pos += 1;
             self.skip_ws();
+            if child != NONE {
+                self.enter(child);
+            }
             self.value(child, depth)?;
             self.skip_ws();
             match self.peek() {
@@ -915,10 +959,68 @@ mod tests {
                 (0, Raw::Num(1.0)),
                 (1, str_raw(doc, "x", false)),
                 (0, str_raw(doc, "two", false)),
+                // The second `b` withdraws what the first one had below it before its own values come.
+                (1, Raw::Missing),
                 (1, str_raw(doc, "y", false)),
                 (0, Raw::Null),
             ]
         );
+    }
+
+    /// The last report per path, as a consumer of [`scan`] keeps it; `None` for missing.
+    fn last_values(input: &[u8], paths: &[&[&str]]) -> Vec<Option<Raw>> {
+        let mut last = vec![None; paths.len()];
+        scan(input, &trie(paths), &mut |id, raw| last[id as usize] = (raw != Raw::Missing).then_some(raw)).unwrap();
+        last
+    }
+
+    #[test]
+    fn a_repeated_key_withdraws_the_paths_below_its_earlier_value() {
+        let k8s: &[&[&str]] = &[&["kubernetes", "namespace_name"], &["kubernetes", "labels", "app"], &["log"]];
+        // Fluent Bit record with the kubernetes key repeated: serde_json keeps `null`.
+        let doc = br#"{"log":"x","kubernetes":{"namespace_name":"kube-system","labels":{"app":"dns"}} , "kubernetes":null}"#;
+        assert_eq!(last_values(doc, k8s), vec![None, None, Some(str_raw(doc, "x", false))]);
+        // A later object without the inner keys, or a scalar, string or array: nothing below survives.
+        for later in [r#"{}"#, r#"{"labels":{}}"#, r#""s""#, "1", "[]", "true", r#"{"labels":[{"app":"web"}]}"#] {
+            let doc = format!(r#"{{"kubernetes":{{"namespace_name":"ns","labels":{{"app":"dns"}}}},"kubernetes":{later}}}"#);
+            assert_eq!(last_values(doc.as_bytes(), k8s), vec![None, None, None], "{later}");
+        }
+        // The later copy's own values win, those it lacks are gone.
+        let doc = br#"{"kubernetes":{"namespace_name":"v1","labels":{"app":"v2"}},"kubernetes":{"labels":{"app":"v3"}}}"#;
+        assert_eq!(last_values(doc, k8s), vec![None, Some(str_raw(doc, "v3", false)), None]);
+        // A repeated inner key, and a repeat of a repeat.
+        let doc = br#"{"kubernetes":{"labels":{"app":"v1"},"labels":{},"namespace_name":"v2"}}"#;
+        assert_eq!(last_values(doc, k8s), vec![Some(str_raw(doc, "v2", false)), None, None]);
+        let doc = br#"{"a":{"b":1},"a":{"b":2},"a":{}}"#;
+        let got = last_values(doc, &[&["a", "b"], &["a"]]);
+        assert_eq!(got[0], None);
+        assert_eq!(text(doc, got[1].unwrap()), "{}");
+        let doc = br#"{"a":{"b":1},"a":{}}"#;
+        assert_eq!(last_values(doc, &[&["a", "b"]]), vec![None]);
+        // Withdrawal is by path: a repeated key elsewhere, or a key of the same name deeper, changes nothing.
+        let doc = br#"{"a":{"b":1},"c":{"a":{}},"c":2}"#;
+        assert_eq!(last_values(doc, &[&["a", "b"]]), vec![Some(Raw::Num(1.0))]);
+        // An escaped spelling of the key is the same key.
+        let doc = br#"{"a":{"b":1},"a":null}"#;
+        assert_eq!(last_values(doc, &[&["a", "b"]]), vec![None]);
+    }
+
+    #[test]
+    fn withdrawal_works_past_the_first_64_trie_nodes() {
+        // Nodes from 64 on are not tracked in the `seen` bits: they withdraw on every entry, which must
+        // still give the same answers.
+        let names: Vec<String> = (0..70).map(|i| format!("k{i}")).collect();
+        let mut paths: Vec<Vec<String>> = names.iter().map(|n| vec![n.clone()]).collect();
+        paths.push(vec!["deep".into(), "x".into()]);
+        let t = PathTrie::new(&paths);
+        let run = |doc: &[u8]| {
+            let mut last = vec![None; paths.len()];
+            scan(doc, &t, &mut |id, raw| last[id as usize] = (raw != Raw::Missing).then_some(raw)).unwrap();
+            last[70]
+        };
+        assert_eq!(run(br#"{"deep":{"x":1}}"#), Some(Raw::Num(1.0)));
+        assert_eq!(run(br#"{"deep":{"x":1},"deep":{}}"#), None);
+        assert_eq!(run(br#"{"deep":{},"deep":{"x":2}}"#), Some(Raw::Num(2.0)));
     }
 
     #[test]
@@ -1405,29 +1507,12 @@ mod tests {
         }
     }
 
-    fn occurrences<'a>(v: &'a Dup, path: &[String], out: &mut Vec<&'a Dup>) {
-        let Some((first, rest)) = path.split_first() else {
-            out.push(v);
-            return;
-        };
-        if let Dup::Obj(members) = v {
-            for (k, child) in members {
-                if k == first {
-                    occurrences(child, rest, out);
-                }
-            }
-        }
-    }
-
-    fn has_dup_keys(v: &Dup) -> bool {
-        match v {
-            Dup::Arr(xs) => xs.iter().any(has_dup_keys),
-            Dup::Obj(ms) => {
-                ms.iter().enumerate().any(|(i, (k, _))| ms[..i].iter().any(|(k2, _)| k2 == k))
-                    || ms.iter().any(|(_, v)| has_dup_keys(v))
-            }
-            _ => false,
-        }
+    /// The value at `path` as serde_json sees it: at each level the last member with the key wins.
+    fn last_at<'a>(v: &'a Dup, path: &[String]) -> Option<&'a Dup> {
+        let Some((first, rest)) = path.split_first() else { return Some(v) };
+        let Dup::Obj(members) = v else { return None };
+        let (_, child) = members.iter().rev().find(|(k, _)| k == first)?;
+        last_at(child, rest)
     }
 
     fn value_at<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
@@ -1482,7 +1567,7 @@ mod tests {
     fn compare_with_serde(input: &[u8], paths: &[Vec<String>]) -> Result<(), String> {
         let t = PathTrie::new(paths);
         let mut last: Vec<Option<Raw>> = vec![None; paths.len()];
-        let r = scan(input, &t, &mut |id, raw| last[id as usize] = Some(raw));
+        let r = scan(input, &t, &mut |id, raw| last[id as usize] = (raw != Raw::Missing).then_some(raw));
         let lossy = String::from_utf8_lossy(input);
         if r.is_ok() != serde_ok(input) {
             return Err(format!("scan {r:?} but serde_json ok={} on {lossy:?}", serde_ok(input)));
@@ -1492,29 +1577,25 @@ mod tests {
         }
         let doc: Dup = serde_json::from_slice(input).map_err(|e| e.to_string())?;
         let value: Value = serde_json::from_slice(input).map_err(|e| e.to_string())?;
-        let shadowing = has_dup_keys(&doc);
         for (i, path) in paths.iter().enumerate() {
-            let mut occ = Vec::new();
-            occurrences(&doc, path, &mut occ);
-            match (occ.last(), last[i]) {
+            let want = last_at(&doc, path);
+            match (want, last[i]) {
                 (None, None) => {}
                 (Some(want), Some(raw)) => {
                     raw_matches(input, raw, want).map_err(|e| format!("path {path:?}: {e} in {lossy:?}"))?
                 }
                 (want, got) => return Err(format!("path {path:?}: got {got:?}, want {want:?} in {lossy:?}")),
             }
-            // Without duplicate keys "last occurrence" is exactly serde_json's last-wins `Value`.
-            if !shadowing {
-                let via_value = value_at(&value, path);
-                let via_scan = occ.last().map(|d| dup_to_value(d));
-                let same = match (via_value, &via_scan) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => same_value(a, b),
-                    _ => false,
-                };
-                if !same {
-                    return Err(format!("path {path:?}: Value has {via_value:?}, scan {via_scan:?}"));
-                }
+            // "Last member per level" is exactly serde_json's last-wins `Value`, duplicate keys or not.
+            let via_value = value_at(&value, path);
+            let via_scan = want.map(dup_to_value);
+            let same = match (via_value, &via_scan) {
+                (None, None) => true,
+                (Some(a), Some(b)) => same_value(a, b),
+                _ => false,
+            };
+            if !same {
+                return Err(format!("path {path:?}: Value has {via_value:?}, scan {via_scan:?}"));
             }
         }
         Ok(())

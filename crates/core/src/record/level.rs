@@ -1,24 +1,24 @@
-//! Log levels: normalising level names and numbers, and finding the level at the start of a text line.
+//! Log levels: normalising level names and numbers, and finding the level in the header of a text line.
 //!
-//! docs/rules.md ("Levels") is the contract: six levels, names compared case-insensitively, pino/bunyan
-//! numbers, and for text lines the level in the line's header (klog, logfmt, zap console, `[ERROR]`,
-//! log4j/logback/Python layouts). Text detection looks at the header only, so that the word "error" in
-//! the middle of an unrelated message does not make the line an error.
+//! docs/rules.md ("Levels") is the contract, shape by shape: six levels, names compared case-insensitively,
+//! pino/bunyan numbers, and for text lines the level in the line's header (klog, logfmt, zap console,
+//! `[ERROR]`, log4j/logback/Python layouts). Text detection reads the header only, and only its first few
+//! words, so that the word "ERROR" in an unrelated message does not make the line an error.
 
 /// A normalised log level, ordered from least to most severe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
-    /// `trace` (also `verbose`, `finer`, `finest`).
+    /// `trace` (also `trc`, `verbose`, `vrb`, `finer`, `finest`).
     Trace,
-    /// `debug` (also `fine`).
+    /// `debug` (also `dbg`, `fine`).
     Debug,
-    /// `info` (also `notice`, `information`, `informational`).
+    /// `info` (also `inf`, `notice`, `information`, `informational`).
     Info,
-    /// `warn` (also `warning`).
+    /// `warn` (also `warning`, `wrn`).
     Warn,
     /// `error` (also `err`, `severe`).
     Error,
-    /// `fatal` (also `critical`, `crit`, `panic`, `dpanic`, `emerg`, `emergency`, `alert`).
+    /// `fatal` (also `ftl`, `critical`, `crit`, `panic`, `pnc`, `dpanic`, `emerg`, `emergency`, `alert`).
     Fatal,
 }
 
@@ -39,12 +39,13 @@ impl Level {
 /// The JSON keys read for the level, in order; `log.level` is one literal dotted key (ECS).
 pub const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "loglevel", "log.level"];
 
-/// Normalises a level name, ignoring ASCII case and surrounding whitespace.
+/// Normalises a level name, ignoring ASCII case and surrounding ASCII whitespace.
 ///
-/// Besides the names in docs/rules.md this knows the syslog long forms (`emergency`, `informational`),
-/// java.util.logging's `severe`/`fine`/`finer`/`finest`, Serilog's `verbose`, and the three-letter
-/// forms of zerolog and Serilog (`TRC`, `DBG`, `INF`, `WRN`, `ERR`, `FTL`, `PNC`, `VRB`). Single letters
-/// are not level names here: `E` means error only at the start of a klog line ([`detect_text`]).
+/// The names are the table in docs/rules.md: the usual ones, the syslog long forms (`emergency`,
+/// `informational`), java.util.logging's `severe`/`fine`/`finer`/`finest`, Serilog's `verbose`, and the
+/// three-letter forms of zerolog and Serilog (`TRC`, `DBG`, `INF`, `WRN`, `ERR`, `FTL`, `PNC`, `VRB`).
+/// Single letters are not level names here: `E` means error only at the start of a klog line
+/// ([`detect_text`]).
 pub fn normalize(word: &[u8]) -> Option<Level> {
     let word = word.trim_ascii();
     // The longest name is `informational`; anything longer is not a level.
@@ -76,30 +77,52 @@ pub fn from_number(n: f64) -> Option<Level> {
     Some(BY_TEN[(n / 10.0) as usize - 1])
 }
 
-/// How far into a line the header (timestamp, level, thread, logger) is looked for.
+/// How far into a line the header (timestamp, level, thread, logger) is read.
 const HEADER: usize = 128;
-/// How many whitespace-separated words of the header may come before the level. Python's
-/// `%(asctime)s - %(name)s - %(levelname)s` puts it sixth.
-const HEADER_WORDS: usize = 6;
-/// How far a logfmt line is searched for its `level=` key: logfmt keys come in any order, but a level
-/// key after the first 1 KiB is in a message value, if anywhere.
+/// How far a logfmt line is read for its `level=` key: logfmt keys come in any order, but a level key
+/// after the first 1 KiB is in a message value, if anywhere.
 const LOGFMT_SPAN: usize = 1024;
+/// Reading the header for a level stops at its fifth counted word (see [`header_words`]). Four counted
+/// words reach PostgreSQL's `2026-11-22 10:00:00.123 UTC [1] ERROR:` and Python's `%(asctime)s -
+/// %(name)s - %(levelname)s`; the first word of a message after a four-word header is not read.
+const LEAD_WORDS: usize = 4;
 
-/// The level at the start of a text line, if one of the usual layouts puts one there:
+/// Word separators: space, tab, CR and LF.
+fn is_sep(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// The longest prefix of `line` of at most `limit` bytes that does not end inside a word: a word that runs
+/// past the limit could be the start of a longer one (`INFORMAL` → `INFO`), so it is not read.
+fn whole_words(line: &[u8], limit: usize) -> &[u8] {
+    match line.get(limit) {
+        None => line,
+        Some(&b) if is_sep(b) => &line[..limit],
+        Some(_) => {
+            let end = line[..limit].iter().rposition(|&b| is_sep(b)).map_or(0, |i| i + 1);
+            &line[..end]
+        }
+    }
+}
+
+/// The words of `s`: maximal runs of bytes other than space, tab, CR and LF.
+fn words(s: &[u8]) -> impl Iterator<Item = &[u8]> {
+    s.split(|&b| is_sep(b)).filter(|w| !w.is_empty())
+}
+
+/// The level in the header of a text line, by the first shape of docs/rules.md ("Levels") that matches:
 ///
-/// - klog: `E1122 10:00:00.123456 …` (`I`, `W`, `E`, `F`);
-/// - logfmt: a `level=`, `lvl=`, `severity=` or `loglevel=` key, anywhere in a line that starts with a
-///   `key=` pair, else within the header;
-/// - zap console: `2026-11-22T10:00:00.000Z<TAB>error<TAB>…`;
-/// - a bracketed level among the first words: `[ERROR] …`, `2024-05-07T10:58:13.877Z [INFO]  …`,
-///   Apache's `[Sun Dec 04 04:47:44 2005] [error] …`, `<warn>`;
-/// - an upper-case level word among the first words, as log4j, logback, Spring Boot and Python write
-///   it: `2026-11-22 10:00:00,123 ERROR …`, `… [main] WARN …`, `ERROR:root:…`, `production.ERROR: …`
-///   (Laravel), `WARN[0000] …` (logrus);
-/// - a first word that is a level followed by a colon, in any case: `error: …`, `Warning: …`.
+/// 1. klog: the line starts `E1122 10:00:00` (`I`, `W`, `E`, `F` for info, warn, error, fatal);
+/// 2. logfmt: a word `level=NAME` or `level="NAME"` (also `lvl`, `severity`, `loglevel`), in the first
+///    KiB of a line whose first word is a `key=…` pair, else in the header;
+/// 3. zap console: `2026-11-22T10:00:00.000Z<TAB>error<TAB>…`;
+/// 4. – 6. in the header, before its fifth counted word ([`header_words`]): `[NAME]` or `<NAME>` in any
+///    case; an upper-case `NAME`, possibly `(NAME`, `prefix.NAME` (Laravel), followed by nothing or one of
+///    `:` `,` `)` `[` `]` (`ERROR:root:`, `WARN[0000]`, `[10:00:00 INF]`); and, for the first word only,
+///    `NAME:` in any case (`error: …`).
 ///
-/// Lower-case words elsewhere are not levels ("2026-11-22 10:00:00 error rate is fine" is not an
-/// error), and only the first 128 bytes are read.
+/// The header is the first 128 bytes, without a word cut at that limit. Lower-case words other than
+/// these shapes are never levels ("2026-11-22 10:00:00 error rate is fine" has none).
 pub fn detect_text(line: &[u8]) -> Option<Level> {
     klog(line).or_else(|| logfmt(line)).or_else(|| zap(line)).or_else(|| header_words(line))
 }
@@ -128,116 +151,108 @@ fn klog(line: &[u8]) -> Option<Level> {
 
 fn logfmt(line: &[u8]) -> Option<Level> {
     // A logfmt line starts with `key=`; only then is a level key deep in the line still a level key.
-    let first_word_end = line.iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(line.len());
-    let first_word = &line[..first_word_end];
-    let is_logfmt = first_word.iter().position(|&b| b == b'=').is_some_and(|eq| {
-        eq > 0 && first_word[..eq].iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+    let is_logfmt = words(line).next().is_some_and(|first| {
+        let key = first.split(|&b| b == b'=').next().unwrap_or(first);
+        key.len() < first.len()
+            && !key.is_empty()
+            && key.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     });
-    let span = &line[..line.len().min(if is_logfmt { LOGFMT_SPAN } else { HEADER })];
-    let mut i = 0;
-    while i < span.len() {
-        // Keys start the line or follow a space or tab.
-        if i == 0 || matches!(span[i - 1], b' ' | b'\t') {
-            for key in [&b"level="[..], b"lvl=", b"severity=", b"loglevel="] {
-                if span[i..].starts_with(key)
-                    && let Some(level) = logfmt_value(&line[i + key.len()..])
-                {
-                    return Some(level);
-                }
-            }
-        }
-        i += 1;
-    }
-    None
+    let span = whole_words(line, if is_logfmt { LOGFMT_SPAN } else { HEADER });
+    words(span).find_map(logfmt_pair)
 }
 
-/// `warn`, `"warn"` or `WARN`, ending at a space, a tab or the end of the line.
-fn logfmt_value(v: &[u8]) -> Option<Level> {
-    let (quoted, v) = match v.strip_prefix(b"\"") {
-        Some(rest) => (true, rest),
-        None => (false, v),
-    };
-    let len = v.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(v.len());
-    let mut rest = &v[len..];
-    if quoted {
-        rest = rest.strip_prefix(b"\"")?;
-    }
-    if !matches!(rest.first(), None | Some(b' ' | b'\t' | b'\n' | b'\r')) {
+/// `level=warn`, `lvl="WARN"`, …: the whole word, the value a level name, bare or double-quoted.
+fn logfmt_pair(word: &[u8]) -> Option<Level> {
+    let eq = word.iter().position(|&b| b == b'=')?;
+    if !matches!(&word[..eq], b"level" | b"lvl" | b"severity" | b"loglevel") {
         return None;
     }
-    normalize(&v[..len])
+    let value = &word[eq + 1..];
+    let name = match value.strip_prefix(b"\"") {
+        Some(quoted) => quoted.strip_suffix(b"\"")?,
+        None => value,
+    };
+    if name.is_empty() || !name.iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    normalize(name)
 }
 
 fn zap(line: &[u8]) -> Option<Level> {
     // zap's console encoder: time, level, then caller or message, TAB-separated; the time has no spaces.
-    let line = &line[..line.len().min(HEADER)];
-    let tab = line.iter().position(|&b| b == b'\t' || b == b' ')?;
-    if tab == 0 || line[tab] != b'\t' {
+    let head = whole_words(line, HEADER);
+    let first = head.iter().position(|&b| is_sep(b))?;
+    if first == 0 || head[first] != b'\t' {
         return None;
     }
-    let rest = &line[tab + 1..];
-    let end = rest.iter().position(|&b| b == b'\t')?;
-    let word = &rest[..end];
-    if word.is_empty() || !word.iter().all(u8::is_ascii_alphabetic) {
+    let rest = &head[first + 1..];
+    let end = rest.iter().position(|&b| is_sep(b))?;
+    let name = &rest[..end];
+    if rest[end] != b'\t' || name.is_empty() || !name.iter().all(u8::is_ascii_alphabetic) {
         return None;
     }
-    normalize(word)
+    normalize(name)
 }
 
+/// Shapes 4–6 on the lead words of the header: the words before the fifth counted one. A word without
+/// an ASCII letter or digit (`-`, `|`, `---`) is not counted, nor is a bracketed field: a word starting
+/// with `[` and the words after it up to the first one containing `]` (`[main]`, `[1]`,
+/// `[2016-12-19 20:39:48,918]`). Uncounted words are still read: `[ERROR]`, `[10:00:00 INF]`.
 fn header_words(line: &[u8]) -> Option<Level> {
-    // A word cut by the header limit could be the prefix of a longer one (`INFORMAL` → `INFO`), so the
-    // last word counts only if the line really ends there or whitespace follows it.
-    let cut = line.len() > HEADER;
-    let head = &line[..line.len().min(HEADER)];
-    let mut words = head.split(|&b| b == b' ' || b == b'\t').filter(|w| !w.is_empty()).peekable();
-    let mut n = 0;
-    while let Some(word) = words.next() {
-        if n == HEADER_WORDS {
-            break;
-        }
-        let last = words.peek().is_none();
-        if last && cut && !matches!(line[HEADER], b' ' | b'\t') {
-            break;
-        }
-        if let Some(level) = header_word(word, n == 0) {
-            return Some(level);
-        }
-        n += 1;
-    }
-    None
-}
-
-/// One word of a line's header, as a level: `[x]…`/`<x>…` in any case; an upper-case word, bare, after a
-/// `.`-separated prefix (`production.ERROR:`) or followed by `:`, `[`, `]`, `)` or `,`; and, for the first
-/// word only, any case followed by a colon (`error: …`).
-fn header_word(word: &[u8], first: bool) -> Option<Level> {
-    let alpha_run = |w: &[u8]| w.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(w.len());
-    for (open, close) in [(b'[', b']'), (b'<', b'>')] {
-        if let Some(inner) = word.strip_prefix(&[open]) {
-            let len = alpha_run(inner);
-            if len > 0 && inner.get(len) == Some(&close) {
-                return normalize(&inner[..len]);
+    let mut counted = 0;
+    let mut in_brackets = false;
+    for (i, word) in words(whole_words(line, HEADER)).enumerate() {
+        if in_brackets || word[0] == b'[' {
+            // Inside a bracketed field, or starting one: it goes on until a word containing `]`.
+            in_brackets = !word.contains(&b']');
+        } else if word.iter().any(u8::is_ascii_alphanumeric) {
+            counted += 1;
+            if counted > LEAD_WORDS {
+                return None;
             }
         }
-    }
-    // An opening bracket may belong to an earlier word: `[10:00:00 INF]` (Serilog), `(WARN)`.
-    let word = word.strip_prefix(b"(").unwrap_or(word);
-    let after_dot = word.iter().rposition(|&b| b == b'.').map(|dot| &word[dot + 1..]);
-    for w in [Some(word), after_dot].into_iter().flatten() {
-        let (name, rest) = w.split_at(alpha_run(w));
-        if name.is_empty() {
-            continue;
-        }
-        let upper = name.iter().all(u8::is_ascii_uppercase)
-            && matches!(rest.first(), None | Some(b':' | b'[' | b']' | b')' | b','));
-        let colon_first = first && rest.first() == Some(&b':');
-        if (upper || colon_first)
-            && let Some(level) = normalize(name)
-        {
+        if let Some(level) = header_word(word, i == 0) {
             return Some(level);
         }
     }
     None
+}
+
+/// One lead word as a level: `[NAME]…`/`<NAME>…` in any case; an upper-case `NAME`, after an optional `(`
+/// and an optional `prefix.` (letters, digits, `_`, `-`), ending the word or followed by `:`, `,`, `)`, `[`
+/// or `]`; and, for the first word only, `NAME:` in any case.
+fn header_word(word: &[u8], first: bool) -> Option<Level> {
+    let letters = |w: &[u8]| w.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(w.len());
+    // Shape 4: bracketed, any case.
+    let bracketed = [(b'[', b']'), (b'<', b'>')].into_iter().find_map(|(open, close)| {
+        let inner = word.strip_prefix(&[open])?;
+        let len = letters(inner);
+        if len > 0 && inner.get(len) == Some(&close) { normalize(&inner[..len]) } else { None }
+    });
+    // Shape 6: the first word, `NAME:` in any case.
+    let named = || {
+        let len = letters(word);
+        if first && len > 0 && word.get(len) == Some(&b':') { normalize(&word[..len]) } else { None }
+    };
+    bracketed.or_else(named).or_else(|| upper_case(word))
+}
+
+/// Shape 5: an upper-case level name, after an optional `(` and an optional `prefix.`, ending the word or
+/// followed by `:`, `,`, `)`, `[` or `]`.
+fn upper_case(word: &[u8]) -> Option<Level> {
+    let letters = |w: &[u8]| w.iter().position(|b| !b.is_ascii_alphabetic()).unwrap_or(w.len());
+    let word = word.strip_prefix(b"(").unwrap_or(word);
+    let prefix = word.iter().position(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')));
+    let after_prefix = match prefix {
+        Some(dot) if dot > 0 && word[dot] == b'.' => Some(&word[dot + 1..]),
+        _ => None,
+    };
+    [Some(word), after_prefix].into_iter().flatten().find_map(|w| {
+        let len = letters(w);
+        let upper = len > 0 && w[..len].iter().all(u8::is_ascii_uppercase);
+        let ends = matches!(w.get(len), None | Some(b':' | b',' | b')' | b'[' | b']'));
+        if upper && ends { normalize(&w[..len]) } else { None }
+    })
 }
 
 #[cfg(test)]
@@ -373,6 +388,50 @@ mod tests {
             // first word with a colon
             ("error: unable to recognize \"deploy.yaml\"", Some(Error)),
             ("Warning: resource is deprecated", Some(Warn)),
+            ("INFO:     Started server process [1]", Some(Info)),
+            ("x Warning: not the first word", None),
+            ("com.example.ErrorHandler: handled", None),
+            // more layouts: PostgreSQL, gunicorn, nginx error log, MySQL, env_logger, Go's log, RabbitMQ
+            ("2026-11-22 10:00:00.123 UTC [1] ERROR:  relation \"x\" does not exist", Some(Error)),
+            ("2026-11-22 10:00:00.123 UTC [1] LOG:  database system is ready to accept connections", None),
+            ("[2026-11-22 10:00:00 +0000] [1] [INFO] Starting gunicorn 21.2.0", Some(Info)),
+            ("2026/11/22 10:00:00 [error] 29#29: *1 open() \"/x\" failed", Some(Error)),
+            ("2026-11-22T10:00:00.123456Z 0 [Warning] [MY-010068] [Server] CA certificate is self signed.", Some(Warn)),
+            ("[2026-11-22T10:00:00Z ERROR my_crate::db] connection lost", Some(Error)),
+            ("2026/11/22 10:00:00 ERROR failed to connect", Some(Error)),
+            ("2026-11-22 10:00:00.123456+00:00 [info] <0.9.0> Feature flags: list of feature flags found:", Some(Info)),
+            ("(WARN) low disk", Some(Warn)),
+            ("[ INFO ] x", Some(Info)),
+            // reading stops at the fifth counted word; separators and bracketed fields do not count
+            ("a b c ERROR", Some(Error)),
+            ("a b c d ERROR", None),
+            ("a b c d [ERROR]", Some(Error)),
+            ("a b c d e [ERROR]", None),
+            ("a - b | c --- ERROR", Some(Error)),
+            ("[a] [b c] [d] [e] w x y WARN", Some(Warn)),
+            ("[a] [b c] [d] [e] w x y z WARN", None),
+            ("[unclosed w x y z WARN", Some(Warn)),
+            // a damaged klog prefix: the message's first word is the fifth counted word
+            ("\u{FFFD}I1122 10:00:00.123456       1 reflector.go:147] WARNING", None),
+            ("I1122 10:00:00.123456       1 reflector.go:147] WARNING", Some(Info)),
+            // shape details
+            ("ERROR. not a level", None),
+            ("ERRORS x", None),
+            ("Error x", None),
+            ("a.b.ERROR: two prefixes", None),
+            ("[main] app-1.WARN: x", Some(Warn)),
+            ("[Error]x", Some(Error)),
+            ("<warn x", None),
+            ("[warn> x", None),
+            ("level=\"info msg=x", None),
+            ("level=info\" msg=x", None),
+            ("  level=info msg=x", Some(Info)),
+            ("LEVEL=info msg=x", None),
+            ("2026-11-22T10:00:00.000Z\terror not zap", None),
+            (" 2026-11-22T10:00:00.000Z\terror\tx", None),
+            ("2026-11-22T10:00:00.000Z\t\terror\tx", None),
+            ("[ERROR]\r", Some(Error)),
+            ("x\r\nERROR", Some(Error)),
             // nothing
             ("", None),
             ("hello world", None),
@@ -391,7 +450,6 @@ mod tests {
                 None,
             ),
             ("a b c d e f g ERROR late", None),
-            ("com.example.ErrorHandler: handled", None),
             ("2026-11-22 [main-ERROR-1] x", None),
         ];
         for &(line, want) in table {
