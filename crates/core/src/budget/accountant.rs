@@ -464,6 +464,13 @@ impl Accountant {
     /// flight (until [`Accountant::apply`], or 30 s), while waiting to retry an unreachable store, and when
     /// nothing is needed. Cheap to call before every record.
     pub fn lease_request(&mut self, now: Timestamp) -> Option<LeaseRequest> {
+        self.lease_request_for(now, 0)
+    }
+
+    /// [`Accountant::lease_request`] for a front-end about to admit up to `need` bytes without being able
+    /// to reach the store meanwhile (the Lambda decides a whole batch at once): the lease asked for covers
+    /// `need` in whole chunks. The fleet total can then be off by `need` more for this participant.
+    pub fn lease_request_for(&mut self, now: Timestamp, need: u64) -> Option<LeaseRequest> {
         self.roll(now);
         if let Some(p) = &self.pending {
             if now.duration_since(p.sent) < PENDING_TIMEOUT {
@@ -481,7 +488,8 @@ impl Accountant {
         let chunk = self.spec.chunk.max(1);
         let holding = self.counted.saturating_sub(self.spent);
         let debt = self.spent.saturating_sub(self.counted);
-        let want_chunk = !self.exhausted && holding < chunk.div_ceil(2);
+        let want_chunk = !self.exhausted && (holding < chunk.div_ceil(2) || holding < need);
+        let ask = chunk.saturating_mul(need.saturating_sub(holding).div_ceil(chunk).max(1));
         let refresh = self.fallback.is_some() || self.last_contact.is_none_or(|t| now.duration_since(t) >= REFRESH);
         let report_due = debt > 0 && debt >= (chunk / 4).max(1);
         if !(want_chunk || refresh || report_due) {
@@ -489,7 +497,7 @@ impl Accountant {
         }
         let req = LeaseRequest {
             key: self.key(),
-            chunk: if want_chunk { chunk } else { 0 },
+            chunk: if want_chunk { ask } else { 0 },
             report: debt,
             spent: self.spent - self.reported,
             limit: self.spec.limit,

@@ -234,6 +234,24 @@ fn the_store_is_called_about_once_per_chunk() {
 }
 
 #[test]
+fn a_batch_front_end_leases_for_the_whole_batch_in_whole_chunks() {
+    let now = t("2026-05-04T10:00:00Z");
+    let mut store = MemoryStore::new();
+    let mut acc = Accountant::new(spec(100 * MB, 100 * KB, "UTC"), now);
+    let req = acc.lease_request_for(now, 250 * KB).expect("first lease");
+    assert_eq!(req.chunk, 300 * KB, "whole chunks covering the need");
+    acc.apply(now, store.lease(&req));
+    // The whole batch is admitted without another request.
+    for _ in 0..250 {
+        assert_eq!(acc.admit(now, Normal, KB), Admission::Keep);
+    }
+    // Holding 50 KB: a 40 KB batch needs nothing new, a 120 KB one one more chunk.
+    assert_eq!(acc.lease_request_for(now, 40 * KB), None);
+    assert_eq!(acc.lease_request_for(now, 120 * KB).map(|r| r.chunk), Some(100 * KB));
+    assert_eq!(acc.status(now).shed.0, [0; 4]);
+}
+
+#[test]
 fn async_front_end_may_owe_half_a_chunk_while_a_lease_is_in_flight() {
     let now = t("2026-05-04T10:00:00Z");
     let mut acc = Accountant::new(spec(100 * MB, 100 * KB, "UTC"), now);
