@@ -3,6 +3,7 @@
 mod args;
 mod cmd;
 mod input;
+mod summaries;
 mod timestamp;
 
 use std::io::{self, Write};

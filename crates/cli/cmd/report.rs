@@ -3,13 +3,14 @@
 use std::path::Path;
 
 use logtrim_core::record::json::{PathTrie, Raw, scan};
-use logtrim_core::budget::{Timestamp, parse_size};
-use logtrim_core::{RuleCounters, RuleSet};
+use logtrim_core::budget::{Timestamp, metered_record_bytes, parse_size};
+use logtrim_core::{Action, RuleCounters, RuleSet, SummaryCounters, SummaryRuleCounters};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::args::{InputArgs, OutputFormat};
 use crate::input::{InputStats, for_each_record};
+use crate::summaries::Summaries;
 use crate::timestamp;
 
 use super::budget;
@@ -101,16 +102,37 @@ pub fn run(
     let mut decider = rules.decider();
     let mut span = Span::default();
     let mut outcomes = Vec::new();
+    let shapes = rules.shapes_output();
+    let mut summaries = Summaries::new(&rules);
+    let clamp = |n: u64| n.min(u64::from(u32::MAX)) as u32;
     let stats = for_each_record(input, !no_progress, |rec| {
         let d = decider.decide(rec);
+        // What is sent for a kept record: trimmed, with its sample rate (counted in the rule's counters).
+        let sent = (shapes && d.action == Action::Keep).then(|| metered_record_bytes(decider.trim(rec, d)));
         if budget_spec.is_some() {
-            outcomes.push(budget::Outcome::of(rec, d));
+            let mut o = budget::Outcome::of(rec, d);
+            if let (Some(b), Some((p, _))) = (sent, o.kept) {
+                o.kept = Some((p, clamp(b)));
+            }
+            outcomes.push(o);
+        }
+        // Summary events are admitted by the budget like any kept record, where they are written.
+        for s in summaries.dropped(&mut decider, rec, d) {
+            if budget_spec.is_some() {
+                outcomes.push(budget::Outcome { input: 0, kept: Some((s.priority, clamp(s.metered_bytes()))) });
+            }
         }
         if days.is_none() || budget_spec.is_some() {
             span.see(rec);
         }
         Ok(())
     })?;
+    for s in summaries.finish() {
+        if budget_spec.is_some() {
+            outcomes.push(budget::Outcome { input: 0, kept: Some((s.priority, clamp(s.metered_bytes()))) });
+        }
+    }
+    let summary_counters = summaries.counters().clone();
     let counters = decider.counters().clone();
     let replay = match budget_spec {
         None => None,
@@ -141,15 +163,18 @@ pub fn run(
             (rules.rule_name(id).to_string(), rules.describe_action(id), *counters.rule(id))
         })
         .collect();
+    let out = Output::new(&total, &summary_counters);
     match format {
         OutputFormat::Text => {
             print_text(&rules, &rows, &total, &stats, days, days_source);
+            out.print_text(&rules, &rows, &summary_counters, days);
             if let Some(r) = &replay {
                 r.print_text();
             }
         }
         OutputFormat::Json => {
             let mut doc = json_doc(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source);
+            out.add_json(&mut doc, &rules, &summary_counters, days);
             if let Some(r) = &replay {
                 doc["budget"] = r.to_json();
             }
@@ -234,6 +259,7 @@ fn json_doc(
                 "share_percent": pct(c.matched_bytes, total.matched_bytes),
                 "kept_records": c.kept, "kept_bytes": c.kept_bytes,
                 "dropped_records": c.dropped, "dropped_bytes": c.dropped_bytes,
+                "trimmed_bytes": c.trimmed_bytes, "sample_rate_bytes": c.added_bytes,
             })
         })
         .collect();
@@ -256,4 +282,113 @@ fn json_doc(
             "gb_per_day_after": total.kept_bytes as f64 / GB / d,
         })),
     })
+}
+
+/// What is sent once kept records are trimmed and summaries of dropped ones added: the bytes each step
+/// saves or adds, shown after the rules' own figures (which count records as they came in).
+struct Output {
+    input: u64,
+    dropped: u64,
+    trimmed: u64,
+    /// `sample_rate_field` members.
+    added: u64,
+    summaries: SummaryRuleCounters,
+}
+
+impl Output {
+    fn new(total: &RuleCounters, s: &SummaryCounters) -> Output {
+        Output {
+            input: total.matched_bytes,
+            dropped: total.dropped_bytes,
+            trimmed: total.trimmed_bytes,
+            added: total.added_bytes,
+            summaries: s.total(),
+        }
+    }
+
+    /// Whether trimming or summaries changed anything (else the rules' figures say it all).
+    fn any(&self) -> bool {
+        self.trimmed > 0 || self.added > 0 || self.summaries.events > 0
+    }
+
+    fn sent(&self) -> u64 {
+        (self.input + self.added + self.summaries.event_bytes).saturating_sub(self.dropped + self.trimmed)
+    }
+
+    fn print_text(&self, rules: &RuleSet, rows: &[(String, String, RuleCounters)], sc: &SummaryCounters, days: Option<f64>) {
+        if !self.any() {
+            return;
+        }
+        println!();
+        let per_rule: Vec<String> = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (name, _, c))| {
+                let s = sc.rule(rules.rule_id_at(i));
+                let mut parts = Vec::new();
+                if c.trimmed_bytes > 0 {
+                    parts.push(format!("trimmed {}", human(c.trimmed_bytes)));
+                }
+                if s.events > 0 {
+                    parts.push(format!("{} summaries ({}) of {} dropped records", s.events, human(s.event_bytes), s.records));
+                }
+                if s.overflow_records > 0 {
+                    parts.push(format!("{} records in `_other` groups", s.overflow_records));
+                }
+                (!parts.is_empty()).then(|| format!("  {name}: {}", parts.join(", ")))
+            })
+            .collect();
+        println!("sent after trimming and summaries:");
+        println!("  input            {:>10}", human(self.input));
+        println!("  dropped by rules {:>10}  -{:.1}%", human(self.dropped), pct(self.dropped, self.input));
+        println!("  trimmed          {:>10}  -{:.1}%", human(self.trimmed), pct(self.trimmed, self.input));
+        if self.added > 0 {
+            println!("  sample rates     {:>10}  +{:.1}%", human(self.added), pct(self.added, self.input));
+        }
+        println!(
+            "  summaries        {:>10}  +{:.1}%  ({} events for {} dropped records)",
+            human(self.summaries.event_bytes),
+            pct(self.summaries.event_bytes, self.input),
+            self.summaries.events,
+            self.summaries.records
+        );
+        println!(
+            "  sent             {:>10}  {:.1}% of the input: volume reduced by {:.1}%",
+            human(self.sent()),
+            pct(self.sent(), self.input),
+            100.0 - pct(self.sent(), self.input)
+        );
+        if let Some(d) = days {
+            println!("  projected after trimming and summaries: {:.3} GB/day", self.sent() as f64 / GB / d);
+        }
+        for line in per_rule {
+            println!("{line}");
+        }
+    }
+
+    fn add_json(&self, doc: &mut serde_json::Value, rules: &RuleSet, sc: &SummaryCounters, days: Option<f64>) {
+        if let Some(rows) = doc["rules"].as_array_mut() {
+            for (i, row) in rows.iter_mut().enumerate() {
+                let s = sc.rule(rules.rule_id_at(i));
+                row["summary_events"] = json!(s.events);
+                row["summary_bytes"] = json!(s.event_bytes);
+                row["summarized_records"] = json!(s.records);
+                row["summary_overflow_records"] = json!(s.overflow_records);
+            }
+        }
+        doc["output"] = json!({
+            "input_bytes": self.input,
+            "dropped_bytes": self.dropped,
+            "trimmed_bytes": self.trimmed,
+            "sample_rate_bytes": self.added,
+            "summary_events": self.summaries.events,
+            "summary_bytes": self.summaries.event_bytes,
+            "summarized_records": self.summaries.records,
+            "summarized_bytes": self.summaries.bytes,
+            "summary_overflow_records": self.summaries.overflow_records,
+            "sent_bytes": self.sent(),
+            "reduction_percent": 100.0 - pct(self.sent(), self.input),
+            "gb_per_day": days.map(|d| self.sent() as f64 / GB / d),
+        });
+    }
 }

@@ -20,6 +20,17 @@ pub struct RuleCounters {
     pub dropped: u64,
     /// Bytes dropped.
     pub dropped_bytes: u64,
+    /// Bytes `trim:` removed from kept records (counted by [`crate::Decider::trim`]).
+    pub trimmed_bytes: u64,
+    /// Bytes added to kept records: the `sample_rate_field` member.
+    pub added_bytes: u64,
+}
+
+impl RuleCounters {
+    /// The bytes sent for the kept records: kept, less trimmed, plus added.
+    pub fn sent_bytes(&self) -> u64 {
+        (self.kept_bytes + self.added_bytes).saturating_sub(self.trimmed_bytes)
+    }
 }
 
 impl AddAssign for RuleCounters {
@@ -30,6 +41,8 @@ impl AddAssign for RuleCounters {
         self.kept_bytes += o.kept_bytes;
         self.dropped += o.dropped;
         self.dropped_bytes += o.dropped_bytes;
+        self.trimmed_bytes += o.trimmed_bytes;
+        self.added_bytes += o.added_bytes;
     }
 }
 
@@ -71,6 +84,13 @@ impl Counters {
             RecordKind::Text => self.text += 1,
             RecordKind::InvalidJson => self.invalid_json += 1,
         }
+    }
+
+    pub(crate) fn trimmed(&mut self, r: RuleId, trimmed: u64, added: u64) {
+        let last = self.rules.len() - 1;
+        let c = &mut self.rules[r.index().unwrap_or(last).min(last)];
+        c.trimmed_bytes += trimmed;
+        c.added_bytes += added;
     }
 
     /// Counters of one rule.

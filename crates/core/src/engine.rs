@@ -3,9 +3,10 @@
 use std::sync::Arc;
 
 use crate::counters::{Counters, RuleCounters};
-use crate::plan::{CAction, Cond, Plan};
+use crate::plan::{CAction, Cond, FieldRef, Plan};
 use crate::record::view::{RecordKind, Value, View};
 use crate::rules::ast::{CmpOp, Priority};
+use crate::trim::{RateField, Trimmer};
 
 /// What happens to a record. A sampled record is kept or dropped; the deciding rule tells it was sampled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -55,12 +56,28 @@ pub struct Decision {
     pub priority: Priority,
 }
 
+/// A kept record as it is sent ([`Decider::trim_measured`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Trimmed<'a> {
+    /// The bytes to send: the record itself when nothing changed.
+    pub bytes: &'a [u8],
+    /// Bytes `trim:` removed.
+    pub trimmed: u64,
+    /// Bytes added (the `sample_rate_field` member).
+    pub added: u64,
+}
+
 /// Runs a rule set. One per thread or task: it owns reusable buffers and counters, so `decide` allocates
 /// nothing once the buffers have grown to the largest record seen.
 pub struct Decider {
     plan: Arc<Plan>,
     view: View,
     counters: Counters,
+    /// Buffers for [`Decider::trim`].
+    trimmer: Trimmer,
+    /// Address and length of the record `view` holds, so [`Decider::trim`] and the summarizer reuse what
+    /// `decide` read instead of reading it again.
+    last: (usize, usize),
 }
 
 /// A string is compared as a number when it is exactly a JSON number (`"200"`, `"1.5e3"`; not `" 200"`, `"0x10"`).
@@ -142,7 +159,73 @@ impl Decider {
     pub(crate) fn new(plan: Arc<Plan>) -> Decider {
         let view = View::new(&plan);
         let counters = Counters::new(plan.rules.len());
-        Decider { plan, view, counters }
+        Decider { plan, view, counters, trimmer: Trimmer::default(), last: (0, 0) }
+    }
+
+    pub(crate) fn plan(&self) -> &Arc<Plan> {
+        &self.plan
+    }
+
+    /// Points the view at `record`, forgetting what it held unless it already holds `record`.
+    fn sync(&mut self, record: &[u8]) {
+        let id = (record.as_ptr() as usize, record.len());
+        if self.last != id {
+            self.view.reset();
+            self.last = id;
+        }
+    }
+
+    /// A field of `record` (normally the record just decided: its fields are read once).
+    pub(crate) fn field<'a>(&'a mut self, record: &'a [u8], f: FieldRef) -> Value<'a> {
+        self.sync(record);
+        self.view.get(&self.plan, record, f)
+    }
+
+    /// The bytes to send for `record`, which `decision` keeps: the rule set's `trim:` (and the deciding
+    /// rule's) applied, and, for a record kept by a sample rule, the `sample_rate_field` member added. Call
+    /// it right after deciding `record`. Borrows `record` when nothing changes (always, for rule sets
+    /// without `trim:` or `sample_rate_field:`), so it costs nothing then. Counts the bytes trimmed and
+    /// added in the deciding rule's counters. A dropped record is returned as it is.
+    pub fn trim<'a>(&'a mut self, record: &'a [u8], decision: Decision) -> &'a [u8] {
+        self.trim_measured(record, decision).bytes
+    }
+
+    /// [`Decider::trim`], also saying how many bytes were cut and added (front-ends with counters of
+    /// their own, like the Lambda's, use it).
+    pub fn trim_measured<'a>(&'a mut self, record: &'a [u8], decision: Decision) -> Trimmed<'a> {
+        let unchanged = Trimmed { bytes: record, trimmed: 0, added: 0 };
+        if decision.action != Action::Keep {
+            return unchanged;
+        }
+        let x = self.plan.extras(decision.rule);
+        if x.trim.is_none() && x.rate.is_none() {
+            return unchanged;
+        }
+        self.sync(record);
+        let kind = self.view.kind(&self.plan, record);
+        let Decider { plan, trimmer, counters, .. } = self;
+        let x = plan.extras(decision.rule);
+        let changed = match kind {
+            RecordKind::Json => {
+                let rate = x.rate.zip(plan.sample_rate_field.as_deref()).map(|(rate, key)| RateField { key, rate });
+                trimmer.apply(record, x.trim.as_deref(), rate).is_some()
+            }
+            // A text line has no fields to cut or add; only a `log` truncation applies to it.
+            RecordKind::Text | RecordKind::InvalidJson => x.trim.as_deref().is_some_and(|t| trimmer.apply_text(record, t).is_some()),
+        };
+        if !changed {
+            return unchanged;
+        }
+        let added = trimmer.added_bytes() as u64;
+        let out = trimmer.output();
+        let trimmed = (record.len() as u64 + added).saturating_sub(out.len() as u64);
+        counters.trimmed(decision.rule, trimmed, added);
+        Trimmed { bytes: out, trimmed, added }
+    }
+
+    /// A summarizer for the records this decider drops (the same as [`crate::RuleSet::summarizer`]).
+    pub fn summarizer(&self) -> crate::Summarizer {
+        crate::Summarizer::new(Arc::clone(&self.plan))
     }
 
     fn eval(&mut self, c: &Cond, input: &[u8]) -> bool {
@@ -161,6 +244,7 @@ impl Decider {
     /// Decides without touching the counters (for `explain` and tests).
     pub fn decide_uncounted(&mut self, record: &[u8]) -> Decision {
         self.view.reset();
+        self.last = (record.as_ptr() as usize, record.len());
         let plan = Arc::clone(&self.plan);
         for (i, rule) in plan.rules.iter().enumerate() {
             if !rule.prefilter.clauses.is_empty() && !self.view.has_u_escape(record) {
@@ -196,6 +280,7 @@ impl Decider {
     /// What the record looked like to the rules: its kind and the value of every field the rules read.
     pub fn fields_seen(&mut self, record: &[u8]) -> (RecordKind, Vec<(String, String)>) {
         self.view.reset();
+        self.last = (record.as_ptr() as usize, record.len());
         let plan = Arc::clone(&self.plan);
         let kind = self.view.kind(&plan, record);
         let fields = plan

@@ -41,11 +41,14 @@ pub(crate) mod plan;
 pub mod record;
 pub mod rules;
 pub mod sample;
+pub mod summary;
+pub mod trim;
 
 pub use budget::{Accountant, Admission, BudgetSpec, BudgetStatus, LicenseDay, LicenseZone};
 pub use counters::{Counters, RuleCounters};
 pub use diag::{Diagnostic, Diagnostics, Pos};
-pub use engine::{Action, Decider, Decision, RuleId, json_number, render};
+pub use engine::{Action, Decider, Decision, RuleId, Trimmed, json_number, render};
 pub use record::view::{RecordKind, Value};
 pub use rules::{Example, Priority, RuleSet};
 pub use sample::{SampleRate, key_hash};
+pub use summary::{Summarizer, Summary, SummaryCounters, SummaryRuleCounters};

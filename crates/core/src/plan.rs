@@ -3,8 +3,14 @@
 //! Conditions are a tree of enum nodes, not boxed closures: the set of operators is closed, an enum
 //! `match` inlines well, and the tree can be printed back by `explain`.
 
+use std::sync::Arc;
+
 use memchr::memmem::Finder;
 use regex::bytes::Regex;
+
+use crate::engine::RuleId;
+use crate::summary::{GroupField, SummaryPlan};
+use crate::trim::TrimPlan;
 
 use crate::record::access::AccessFormat;
 use crate::record::json::PathTrie;
@@ -195,9 +201,69 @@ pub(crate) struct Plan {
     pub tests: Vec<Example>,
     /// Every field any condition or key reads, with the path as written, for `explain`.
     pub seen: Vec<(String, FieldRef)>,
+    /// What happens after the decision, per rule in file order, the default action last.
+    pub extras: Vec<Extras>,
+    /// Compiled `summarize:` blocks, referenced from `extras`.
+    pub summaries: Vec<SummaryPlan>,
+    /// `time`, `@timestamp`, `timestamp`: a summarized record's own time (only when something summarizes).
+    pub time_fields: Vec<FieldRef>,
+    /// `sample_rate_field:`.
+    pub sample_rate_field: Option<String>,
+    /// The rule set's `trim:` (rules keeping records share it, or merge it with their own).
+    pub trim: Option<Arc<TrimPlan>>,
 }
 
+/// What a rule does besides deciding: summarize what it drops, trim what it keeps, tag the rate.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Extras {
+    /// Index into `Plan::summaries`.
+    pub summary: Option<u16>,
+    /// The rule set's `trim:` merged with the rule's own.
+    pub trim: Option<Arc<TrimPlan>>,
+    /// The rate to write into `sample_rate_field` for a record this (sample) rule keeps.
+    pub rate: Option<f64>,
+}
+
+static NO_EXTRAS: Extras = Extras { summary: None, trim: None, rate: None };
+
 impl Plan {
+    /// What rule `r` does besides deciding.
+    pub(crate) fn extras(&self, r: RuleId) -> &Extras {
+        let i = r.index().unwrap_or(self.rules.len());
+        self.extras.get(i).unwrap_or(&NO_EXTRAS)
+    }
+
+    fn explain_extras(&self, o: &mut String, r: RuleId, indent: &str) {
+        use std::fmt::Write;
+        let x = self.extras(r);
+        if let Some(sp) = x.summary.map(|i| &self.summaries[i as usize]) {
+            let by: Vec<String> = sp
+                .by
+                .iter()
+                .map(|(name, g)| {
+                    match g {
+                        GroupField::Value(f) if *name == self.field_name(*f) => name.clone(),
+                        GroupField::Value(f) => format!("{name} = {}", self.field_name(*f)),
+                        GroupField::StatusClass(f) => format!("{name} (class of {})", self.field_name(*f)),
+                    }
+                })
+                .collect();
+            let _ = write!(o, "{indent}summarize dropped records every {}s by [{}]", sp.every_ms / 1000, by.join(", "));
+            if !sp.sum.is_empty() {
+                let sum: Vec<String> = sp.sum.iter().map(|(_, f)| self.field_name(*f)).collect();
+                let _ = write!(o, ", sum/min/max of [{}]", sum.join(", "));
+            }
+            let _ = writeln!(o, "; at most {} groups per interval, then `_other`; events at {} priority", sp.max_groups, sp.priority.name());
+        }
+        match (&x.trim, &self.trim) {
+            (Some(t), Some(all)) if Arc::ptr_eq(t, all) => {}
+            (Some(t), _) => {
+                let _ = writeln!(o, "{indent}trim kept records: {}", t.describe().join("; "));
+            }
+            (None, _) => {}
+        }
+    }
+
     /// The compiled plan in words: sources, extracted paths, then each rule with its prefilter.
     pub(crate) fn explain(&self) -> String {
         use std::fmt::Write;
@@ -231,6 +297,12 @@ impl Plan {
                 let _ = writeln!(o, "  {}.{}: {how}", display_path(&s.path), display_path(&f.path));
             }
         }
+        if let Some(t) = &self.trim {
+            let _ = writeln!(o, "trim every kept record: {}", t.describe().join("; "));
+        }
+        if let Some(f) = &self.sample_rate_field {
+            let _ = writeln!(o, "records kept by sample rules get {f:?}: the rate");
+        }
         let _ = writeln!(o, "rules, first match wins:");
         for (i, r) in self.rules.iter().enumerate() {
             let _ = writeln!(o, "  {}. {} when {}", i + 1, r.name, r.when_text);
@@ -248,8 +320,10 @@ impl Plan {
                     .collect();
                 let _ = writeln!(o, "     prefilter: skip unless the record contains {}", clauses.join(" and "));
             }
+            self.explain_extras(&mut o, RuleId::from_index(i), "     ");
         }
         let _ = writeln!(o, "  default: {}", describe_action(&self.default, self.default_priority, self));
+        self.explain_extras(&mut o, RuleId::DEFAULT, "     ");
         o
     }
 

@@ -80,3 +80,64 @@ fn deciding_allocates_nothing_after_warm_up() {
     assert_eq!(after - before, 0, "allocations while deciding {} records", 100 * records.len());
     assert!(kept > 0);
 }
+
+const SHAPING: &str = r#"
+parse:
+  log: [access, app]
+sample_rate_field: sample_rate
+trim:
+  remove: [kubernetes.labels.pod-template-hash, kubernetes.annotations]
+  truncate: {log: 100}
+rules:
+  - name: probes
+    when: log.user_agent starts_with "kube-probe/"
+    action: drop
+    summarize:
+      by: [kubernetes.namespace_name, log.status_class, log.method]
+      sum: [log.duration]
+  - name: sample-2xx
+    when: log.status in 200..299
+    action: sample
+    rate: 50%
+    summarize: {by: [kubernetes.namespace_name]}
+default:
+  action: keep
+"#;
+
+#[test]
+fn trimming_and_summarizing_allocate_nothing_once_groups_exist() {
+    let records: Vec<Vec<u8>> = vec![
+        br#"{"time":"2026-11-22T10:00:01Z","log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.31\"","kubernetes":{"namespace_name":"shop","labels":{"app":"web","pod-template-hash":"abc"},"annotations":{"a":"b"}}}"#.to_vec(),
+        br#"{"time":"2026-11-22T10:00:02Z","log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /api HTTP/1.1\" 200 5 \"-\" \"curl/8\" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-1","kubernetes":{"namespace_name":"shop","labels":{"pod-template-hash":"abc"}}}"#.to_vec(),
+        br#"{"time":"2026-11-22T10:00:03Z","log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /api HTTP/1.1\" 200 5 \"-\" \"curl/8\" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-2","kubernetes":{"namespace_name":"web","labels":{"pod-template-hash":"abc"}}}"#.to_vec(),
+        br#"{"log":"{\"level\":\"error\",\"msg\":\"caf\\u00e9 \\\"quoted\\\" and a long tail that is truncated by the trim section of the rules\"}","kubernetes":{"annotations":{"x":"y"}}}"#.to_vec(),
+        b"plain text line with no JSON, long enough to be truncated by the trim section's limit of 100 bytes".to_vec(),
+    ];
+    let rules = RuleSet::from_yaml("t.yaml", SHAPING).unwrap();
+    let mut d = rules.decider();
+    let mut s = rules.summarizer();
+    let now = logtrim_core::budget::Timestamp::UNIX_EPOCH;
+    let run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
+        let mut out = 0usize;
+        for r in &records {
+            let dec = d.decide(r);
+            match dec.action {
+                Action::Keep => out += d.trim(r, dec).len(),
+                Action::Drop => out += usize::from(s.add(d, r, dec, now)),
+            }
+        }
+        out
+    };
+    // Warm up: buffers grow and every group exists.
+    run(&mut d, &mut s);
+    let before = allocs();
+    let mut n = 0;
+    for _ in 0..100 {
+        n += run(&mut d, &mut s);
+    }
+    let after = allocs();
+    assert_eq!(after - before, 0, "allocations while deciding, trimming and summarizing");
+    assert!(n > 0);
+    assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
+    assert!(d.counters().total().trimmed_bytes > 0);
+}

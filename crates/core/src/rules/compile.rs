@@ -1,12 +1,17 @@
 //! AST → [`Plan`]: resolves field paths to slots, checks what YAML alone cannot (duplicate names, unreachable
 //! rules, regexes, parser names, parsed field names) and derives literal prefilters.
 
+use std::sync::Arc;
+
 use memchr::memmem::Finder;
 
 use super::ast::{CmpOp, Expr, Lit, Path, StrOp, display_path};
 use super::load::{ActionKind, ActionSpec, RuleFile};
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::plan::{ACCESS_FIELDS, CAction, CRule, Cond, FieldRef, ParsedField, ParserKind, Plan, Prefilter, Source};
+use crate::engine::RuleId;
+use crate::plan::{ACCESS_FIELDS, CAction, CRule, Cond, Extras, FieldRef, ParsedField, ParserKind, Plan, Prefilter, Source};
+use crate::summary::{GroupField, SummarizeSpec, SummaryPlan};
+use crate::trim::{TrimPlan, TrimSpec};
 use crate::record::access::AccessFormat;
 use crate::record::json::PathTrie;
 use crate::record::level::LEVEL_KEYS;
@@ -449,6 +454,7 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
         }
     }
     let default = c.action(&file.default);
+    let (extras, summaries, time_fields, trim) = extras(&mut c, &file);
 
     if !c.errs.is_empty() {
         return Err(c.errs);
@@ -466,5 +472,102 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
         default_priority: file.default.priority,
         tests: file.tests,
         seen: c.seen,
+        extras,
+        summaries,
+        time_fields,
+        sample_rate_field: file.sample_rate_field,
+        trim,
     })
+}
+
+// ---- after the decision: summarize, trim, sample rate ---------------------------------------------
+
+/// Summaries, trims and sample rates, per rule in file order and for the default action.
+fn extras(c: &mut Compiler, file: &RuleFile) -> (Vec<Extras>, Vec<SummaryPlan>, Vec<FieldRef>, Option<Arc<TrimPlan>>) {
+    let file_trim = file.trim.as_ref().and_then(|t| trim_plan(c, t)).map(Arc::new);
+    let mut extras = Vec::new();
+    let mut summaries = Vec::new();
+    let actions = file
+        .rules
+        .iter()
+        .map(|r| (r.name.as_str(), &r.action, r.trim.as_ref()))
+        .chain(std::iter::once(("default", &file.default, None)));
+    for (i, (name, action, rule_trim)) in actions.enumerate() {
+        let id = if i < file.rules.len() { RuleId::from_index(i) } else { RuleId::DEFAULT };
+        let mut x = Extras::default();
+        if let Some(sp) = action.summarize.as_ref().and_then(|s| summary(c, s, id, name)) {
+            x.summary = Some(summaries.len() as u16);
+            summaries.push(sp);
+        }
+        if !matches!(action.kind, ActionKind::Drop) {
+            let own = rule_trim.and_then(|t| trim_plan(c, t));
+            x.trim = match (&file_trim, own) {
+                (Some(f), Some(r)) => Some(Arc::new(TrimPlan::merged(f, &r))),
+                (Some(f), None) => Some(Arc::clone(f)),
+                (None, r) => r.map(Arc::new),
+            };
+        }
+        if let (ActionKind::Sample { rate, .. }, Some(_)) = (&action.kind, &file.sample_rate_field) {
+            x.rate = Some(rate.get());
+        }
+        extras.push(x);
+    }
+    // A summarized record is counted in the interval of its own time: read it in the same single pass.
+    let time_fields = if summaries.is_empty() {
+        Vec::new()
+    } else {
+        ["time", "@timestamp", "timestamp"].iter().map(|k| FieldRef::Top(c.top(&[k.to_string()]))).collect()
+    };
+    (extras, summaries, time_fields, file_trim)
+}
+
+fn trim_plan(c: &mut Compiler, t: &TrimSpec) -> Option<TrimPlan> {
+    t.plan().map_err(|e| c.errs.push(Diagnostic::new(t.pos, format!("invalid trim: {e}")))).ok()
+}
+
+fn summary(c: &mut Compiler, s: &SummarizeSpec, rule: RuleId, name: &str) -> Option<SummaryPlan> {
+    let mut ok = true;
+    let mut by = Vec::new();
+    for (n, p) in &s.by {
+        let g = match status_class_of(c, p) {
+            Some(status) => c.field(&status).map(GroupField::StatusClass),
+            None => c.field(p).map(GroupField::Value),
+        };
+        match g {
+            Some(g) => by.push((n.clone(), g)),
+            None => ok = false,
+        }
+    }
+    let mut sum = Vec::new();
+    for (n, p) in &s.sum {
+        match c.field(p) {
+            Some(f) => sum.push((n.clone(), f)),
+            None => ok = false,
+        }
+    }
+    ok.then(|| SummaryPlan {
+        rule,
+        rule_name: name.to_string(),
+        by,
+        sum,
+        every_ms: s.every_secs as i64 * 1000,
+        max_groups: s.max_groups,
+        priority: s.priority,
+    })
+}
+
+/// `<field>.status_class` below a field parsed as an access log is derived from `<field>.status`: the
+/// path to read, or `None` for any other path.
+fn status_class_of(c: &Compiler, p: &Path) -> Option<Path> {
+    let (last, parent) = p.segments.split_last()?;
+    if last != "status_class" {
+        return None;
+    }
+    let src = c.sources.iter().find(|s| s.path == parent)?;
+    if !src.parsers.iter().any(|k| matches!(k, ParserKind::Access(_) | ParserKind::EnvoyJson)) {
+        return None;
+    }
+    let mut status = p.clone();
+    *status.segments.last_mut()? = "status".to_string();
+    Some(status)
 }

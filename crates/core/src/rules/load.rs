@@ -14,6 +14,8 @@ use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
 use crate::diag::{Diagnostic, Pos, did_you_mean};
 use crate::engine::Action;
 use crate::sample::SampleRate;
+use crate::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
+use crate::trim::{MIN_TRUNCATE, TrimSpec};
 
 /// A whole rule file.
 #[derive(Clone, Debug)]
@@ -30,6 +32,10 @@ pub struct RuleFile {
     pub tests: Vec<Example>,
     /// The daily byte budget (`budget:`), if the file has one.
     pub budget: Option<BudgetSpec>,
+    /// `trim:`: what to cut from every kept record.
+    pub trim: Option<TrimSpec>,
+    /// `sample_rate_field:`: the top-level key that carries a sampled record's rate.
+    pub sample_rate_field: Option<String>,
 }
 
 /// `parse: { log: [access, app] }`: parse field `log` with the first parser that recognises it.
@@ -52,6 +58,8 @@ pub struct Rule {
     pub when: Expr,
     /// What to do with matching records.
     pub action: ActionSpec,
+    /// `trim:` for the records this rule keeps, on top of the rule set's.
+    pub trim: Option<TrimSpec>,
 }
 
 /// What to do with a record.
@@ -61,6 +69,8 @@ pub struct ActionSpec {
     pub kind: ActionKind,
     /// The priority of kept records (for the daily budget).
     pub priority: Priority,
+    /// `summarize:`: count what a drop or sample rule drops, per group and interval.
+    pub summarize: Option<SummarizeSpec>,
 }
 
 /// The three actions.
@@ -112,6 +122,44 @@ struct FileDoc {
     #[serde(default)]
     tests: Vec<Spanned<TestDoc>>,
     budget: Option<Spanned<BudgetDoc>>,
+    trim: Option<Spanned<TrimDoc>>,
+    sample_rate_field: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrimDoc {
+    #[serde(default)]
+    remove: Vec<Spanned<String>>,
+    #[serde(default)]
+    truncate: HashMap<Spanned<String>, Spanned<SizeDoc>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummarizeDoc {
+    #[serde(default)]
+    by: Vec<Spanned<NamedPathDoc>>,
+    #[serde(default)]
+    sum: Vec<Spanned<NamedPathDoc>>,
+    every: Option<Spanned<DurationDoc>>,
+    max_groups: Option<Spanned<u64>>,
+    priority: Option<Spanned<String>>,
+}
+
+/// `path`, or `{name: path}` to name it in the summary.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NamedPathDoc {
+    Path(String),
+    Named(BTreeMap<String, String>),
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum DurationDoc {
+    Secs(u64),
+    Text(String),
 }
 
 #[derive(Deserialize)]
@@ -165,6 +213,8 @@ struct RuleDoc {
     priority: Option<Spanned<String>>,
     rate: Option<Spanned<RateDoc>>,
     key: Option<Spanned<String>>,
+    summarize: Option<Spanned<SummarizeDoc>>,
+    trim: Option<Spanned<TrimDoc>>,
 }
 
 #[derive(Deserialize)]
@@ -174,6 +224,7 @@ struct ActionDoc {
     priority: Option<Spanned<String>>,
     rate: Option<Spanned<RateDoc>>,
     key: Option<Spanned<String>>,
+    summarize: Option<Spanned<SummarizeDoc>>,
 }
 
 #[derive(Deserialize)]
@@ -354,7 +405,7 @@ fn action(
             return None;
         }
     };
-    (errs.len() == errs_before).then_some(ActionSpec { kind, priority })
+    (errs.len() == errs_before).then_some(ActionSpec { kind, priority, summarize: None })
 }
 
 /// Turns a serde-saphyr error into one positioned diagnostic with a one-line message.
@@ -366,8 +417,12 @@ fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
     let msg = first.split(" at line ").next().unwrap_or(first).trim().to_string();
     let hint = if msg.contains("unknown field") && msg.contains("time_zone") {
         Some("budget accepts: name, limit, time_zone, shed, pacing, chunk, fallback_share")
+    } else if msg.contains("unknown field") && msg.contains("max_groups") {
+        Some("summarize accepts: by, sum, every, max_groups, priority")
+    } else if msg.contains("unknown field") && msg.contains("remove, truncate") {
+        Some("trim accepts: remove, truncate")
     } else if msg.contains("unknown field") {
-        Some("rule files accept: name, description, parse, rules, default, tests, budget; rules accept: name, description, when, action, priority, rate, key")
+        Some("rule files accept: name, description, parse, rules, default, tests, budget, trim, sample_rate_field; rules accept: name, description, when, action, priority, rate, key, summarize, trim")
     } else if msg.contains("duplicate") {
         Some("each key may appear once per mapping")
     } else {
@@ -429,16 +484,36 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
                 }
             }
         };
-        let act = action(src, &rd.action, rd.priority.as_ref(), rd.rate.as_ref(), rd.key.as_ref(), &mut errs);
+        let act = action(src, &rd.action, rd.priority.as_ref(), rd.rate.as_ref(), rd.key.as_ref(), &mut errs)
+            .map(|a| with_summary(src, a, rd.summarize.as_ref(), &mut errs));
+        let rule_trim = rd.trim.as_ref().and_then(|t| trim(t, &mut errs));
+        if let (Some(t), Some(a)) = (&rd.trim, &act)
+            && matches!(a.kind, ActionKind::Drop)
+        {
+            errs.push(
+                Diagnostic::new(pos(&t.referenced), format!("rule {:?} drops every record it matches: there is nothing to trim", rd.name.value))
+                    .hint("`trim` applies to the records a keep or sample rule keeps"),
+            );
+        }
         if let (Some(when), Some(action)) = (when, act) {
-            rules.push(Rule { name: rd.name.value.clone(), name_pos: pos(&rd.name.referenced), when, action });
+            rules.push(Rule { name: rd.name.value.clone(), name_pos: pos(&rd.name.referenced), when, action, trim: rule_trim });
         }
     }
 
     let default = match &doc.default {
-        Some(d) => action(src, &d.value.action, d.value.priority.as_ref(), d.value.rate.as_ref(), d.value.key.as_ref(), &mut errs),
-        None => Some(ActionSpec { kind: ActionKind::Keep, priority: Priority::Normal }),
+        Some(d) => action(src, &d.value.action, d.value.priority.as_ref(), d.value.rate.as_ref(), d.value.key.as_ref(), &mut errs)
+            .map(|a| with_summary(src, a, d.value.summarize.as_ref(), &mut errs)),
+        None => Some(ActionSpec { kind: ActionKind::Keep, priority: Priority::Normal, summarize: None }),
     };
+    let file_trim = doc.trim.as_ref().and_then(|t| trim(t, &mut errs));
+    let sample_rate_field = doc.sample_rate_field.as_ref().and_then(|f| {
+        let key = f.value.trim();
+        if key.is_empty() {
+            errs.push(Diagnostic::new(pos(&f.referenced), "empty sample_rate_field").hint("name the top-level key, e.g. `sample_rate_field: sample_rate`"));
+            return None;
+        }
+        Some(key.to_string())
+    });
 
     let mut tests = Vec::new();
     for t in &doc.tests {
@@ -482,7 +557,7 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     let budget = doc.budget.as_ref().and_then(|b| budget(b, doc.name.as_deref(), &mut errs));
 
     match (errs.is_empty(), default) {
-        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget }),
+        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget, trim: file_trim, sample_rate_field }),
         _ => Err(errs),
     }
 }
@@ -650,4 +725,130 @@ fn budget(doc: &Spanned<BudgetDoc>, file_name: Option<&str>, errs: &mut Vec<Diag
 fn pct(share: f64) -> String {
     let p = share * 100.0;
     if (p - p.round()).abs() < 1e-9 { format!("{}", p.round()) } else { format!("{p}") }
+}
+
+// ---- summarize: and trim: ----------------------------------------------------------------------------
+
+/// Adds a `summarize:` block to an action, checking that the action drops something.
+fn with_summary(src: &str, mut a: ActionSpec, doc: Option<&Spanned<SummarizeDoc>>, errs: &mut Vec<Diagnostic>) -> ActionSpec {
+    let Some(doc) = doc else { return a };
+    if matches!(a.kind, ActionKind::Keep) {
+        errs.push(
+            Diagnostic::new(pos(&doc.referenced), "`summarize` only applies to `action: drop` and `action: sample`")
+                .hint("a keep rule removes nothing to summarize; move `summarize` to the rule that drops the records"),
+        );
+        return a;
+    }
+    a.summarize = summarize(src, doc, errs);
+    a
+}
+
+/// `60`, `60s`, `1m`, `1h`: seconds.
+fn duration_secs(doc: &Spanned<DurationDoc>) -> Result<u64, Diagnostic> {
+    let text = match &doc.value {
+        DurationDoc::Secs(n) => n.to_string(),
+        DurationDoc::Text(t) => t.trim().to_string(),
+    };
+    let hint = "write a number and a unit: 30s, 1m, 5m, 1h (at least 1s, at most 24h)";
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (num, unit) = (&text[..split], text[split..].trim());
+    let mult = match unit {
+        "" | "s" => Some(1),
+        "m" | "min" => Some(60),
+        "h" => Some(3600),
+        _ => None,
+    };
+    let at = pos(&doc.referenced);
+    match (num.parse::<u64>().ok(), mult) {
+        (Some(n), Some(m)) if (1..=86_400).contains(&(n * m)) => Ok(n * m),
+        (Some(_), Some(_)) => Err(Diagnostic::new(at, format!("interval {text:?} is outside 1s..24h")).len(text.chars().count()).hint(hint)),
+        _ => Err(Diagnostic::new(at, format!("invalid interval {text:?}")).len(text.chars().count()).hint(hint)),
+    }
+}
+
+/// The `(name, path)` pairs of `by:` or `sum:`, each name once.
+fn named_paths(src: &str, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mut Vec<Diagnostic>) -> Vec<(String, Path)> {
+    let mut out: Vec<(String, Path)> = Vec::new();
+    for it in items {
+        let at = pos(&it.referenced);
+        let (name, text) = match &it.value {
+            NamedPathDoc::Path(p) => (p.trim().to_string(), p.clone()),
+            NamedPathDoc::Named(m) if m.len() == 1 => {
+                let (k, v) = m.iter().next().expect("one entry");
+                (k.trim().to_string(), v.clone())
+            }
+            NamedPathDoc::Named(_) => {
+                errs.push(Diagnostic::new(at, format!("a {what} entry is a field path, or one `name: path` pair")).hint("e.g. `- kubernetes.namespace_name` or `- namespace: kubernetes.namespace_name`"));
+                continue;
+            }
+        };
+        let path = match path_from_str(src, &text, &it.referenced, &format!("{what} field")) {
+            Ok(p) => p,
+            Err(d) => {
+                errs.push(d);
+                continue;
+            }
+        };
+        if out.iter().any(|(n, _)| *n == name) {
+            errs.push(Diagnostic::new(at, format!("{what} names {name:?} twice")).len(text.chars().count()).hint("give one of them another name: `- other_name: path`"));
+            continue;
+        }
+        out.push((name, path));
+    }
+    out
+}
+
+fn summarize(src: &str, doc: &Spanned<SummarizeDoc>, errs: &mut Vec<Diagnostic>) -> Option<SummarizeSpec> {
+    let before = errs.len();
+    let d = &doc.value;
+    let by = named_paths(src, &d.by, "summarize.by", errs);
+    let sum = named_paths(src, &d.sum, "summarize.sum", errs);
+    let every_secs = match &d.every {
+        Some(e) => duration_secs(e).map_err(|e| errs.push(e)).unwrap_or(DEFAULT_EVERY_SECS),
+        None => DEFAULT_EVERY_SECS,
+    };
+    let max_groups = match &d.max_groups {
+        Some(m) if (1..=1_000_000).contains(&m.value) => m.value as usize,
+        Some(m) => {
+            errs.push(Diagnostic::new(pos(&m.referenced), format!("max_groups {} is outside 1..1000000", m.value))
+                .hint("the groups one interval may hold before the rest are counted as `_other` (default 1000)"));
+            DEFAULT_MAX_GROUPS
+        }
+        None => DEFAULT_MAX_GROUPS,
+    };
+    let priority = match &d.priority {
+        Some(p) => priority(p).map_err(|e| errs.push(e)).unwrap_or(Priority::High),
+        None => Priority::High,
+    };
+    (errs.len() == before).then(|| SummarizeSpec { pos: pos(&doc.referenced), by, sum, every_secs, max_groups, priority })
+}
+
+fn trim(doc: &Spanned<TrimDoc>, errs: &mut Vec<Diagnostic>) -> Option<TrimSpec> {
+    let before = errs.len();
+    let mut spec = TrimSpec { pos: pos(&doc.referenced), remove: Vec::new(), truncate: Vec::new() };
+    for r in &doc.value.remove {
+        match crate::trim::parse_pattern(&r.value) {
+            Ok(_) => spec.remove.push((r.value.trim().to_string(), pos(&r.referenced))),
+            Err(e) => errs.push(Diagnostic::new(pos(&r.referenced), format!("invalid field pattern {:?}: {e}", r.value))
+                .len(r.value.chars().count())
+                .hint("a dotted path; `*` matches any characters within one key; quote keys with dots: kubernetes.labels.\"app.kubernetes.io/name\"")),
+        }
+    }
+    let mut truncs: Vec<_> = doc.value.truncate.iter().collect();
+    truncs.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+    for (k, v) in truncs {
+        if let Err(e) = crate::trim::parse_pattern(&k.value) {
+            errs.push(Diagnostic::new(pos(&k.referenced), format!("invalid field pattern {:?}: {e}", k.value)).len(k.value.chars().count()));
+            continue;
+        }
+        match size(v, "truncation limit") {
+            Ok(n) if (n as usize) < MIN_TRUNCATE => errs.push(
+                Diagnostic::new(pos(&v.referenced), format!("truncation limit {n} B is below {MIN_TRUNCATE} B"))
+                    .hint("the limit includes the `…[truncated N bytes]` marker; to drop the field, list it under `remove`"),
+            ),
+            Ok(n) => spec.truncate.push((k.value.trim().to_string(), n as usize, pos(&k.referenced))),
+            Err(e) => errs.push(e),
+        }
+    }
+    (errs.len() == before).then_some(spec)
 }

@@ -11,6 +11,7 @@ use crate::budget::BudgetSpec;
 use crate::diag::Diagnostics;
 use crate::engine::{Decider, RuleId};
 use crate::plan::Plan;
+use crate::summary::Summarizer;
 
 pub use ast::Priority;
 pub use load::Example;
@@ -40,6 +41,22 @@ impl RuleSet {
     /// A new decider with empty counters.
     pub fn decider(&self) -> Decider {
         Decider::new(Arc::clone(&self.plan))
+    }
+
+    /// A new summarizer for the records this rule set's deciders drop (see [`crate::summary`]).
+    pub fn summarizer(&self) -> Summarizer {
+        Summarizer::new(Arc::clone(&self.plan))
+    }
+
+    /// Whether a rule has `summarize:`.
+    pub fn has_summaries(&self) -> bool {
+        !self.plan.summaries.is_empty()
+    }
+
+    /// Whether kept records may be changed on the way out (`trim:` or `sample_rate_field:`), so
+    /// [`Decider::trim`] is worth calling.
+    pub fn shapes_output(&self) -> bool {
+        self.plan.extras.iter().any(|x| x.trim.is_some() || x.rate.is_some())
     }
 
     /// The `name:` of the rule file.

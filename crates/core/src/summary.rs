@@ -1,0 +1,880 @@
+//! Summaries of what `drop` and `sample` rules remove: records, bytes and numeric statistics per group of
+//! field values, per time interval, as one JSON event per group that Splunk can chart directly.
+//!
+//! A [`Summarizer`] sits next to a [`Decider`] (one per thread or task). The front-end hands it every
+//! record the rules dropped; it counts the records of rules with a `summarize:` block and ignores the
+//! rest. [`Summarizer::flush`] turns the counts into [`Summary`] events: the CLI flushes as the records'
+//! time moves on, the Lambda once per invocation, the forwarder once per interval and on shutdown.
+//!
+//! ```
+//! use logtrim_core::{Action, RuleSet};
+//! use logtrim_core::budget::Timestamp;
+//!
+//! let rules = RuleSet::from_yaml("s.yaml", r#"
+//! rules:
+//!   - name: drop-debug
+//!     when: level == "debug"
+//!     action: drop
+//!     summarize: {by: [app], sum: [ms], every: 1m}
+//! "#)?;
+//! let (mut decider, mut summaries) = (rules.decider(), rules.summarizer());
+//! let now = Timestamp::UNIX_EPOCH;
+//! for rec in [br#"{"time":"2026-11-22T10:00:05Z","level":"debug","app":"web","ms":3}"#,
+//!             br#"{"time":"2026-11-22T10:00:09Z","level":"debug","app":"web","ms":5}"#] {
+//!     let d = decider.decide(rec);
+//!     assert_eq!(d.action, Action::Drop);
+//!     summaries.add(&mut decider, rec, d, now);
+//! }
+//! let out = summaries.flush(None);
+//! assert_eq!(out.len(), 1);
+//! assert_eq!(out[0].json, concat!(
+//!     r#"{"logtrim_summary":{"rule":"drop-debug","interval_start":"2026-11-22T10:00:00Z","#,
+//!     r#""interval_end":"2026-11-22T10:01:00Z","group":{"app":"web"},"records":2,"bytes":132,"#,
+//!     r#""stats":{"ms":{"count":2,"sum":8,"min":3,"max":5}}}}"#));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Time
+//!
+//! Intervals are `every` long and aligned to the Unix epoch (UTC): with `every: 1m`, 10:00:00–10:01:00.
+//! A record is counted in the interval of its own time — the first of its top-level `time`, `@timestamp`
+//! and `timestamp` fields that reads as a time (RFC 3339, or epoch seconds, milliseconds, microseconds or
+//! nanoseconds by magnitude) — so replaying a file gives the same summaries every time. A record without
+//! one is counted at the time the front-end passes to [`Summarizer::add`] (the CLI: the time of the last
+//! record that had one; the Lambda: the CloudWatch event's timestamp or Firehose's arrival time; the
+//! forwarder: the wall clock).
+//!
+//! # Wiring a front-end
+//!
+//! Per record, after [`Decider::decide`]: a kept record is sent as [`Decider::trim`] returns it; a dropped
+//! one goes to [`Summarizer::add`] (which ignores records of rules without `summarize:`). Then, on the
+//! front-end's schedule, [`Summarizer::flush`] and send each [`Summary::json`] like a kept record — admitted
+//! by the budget's `Accountant::admit(now, summary.priority, summary.metered_bytes())`, with
+//! [`Summary::start`] as its event time:
+//!
+//! - a long-running forwarder flushes `flush(Some(now - lateness))` once per interval (what has ended,
+//!   leaving a little time for late records), and `flush(None)` on shutdown, before its last batch;
+//! - a batch front-end (the Lambda) calls `flush(None)` at the end of each batch;
+//! - a replay (the CLI) flushes by the records' own time ([`Summarizer::last_record_time`],
+//!   [`Summarizer::next_due`]).
+//!
+//! Several workers may write events for the same rule, interval and group; they add up.
+//!
+//! # Memory
+//!
+//! Each open interval of each rule holds at most `max_groups` groups; the records of any further group go
+//! to one `_other` group (and to [`SummaryRuleCounters::overflow_records`]). Flushing closes intervals, so
+//! memory stays at (open intervals) × (`max_groups` + 1) groups. Deciding a record allocates nothing once
+//! the groups exist: the group key is built in a reused buffer.
+
+use std::collections::HashMap;
+use std::ops::AddAssign;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::diag::Pos;
+use crate::engine::{Action, Decider, Decision, RuleId, json_number};
+use crate::plan::{FieldRef, Plan};
+use crate::record::view::Value;
+use crate::rules::ast::{Path, Priority};
+
+/// The default `every`.
+pub const DEFAULT_EVERY_SECS: u64 = 60;
+/// The default `max_groups`.
+pub const DEFAULT_MAX_GROUPS: usize = 1000;
+
+/// A rule's `summarize:` block, as loaded.
+#[derive(Clone, Debug)]
+pub struct SummarizeSpec {
+    /// Where the block is written.
+    pub pos: Pos,
+    /// Group fields: the name in the summary's `group`, and the path.
+    pub by: Vec<(String, Path)>,
+    /// Numeric fields to sum: the name in the summary's `stats`, and the path.
+    pub sum: Vec<(String, Path)>,
+    /// Interval length in seconds.
+    pub every_secs: u64,
+    /// Groups per interval before the rest go to `_other`.
+    pub max_groups: usize,
+    /// The budget priority of the summary events.
+    pub priority: Priority,
+}
+
+/// How a group field is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GroupField {
+    /// The field's value.
+    Value(FieldRef),
+    /// `<field>.status_class`: `2xx`… from the access-log status.
+    StatusClass(FieldRef),
+}
+
+/// A compiled `summarize:` block.
+#[derive(Clone, Debug)]
+pub(crate) struct SummaryPlan {
+    pub rule: RuleId,
+    pub rule_name: String,
+    pub by: Vec<(String, GroupField)>,
+    pub sum: Vec<(String, FieldRef)>,
+    pub every_ms: i64,
+    pub max_groups: usize,
+    pub priority: Priority,
+}
+
+/// One summary event: what one rule removed in one interval for one group.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    /// The rule that dropped the records.
+    pub rule: RuleId,
+    /// The priority to admit the event with through the daily byte budget.
+    pub priority: Priority,
+    /// Start of the interval (inclusive); the event's time.
+    pub start: Timestamp,
+    /// End of the interval (exclusive).
+    pub end: Timestamp,
+    /// Records summarized.
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Whether this is the `_other` group of an interval that had more than `max_groups` groups.
+    pub overflow: bool,
+    /// The event: `{"logtrim_summary":{…}}` (see docs/rules.md, "Summaries"), one line of JSON.
+    pub json: String,
+}
+
+impl Summary {
+    /// The bytes Splunk meters for the event sent as a JSON object (its JSON text).
+    pub fn metered_bytes(&self) -> u64 {
+        self.json.len() as u64
+    }
+}
+
+/// Counts for one rule's summaries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SummaryRuleCounters {
+    /// Dropped records counted in summaries.
+    pub records: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Of those records, the ones folded into an `_other` group.
+    pub overflow_records: u64,
+    /// Summary events flushed.
+    pub events: u64,
+    /// Their bytes (what they add to the output).
+    pub event_bytes: u64,
+}
+
+impl AddAssign for SummaryRuleCounters {
+    fn add_assign(&mut self, o: SummaryRuleCounters) {
+        self.records += o.records;
+        self.bytes += o.bytes;
+        self.overflow_records += o.overflow_records;
+        self.events += o.events;
+        self.event_bytes += o.event_bytes;
+    }
+}
+
+/// Summary counts per rule, in file order, the default action last.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SummaryCounters {
+    /// One entry per rule; the default action is last.
+    pub rules: Vec<SummaryRuleCounters>,
+}
+
+impl SummaryCounters {
+    fn new(rules: usize) -> SummaryCounters {
+        SummaryCounters { rules: vec![SummaryRuleCounters::default(); rules + 1] }
+    }
+
+    fn at(&mut self, r: RuleId) -> &mut SummaryRuleCounters {
+        let last = self.rules.len() - 1;
+        &mut self.rules[r.index().unwrap_or(last).min(last)]
+    }
+
+    /// Counters of one rule.
+    pub fn rule(&self, r: RuleId) -> SummaryRuleCounters {
+        let last = self.rules.len().saturating_sub(1);
+        self.rules.get(r.index().unwrap_or(last).min(last)).copied().unwrap_or_default()
+    }
+
+    /// The sum over all rules.
+    pub fn total(&self) -> SummaryRuleCounters {
+        let mut t = SummaryRuleCounters::default();
+        for c in &self.rules {
+            t += *c;
+        }
+        t
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Agg {
+    records: u64,
+    bytes: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Stat {
+    count: u64,
+    sum: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Stat {
+    fn default() -> Stat {
+        Stat { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY }
+    }
+}
+
+impl Stat {
+    fn add(&mut self, x: f64) {
+        self.count += 1;
+        self.sum += x;
+        self.min = self.min.min(x);
+        self.max = self.max.max(x);
+    }
+
+    fn merge(&mut self, o: &Stat) {
+        self.count += o.count;
+        self.sum += o.sum;
+        self.min = self.min.min(o.min);
+        self.max = self.max.max(o.max);
+    }
+}
+
+/// One open interval of one rule.
+#[derive(Debug, Default)]
+struct Window {
+    summary: u16,
+    start_ms: i64,
+    /// Group key → index into `aggs`; the key encodes every group field's value.
+    groups: HashMap<Box<[u8]>, u32>,
+    /// In insertion order; `_other` (if any) is last, as no group is added once it exists.
+    aggs: Vec<Agg>,
+    /// `aggs.len() × sum fields`, row-major.
+    stats: Vec<Stat>,
+    other: Option<u32>,
+}
+
+impl Window {
+    fn clear(&mut self) {
+        self.groups.clear();
+        self.aggs.clear();
+        self.stats.clear();
+        self.other = None;
+    }
+
+    /// The group for `key`, created (or `_other`, past `max`) if new; and whether it is `_other`.
+    fn group(&mut self, key: &[u8], max: usize, nsum: usize) -> (usize, bool) {
+        if let Some(&i) = self.groups.get(key) {
+            return (i as usize, false);
+        }
+        if self.groups.len() < max {
+            let i = self.push(nsum);
+            self.groups.insert(key.into(), i as u32);
+            return (i, false);
+        }
+        (self.other_group(nsum), true)
+    }
+
+    /// The `_other` group, created if needed.
+    fn other_group(&mut self, nsum: usize) -> usize {
+        match self.other {
+            Some(i) => i as usize,
+            None => {
+                let i = self.push(nsum);
+                self.other = Some(i as u32);
+                i
+            }
+        }
+    }
+
+    fn push(&mut self, nsum: usize) -> usize {
+        self.aggs.push(Agg::default());
+        self.stats.extend(std::iter::repeat_n(Stat::default(), nsum));
+        self.aggs.len() - 1
+    }
+}
+
+/// Spare windows kept for reuse after a flush (their maps keep their capacity).
+const SPARE_WINDOWS: usize = 8;
+
+/// Counts dropped records into summaries. One per thread or task, next to its [`Decider`]; create it with
+/// [`crate::RuleSet::summarizer`].
+#[derive(Debug)]
+pub struct Summarizer {
+    plan: Arc<Plan>,
+    windows: Vec<Window>,
+    spare: Vec<Window>,
+    /// The group key of the record being added.
+    key: Vec<u8>,
+    last_time: Option<i64>,
+    counters: SummaryCounters,
+}
+
+impl Summarizer {
+    pub(crate) fn new(plan: Arc<Plan>) -> Summarizer {
+        let counters = SummaryCounters::new(plan.rules.len());
+        Summarizer { plan, windows: Vec::new(), spare: Vec::new(), key: Vec::new(), last_time: None, counters }
+    }
+
+    /// Whether any rule summarizes (when not, [`Summarizer::add`] never counts anything).
+    pub fn is_active(&self) -> bool {
+        !self.plan.summaries.is_empty()
+    }
+
+    /// Counts `record` if `decision` dropped it by a rule with `summarize:`; returns whether it did.
+    /// `decider` must be the one that just decided `record` (it holds the fields already read).
+    /// `fallback` is the time of a record that has none of its own (see the module docs).
+    pub fn add(&mut self, decider: &mut Decider, record: &[u8], decision: Decision, fallback: Timestamp) -> bool {
+        self.add_sized(decider, record, decision, fallback, record.len() as u64)
+    }
+
+    /// [`Summarizer::add`], counting the record as `bytes` long: for front-ends whose rules see a record
+    /// other than the event they count (the Lambda counts a CloudWatch event by its message).
+    pub fn add_sized(&mut self, decider: &mut Decider, record: &[u8], decision: Decision, fallback: Timestamp, bytes: u64) -> bool {
+        if decision.action != Action::Drop || !Arc::ptr_eq(&self.plan, decider.plan()) {
+            return false;
+        }
+        let plan = Arc::clone(&self.plan);
+        let Some(si) = plan.extras(decision.rule).summary else { return false };
+        let sp = &plan.summaries[si as usize];
+        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.field(record, f)));
+        if own.is_some() {
+            self.last_time = own;
+        }
+        let ms = own.unwrap_or_else(|| fallback.as_millisecond());
+        let start_ms = ms.div_euclid(sp.every_ms) * sp.every_ms;
+
+        self.key.clear();
+        for (_, g) in &sp.by {
+            match *g {
+                GroupField::Value(f) => encode(&mut self.key, decider.field(record, f)),
+                GroupField::StatusClass(f) => encode_class(&mut self.key, decider.field(record, f)),
+            }
+        }
+        let wi = match self.windows.iter().position(|w| w.summary == si && w.start_ms == start_ms) {
+            Some(i) => i,
+            None => {
+                let mut w = self.spare.pop().unwrap_or_default();
+                w.summary = si;
+                w.start_ms = start_ms;
+                self.windows.push(w);
+                self.windows.len() - 1
+            }
+        };
+        let nsum = sp.sum.len();
+        let w = &mut self.windows[wi];
+        let (gi, other) = w.group(&self.key, sp.max_groups, nsum);
+        w.aggs[gi].records += 1;
+        w.aggs[gi].bytes += bytes;
+        for (j, (_, f)) in sp.sum.iter().enumerate() {
+            if let Some(x) = number(decider.field(record, *f)) {
+                w.stats[gi * nsum + j].add(x);
+            }
+        }
+        let c = self.counters.at(decision.rule);
+        c.records += 1;
+        c.bytes += bytes;
+        if other {
+            c.overflow_records += 1;
+        }
+        true
+    }
+
+    /// Adds everything `other` counted (and has not flushed) to this summarizer, for the same rule set;
+    /// `other` is left as it was. The Lambda counts each Firehose record apart and merges the records whose
+    /// answer is final. The `max_groups` cap applies to the merged groups.
+    pub fn merge(&mut self, other: &Summarizer) {
+        if !Arc::ptr_eq(&self.plan, &other.plan) {
+            return;
+        }
+        if other.last_time.is_some() {
+            self.last_time = other.last_time;
+        }
+        let plan = Arc::clone(&self.plan);
+        for ow in &other.windows {
+            let sp = &plan.summaries[ow.summary as usize];
+            let nsum = sp.sum.len();
+            let wi = match self.windows.iter().position(|w| w.summary == ow.summary && w.start_ms == ow.start_ms) {
+                Some(i) => i,
+                None => {
+                    let mut w = self.spare.pop().unwrap_or_default();
+                    w.summary = ow.summary;
+                    w.start_ms = ow.start_ms;
+                    self.windows.push(w);
+                    self.windows.len() - 1
+                }
+            };
+            let w = &mut self.windows[wi];
+            let mut order: Vec<(&[u8], usize)> = ow.groups.iter().map(|(k, &i)| (&**k, i as usize)).collect();
+            order.sort_by_key(|&(_, i)| i);
+            let mut moves: Vec<(usize, usize, bool)> = Vec::with_capacity(ow.aggs.len());
+            for (k, i) in order {
+                let (gi, folded) = w.group(k, sp.max_groups, nsum);
+                moves.push((i, gi, folded));
+            }
+            if let Some(o) = ow.other {
+                moves.push((o as usize, w.other_group(nsum), true));
+            }
+            let c = self.counters.at(sp.rule);
+            for (from, to, folded) in moves {
+                let a = ow.aggs[from];
+                w.aggs[to].records += a.records;
+                w.aggs[to].bytes += a.bytes;
+                for j in 0..nsum {
+                    let s = ow.stats[from * nsum + j];
+                    w.stats[to * nsum + j].merge(&s);
+                }
+                c.records += a.records;
+                c.bytes += a.bytes;
+                if folded {
+                    c.overflow_records += a.records;
+                }
+            }
+        }
+    }
+
+    /// Closes the intervals that end at or before `until` (every open interval with `None`) and returns
+    /// their summary events, ordered by interval start, then rule, then group (first seen first).
+    pub fn flush(&mut self, until: Option<Timestamp>) -> Vec<Summary> {
+        let plan = Arc::clone(&self.plan);
+        let limit = until.map(|t| t.as_millisecond());
+        let mut done: Vec<Window> = Vec::new();
+        let mut i = 0;
+        while i < self.windows.len() {
+            let w = &self.windows[i];
+            let end = w.start_ms + plan.summaries[w.summary as usize].every_ms;
+            if limit.is_none_or(|l| end <= l) {
+                done.push(self.windows.swap_remove(i));
+            } else {
+                i += 1;
+            }
+        }
+        done.sort_by_key(|w| (w.start_ms, plan.summaries[w.summary as usize].rule));
+        let mut out = Vec::new();
+        for mut w in done {
+            let sp = &plan.summaries[w.summary as usize];
+            let mut keys: Vec<&[u8]> = vec![&[]; w.aggs.len()];
+            for (k, &i) in &w.groups {
+                keys[i as usize] = k;
+            }
+            let start = Timestamp::from_millisecond(w.start_ms).unwrap_or(Timestamp::UNIX_EPOCH);
+            let end = Timestamp::from_millisecond(w.start_ms + sp.every_ms).unwrap_or(Timestamp::UNIX_EPOCH);
+            let nsum = sp.sum.len();
+            for (gi, a) in w.aggs.iter().enumerate() {
+                let overflow = w.other == Some(gi as u32);
+                let json = render(&plan, sp, start, end, (!overflow).then_some(keys[gi]), *a, &w.stats[gi * nsum..(gi + 1) * nsum]);
+                let c = self.counters.at(sp.rule);
+                c.events += 1;
+                c.event_bytes += json.len() as u64;
+                out.push(Summary {
+                    rule: sp.rule,
+                    priority: sp.priority,
+                    start,
+                    end,
+                    records: a.records,
+                    bytes: a.bytes,
+                    overflow,
+                    json,
+                });
+            }
+            w.clear();
+            if self.spare.len() < SPARE_WINDOWS {
+                self.spare.push(w);
+            }
+        }
+        out
+    }
+
+    /// The end of the earliest open interval: nothing is due before it.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.windows
+            .iter()
+            .map(|w| w.start_ms + self.plan.summaries[w.summary as usize].every_ms)
+            .min()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// The time of the last summarized record that had one of its own.
+    pub fn last_record_time(&self) -> Option<Timestamp> {
+        self.last_time.and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// Whether nothing is waiting to be flushed.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// Counts since creation (flushed events included).
+    pub fn counters(&self) -> &SummaryCounters {
+        &self.counters
+    }
+}
+
+// ---- group keys ---------------------------------------------------------------------------------------
+
+const MISSING: u8 = 0;
+const NULL: u8 = 1;
+const FALSE: u8 = 2;
+const TRUE: u8 = 3;
+const NUM: u8 = 4;
+const STR: u8 = 5;
+const CONTAINER: u8 = 6;
+
+fn encode_bytes(key: &mut Vec<u8>, tag: u8, b: &[u8]) {
+    key.push(tag);
+    key.extend_from_slice(&(b.len() as u32).to_le_bytes());
+    key.extend_from_slice(b);
+}
+
+/// Appends one value to a group key; values are self-delimiting, so different values never collide.
+fn encode(key: &mut Vec<u8>, v: Value<'_>) {
+    match v {
+        Value::Missing => key.push(MISSING),
+        Value::Null => key.push(NULL),
+        Value::Bool(false) => key.push(FALSE),
+        Value::Bool(true) => key.push(TRUE),
+        Value::Num(n) => {
+            key.push(NUM);
+            // -0.0 and 0.0 are one group.
+            key.extend_from_slice(&(n + 0.0).to_bits().to_le_bytes());
+        }
+        Value::Str(s) => encode_bytes(key, STR, s),
+        Value::Container(s) => encode_bytes(key, CONTAINER, s),
+    }
+}
+
+/// `2xx`, `4xx`…: the hundreds of a status code 0–999 (a JSON number or a string holding one).
+fn encode_class(key: &mut Vec<u8>, v: Value<'_>) {
+    match number(v) {
+        Some(n) if n.fract() == 0.0 && (0.0..1000.0).contains(&n) => {
+            encode_bytes(key, STR, &[b'0' + (n as u32 / 100) as u8, b'x', b'x']);
+        }
+        _ => key.push(MISSING),
+    }
+}
+
+fn number(v: Value<'_>) -> Option<f64> {
+    match v {
+        Value::Num(n) => Some(n),
+        Value::Str(s) => json_number(s),
+        _ => None,
+    }
+}
+
+/// Reads one value back from a group key, appending it as JSON.
+fn decode_one<'k>(key: &'k [u8], out: &mut String) -> &'k [u8] {
+    let Some((&tag, rest)) = key.split_first() else {
+        out.push_str("null");
+        return key;
+    };
+    match tag {
+        FALSE => out.push_str("false"),
+        TRUE => out.push_str("true"),
+        NUM => {
+            let bits = rest.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).unwrap_or(0);
+            push_num(out, f64::from_bits(bits));
+            return rest.get(8..).unwrap_or(&[]);
+        }
+        STR | CONTAINER => {
+            let len = rest.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_le_bytes).unwrap_or(0) as usize;
+            let body = rest.get(4..4 + len).unwrap_or(&[]);
+            if tag == STR {
+                push_str(out, &String::from_utf8_lossy(body));
+            } else {
+                out.push_str(&String::from_utf8_lossy(body));
+            }
+            return rest.get(4 + len..).unwrap_or(&[]);
+        }
+        _ => out.push_str("null"),
+    }
+    rest
+}
+
+fn push_str(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()));
+}
+
+/// Integers without a fraction (`200`, not `200.0`); other numbers in their shortest form.
+fn push_num(out: &mut String, n: f64) {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        out.push_str(&format!("{}", n as i64));
+    } else {
+        out.push_str(&serde_json::to_string(&n).unwrap_or_else(|_| "null".into()));
+    }
+}
+
+fn render(plan: &Plan, sp: &SummaryPlan, start: Timestamp, end: Timestamp, key: Option<&[u8]>, a: Agg, stats: &[Stat]) -> String {
+    let mut o = String::with_capacity(256);
+    o.push_str(r#"{"logtrim_summary":{"rule":"#);
+    push_str(&mut o, &sp.rule_name);
+    if let Some(name) = &plan.name {
+        o.push_str(r#","rule_set":"#);
+        push_str(&mut o, name);
+    }
+    o.push_str(&format!(r#","interval_start":"{start}","interval_end":"{end}","group":{{"#));
+    let mut rest = key.unwrap_or(&[]);
+    for (i, (name, _)) in sp.by.iter().enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        push_str(&mut o, name);
+        o.push(':');
+        match key {
+            Some(_) => rest = decode_one(rest, &mut o),
+            None => o.push_str(r#""_other""#),
+        }
+    }
+    o.push('}');
+    if key.is_none() {
+        o.push_str(r#","overflow":true"#);
+    }
+    o.push_str(&format!(r#","records":{},"bytes":{}"#, a.records, a.bytes));
+    if !sp.sum.is_empty() {
+        o.push_str(r#","stats":{"#);
+        for (i, ((name, _), s)) in sp.sum.iter().zip(stats).enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            push_str(&mut o, name);
+            o.push_str(&format!(r#":{{"count":{},"sum":"#, s.count));
+            push_num(&mut o, s.sum);
+            if s.count > 0 {
+                o.push_str(r#","min":"#);
+                push_num(&mut o, s.min);
+                o.push_str(r#","max":"#);
+                push_num(&mut o, s.max);
+            } else {
+                o.push_str(r#","min":null,"max":null"#);
+            }
+            o.push('}');
+        }
+        o.push('}');
+    }
+    o.push_str("}}");
+    o
+}
+
+// ---- record time ---------------------------------------------------------------------------------------
+
+/// Epoch milliseconds from a time field: a number (seconds, or ms/µs/ns by magnitude), a string holding
+/// one, or an RFC 3339 timestamp (`2026-11-22T10:00:00.123Z`, an offset, or a space for the `T`).
+pub(crate) fn time_ms(v: Value<'_>) -> Option<i64> {
+    let s = match v {
+        Value::Num(n) => return epoch_ms(n),
+        Value::Str(s) => s,
+        _ => return None,
+    };
+    if let Some(n) = json_number(s) {
+        return epoch_ms(n);
+    }
+    rfc3339_ms(s)
+}
+
+fn epoch_ms(n: f64) -> Option<i64> {
+    let ms = if n >= 1e17 {
+        n / 1e6
+    } else if n >= 1e14 {
+        n / 1e3
+    } else if n >= 1e11 {
+        n
+    } else {
+        n * 1e3
+    };
+    (0.0..253_402_300_800_000.0).contains(&ms).then(|| ms.floor() as i64)
+}
+
+fn rfc3339_ms(b: &[u8]) -> Option<i64> {
+    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = b.get(r)?;
+        t.iter().all(u8::is_ascii_digit).then(|| t.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
+    };
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0;
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        let st = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == st {
+            return None;
+        }
+        let frac = &b[st..i.min(st + 3)];
+        ms = frac.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) * 10i64.pow(3 - frac.len() as u32);
+    }
+    let offset_s = match b.get(i) {
+        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
+        Some(&c @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
+            let v = digits(i + 1..i + 3)? * 3600 + digits(i + 4..i + 6)? * 60;
+            if c == b'-' { -v } else { v }
+        }
+        _ => return None,
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let (y, m) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RuleSet;
+
+    #[test]
+    fn record_times() {
+        let t = |s: &str| time_ms(Value::Str(s.as_bytes()));
+        assert_eq!(t("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
+        assert_eq!(t("2026-11-22T11:00:00.5+01:00"), Some(1_795_341_600_500));
+        assert_eq!(t("2026-11-22 10:00:00.123456789Z"), Some(1_795_341_600_123));
+        assert_eq!(t("1795341600"), Some(1_795_341_600_000));
+        assert_eq!(time_ms(Value::Num(1_795_341_600_123.0)), Some(1_795_341_600_123));
+        assert_eq!(time_ms(Value::Num(1_795_341_600_123_456.0)), Some(1_795_341_600_123));
+        assert_eq!(t("yesterday"), None);
+        assert_eq!(t("2026-11-22T10:00:00"), None, "no zone");
+        assert_eq!(time_ms(Value::Bool(true)), None);
+    }
+
+    const RULES: &str = r#"
+parse:
+  log: [access]
+rules:
+  - name: drop-ok
+    when: log.status < 400
+    action: drop
+    summarize:
+      by: [ns: k8s.ns, log.status_class, log.method]
+      sum: [log.duration]
+      every: 10s
+      max_groups: 2
+"#;
+
+    fn line(t: &str, ns: &str, status: u32, method: &str) -> String {
+        format!(
+            r#"{{"time":"{t}","k8s":{{"ns":"{ns}"}},"log":"1.2.3.4 - - [22/Nov/2026:10:00:00 +0000] \"{method} / HTTP/1.1\" {status} 5 \"-\" \"c\" 100 0.250 [u] [] 1.1.1.1:80 5 0.250 {status} r1"}}"#
+        )
+    }
+
+    #[test]
+    fn groups_intervals_overflow_and_exact_totals() {
+        let rules = RuleSet::from_yaml("t.yaml", RULES).unwrap_or_else(|e| panic!("{e}"));
+        let mut d = rules.decider();
+        let mut s = rules.summarizer();
+        let recs = [
+            line("2026-11-22T10:00:01Z", "a", 200, "GET"),
+            line("2026-11-22T10:00:02Z", "a", 204, "GET"),
+            line("2026-11-22T10:00:03Z", "b", 301, "GET"),
+            line("2026-11-22T10:00:04Z", "c", 200, "GET"), // third group: `_other`
+            line("2026-11-22T10:00:11Z", "c", 200, "GET"), // next interval
+            r#"{"log":"plain"}"#.to_string(),                 // no time: the fallback
+            line("2026-11-22T10:00:05Z", "a", 500, "GET"), // kept
+        ];
+        let fallback = Timestamp::from_second(1_795_341_605).unwrap(); // 10:00:05
+        for r in &recs {
+            let dec = d.decide(r.as_bytes());
+            s.add(&mut d, r.as_bytes(), dec, fallback);
+        }
+        let out = s.flush(Some(Timestamp::from_second(1_795_341_610).unwrap()));
+        assert_eq!(out.len(), 3, "{out:#?}");
+        let v: Vec<serde_json::Value> = out.iter().map(|o| serde_json::from_str(&o.json).unwrap()).collect();
+        let g = |i: usize| v[i]["logtrim_summary"]["group"].clone();
+        assert_eq!(g(0), serde_json::json!({"ns": "a", "log.status_class": "2xx", "log.method": "GET"}));
+        assert_eq!(v[0]["logtrim_summary"]["records"], 2);
+        assert_eq!(v[0]["logtrim_summary"]["stats"]["log.duration"], serde_json::json!({"count": 2, "sum": 500, "min": 250, "max": 250}));
+        assert_eq!(g(1)["log.status_class"], "3xx");
+        // `{"log":"plain"}` matched no rule (no status): kept, so only `c` overflows.
+        assert!(out[2].overflow);
+        assert_eq!(g(2), serde_json::json!({"ns": "_other", "log.status_class": "_other", "log.method": "_other"}));
+        assert_eq!(v[2]["logtrim_summary"]["overflow"], true);
+        assert_eq!(s.counters().total().overflow_records, 1);
+        let rest = s.flush(None);
+        assert_eq!(rest.len(), 1);
+        assert_eq!(rest[0].start, Timestamp::from_second(1_795_341_610).unwrap());
+        let all: u64 = out.iter().chain(&rest).map(|o| o.records).sum();
+        let bytes: u64 = out.iter().chain(&rest).map(|o| o.bytes).sum();
+        let c = d.counters().rule(RuleId::from_index(0));
+        assert_eq!((all, bytes), (c.dropped, c.dropped_bytes));
+        assert!(s.is_empty());
+    }
+
+    fn errors(yaml: &str) -> String {
+        match RuleSet::from_yaml("t.yaml", yaml) {
+            Ok(_) => panic!("no error for {yaml}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn summarize_mistakes_are_reported_where_they_are() {
+        let e = errors("rules:\n  - name: k\n    action: keep\n    summarize: {by: [a]}\n");
+        assert!(e.contains("t.yaml:4:16: `summarize` only applies to `action: drop` and `action: sample`"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {every: 90x, max_groups: 0}\n");
+        assert!(e.contains("invalid interval \"90x\"") && e.contains("max_groups 0 is outside"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {every: 2d}\n");
+        assert!(e.contains("invalid interval"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {every: 25h}\n");
+        assert!(e.contains("outside 1s..24h"), "{e}");
+        let e = errors("parse:\n  log: [nginx_combined]\nrules:\n  - name: d\n    action: drop\n    summarize: {by: [log.stauts]}\n");
+        assert!(e.contains("did you mean log.status?"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {by: [a, {a: b}]}\n");
+        assert!(e.contains("summarize.by names \"a\" twice"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {group_by: [a]}\n");
+        assert!(e.contains("unknown field") && e.contains("summarize accepts"), "{e}");
+        let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {priority: urgent}\n");
+        assert!(e.contains("unknown priority \"urgent\""), "{e}");
+        // On the default action too; every: as seconds.
+        let r = RuleSet::from_yaml("t.yaml", "default: {action: drop, summarize: {by: [a], every: 30}}\n").unwrap();
+        assert!(r.has_summaries());
+        assert!(r.explain().contains("summarize dropped records every 30s by [a]"), "{}", r.explain());
+    }
+
+    #[test]
+    fn status_class_only_under_access_parsers() {
+        // Under `json` alone, `log.status_class` is an ordinary JSON key.
+        let r = RuleSet::from_yaml("t.yaml", "parse: {log: [json]}\ndefault: {action: drop, summarize: {by: [log.status_class]}}\n").unwrap();
+        let mut d = r.decider();
+        let mut s = r.summarizer();
+        let rec = br#"{"log":"{\"status_class\":\"weird\",\"status\":200}"}"#;
+        let dec = d.decide(rec);
+        assert!(s.add(&mut d, rec, dec, Timestamp::UNIX_EPOCH));
+        let out = s.flush(None);
+        assert!(out[0].json.contains(r#""group":{"log.status_class":"weird"}"#), "{}", out[0].json);
+        assert_eq!(out[0].start, Timestamp::UNIX_EPOCH, "no time: the fallback");
+    }
+
+    #[test]
+    fn merge_adds_up_and_keeps_the_cap() {
+        let rules = RuleSet::from_yaml("t.yaml", RULES).unwrap();
+        let mut d = rules.decider();
+        let (mut main, mut part) = (rules.summarizer(), rules.summarizer());
+        let now = Timestamp::UNIX_EPOCH;
+        for (i, ns) in ["a", "b", "c", "a"].iter().enumerate() {
+            let r = line("2026-11-22T10:00:01Z", ns, 200, "GET");
+            let dec = d.decide(r.as_bytes());
+            if i % 2 == 0 { main.add(&mut d, r.as_bytes(), dec, now) } else { part.add(&mut d, r.as_bytes(), dec, now) };
+        }
+        main.merge(&part);
+        assert_eq!(part.counters().total().records, 2, "left as it was");
+        let out = main.flush(None);
+        let recs: Vec<u64> = out.iter().map(|o| o.records).collect();
+        assert_eq!(recs, [2, 1, 1]);
+        assert!(out[2].overflow);
+        assert_eq!(main.counters().total().records, 4);
+    }
+}
