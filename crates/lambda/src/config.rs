@@ -12,6 +12,8 @@
 //! | `LOGTRIM_REINGEST_MAX_ATTEMPTS` | `10` | PutRecordBatch attempts before the invocation fails |
 //! | `LOGTRIM_REINGEST_BACKOFF_MS` | `100` | first retry delay, doubled per attempt up to 5 s |
 //! | `LOGTRIM_MAX_DECOMPRESSED` | `67108864` | per-record decompressed size cap |
+//! | `LOGTRIM_BUDGET_TABLE` | – | DynamoDB table holding the fleet-wide daily byte budget (rule file `budget:`) |
+//! | `LOGTRIM_BUDGET_STORE` | `dynamodb` with a table | `dynamodb`, `local` (this instance alone: tests, one instance) or `off` |
 //! | `LOGTRIM_LOG` | `info` | tracing filter (`RUST_LOG` syntax) |
 
 use std::fmt;
@@ -49,6 +51,25 @@ pub struct Config {
     pub max_decompressed: usize,
     /// PutRecordBatch retries.
     pub retry: RetryPolicy,
+    /// Where the daily byte budget is kept; checked against the rule set in [`Config::budget_store`].
+    pub budget: BudgetStore,
+    /// Whether a budget variable was set at all.
+    pub budget_explicit: bool,
+}
+
+/// Where the daily byte budget (a rule file's `budget:` section) is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BudgetStore {
+    /// Not enforced (also when the rule set has no budget).
+    Off,
+    /// In this instance's memory only: every concurrent instance would spend the whole limit, so this is
+    /// for tests and single-instance use.
+    Local,
+    /// Leased in chunks from a DynamoDB table shared by every instance and forwarder (`logtrim-aws`).
+    DynamoDb {
+        /// The table name.
+        table: String,
+    },
 }
 
 /// Every configuration problem found.
@@ -129,10 +150,32 @@ impl Config {
             base_backoff: Duration::from_millis(backoff),
             max_backoff: Duration::from_secs(5).max(Duration::from_millis(backoff)),
         };
+        let table = set("LOGTRIM_BUDGET_TABLE");
+        let budget = match (set("LOGTRIM_BUDGET_STORE").as_deref().map(str::trim), table) {
+            (None | Some("dynamodb"), Some(table)) => BudgetStore::DynamoDb { table },
+            (Some("dynamodb"), None) => {
+                errors.push("LOGTRIM_BUDGET_STORE=dynamodb needs LOGTRIM_BUDGET_TABLE".to_string());
+                BudgetStore::Off
+            }
+            // Without a store setting the rule set decides: see `budget_store`.
+            (None, None) => BudgetStore::Off,
+            (Some("local"), None) => BudgetStore::Local,
+            (Some("off"), None) => BudgetStore::Off,
+            (Some(s @ ("local" | "off")), Some(_)) => {
+                errors.push(format!("LOGTRIM_BUDGET_STORE={s} but LOGTRIM_BUDGET_TABLE is set: choose one"));
+                BudgetStore::Off
+            }
+            (Some(other), _) => {
+                errors.push(format!("LOGTRIM_BUDGET_STORE: expected `dynamodb`, `local` or `off`, got {other:?}"));
+                BudgetStore::Off
+            }
+        };
+        let budget_explicit = set("LOGTRIM_BUDGET_STORE").is_some() || set("LOGTRIM_BUDGET_TABLE").is_some();
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
         Ok(Config {
+            budget_explicit,
             rules,
             output,
             hec,
@@ -140,7 +183,23 @@ impl Config {
             response_limit,
             max_decompressed,
             retry,
+            budget,
         })
+    }
+
+    /// The budget store for this rule set. A rule set with a `budget:` needs a store decision — a
+    /// per-instance budget would let every concurrent instance spend the whole limit, so it is never
+    /// chosen silently — and a store without a budget to enforce is a mistake too.
+    pub fn budget_store(&self, rules: &RuleSet) -> Result<BudgetStore, String> {
+        match (rules.budget().is_some(), &self.budget, self.budget_explicit) {
+            (true, BudgetStore::Off, false) => Err("the rule set has a `budget:` section: set LOGTRIM_BUDGET_TABLE to share it through \
+                DynamoDB, or LOGTRIM_BUDGET_STORE=local (this instance alone) or off"
+                .to_string()),
+            (false, BudgetStore::Local | BudgetStore::DynamoDb { .. }, _) => {
+                Err("LOGTRIM_BUDGET_TABLE/LOGTRIM_BUDGET_STORE is set but the rule set has no `budget:` section".to_string())
+            }
+            (_, b, _) => Ok(b.clone()),
+        }
     }
 
     /// Reads and compiles the rule set. The error carries every diagnostic as `file:line:col: message`.
@@ -210,6 +269,27 @@ mod tests {
         assert!(e.contains("LOGTRIM_RULES_YAML:"), "{e}");
         let c = cfg(&[("LOGTRIM_RULES_FILE", "/nonexistent/rules.yaml")]).unwrap();
         assert!(c.load_rules().unwrap_err().contains("cannot read rule file"));
+    }
+
+    #[test]
+    fn a_budget_needs_a_store_decision() {
+        let with = "rules: []\ndefault: {action: keep}\nbudget:\n  limit: 4GB\n  time_zone: UTC\n";
+        let without = "rules: []\ndefault: {action: keep}\n";
+        let store = |yaml: &str, vars: &[(&str, &str)]| {
+            let mut v = vars.to_vec();
+            v.push(("LOGTRIM_RULES_YAML", yaml));
+            let c = cfg(&v)?;
+            let rules = c.load_rules().unwrap();
+            c.budget_store(&rules).map_err(|e| ConfigError(vec![e]))
+        };
+        assert!(store(with, &[]).unwrap_err().to_string().contains("set LOGTRIM_BUDGET_TABLE"));
+        assert_eq!(store(with, &[("LOGTRIM_BUDGET_TABLE", "t")]).unwrap(), BudgetStore::DynamoDb { table: "t".into() });
+        assert_eq!(store(with, &[("LOGTRIM_BUDGET_STORE", "local")]).unwrap(), BudgetStore::Local);
+        assert_eq!(store(with, &[("LOGTRIM_BUDGET_STORE", "off")]).unwrap(), BudgetStore::Off);
+        assert_eq!(store(without, &[]).unwrap(), BudgetStore::Off);
+        assert!(store(without, &[("LOGTRIM_BUDGET_TABLE", "t")]).unwrap_err().to_string().contains("no `budget:`"));
+        assert!(store(with, &[("LOGTRIM_BUDGET_STORE", "dynamodb")]).unwrap_err().to_string().contains("needs LOGTRIM_BUDGET_TABLE"));
+        assert!(store(with, &[("LOGTRIM_BUDGET_STORE", "redis")]).unwrap_err().to_string().contains("expected `dynamodb`"));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 use serde_json::{Map, Value, json};
 
 use logtrim_core::RuleSet;
+use logtrim_core::budget::BudgetStatus;
 
 use crate::transform::{Stats, Tally};
 
@@ -16,7 +17,7 @@ use crate::transform::{Stats, Tally};
 pub const MAX_RULE_METRICS: usize = 40;
 
 /// What the line reports besides [`Stats`] and [`Tally`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Extra<'a> {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
     pub function_name: &'a str,
@@ -30,6 +31,8 @@ pub struct Extra<'a> {
     pub reingested_records: u64,
     /// Their bytes.
     pub reingested_bytes: u64,
+    /// The daily byte budget after this invocation, when one is enforced.
+    pub budget: Option<BudgetStatus>,
 }
 
 /// Renders the EMF JSON line (no trailing newline).
@@ -59,8 +62,30 @@ pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> S
         ("EventBytesDropped", "Bytes", total.dropped_bytes),
         ("BytesOut", "Bytes", stats.bytes_out),
         ("ResponseBytes", "Bytes", stats.response_bytes),
+        ("EventsShed", "Count", stats.events_shed),
+        ("EventBytesShed", "Bytes", stats.event_bytes_shed),
+        ("EventBytesMetered", "Bytes", stats.event_bytes_metered),
+        ("EventBytesTrimmed", "Bytes", total.trimmed_bytes),
+        ("SummaryEvents", "Count", stats.summary_events),
+        ("SummaryBytes", "Bytes", stats.summary_bytes),
     ] {
         put(&mut root, name.to_string(), unit, json!(v));
+    }
+    // The budget as this instance sees it: the fleet's spend (estimated), the limit, the shedding level
+    // (0 none, 1 low, 2 low+normal, 3 all but critical), the projection, and any critical overage.
+    if let Some(b) = &x.budget {
+        for (name, unit, v) in [
+            ("BudgetSpentBytes", "Bytes", json!(b.spent)),
+            ("BudgetLimitBytes", "Bytes", json!(b.limit)),
+            ("BudgetProjectedBytes", "Bytes", json!(b.projected)),
+            ("BudgetShedLevel", "None", json!(b.level())),
+            ("BudgetPacing", "None", json!(u8::from(b.pacing))),
+            ("BudgetOverLimitBytes", "Bytes", json!(b.over_limit)),
+            ("BudgetStoreFallback", "None", json!(u8::from(matches!(b.store, logtrim_core::budget::StoreState::Fallback { .. })))),
+        ] {
+            put(&mut root, name.to_string(), unit, v);
+        }
+        root.insert("budget".into(), json!({"name": b.budget, "day": b.day.key()}));
     }
     put(&mut root, "DurationMs".into(), "Milliseconds", json!((x.duration_ms * 1000.0).round() / 1000.0));
 
@@ -80,7 +105,7 @@ pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> S
         table.insert(
             name,
             json!({"matched": c.matched, "kept": c.kept, "dropped": c.dropped,
-                   "kept_bytes": c.kept_bytes, "dropped_bytes": c.dropped_bytes}),
+                   "kept_bytes": c.kept_bytes, "dropped_bytes": c.dropped_bytes, "trimmed_bytes": c.trimmed_bytes}),
         );
     }
     if rules.len() + 1 > MAX_RULE_METRICS {

@@ -3,6 +3,8 @@
 use std::sync::Mutex;
 use std::time::Instant;
 
+use logtrim_aws::DynamoLeaseStore;
+use logtrim_core::budget::{Accountant, Admission, BudgetStatus, Lease, LeaseRequest, LeaseStore, MemoryStore, StoreUnavailable, Timestamp};
 use logtrim_core::{Decider, RuleSet};
 
 use crate::emf;
@@ -26,6 +28,51 @@ pub struct State<P> {
     pub client: P,
     /// For the EMF dimension.
     pub function_name: String,
+    /// The daily byte budget, when the rule set has one and a store is configured.
+    pub budget: Option<Budget>,
+}
+
+/// This instance's share of the daily byte budget.
+pub struct Budget {
+    /// Async lock: held across the store calls of one invocation (instances run one at a time).
+    pub accountant: tokio::sync::Mutex<Accountant>,
+    /// Where leases come from.
+    pub store: BudgetBackend,
+}
+
+/// A lease store the handler can await.
+pub enum BudgetBackend {
+    /// This instance alone (tests; a single instance).
+    Local(MemoryStore),
+    /// Shared by the fleet.
+    DynamoDb(DynamoLeaseStore),
+}
+
+impl BudgetBackend {
+    async fn lease(&self, req: &LeaseRequest) -> Result<Lease, StoreUnavailable> {
+        match self {
+            BudgetBackend::Local(m) => m.clone().lease(req),
+            BudgetBackend::DynamoDb(d) => d.lease(req).await,
+        }
+    }
+
+    /// What the accountant asks for, answered (at most three round trips), holding at least `need` bytes
+    /// when the store grants them.
+    async fn sync(&self, acc: &mut Accountant, need: u64) {
+        for _ in 0..3 {
+            let Some(req) = acc.lease_request_for(Timestamp::now(), need) else { break };
+            let reply = self.lease(&req).await;
+            acc.apply(Timestamp::now(), reply);
+        }
+    }
+}
+
+impl Budget {
+    /// A budget for `rules` (which must have a `budget:` section) on `store`.
+    pub fn new(rules: &RuleSet, store: BudgetBackend) -> Option<Budget> {
+        let spec = rules.budget()?.clone();
+        Some(Budget { accountant: tokio::sync::Mutex::new(Accountant::new(spec, Timestamp::now())), store })
+    }
 }
 
 impl<P> State<P> {
@@ -39,6 +86,7 @@ impl<P> State<P> {
             retry: RetryPolicy::default(),
             client,
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "logtrim-lambda".into()),
+            budget: None,
         }
     }
 }
@@ -74,10 +122,46 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
     let start = Instant::now();
     let mut settings = state.settings.clone();
     settings.can_reingest = event.source_kinesis_stream_arn.is_none();
-    let outcome = {
-        let mut d = state.decider.lock().unwrap_or_else(|p| p.into_inner());
-        transform::transform(&event.records, &mut d, &settings)
+    let mut budget = match &state.budget {
+        Some(b) => Some((b.accountant.lock().await, &b.store)),
+        None => None,
     };
+    if let Some((acc, store)) = &mut budget {
+        // Hold a lease for the batch before deciding: the store cannot be awaited in the middle of it.
+        // What the rules keep of plain data is at most its size; compressed data can inflate beyond,
+        // and the accountant then lends half a chunk while the next lease is fetched.
+        let need: u64 = event.records.iter().map(|r| r.data.len() as u64 / 4 * 3).sum();
+        store.sync(acc, need).await;
+    }
+    let (outcome, asked) = {
+        let mut d = state.decider.lock().unwrap_or_else(|p| p.into_inner());
+        match &mut budget {
+            None => (transform::transform(&event.records, &mut d, &settings), None),
+            Some((acc, _)) => {
+                let mut asked: Option<LeaseRequest> = None;
+                let out = transform::transform_with(&event.records, &mut d, &settings, &mut |priority, bytes| {
+                    let now = Timestamp::now();
+                    // A lease running low is asked for now and fetched after the batch: the accountant
+                    // lends up to half a chunk meanwhile.
+                    if asked.is_none() {
+                        asked = acc.lease_request(now);
+                    }
+                    acc.admit(now, priority, bytes) == Admission::Keep
+                });
+                (out, asked)
+            }
+        }
+    };
+    if let Some((acc, store)) = &mut budget {
+        if let Some(req) = asked {
+            let reply = store.lease(&req).await;
+            acc.apply(Timestamp::now(), reply);
+        }
+        // Top up for the next batch; what was kept is reported with the next request.
+        store.sync(acc, 0).await;
+    }
+    let budget_status: Option<BudgetStatus> = budget.as_ref().map(|(acc, _)| acc.status(Timestamp::now()));
+    drop(budget);
     let mut report = reingest::ReingestReport::default();
     if !outcome.reingest.is_empty() {
         let stream = state
@@ -98,6 +182,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         duration_ms: start.elapsed().as_secs_f64() * 1000.0,
         reingested_records: report.records as u64,
         reingested_bytes: report.bytes as u64,
+        budget: budget_status,
     };
     // EMF must be a line of its own on stdout.
     println!("{}", emf::render(&outcome.stats, &outcome.tally, &state.rules, &extra));

@@ -135,6 +135,10 @@ pub struct Input<'a> {
     pub record: &'a [u8],
     /// For [`EventSource::Record`], a string to send instead of the record (a CloudWatch message).
     pub event_text: Option<&'a str>,
+    /// The record as it is sent, when trimming changed it: the `event` comes from it, the metadata
+    /// (`time`, `host`, `source`, `sourcetype`, `index`, `fields`) still from `record`, so a field trimmed
+    /// from the event can stay in the unmetered metadata.
+    pub event_record: Option<&'a [u8]>,
     /// Fallback metadata.
     pub fallbacks: Fallbacks<'a>,
 }
@@ -198,8 +202,9 @@ impl Mapping {
         Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie, slots: paths.len() })
     }
 
-    /// Appends one HEC event for `input` to `out`. On error `out` is left as it was.
-    pub fn encode(&self, input: Input<'_>, out: &mut Vec<u8>) -> Result<(), HecError> {
+    /// Appends one HEC event for `input` to `out` and returns the bytes Splunk will meter for it (its
+    /// `event` value: see `logtrim_core::budget::metered_event_bytes`). On error `out` is left as it was.
+    pub fn encode(&self, input: Input<'_>, out: &mut Vec<u8>) -> Result<u64, HecError> {
         let text = std::str::from_utf8(input.record).map_err(|_| HecError::NotUtf8)?;
         let json = crate::decode::is_json_line(input.record);
         let mut values: Vec<Option<&RawValue>> = vec![None; self.slots];
@@ -232,16 +237,29 @@ impl Mapping {
             }
         }
         out.extend_from_slice(b"\"event\":");
+        let event_start = out.len();
+        // The event comes from the record as sent (trimmed), the metadata above from the record as read.
+        let etext = match input.event_record {
+            Some(e) => std::str::from_utf8(e).map_err(|_| HecError::NotUtf8)?,
+            None => text,
+        };
+        let mut evalues: Option<Vec<Option<&RawValue>>> = None;
         let field = match self.event {
+            EventSource::Field(i) if input.event_record.is_some() && json => {
+                let ev = evalues.insert(vec![None; self.slots]);
+                extract(etext, &self.trie, ev).map_err(|e| HecError::Json(e.to_string()))?;
+                ev[i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'['))
+            }
             EventSource::Field(i) => values[i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'[')),
             EventSource::Record => None,
         };
         match (field, input.event_text) {
             (Some(raw), _) => out.extend_from_slice(raw.get().as_bytes()),
             (None, Some(t)) => push_json_str(out, t),
-            (None, None) if json => out.extend_from_slice(text.trim().as_bytes()),
-            (None, None) => push_json_str(out, text),
+            (None, None) if json => out.extend_from_slice(etext.trim().as_bytes()),
+            (None, None) => push_json_str(out, etext),
         }
+        let metered = logtrim_core::budget::metered_event_bytes(&out[event_start..]);
         let mut first = true;
         for (name, t) in &self.fields {
             if let Some(v) = self.render(t, &values, &mut scratch) {
@@ -257,7 +275,7 @@ impl Mapping {
         }
         out.push(b'}');
         debug_assert!(out.len() > start);
-        Ok(())
+        Ok(metered)
     }
 
     fn render<'v>(&self, t: &Template, values: &[Option<&'v RawValue>], scratch: &mut String) -> Option<Cow<'v, str>> {
@@ -499,7 +517,7 @@ mod tests {
     }
 
     fn input(record: &[u8]) -> Input<'_> {
-        Input { record, event_text: None, fallbacks: Fallbacks::default() }
+        Input { record, event_text: None, event_record: None, fallbacks: Fallbacks::default() }
     }
 
     #[test]
@@ -522,12 +540,12 @@ mod tests {
     fn text_line_and_fallbacks() {
         let m = Mapping::new(&MappingSpec::default()).unwrap();
         let fb = Fallbacks { time_ms: Some(1_510_254_471_089), source: Some("grp"), sourcetype: Some("aws:cloudwatchlogs") };
-        let v = enc(&m, Input { record: b"plain \"text\"", event_text: None, fallbacks: fb });
+        let v = enc(&m, Input { record: b"plain \"text\"", event_text: None, event_record: None, fallbacks: fb });
         assert_eq!(
             v,
             json!({"time": 1_510_254_471.089, "source": "grp", "sourcetype": "aws:cloudwatchlogs", "event": "plain \"text\""})
         );
-        let v = enc(&m, Input { record: br#"{"cloudwatch":{"id":"1"},"log":"x"}"#, event_text: Some("the message"), fallbacks: fb });
+        let v = enc(&m, Input { record: br#"{"cloudwatch":{"id":"1"},"log":"x"}"#, event_text: Some("the message"), event_record: None, fallbacks: fb });
         assert_eq!(v["event"], "the message");
     }
 

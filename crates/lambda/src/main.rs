@@ -1,9 +1,9 @@
 //! The Lambda binary: configuration and rules once per cold start, then the runtime loop.
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use logtrim_lambda::config::Config;
+use logtrim_lambda::config::{BudgetStore, Config};
 use logtrim_lambda::event::FirehoseEvent;
-use logtrim_lambda::handler::{State, handle};
+use logtrim_lambda::handler::{Budget, BudgetBackend, State, handle};
 use logtrim_lambda::reingest::Firehose;
 
 #[tokio::main(flavor = "current_thread")]
@@ -29,7 +29,18 @@ async fn cold_start() -> Result<State<Firehose>, String> {
     // Credentials, region and endpoint (AWS_ENDPOINT_URL) come from the environment; nothing is
     // fetched until the first PutRecordBatch.
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let budget = match cfg.budget_store(&rules)? {
+        BudgetStore::Off => None,
+        BudgetStore::Local => Budget::new(&rules, BudgetBackend::Local(Default::default())),
+        BudgetStore::DynamoDb { table } => {
+            Budget::new(&rules, BudgetBackend::DynamoDb(logtrim_aws::DynamoLeaseStore::from_sdk_config(&aws, table)))
+        }
+    };
+    if let (Some(b), Some(_)) = (rules.budget(), &budget) {
+        tracing::info!(budget = %b.name, limit = b.limit, zone = b.zone.name(), store = ?cfg.budget, "Daily byte budget enforced.");
+    }
     let mut state = State::new(rules, cfg.settings(), Firehose(aws_sdk_firehose::Client::new(&aws)));
+    state.budget = budget;
     state.delivery_stream = cfg.delivery_stream.clone();
     state.retry = cfg.retry;
     Ok(state)

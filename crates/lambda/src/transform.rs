@@ -20,8 +20,17 @@
 //! - When re-ingestion is impossible (the stream reads from a Kinesis data stream) an overflowing
 //!   record is answered `ProcessingFailed` with empty data: Firehose writes its own copy of the
 //!   record to the `processing-failed` S3 prefix.
+//! - Kept events are trimmed (`trim:`, `sample_rate_field:`) before they are encoded and metered; the
+//!   HEC metadata is still read from the event as it came.
+//! - Summaries (`summarize:`) count the dropped events of the records whose answer is final in this
+//!   invocation (`Ok`, or `Dropped` without re-ingestion): a failed record counts nothing, a
+//!   re-ingested one counts when it comes back. They are flushed at the end of every invocation and
+//!   appended to the data of the first record answered `Ok` or, when none is, of the first record
+//!   answered `Dropped`, which is then answered `Ok`. Room for them is reserved before `Ok` records are
+//!   fitted, so the response limit holds with them; they are admitted by the budget like kept events.
 
-use logtrim_core::{Action, Decider, Decision, RuleCounters, RuleId};
+use logtrim_core::budget::{Timestamp, metered_record_bytes};
+use logtrim_core::{Action, Decider, Decision, Priority, RuleCounters, RuleId, Summarizer, Summary};
 
 use crate::decode::{
     self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64, encode_base64,
@@ -81,7 +90,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, d: Decision, bytes: u64) {
+    fn add(&mut self, d: Decision, bytes: u64, trimmed: u64, added: u64) {
         let c = match d.rule.index() {
             Some(i) => {
                 if self.rules.len() <= i {
@@ -93,6 +102,8 @@ impl Tally {
         };
         c.matched += 1;
         c.matched_bytes += bytes;
+        c.trimmed_bytes += trimmed;
+        c.added_bytes += added;
         match d.action {
             Action::Keep => {
                 c.kept += 1;
@@ -146,7 +157,21 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Serialized response size.
     pub response_bytes: u64,
+    /// Events the rules kept but the daily byte budget shed.
+    pub events_shed: u64,
+    /// Their metered bytes.
+    pub event_bytes_shed: u64,
+    /// Metered bytes of the events sent (the budget's view of `Ok` data).
+    pub event_bytes_metered: u64,
+    /// Summary events sent (appended to one `Ok` record's data).
+    pub summary_events: u64,
+    /// Their bytes, before base64.
+    pub summary_bytes: u64,
 }
+
+/// Asks the daily byte budget whether an event the rules keep, of this priority and metered size, may
+/// be sent ([`transform_with`]). Always yes without a budget.
+pub type Admit<'a> = dyn FnMut(Priority, u64) -> bool + 'a;
 
 /// The result of [`transform`].
 #[derive(Clone, Debug, Default)]
@@ -169,16 +194,31 @@ enum Work {
 
 /// Transforms one invocation's records. See the module docs for the guarantees.
 pub fn transform(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings) -> Outcome {
+    transform_with(records, decider, s, &mut |_, _| true)
+}
+
+/// [`transform`], with every kept event admitted by `admit` (the daily byte budget) once encoded; an
+/// event it refuses is left out, as if dropped, and counted in [`Stats::events_shed`].
+///
+/// An admitted event whose record later fails (another line of it is not JSON), or is re-ingested,
+/// has been counted by the budget without being sent now: the budget errs on the side of spending less.
+pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
     let mut scratch = Vec::new();
+    // Each record's summaries apart, merged once its answer is final.
+    let summarize = decider.summarizer().is_active();
+    let mut staged: Vec<Option<Summarizer>> = Vec::with_capacity(records.len());
     let work: Vec<Work> = records
         .iter()
         .map(|r| {
-            let w = process(r, decider, s, &mut scratch, &mut o);
+            let mut st = None;
+            let w = process(r, decider, s, &mut scratch, &mut o, admit, summarize.then_some(&mut st));
             if let Work::Failed(reason) = &w {
                 tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed.");
+                st = None;
             }
+            staged.push(st);
             w
         })
         .collect();
@@ -212,22 +252,72 @@ pub fn transform(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings
         used = mandatory(false);
     }
 
-    for (r, w) in records.iter().zip(work) {
+    // Which `Ok` records fit, in input order, with `reserve` bytes kept for the summary events.
+    let ok_extra = |r: &FirehoseRecord, n: usize| {
+        ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(n)) - ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0)
+    };
+    let fit = |reserve: usize| -> Vec<bool> {
+        let mut room = used + reserve;
+        records
+            .iter()
+            .zip(&work)
+            .map(|(r, w)| match w {
+                Work::Ok { out, .. } if room + ok_extra(r, out.len()) <= s.response_limit => {
+                    room += ok_extra(r, out.len());
+                    true
+                }
+                _ => false,
+            })
+            .collect()
+    };
+    let mut fits = fit(0);
+    let summary_data = if staged.iter().any(Option::is_some) {
+        let (f, events) = summaries(records, &work, &staged, decider, s, &fit, fits);
+        fits = f;
+        encode_summaries(&events, s, admit, &mut o)
+    } else {
+        Vec::new()
+    };
+    // The record that carries the summaries: the first answered `Ok`, else the first answered `Dropped`.
+    let carrier = if summary_data.is_empty() {
+        None
+    } else {
+        fits.iter().position(|f| *f).or_else(|| {
+            // No `Ok` record: the first `Dropped` one (re-ingested `Ok` records are answered `Dropped`).
+            work.iter().position(|w| match w {
+                Work::Dropped => true,
+                Work::Ok { .. } => s.can_reingest,
+                Work::Failed(_) => false,
+            })
+        })
+    };
+
+    for (i, (r, w)) in records.iter().zip(work).enumerate() {
         let rec = |result, data| ResponseRecord { record_id: r.record_id.clone(), result, data };
+        let carries = carrier == Some(i);
         let answer = match w {
             Work::Failed(_) => {
                 o.stats.records_failed += 1;
                 rec(FirehoseResult::ProcessingFailed, if failed_data { r.data.clone() } else { String::new() })
             }
+            Work::Dropped if carries => {
+                used += ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(summary_data.len()))
+                    - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
+                o.stats.records_ok += 1;
+                o.stats.bytes_out += summary_data.len() as u64;
+                rec(FirehoseResult::Ok, encode_base64(&summary_data))
+            }
             Work::Dropped => {
                 o.stats.records_dropped += 1;
                 rec(FirehoseResult::Dropped, String::new())
             }
-            Work::Ok { out, decoded, unit_out } => {
+            Work::Ok { mut out, decoded, unit_out } => {
                 let full = ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(out.len()));
-                let extra = full - ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
-                if used + extra <= s.response_limit {
-                    used += extra;
+                if fits[i] {
+                    if carries {
+                        out.extend_from_slice(&summary_data);
+                    }
+                    used += ok_extra(r, out.len());
                     o.stats.records_ok += 1;
                     o.stats.bytes_out += out.len() as u64;
                     rec(FirehoseResult::Ok, encode_base64(&out))
@@ -238,8 +328,17 @@ pub fn transform(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings
                         o.reingest.extend(split(&decoded, &unit_out, s.chunk_limit));
                     }
                     o.stats.records_reingested += 1;
-                    o.stats.records_dropped += 1;
-                    rec(FirehoseResult::Dropped, String::new())
+                    if carries {
+                        // Its events go back through Firehose; its answer carries the summaries.
+                        used += ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(summary_data.len()))
+                            - ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
+                        o.stats.records_ok += 1;
+                        o.stats.bytes_out += summary_data.len() as u64;
+                        rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                    } else {
+                        o.stats.records_dropped += 1;
+                        rec(FirehoseResult::Dropped, String::new())
+                    }
                 } else {
                     o.stats.records_overflow_failed += 1;
                     o.stats.records_failed += 1;
@@ -254,8 +353,99 @@ pub fn transform(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings
     o
 }
 
+/// The summary events of the records whose answer is final, and which `Ok` records fit with room kept
+/// for them. The room is found by fitting with the room the summaries took at the previous try: the
+/// summaries of fewer `Ok` records need no more room, so this settles in a try or two.
+fn summaries(
+    records: &[FirehoseRecord],
+    work: &[Work],
+    staged: &[Option<Summarizer>],
+    decider: &Decider,
+    s: &Settings,
+    fit: &dyn Fn(usize) -> Vec<bool>,
+    mut fits: Vec<bool>,
+) -> (Vec<bool>, Vec<Summary>) {
+    let mut reserve = 0;
+    for attempt in 0.. {
+        let mut all = decider.summarizer();
+        for ((w, st), f) in work.iter().zip(staged).zip(&fits) {
+            if let (Work::Dropped | Work::Ok { .. }, Some(st)) = (w, st)
+                && (matches!(w, Work::Dropped) || *f)
+            {
+                all.merge(st);
+            }
+        }
+        let events = all.flush(None);
+        let mut buf = Vec::new();
+        for e in &events {
+            encode_summary(e, s, &mut buf);
+        }
+        // Appended to an `Ok` record's data (base64 of the sum is at most the sum of the base64s), or as
+        // the data of a `Dropped` record turned `Ok` (whose entry is then no longer).
+        let need = base64_len(buf.len());
+        if need <= reserve || attempt == 8 {
+            if need > reserve {
+                tracing::warn!(need, reserve, records = records.len(), "Summaries did not settle; sending them anyway.");
+            }
+            return (fits, events);
+        }
+        reserve = need;
+        fits = fit(reserve);
+    }
+    unreachable!("the loop returns")
+}
+
+/// Appends one summary event as `Ok` data: an HEC event (time: the interval's start) or a JSON line.
+/// Returns its metered bytes.
+fn encode_summary(e: &Summary, s: &Settings, out: &mut Vec<u8>) -> u64 {
+    match s.output {
+        Output::Hec => {
+            let input = Input {
+                record: e.json.as_bytes(),
+                event_text: None,
+                event_record: None,
+                fallbacks: Fallbacks { time_ms: Some(e.start.as_millisecond()), source: Some("logtrim"), sourcetype: Some("logtrim:summary") },
+            };
+            // A summary is valid JSON and UTF-8, so this cannot fail.
+            s.mapping.encode(input, out).unwrap_or_default()
+        }
+        Output::Original => {
+            out.extend_from_slice(e.json.as_bytes());
+            out.push(b'\n');
+            e.metered_bytes()
+        }
+    }
+}
+
+/// The summary events as `Ok` data, each admitted by the budget like a kept event.
+fn encode_summaries(events: &[Summary], s: &Settings, admit: &mut Admit<'_>, o: &mut Outcome) -> Vec<u8> {
+    let mut data = Vec::new();
+    for e in events {
+        let before = data.len();
+        let metered = encode_summary(e, s, &mut data);
+        if admit(e.priority, metered) {
+            o.stats.summary_events += 1;
+            o.stats.event_bytes_metered += metered;
+        } else {
+            data.truncate(before);
+            o.stats.events_shed += 1;
+            o.stats.event_bytes_shed += metered;
+        }
+    }
+    o.stats.summary_bytes = data.len() as u64;
+    data
+}
+
 /// Decodes, decides and encodes one record.
-fn process(r: &FirehoseRecord, decider: &mut Decider, s: &Settings, scratch: &mut Vec<u8>, o: &mut Outcome) -> Work {
+fn process(
+    r: &FirehoseRecord,
+    decider: &mut Decider,
+    s: &Settings,
+    scratch: &mut Vec<u8>,
+    o: &mut Outcome,
+    admit: &mut Admit<'_>,
+    mut staged: Option<&mut Option<Summarizer>>,
+) -> Work {
     let raw = match decode_base64(&r.data) {
         Ok(raw) => raw,
         Err(e) => return Work::Failed(e.to_string()),
@@ -272,37 +462,56 @@ fn process(r: &FirehoseRecord, decider: &mut Decider, s: &Settings, scratch: &mu
     };
     let mut out = Vec::new();
     let mut unit_out = Vec::new();
-    // Decisions are committed to the tally only when the whole record succeeds.
-    let mut decisions: Vec<(Decision, u64)> = Vec::new();
+    // Decisions are committed to the tally only when the whole record succeeds: (decision, event
+    // bytes, bytes trimmed, bytes added).
+    let mut decisions: Vec<(Decision, u64, u64, u64)> = Vec::new();
+    // Counts a dropped event in this record's summaries.
+    let mut stage = |decider: &mut Decider, rec: &[u8], d: Decision, time_ms: Option<i64>, bytes: u64| {
+        if let Some(st) = staged.as_deref_mut().filter(|_| d.action == Action::Drop) {
+            let fallback = time_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
+            st.get_or_insert_with(|| decider.summarizer()).add_sized(decider, rec, d, fallback, bytes);
+        }
+    };
     match &decoded.payload {
         Payload::CloudWatchControl => return Work::Dropped,
         Payload::CloudWatch(cw) => {
             for ev in &cw.log_events {
                 cloudwatch_record(cw, ev, scratch);
                 let d = decider.decide_uncounted(scratch);
-                decisions.push((d, ev.message.len() as u64));
+                decisions.push((d, ev.message.len() as u64, 0, 0));
                 let before = out.len();
+                stage(decider, scratch, d, Some(ev.timestamp), ev.message.len() as u64);
                 if d.action == Action::Keep {
-                    match s.output {
+                    // Trimmed as the message: a JSON message by its fields, a text one as `log`.
+                    let t = decider.trim_measured(ev.message.as_bytes(), d);
+                    if let Some(last) = decisions.last_mut() {
+                        (last.2, last.3) = (t.trimmed, t.added);
+                    }
+                    let message = std::str::from_utf8(t.bytes).unwrap_or(&ev.message);
+                    let metered = match s.output {
                         Output::Hec => {
                             let input = Input {
                                 record: scratch,
-                                event_text: Some(&ev.message),
+                                event_text: Some(message),
+                                event_record: None,
                                 fallbacks: Fallbacks {
                                     time_ms: Some(ev.timestamp),
                                     source: Some(&cw.log_group),
                                     sourcetype: Some("aws:cloudwatchlogs"),
                                 },
                             };
-                            if let Err(e) = s.mapping.encode(input, &mut out) {
-                                return fail(o, format!("log event {:?}: {e}", ev.id));
+                            match s.mapping.encode(input, &mut out) {
+                                Ok(m) => m,
+                                Err(e) => return fail(o, format!("log event {:?}: {e}", ev.id)),
                             }
                         }
                         Output::Original => {
-                            out.extend_from_slice(ev.message.as_bytes());
+                            out.extend_from_slice(message.as_bytes());
                             out.push(b'\n');
+                            metered_record_bytes(message.as_bytes())
                         }
-                    }
+                    };
+                    budget(admit, d.priority, metered, &mut out, before, o);
                 }
                 unit_out.push(out.len() - before);
             }
@@ -310,35 +519,60 @@ fn process(r: &FirehoseRecord, decider: &mut Decider, s: &Settings, scratch: &mu
         Payload::Lines(_) => {
             for (line_no, line) in decoded.payload.lines() {
                 let d = decider.decide_uncounted(line);
-                decisions.push((d, line.len() as u64));
+                decisions.push((d, line.len() as u64, 0, 0));
                 let before = out.len();
+                stage(decider, line, d, r.approximate_arrival_timestamp, line.len() as u64);
                 let result = match (d.action, s.output) {
                     (Action::Keep, Output::Hec) => {
+                        let t = decider.trim_measured(line, d);
+                        if let Some(last) = decisions.last_mut() {
+                            (last.2, last.3) = (t.trimmed, t.added);
+                        }
                         let input = Input {
                             record: line,
                             event_text: None,
+                            // The event as trimmed; the metadata from the line as it came.
+                            event_record: (t.bytes.as_ptr() != line.as_ptr()).then_some(t.bytes),
                             fallbacks: Fallbacks { time_ms: r.approximate_arrival_timestamp, ..Fallbacks::default() },
                         };
-                        s.mapping.encode(input, &mut out).map_err(|e| e.to_string())
+                        s.mapping.encode(input, &mut out).map(Some).map_err(|e| e.to_string())
                     }
                     (Action::Keep, Output::Original) => validate(line).map(|()| {
-                        out.extend_from_slice(line);
+                        let t = decider.trim_measured(line, d);
+                        if let Some(last) = decisions.last_mut() {
+                            (last.2, last.3) = (t.trimmed, t.added);
+                        }
+                        out.extend_from_slice(t.bytes);
                         out.push(b'\n');
+                        Some(metered_record_bytes(t.bytes))
                     }),
                     // A dropped line is still checked: a corrupt record is never silently dropped.
-                    (Action::Drop, _) => validate(line),
+                    (Action::Drop, _) => validate(line).map(|()| None),
                 };
-                if let Err(e) = result {
-                    return fail(o, format!("line {line_no}: {e}"));
+                match result {
+                    Err(e) => return fail(o, format!("line {line_no}: {e}")),
+                    Ok(Some(metered)) => budget(admit, d.priority, metered, &mut out, before, o),
+                    Ok(None) => {}
                 }
                 unit_out.push(out.len() - before);
             }
         }
     }
-    for (d, bytes) in decisions {
-        o.tally.add(d, bytes);
+    for (d, bytes, trimmed, added) in decisions {
+        o.tally.add(d, bytes, trimmed, added);
     }
     if out.is_empty() { Work::Dropped } else { Work::Ok { out, decoded, unit_out } }
+}
+
+/// Lets the budget veto the event just appended to `out` (from `before`).
+fn budget(admit: &mut Admit<'_>, priority: Priority, metered: u64, out: &mut Vec<u8>, before: usize, o: &mut Outcome) {
+    if admit(priority, metered) {
+        o.stats.event_bytes_metered += metered;
+    } else {
+        out.truncate(before);
+        o.stats.events_shed += 1;
+        o.stats.event_bytes_shed += metered;
+    }
 }
 
 /// A line starting with `{` must be valid JSON.

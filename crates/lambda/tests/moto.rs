@@ -116,3 +116,76 @@ async fn reingests_through_put_record_batch_with_a_partial_failure() {
         other => panic!("expected exhausted re-ingestion, got {other:?}\n{}", moto.log_text()),
     }
 }
+
+/// Two function instances share one daily budget through DynamoDB in moto: what the table counts as kept
+/// is what the instances admitted, and together they stay within the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_share_the_daily_budget_through_dynamodb() {
+    use logtrim_core::budget::{LeaseKey, Timestamp};
+    use logtrim_lambda::handler::{Budget, BudgetBackend};
+
+    let port = free_port();
+    let mut cmd = Command::new(tool("moto_server"));
+    cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let mut moto = Proc::start(cmd, "moto_server-budget.log");
+    wait_for_port(port, Duration::from_secs(60), &mut moto.child, "moto_server", &moto.log.clone());
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_firehose::config::Credentials::new("testing", "testing", None, None, "static"))
+        .load()
+        .await;
+    let store = || logtrim_aws::DynamoLeaseStore::from_sdk_config(&conf, "logtrim-budget");
+    store().create_table().await.expect("create the budget table in moto");
+
+    let mut yaml = std::fs::read_to_string(bundled_rules_path()).unwrap();
+    yaml.push_str("\nbudget:\n  limit: 12KB\n  time_zone: UTC\n  chunk: 2KB\n  pacing: false\n");
+    let rules = || logtrim_core::RuleSet::from_yaml("budgeted.yaml", &yaml).unwrap();
+    let instance = || {
+        let mut s = State::new(rules(), Settings::default(), NoPut);
+        s.budget = Budget::new(&rules(), BudgetBackend::DynamoDb(store()));
+        s
+    };
+    let (a, b) = (instance(), instance());
+    let ev = fixture("firehose-fluentbit.json");
+    for _ in 0..6 {
+        for s in [&a, &b] {
+            let resp = handle(s, ev.clone()).await.unwrap();
+            assert_eq!(resp.records.len(), ev.records.len());
+        }
+    }
+    let now = Timestamp::now();
+    let mut spent = 0;
+    for s in [&a, &b] {
+        let mut acc = s.budget.as_ref().unwrap().accountant.lock().await;
+        // Report what was kept since the last request (an instance's last batches ride on its next one).
+        if let Some(req) = acc.flush_request(now) {
+            let reply = store().lease(&req).await;
+            acc.apply(now, reply);
+        }
+        let st = acc.status(now);
+        assert!(matches!(st.store, logtrim_core::budget::StoreState::Connected), "{st:?}\n{}", moto.log_text());
+        assert!(st.shed.0.iter().sum::<u64>() > 0, "the fixture replayed 12 times overruns 12 KB: {st:?}");
+        spent += st.spent_local;
+    }
+    let key = LeaseKey { budget: "k8s-splunk".into(), day: logtrim_core::budget::LicenseZone::utc().day(now).key() };
+    let totals = store().totals(&key).await.unwrap();
+    // Every byte admitted was reported; the leases cover them.
+    assert_eq!(totals.kept, spent, "{totals:?}");
+    assert!(totals.counted >= spent, "{totals:?}");
+    assert!(spent <= 12_000 + 2 * 2_000 + critical_bytes(&a) + critical_bytes(&b), "spent {spent}");
+}
+
+fn critical_bytes(s: &State<NoPut>) -> u64 {
+    let acc = s.budget.as_ref().unwrap().accountant.try_lock().unwrap();
+    acc.status(logtrim_core::budget::Timestamp::now()).kept.get(logtrim_core::Priority::Critical)
+}
+
+struct NoPut;
+
+impl PutRecordBatch for NoPut {
+    async fn put_record_batch(&self, _: &str, _: &[&[u8]]) -> Result<Vec<Option<String>>, PutError> {
+        Err(PutError("no re-ingestion expected".into()))
+    }
+}

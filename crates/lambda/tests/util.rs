@@ -72,9 +72,28 @@ pub fn units(data: &str) -> Option<Vec<Unit>> {
     })
 }
 
-/// The units the rules keep, per an independent decider.
+/// The units the rules keep, per an independent decider, with the event as sent: trimmed (`trim:`,
+/// `sample_rate_field:`) — a JSON record by its fields, a text line or CloudWatch message as its text.
 pub fn kept(units: &[Unit], decider: &mut Decider) -> Vec<Unit> {
-    units.iter().filter(|u| decider.decide_uncounted(&u.record).action == Action::Keep).cloned().collect()
+    units
+        .iter()
+        .filter_map(|u| {
+            let d = decider.decide_uncounted(&u.record);
+            if d.action != Action::Keep {
+                return None;
+            }
+            let event = match &u.event {
+                Value::String(text) => Value::String(String::from_utf8(decider.trim(text.as_bytes(), d).to_vec()).unwrap()),
+                _ => serde_json::from_slice(decider.trim(&u.record, d)).unwrap(),
+            };
+            Some(Unit { record: u.record.clone(), event })
+        })
+        .collect()
+}
+
+/// Whether an HEC event is a summary of dropped events (`summarize:`), not a kept event.
+pub fn is_summary(e: &Value) -> bool {
+    e["sourcetype"] == "logtrim:summary"
 }
 
 /// Parses stacked HEC event objects, checking each one's shape.
