@@ -233,12 +233,26 @@ fn print_text(
     );
     match days {
         Some(d) => println!(
-            "projected: {:.3} GB/day before, {:.3} GB/day after (over {:.2} days, from {days_source})",
+            "projected: {:.3} GB/day before, {:.3} GB/day after (over {}, from {days_source})",
             total.matched_bytes as f64 / GB / d,
             total.kept_bytes as f64 / GB / d,
-            d
+            span(d)
         ),
         None => println!("projected GB/day: pass --days N (the records carry no usable timestamps)"),
+    }
+}
+
+/// A span of days as a person would say it: samples are often minutes long, and "0.00 days" says nothing.
+fn span(days: f64) -> String {
+    let secs = days * 86_400.0;
+    if days >= 1.0 {
+        format!("{days:.2} days")
+    } else if secs >= 3_600.0 {
+        format!("{:.1} hours", secs / 3_600.0)
+    } else if secs >= 60.0 {
+        format!("{:.1} minutes", secs / 60.0)
+    } else {
+        format!("{secs:.1} seconds")
     }
 }
 
@@ -390,5 +404,16 @@ impl Output {
             "reduction_percent": 100.0 - pct(self.sent(), self.input),
             "gb_per_day": days.map(|d| self.sent() as f64 / GB / d),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spans_read_in_the_unit_that_fits() {
+        assert_eq!(super::span(2.0), "2.00 days");
+        assert_eq!(super::span(0.5), "12.0 hours");
+        assert_eq!(super::span(120.0 / 86_400.0), "2.0 minutes");
+        assert_eq!(super::span(30.0 / 86_400.0), "30.0 seconds");
     }
 }

@@ -1,6 +1,6 @@
 //! Writes a deterministic sample of Fluent Bit Kubernetes records (the corpus the benchmarks use).
 //!
-//! The bundled `filters/samples/k8s-sample.jsonl.gz` is `gen-sample --seed 42 --bytes 6MiB --span 1d`;
+//! The bundled `filters/samples/k8s-sample.jsonl.gz` is `gen-sample --seed 42 --bytes 6MiB --span 2m`;
 //! `tests/cli/sample.rs` checks that [`logtrim_testkit::corpus::bundled_sample`] still produces exactly its records.
 
 use std::io::Write;
@@ -21,7 +21,7 @@ struct Args {
     #[arg(long, default_value = "6MiB", value_parser = parse_size)]
     bytes: u64,
     /// Time the sample's record timestamps cover, e.g. 1d, 12h, 90m (starting 2026-11-22T00:00:00Z).
-    #[arg(long, default_value = "1d", value_parser = parse_span)]
+    #[arg(long, default_value = "2m", value_parser = parse_span)]
     span: u64,
     /// Output file; gzip-compressed when it ends in `.gz`. Standard output when omitted.
     #[arg(short, long)]
