@@ -4,7 +4,6 @@ mod args;
 mod cmd;
 mod input;
 mod summaries;
-mod timestamp;
 
 use std::io::{self, Write};
 use std::process::ExitCode;

@@ -11,7 +11,7 @@ use crate::Outcome;
 use crate::args::{InputArgs, OutputFormat};
 use crate::input::{InputStats, for_each_record};
 use crate::summaries::Summaries;
-use crate::timestamp;
+use logtrim_core::time;
 
 use super::budget;
 
@@ -22,8 +22,9 @@ const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 #[derive(Default)]
 struct Span {
     trie: Option<PathTrie>,
-    min: Option<f64>,
-    max: Option<f64>,
+    /// Epoch milliseconds.
+    min: Option<i64>,
+    max: Option<i64>,
 }
 
 impl Span {
@@ -31,14 +32,14 @@ impl Span {
         let trie = self.trie.get_or_insert_with(|| {
             PathTrie::new(&[vec!["time".into()], vec!["@timestamp".into()], vec!["timestamp".into()]])
         });
-        let mut found: Option<f64> = None;
+        let mut found: Option<i64> = None;
         let _ = scan(rec, trie, &mut |_, raw| {
             if found.is_some() {
                 return;
             }
             found = match raw {
-                Raw::Num(n) => Some(if n > 1e11 { n / 1000.0 } else { n }),
-                Raw::Str { start, end, escaped: false } => timestamp::parse(&rec[start as usize..end as usize]),
+                Raw::Num(n) => time::from_number(n),
+                Raw::Str { start, end, escaped: false } => time::parse_ms(&rec[start as usize..end as usize]),
                 _ => None,
             };
         });
@@ -49,7 +50,7 @@ impl Span {
     }
 
     fn days(&self) -> Option<f64> {
-        let d = (self.max? - self.min?) / 86_400.0;
+        let d = (self.max? - self.min?) as f64 / 86_400_000.0;
         // Less than a minute of data says nothing about a day.
         (d * 86_400.0 >= 60.0).then_some(d)
     }
@@ -146,7 +147,7 @@ pub fn run(
             // The day the sample starts on, so a replay is reproducible; today for records without time.
             let start = span
                 .min
-                .and_then(|t| Timestamp::from_second(t as i64).ok())
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok())
                 .unwrap_or_else(Timestamp::now);
             Some(budget::replay(spec, &outcomes, rate, start)?)
         }

@@ -42,6 +42,7 @@ pub mod record;
 pub mod rules;
 pub mod sample;
 pub mod summary;
+pub mod time;
 pub mod trim;
 
 pub use budget::{Accountant, Admission, BudgetSpec, BudgetStatus, LicenseDay, LicenseZone};

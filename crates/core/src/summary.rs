@@ -664,72 +664,11 @@ fn render(plan: &Plan, sp: &SummaryPlan, start: Timestamp, end: Timestamp, key: 
 /// one, or an RFC 3339 timestamp (`2026-11-22T10:00:00.123Z`, an offset, or a space for the `T`).
 pub(crate) fn time_ms(v: Value<'_>) -> Option<i64> {
     let s = match v {
-        Value::Num(n) => return epoch_ms(n),
+        Value::Num(n) => return crate::time::from_number(n),
         Value::Str(s) => s,
         _ => return None,
     };
-    if let Some(n) = json_number(s) {
-        return epoch_ms(n);
-    }
-    rfc3339_ms(s)
-}
-
-fn epoch_ms(n: f64) -> Option<i64> {
-    let ms = if n >= 1e17 {
-        n / 1e6
-    } else if n >= 1e14 {
-        n / 1e3
-    } else if n >= 1e11 {
-        n
-    } else {
-        n * 1e3
-    };
-    (0.0..253_402_300_800_000.0).contains(&ms).then(|| ms.floor() as i64)
-}
-
-fn rfc3339_ms(b: &[u8]) -> Option<i64> {
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = b.get(r)?;
-        t.iter().all(u8::is_ascii_digit).then(|| t.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut ms = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == st {
-            return None;
-        }
-        let frac = &b[st..i.min(st + 3)];
-        ms = frac.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) * 10i64.pow(3 - frac.len() as u32);
-    }
-    let offset_s = match b.get(i) {
-        Some(b'Z' | b'z') if i + 1 == b.len() => 0,
-        Some(&c @ (b'+' | b'-')) if b.len() == i + 6 && b[i + 3] == b':' => {
-            let v = digits(i + 1..i + 3)? * 3600 + digits(i + 4..i + 6)? * 60;
-            if c == b'-' { -v } else { v }
-        }
-        _ => return None,
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let (y, m) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset_s) * 1000 + ms)
+    crate::time::parse_ms(s)
 }
 
 #[cfg(test)]

@@ -359,73 +359,10 @@ fn parse_template(text: &str, paths: &mut Vec<String>) -> Result<Template, Strin
     Ok(Template { alts })
 }
 
-/// Epoch milliseconds from a number (seconds; milliseconds, microseconds or nanoseconds when larger
-/// than 1e11, 1e14, 1e17) or an RFC 3339 timestamp (`T` or a space, fraction optional, `Z` or
-/// `±hh:mm`/`±hhmm`).
+/// Epoch milliseconds from a number or an RFC 3339 timestamp, read as everywhere else in logtrim
+/// ([`logtrim_core::time::parse_ms`]).
 pub fn parse_time_ms(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Some(n) = logtrim_core::json_number(s.as_bytes()) {
-        let ms = if n >= 1e17 {
-            n / 1e6
-        } else if n >= 1e14 {
-            n / 1e3
-        } else if n >= 1e11 {
-            n
-        } else {
-            n * 1e3
-        };
-        return (ms >= 0.0).then_some(ms.round() as i64);
-    }
-    let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = b.get(r)?;
-        t.iter().all(u8::is_ascii_digit).then(|| t.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
-        return None;
-    }
-    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut ms = 0;
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        let st = i;
-        while i < b.len() && b[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == st {
-            return None;
-        }
-        let frac = &b[st..i.min(st + 3)];
-        ms = frac.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')) * 10i64.pow(3 - frac.len() as u32);
-    }
-    let offset_min = match b.get(i..) {
-        Some(b"Z" | b"z") => 0,
-        Some([sign @ (b'+' | b'-'), ..]) => {
-            let (oh, om) = match b.len() - i {
-                6 if b[i + 3] == b':' => (digits(i + 1..i + 3)?, digits(i + 4..i + 6)?),
-                5 => (digits(i + 1..i + 3)?, digits(i + 3..i + 5)?),
-                _ => return None,
-            };
-            let m = oh * 60 + om;
-            if *sign == b'-' { -m } else { m }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (mo + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60;
-    Some(secs * 1000 + ms)
+    logtrim_core::time::parse_ms(s.as_bytes())
 }
 
 /// A path trie: which keys to capture while reading a record once.
