@@ -393,9 +393,94 @@ fn hex4(bytes: &[u8], i: usize) -> Result<u16, JsonError> {
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// Words (8 bytes) a string is scanned by SWAR before switching to `memchr2`: short keys and values are
-/// faster word by word, long ones with SIMD.
-const LONG_RUN_WORDS: u32 = 4;
+/// Bytes of a string scanned 16 (SSE2) or 8 (SWAR) at a time before switching to `memchr2`: short keys
+/// and values are faster chunk by chunk, long ones (a log line, an image digest) with AVX2.
+const LONG_RUN: usize = 32;
+
+/// The index of the first quote, backslash or control byte of `input` at or after `i` (`input.len()` if
+/// none): the plain run of a string body. ORs the run's bytes into `seen` (at least their high bits), so
+/// that UTF-8 needs checking only when some byte is not ASCII. One pass does the search and the ASCII
+/// check, which beats `memchr2` plus a separate validation pass on the short strings that make up most
+/// of a record.
+#[inline(always)]
+fn skip_plain(input: &[u8], mut i: usize, seen: &mut u64) -> usize {
+    let start = i;
+    #[cfg(target_arch = "x86_64")]
+    while let Some(chunk) = input.get(i..i + 16) {
+        let (stop, high) = sse2::stops(chunk);
+        if stop != 0 {
+            let k = stop.trailing_zeros();
+            *seen |= u64::from(high & ((1 << k) - 1) != 0) << 7;
+            return i + k as usize;
+        }
+        *seen |= u64::from(high != 0) << 7;
+        i += 16;
+        if i - start >= LONG_RUN {
+            return long_run(input, i, seen);
+        }
+    }
+    while let Some(word) = input.get(i..i + 8) {
+        let w = u64::from_le_bytes(word.try_into().unwrap_or([b'"'; 8]));
+        let stop = bytes_eq(w, b'"') | bytes_eq(w, b'\\') | bytes_below(w, 0x20);
+        if stop != 0 {
+            let k = stop.trailing_zeros() / 8;
+            *seen |= w & ((1u64 << (8 * k)) - 1);
+            return i + k as usize;
+        }
+        *seen |= w;
+        i += 8;
+        if i - start >= LONG_RUN {
+            return long_run(input, i, seen);
+        }
+    }
+    while let Some(&b) = input.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return i;
+        }
+        *seen |= u64::from(b);
+        i += 1;
+    }
+    i
+}
+
+/// [`skip_plain`] past its first bytes: SIMD search for the next quote or backslash, then one branch-free
+/// pass for control bytes and the ASCII check.
+#[inline(never)]
+fn long_run(input: &[u8], i: usize, seen: &mut u64) -> usize {
+    let rest = &input[i..];
+    let k = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    let (ctl, ors) = rest[..k].iter().fold((false, 0u8), |(c, o), &b| (c | (b < 0x20), o | b));
+    if ctl {
+        return i + rest[..k].iter().position(|&b| b < 0x20).unwrap_or(k);
+    }
+    *seen |= u64::from(ors);
+    i + k
+}
+
+#[cfg(target_arch = "x86_64")]
+mod sse2 {
+    use std::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+    };
+
+    /// For 16 bytes: a bit per byte that is a quote, a backslash or below 0x20, and a bit per byte with
+    /// its high bit set. SSE2 is part of x86_64, so no feature detection is needed.
+    #[inline(always)]
+    pub(super) fn stops(chunk: &[u8]) -> (u32, u32) {
+        assert!(chunk.len() >= 16);
+        // SAFETY: the assert keeps the unaligned 16-byte load inside `chunk`; the other intrinsics only
+        // need SSE2, which every x86_64 CPU has.
+        unsafe {
+            let v = _mm_loadu_si128(chunk.as_ptr().cast());
+            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+            // Unsigned `b <= 0x1f` is `min(b, 0x1f) == b`.
+            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+            let stop = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
+            (stop, _mm_movemask_epi8(v) as u32)
+        }
+    }
+}
 
 /// High bit set in the lane of each byte of `w` below `n` (`n <= 0x80`). Lanes above the first
 /// hit may be set spuriously (borrows), so only the lowest set bit and "any" are exact.
@@ -606,37 +691,7 @@ impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
         // OR of the body's bytes: UTF-8 only needs checking if one has the high bit set.
         let mut seen = 0u64;
         loop {
-            // Eight bytes at a time, stopping at the first quote, backslash or control byte. One
-            // pass over the body does the search and the ASCII check, which beats `memchr2` plus
-            // a separate validation pass on the short strings that make up most of a record.
-            let mut words = 0;
-            while let Some(word) = input.get(i..i + 8) {
-                let w = u64::from_le_bytes(word.try_into().unwrap_or([b'"'; 8]));
-                let stop = bytes_eq(w, b'"') | bytes_eq(w, b'\\') | bytes_below(w, 0x20);
-                if stop != 0 {
-                    let k = stop.trailing_zeros() / 8;
-                    seen |= w & ((1u64 << (8 * k)) - 1);
-                    i += k as usize;
-                    break;
-                }
-                seen |= w;
-                i += 8;
-                words += 1;
-                // A long run (a log line, an image digest): SIMD search for the next quote or
-                // backslash, then one branch-free pass for control bytes and the ASCII check.
-                if words == LONG_RUN_WORDS {
-                    let rest = &input[i..];
-                    let k = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
-                    let (ctl, ors) = rest[..k].iter().fold((false, 0u8), |(c, o), &b| (c | (b < 0x20), o | b));
-                    if ctl {
-                        let bad = rest[..k].iter().position(|&b| b < 0x20).unwrap_or(0);
-                        return Err(JsonError::Control { at: at(i + bad) });
-                    }
-                    seen |= u64::from(ors);
-                    i += k;
-                    break;
-                }
-            }
+            i = skip_plain(input, i, &mut seen);
             match input.get(i) {
                 None => return Err(JsonError::Eof { at: at(input.len()) }),
                 Some(b'"') => break,
@@ -1021,6 +1076,28 @@ mod tests {
         assert_eq!(run(br#"{"deep":{"x":1}}"#), Some(Raw::Num(1.0)));
         assert_eq!(run(br#"{"deep":{"x":1},"deep":{}}"#), None);
         assert_eq!(run(br#"{"deep":{},"deep":{"x":2}}"#), Some(Raw::Num(2.0)));
+    }
+
+    #[test]
+    fn every_stop_byte_at_every_offset_of_the_chunked_scan() {
+        // The string scan works in 16- and 8-byte chunks and switches to memchr after 32 bytes: put each
+        // kind of byte it must stop at or notice at each offset around those boundaries.
+        let specials: [&[u8]; 8] = [b"\"", b"\\", b"\\n", b"\x01", b"\x1f", b"\x7f", "\u{e9}".as_bytes(), b"\xff"];
+        for len in 0..72 {
+            for p in 0..len {
+                for sp in specials {
+                    let mut body = vec![b'a'; len];
+                    body.splice(p..p + 1, sp.iter().copied());
+                    let mut doc = b"{\"a\":\"".to_vec();
+                    doc.extend_from_slice(&body);
+                    doc.extend_from_slice(b"\",\"b\":1}");
+                    let paths = [vec!["a".to_string()], vec!["b".to_string()]];
+                    if let Err(e) = compare_with_serde(&doc, &paths) {
+                        panic!("len {len}, {sp:?} at {p}: {e}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]
