@@ -146,6 +146,9 @@ impl View {
         }
         self.scanned = true;
         self.decoded.clear();
+        // Shared by every parsed field of the record: each source appends, so one source's slots stay valid
+        // after another is parsed.
+        self.nested_buf.clear();
         self.top.iter_mut().for_each(|s| *s = Slot::Missing);
         let looks_json = trim_json_ws(input).first() == Some(&b'{');
         let ok = looks_json && {
@@ -332,9 +335,9 @@ impl View {
 }
 
 /// Scans a source's text as a JSON object into its nested slots. Returns whether it was a valid object.
+/// Decoded strings are appended to `out`, which holds those of the record's other parsed fields too.
 fn scan_nested(src: &Source, text: &[u8], buf: Buf, base: u32, nested: &mut [Slot], out: &mut Vec<u8>) -> bool {
     nested.iter_mut().for_each(|s| *s = Slot::Missing);
-    out.clear();
     if trim_json_ws(text).first() != Some(&b'{') {
         return false;
     }
