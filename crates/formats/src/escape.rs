@@ -26,6 +26,11 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Appends `s` escaped as the inside of a JSON string; returns true if invalid UTF-8 was replaced.
 pub(crate) fn escape_into(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    // PERF: most log lines are ASCII; checking that first (word at a time) skips UTF-8 chunking.
+    if s.is_ascii() {
+        escape_valid(out, s);
+        return false;
+    }
     let mut replaced = false;
     for chunk in s.utf8_chunks() {
         escape_valid(out, chunk.valid().as_bytes());
@@ -43,12 +48,15 @@ fn escape_valid(out: &mut Vec<u8>, s: &[u8]) {
     let mut run = 0;
     let mut i = 0;
     while i < s.len() {
-        // Most bytes need no escaping; skip them a word at a time.
-        if let Some(word) = s.get(i..i + 8)
-            && !word_needs_escape(u64::from_le_bytes(word.try_into().unwrap_or_default()))
-        {
-            i += 8;
-            continue;
+        // Most bytes need no escaping: test them a word at a time, and jump straight to the first
+        // byte that does (the lowest flagged byte of the mask is exact).
+        if let Some(word) = s.get(i..i + 8) {
+            let m = escape_mask(u64::from_le_bytes(word.try_into().unwrap_or_default()));
+            if m == 0 {
+                i += 8;
+                continue;
+            }
+            i += (m.trailing_zeros() / 8) as usize;
         }
         let b = s[i];
         let e = ESCAPE[b as usize];
@@ -69,15 +77,20 @@ fn escape_valid(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(&s[run..]);
 }
 
-/// Whether any of the 8 bytes in `w` is a control character, `"` or `\` (exact, by the
-/// usual has-zero-byte / has-less-than bit tricks).
+/// High bit set in bytes of `w` that may need escaping; the lowest set bit marks exactly the first
+/// byte that is a control character, `"` or `\\` (higher ones may be false positives from borrows).
 #[inline]
-fn word_needs_escape(w: u64) -> bool {
+fn escape_mask(w: u64) -> u64 {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH != 0;
-    below_space || has_zero(w ^ (ONES * u64::from(b'"'))) || has_zero(w ^ (ONES * u64::from(b'\\')))
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    (w.wrapping_sub(ONES * 0x20) & !w & HIGH) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// Whether any of the 8 bytes in `w` is a control character, `"` or `\`.
+#[cfg(test)]
+fn word_needs_escape(w: u64) -> bool {
+    escape_mask(w) != 0
 }
 
 /// Largest `n' <= n` such that `s[..n']` does not end inside a UTF-8 sequence that is
@@ -174,6 +187,23 @@ mod tests {
         }
         let (s, _) = esc(b"0123456789abcdef\"0123456789\x01abcdefgh\\");
         assert_eq!(s, r#"0123456789abcdef\"0123456789\u0001abcdefgh\\"#);
+    }
+
+    #[test]
+    fn the_lowest_flag_is_the_first_byte_to_escape() {
+        for a in [0u8, 0x1f, b'"', b'\\'] {
+            for b in [0u8, 0x01, b'"', b'\\', b'a', 0xff] {
+                for pa in 0..8 {
+                    for pb in pa + 1..8 {
+                        let mut w = *b"abcdefgh";
+                        w[pa] = a;
+                        w[pb] = b;
+                        let m = escape_mask(u64::from_le_bytes(w));
+                        assert_eq!(m.trailing_zeros() / 8, pa as u32, "{a:#x}@{pa} {b:#x}@{pb}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+pub mod container;
 mod cri;
 mod detect;
 mod docker;

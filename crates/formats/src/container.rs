@@ -1,0 +1,424 @@
+//! Container log files one physical line at a time, for tailers that must know where each record
+//! starts and ends in the file (to checkpoint it) and cannot hand the file to a [`RecordReader`]
+//! because the file never ends.
+//!
+//! A [`Joiner`] per file takes lines as they are read, with their byte offsets, and returns one
+//! [`Message`] per container log line: CRI `P` parts and Docker 16 KiB parts are joined per stream,
+//! exactly as [`RecordReader`] joins them. While parts are waiting, [`Joiner::pending_since`] says
+//! where the oldest one starts: a checkpoint must not move past it, or a restart would resume in the
+//! middle of a message.
+//!
+//! ```
+//! use logtrim_formats::container::{ContainerFormat, Joiner, Stream};
+//!
+//! let mut j = Joiner::new(ContainerFormat::Cri, 1 << 20);
+//! assert!(j.push(b"2026-11-22T10:00:00.5Z stdout P hello ", 0, false).is_none());
+//! assert_eq!(j.pending_since(), Some(0));
+//! let m = j.push(b"2026-11-22T10:00:00.6Z stdout F \"world\"", 40, false).unwrap();
+//! assert_eq!((m.log, m.stream, m.first_offset), (&br#"hello \"world\""#[..], Stream::Stdout, 0));
+//! assert_eq!(m.time, b"2026-11-22T10:00:00.5Z");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`RecordReader`]: crate::RecordReader
+
+use crate::cri;
+use crate::docker;
+use crate::escape::{escape_into, escaped_floor, utf8_floor};
+
+/// The two container runtime log formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContainerFormat {
+    /// CRI (containerd, CRI-O): `<time> <stream> <P|F> <message>`.
+    Cri,
+    /// Docker `json-file`: `{"log":"..\n","stream":"..","time":".."}`.
+    Docker,
+}
+
+/// Which output stream a line came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// Standard output.
+    Stdout = 0,
+    /// Standard error.
+    Stderr = 1,
+}
+
+impl Stream {
+    /// `stdout` or `stderr`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// The format of one line, or `None` when it is neither CRI nor Docker json-file.
+pub fn detect(line: &[u8]) -> Option<ContainerFormat> {
+    if cri::parse(line).is_some() {
+        return Some(ContainerFormat::Cri);
+    }
+    docker::parse(line).filter(|d| d.stream.is_some() && d.time.is_some()).map(|_| ContainerFormat::Docker)
+}
+
+/// One container log line, reassembled. Borrows the joiner (or the pushed line) until the next call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message<'a> {
+    /// The time as written (RFC 3339; of the first part for joined lines); empty for malformed lines.
+    pub time: &'a [u8],
+    /// The stream.
+    pub stream: Stream,
+    /// The message as escaped JSON string content (no quotes). Docker's trailing `\n` is kept, as
+    /// in the file; CRI messages have none.
+    pub log: &'a [u8],
+    /// Byte offset of the first physical line of the message.
+    pub first_offset: u64,
+    /// The message was cut to the joiner's cap (or its physical line was cut by the caller).
+    pub truncated: bool,
+    /// The line did not have the file's format: `log` is the whole line, escaped.
+    pub malformed: bool,
+    /// Invalid UTF-8 in a CRI message was replaced by U+FFFD.
+    pub invalid_utf8: bool,
+    /// A partial line whose last part never came (returned by [`Joiner::flush`]).
+    pub unterminated: bool,
+    /// Where the oldest message still waiting for its last part starts, after this one
+    /// ([`Joiner::pending_since`], which cannot be called while the message is borrowed).
+    pub pending_since: Option<u64>,
+}
+
+#[derive(Default)]
+struct Pending {
+    active: bool,
+    offset: u64,
+    time: Vec<u8>,
+    msg: Vec<u8>,
+    truncated: bool,
+}
+
+impl Pending {
+    fn begin(&mut self, offset: u64, time: &[u8]) {
+        self.active = true;
+        self.offset = offset;
+        self.time.clear();
+        self.time.extend_from_slice(time);
+        self.msg.clear();
+        self.truncated = false;
+    }
+
+    fn append(&mut self, part: &[u8], cap: usize, floor: fn(&[u8], usize) -> usize) {
+        if self.truncated {
+            return;
+        }
+        let room = cap.saturating_sub(self.msg.len());
+        if part.len() <= room {
+            self.msg.extend_from_slice(part);
+        } else {
+            self.msg.extend_from_slice(&part[..floor(part, room)]);
+            self.truncated = true;
+        }
+    }
+}
+
+/// Per-file state: partial lines waiting for their last part, and a scratch buffer.
+///
+/// Memory: the scratch buffer and each stream's pending message are bounded by the cap (an escaped
+/// CRI message by up to 6× the cap, for a message of control characters); buffers that grew past
+/// 64 KiB are released after use, so a rare long line does not pin memory in every file.
+pub struct Joiner {
+    format: ContainerFormat,
+    cap: usize,
+    pending: [Pending; 2],
+    out: Vec<u8>,
+}
+
+/// Buffers larger than this are given back after the message that needed them.
+const KEEP_CAPACITY: usize = 64 * 1024;
+
+impl Joiner {
+    /// A joiner for a file of `format` whose messages are cut at `cap` bytes (at least 1).
+    pub fn new(format: ContainerFormat, cap: usize) -> Joiner {
+        Joiner { format, cap: cap.max(1), pending: Default::default(), out: Vec::new() }
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> ContainerFormat {
+        self.format
+    }
+
+    /// Takes one physical line (without its newline or `\r`) that starts at byte `offset` of the file;
+    /// `cut` says the caller already cut it. Returns the message it completes, if any.
+    pub fn push<'a>(&'a mut self, line: &'a [u8], offset: u64, cut: bool) -> Option<Message<'a>> {
+        self.shrink();
+        match self.format {
+            ContainerFormat::Cri => self.push_cri(line, offset, cut),
+            ContainerFormat::Docker => self.push_docker(line, offset, cut),
+        }
+    }
+
+    fn malformed<'a>(&'a mut self, line: &[u8], offset: u64, cut: bool) -> Option<Message<'a>> {
+        let pending_since = self.pending_since();
+        self.out.clear();
+        let end = utf8_floor(line, self.cap);
+        let invalid_utf8 = escape_into(&mut self.out, &line[..end]);
+        Some(Message {
+            time: b"",
+            stream: Stream::Stdout,
+            log: &self.out,
+            first_offset: offset,
+            truncated: cut || end < line.len(),
+            malformed: true,
+            invalid_utf8,
+            unterminated: false,
+            pending_since,
+        })
+    }
+
+    fn push_cri<'a>(&'a mut self, line: &'a [u8], offset: u64, cut: bool) -> Option<Message<'a>> {
+        let Some(l) = cri::parse(line) else { return self.malformed(line, offset, cut) };
+        let idx = l.stream as usize;
+        let stream = if idx == 1 { Stream::Stderr } else { Stream::Stdout };
+        let slot = &mut self.pending[idx];
+        if l.partial || slot.active {
+            if !slot.active {
+                slot.begin(offset, l.time);
+            }
+            slot.append(l.msg, self.cap, utf8_floor);
+            slot.truncated |= cut;
+            if l.partial {
+                return None;
+            }
+            return Some(self.emit(idx, false));
+        }
+        let pending_since = self.pending_since();
+        self.out.clear();
+        let end = utf8_floor(l.msg, self.cap);
+        let invalid_utf8 = escape_into(&mut self.out, &l.msg[..end]);
+        Some(Message {
+            time: l.time,
+            stream,
+            log: &self.out,
+            first_offset: offset,
+            truncated: cut || end < l.msg.len(),
+            malformed: false,
+            invalid_utf8,
+            unterminated: false,
+            pending_since,
+        })
+    }
+
+    fn push_docker<'a>(&'a mut self, line: &'a [u8], offset: u64, cut: bool) -> Option<Message<'a>> {
+        let Some(d) = docker::parse(line) else { return self.malformed(line, offset, cut) };
+        let span = |s: Option<(usize, usize)>| s.map_or(&b""[..], |(a, b)| &line[a..b]);
+        let idx = if span(d.stream) == b"stderr" { 1 } else { 0 };
+        let stream = if idx == 1 { Stream::Stderr } else { Stream::Stdout };
+        let partial = d.is_partial(line);
+        let log = &line[d.log.0..d.log.1];
+        let slot = &mut self.pending[idx];
+        if !partial && !slot.active {
+            let end = escaped_floor(log, self.cap);
+            let pending_since = self.pending[1 - idx].active.then_some(self.pending[1 - idx].offset);
+            return Some(Message {
+                time: span(d.time),
+                stream,
+                log: &log[..end],
+                first_offset: offset,
+                truncated: cut || end < log.len(),
+                malformed: false,
+                invalid_utf8: false,
+                unterminated: false,
+                pending_since,
+            });
+        }
+        if !slot.active {
+            slot.begin(offset, span(d.time));
+        }
+        slot.append(log, self.cap, escaped_floor);
+        slot.truncated |= cut;
+        if partial {
+            return None;
+        }
+        Some(self.emit(idx, false))
+    }
+
+    fn emit(&mut self, idx: usize, unterminated: bool) -> Message<'_> {
+        let other = &self.pending[1 - idx];
+        let pending_since = other.active.then_some(other.offset);
+        let p = &mut self.pending[idx];
+        p.active = false;
+        let mut invalid_utf8 = false;
+        let log: &[u8] = match self.format {
+            ContainerFormat::Cri => {
+                self.out.clear();
+                invalid_utf8 = escape_into(&mut self.out, &p.msg);
+                &self.out
+            }
+            ContainerFormat::Docker => &p.msg,
+        };
+        Message {
+            time: &p.time,
+            stream: if idx == 1 { Stream::Stderr } else { Stream::Stdout },
+            log,
+            first_offset: p.offset,
+            truncated: p.truncated,
+            malformed: false,
+            invalid_utf8,
+            unterminated,
+            pending_since,
+        }
+    }
+
+    /// Where the oldest message still waiting for its last part starts, if any.
+    pub fn pending_since(&self) -> Option<u64> {
+        self.pending.iter().filter(|p| p.active).map(|p| p.offset).min()
+    }
+
+    /// At the end of a file that will not grow again (rotated away, removed): the oldest partial
+    /// message still waiting, as it is. Call until it returns `None`.
+    pub fn flush(&mut self) -> Option<Message<'_>> {
+        self.shrink();
+        let idx = (0..2).filter(|&i| self.pending[i].active).min_by_key(|&i| self.pending[i].offset)?;
+        Some(self.emit(idx, true))
+    }
+
+    /// Forgets partial messages (the file was truncated under us); returns how many were dropped.
+    pub fn reset(&mut self) -> usize {
+        let n = self.pending.iter().filter(|p| p.active).count();
+        for p in &mut self.pending {
+            p.active = false;
+        }
+        n
+    }
+
+    fn shrink(&mut self) {
+        if self.out.capacity() > KEEP_CAPACITY {
+            self.out = Vec::new();
+        }
+        for p in &mut self.pending {
+            if !p.active && p.msg.capacity() > KEEP_CAPACITY {
+                p.msg = Vec::new();
+            }
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch of an RFC 3339 time as container runtimes write it
+/// (`2026-11-22T10:00:00.123456789Z`, `…+00:00`, fraction optional); `None` for anything else.
+pub fn rfc3339_millis(t: &[u8]) -> Option<i64> {
+    let d = |i: usize, n: usize| -> Option<i64> {
+        let s = t.get(i..i + n)?;
+        s.iter().try_fold(0i64, |a, &c| c.is_ascii_digit().then(|| a * 10 + i64::from(c - b'0')))
+    };
+    if t.len() < 20 || t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b't') || t[13] != b':' || t[16] != b':' {
+        return None;
+    }
+    let (y, mo, day, h, mi, s) = (d(0, 4)?, d(5, 2)?, d(8, 2)?, d(11, 2)?, d(14, 2)?, d(17, 2)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0;
+    if t[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < t.len() && t[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        let frac = &t[start..i.min(start + 3)];
+        ms = frac.iter().fold(0i64, |a, &c| a * 10 + i64::from(c - b'0')) * 10i64.pow(3 - frac.len() as u32);
+    }
+    let offset_min = match &t[i..] {
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), ..] if t.len() - i == 6 && t[i + 3] == b':' => {
+            let m = d(i + 1, 2)? * 60 + d(i + 4, 2)?;
+            if *sign == b'-' { -m } else { m }
+        }
+        _ => return None,
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if mo <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + day - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60) * 1000 + ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owned(m: Option<Message<'_>>) -> Option<(String, Stream, String, u64, bool, bool)> {
+        m.map(|m| {
+            (
+                String::from_utf8(m.time.to_vec()).unwrap(),
+                m.stream,
+                String::from_utf8(m.log.to_vec()).unwrap(),
+                m.first_offset,
+                m.truncated,
+                m.malformed,
+            )
+        })
+    }
+
+    #[test]
+    fn cri_joins_per_stream_and_reports_the_oldest_pending_part() {
+        let mut j = Joiner::new(ContainerFormat::Cri, 100);
+        assert!(j.push(b"2026-01-01T00:00:00Z stdout P a", 0, false).is_none());
+        assert!(j.push(b"2026-01-01T00:00:01Z stderr P x", 10, false).is_none());
+        assert_eq!(j.pending_since(), Some(0));
+        let m = owned(j.push(b"2026-01-01T00:00:02Z stderr F y\t", 20, false)).unwrap();
+        assert_eq!(m, ("2026-01-01T00:00:01Z".into(), Stream::Stderr, "xy\\t".into(), 10, false, false));
+        let m = j.push(b"2026-01-01T00:00:02Z stderr F z", 25, false).unwrap();
+        assert_eq!(m.pending_since, Some(0));
+        assert_eq!(j.pending_since(), Some(0));
+        let m = owned(j.push(b"2026-01-01T00:00:03Z stdout F b", 30, false)).unwrap();
+        assert_eq!(m.2, "ab");
+        assert_eq!(j.pending_since(), None);
+        let m = owned(j.push(b"not cri \"at all\"", 40, false)).unwrap();
+        assert_eq!((m.2.as_str(), m.5), ("not cri \\\"at all\\\"", true));
+    }
+
+    #[test]
+    fn caps_messages_and_flushes_unterminated_parts() {
+        let mut j = Joiner::new(ContainerFormat::Cri, 4);
+        let m = owned(j.push(b"2026-01-01T00:00:00Z stdout F abcdef", 0, false)).unwrap();
+        assert_eq!((m.2.as_str(), m.4), ("abcd", true));
+        assert!(j.push(b"2026-01-01T00:00:00Z stdout P abc", 0, false).is_none());
+        assert!(j.push(b"2026-01-01T00:00:00Z stdout P def", 0, false).is_none());
+        let m = j.flush().unwrap();
+        assert_eq!((m.log, m.truncated, m.unterminated), (&b"abcd"[..], true, true));
+        assert!(j.flush().is_none());
+        assert!(j.push(b"2026-01-01T00:00:00Z stdout P abc", 0, false).is_none());
+        assert_eq!(j.reset(), 1);
+        assert_eq!(j.pending_since(), None);
+    }
+
+    #[test]
+    fn docker_lines_pass_through_and_parts_join() {
+        let mut j = Joiner::new(ContainerFormat::Docker, 100);
+        let l = br#"{"log":"one \"q\"\n","stream":"stdout","time":"2019-01-01T11:11:11.111Z"}"#;
+        let m = owned(j.push(l, 0, false)).unwrap();
+        assert_eq!(m, ("2019-01-01T11:11:11.111Z".into(), Stream::Stdout, "one \\\"q\\\"\\n".into(), 0, false, false));
+        assert!(j.push(br#"{"log":"par","stream":"stderr","time":"t1"}"#, 5, false).is_none());
+        let m = owned(j.push(br#"{"log":"t\n","stream":"stderr","time":"t2"}"#, 9, false)).unwrap();
+        assert_eq!((m.0.as_str(), m.1, m.2.as_str(), m.3), ("t1", Stream::Stderr, "part\\n", 5));
+        assert_eq!(detect(l), Some(ContainerFormat::Docker));
+        assert_eq!(detect(b"2026-01-01T00:00:00Z stdout F x"), Some(ContainerFormat::Cri));
+        assert_eq!(detect(br#"{"log":"x"}"#), None);
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(rfc3339_millis(b"1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(rfc3339_millis(b"2015-06-01T19:50:55.5Z"), Some(1_433_188_255_500));
+        assert_eq!(rfc3339_millis(b"2015-06-01T21:50:55.500999999+02:00"), Some(1_433_188_255_500));
+        assert_eq!(rfc3339_millis(b"2000-02-29T00:00:00.000000001Z"), Some(951_782_400_000));
+        assert_eq!(rfc3339_millis(b"2015-06-01T19:50:55"), None);
+        assert_eq!(rfc3339_millis(b"2015-06-01T19:50:55.Z"), None);
+        assert_eq!(rfc3339_millis(b"yesterday at noon, roughly"), None);
+    }
+}
