@@ -1,0 +1,645 @@
+//! The forwarder's configuration: one YAML file, every setting overridable by an environment variable.
+//!
+//! Each setting has a dotted name (`hec.batch_bytes`) and an environment variable made from it
+//! (`LOGTRIM_HEC_BATCH_BYTES`): [`SETTINGS`] is the single table of both, with the help text the
+//! README's table is checked against. Sizes take units (`1MB`, `256KiB`, or plain bytes), durations
+//! `250ms`, `5s`, `2m` (or plain seconds); lists in variables are comma-separated.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid YAML for the configuration.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said, with the position.
+        message: String,
+    },
+    /// Settings with bad values, every one of them.
+    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    Invalid(Vec<String>),
+}
+
+/// A duration in the configuration: `250ms`, `5s`, `2m`, `1h` or a number of seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+/// A byte size in the configuration: `1MB` (10^6), `256KiB` (2^10), or a number of bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Size(pub u64);
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = (&t[..split], t[split..].trim());
+    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?} (write e.g. 250ms, 5s, 2m)"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" | "min" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return Err(format!("unknown duration unit {unit:?} in {s:?} (use ms, s, m or h)")),
+    };
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("duration {s:?} is out of range"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    logtrim_core::budget::parse_size(s).map_err(|e| format!("{} ({})", e.message, e.hint))
+}
+
+fn parse_bool(s: &str) -> Result<bool, String> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, not {s:?}")),
+    }
+}
+
+fn parse_list(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = StrOrNum::deserialize(d)?;
+        parse_duration(&v.0).map(Dur).map_err(serde::de::Error::custom)
+    }
+}
+
+impl<'de> Deserialize<'de> for Size {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = StrOrNum::deserialize(d)?;
+        parse_size(&v.0).map(Size).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A scalar read as text, so `5` and `"5s"` both reach the unit parsers.
+struct StrOrNum(String);
+
+impl<'de> Deserialize<'de> for StrOrNum {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = StrOrNum;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a number or a string with a unit")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<StrOrNum, E> {
+                Ok(StrOrNum(v.to_string()))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<StrOrNum, E> {
+                Ok(StrOrNum(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<StrOrNum, E> {
+                Ok(StrOrNum(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<StrOrNum, E> {
+                Ok(StrOrNum(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// One JSON object per line (for log pipelines; the default).
+    #[default]
+    Json,
+    /// Human-readable lines.
+    Text,
+}
+
+/// Which format container log files have.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputFormatSetting {
+    /// Per file, from its first line (CRI or Docker json-file).
+    #[default]
+    Auto,
+    /// CRI (containerd, CRI-O).
+    Cri,
+    /// Docker json-file.
+    Docker,
+}
+
+/// Where to start in files found at the very first start (no checkpoint file yet).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartAt {
+    /// Read what they already hold.
+    #[default]
+    Beginning,
+    /// Only what is written from now on (avoids sending a node's whole history on first rollout).
+    End,
+}
+
+/// What the HEC `event` holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventMode {
+    /// The record the rules saw: `{"time","stream","log","kubernetes":{…}}` (what the Lambda sends).
+    #[default]
+    Record,
+    /// Only the log message, as a string; put metadata in `hec.fields` (meters fewer licence bytes).
+    Log,
+}
+
+/// Where the daily budget's count lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetStore {
+    /// A file in the state dir: one budget per node, survives restarts.
+    #[default]
+    File,
+    /// A DynamoDB table shared by the whole fleet (needs the `dynamodb` build feature).
+    Dynamodb,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The rule file (a ConfigMap mount); reloaded when it changes.
+    pub rules_file: PathBuf,
+    /// Checkpoints, the budget file and dead-lettered batches live here (a hostPath).
+    pub state_dir: PathBuf,
+    /// Address of `/healthz`, `/readyz` and `/metrics`.
+    pub listen: String,
+    /// The node's name: HEC `host` and `kubernetes.host` (default: `$NODE_NAME`, else the hostname).
+    pub node_name: String,
+    /// `json` or `text` logs.
+    pub log_format: LogFormat,
+    /// Log filter (`tracing` EnvFilter syntax).
+    pub log_level: String,
+    /// How long SIGTERM may take: flush in-flight batches, persist checkpoints; keep it below the pod's
+    /// terminationGracePeriodSeconds.
+    pub shutdown_deadline: Dur,
+    /// How often the rule file is checked for changes.
+    pub reload_interval: Dur,
+    /// Summaries (`summarize:`): an interval's events are sent once the clock (or the lines' own time)
+    /// is this far past its end, so lines read a little late still count in it; also the least time
+    /// between two flushes by the clock.
+    pub summary_delay: Dur,
+    /// Container log files.
+    pub inputs: Inputs,
+    /// The Splunk HEC sink.
+    pub hec: Hec,
+    /// The daily byte budget (when the rule file has a `budget:` section).
+    pub budget: Budget,
+}
+
+/// Container log files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Inputs {
+    /// Glob patterns (wildcards `*` and `?` in the file name only).
+    pub paths: Vec<String>,
+    /// File-name patterns to skip (e.g. the forwarder's own logs).
+    pub exclude: Vec<String>,
+    /// `auto`, `cri` or `docker`.
+    pub format: InputFormatSetting,
+    /// Longest message passed on; longer ones are cut and counted.
+    pub max_line_bytes: Size,
+    /// How often files at their end are checked for new data, rotation and truncation.
+    pub poll_interval: Dur,
+    /// How often the globs are re-evaluated for new files.
+    pub discover_interval: Dur,
+    /// How long a rotated-away or deleted file is still read after its last new data.
+    pub rotate_wait: Dur,
+    /// Least time between checkpoint writes; a crash re-sends what was delivered within it.
+    pub checkpoint_interval: Dur,
+    /// Files present at the very first start: `beginning` or `end`.
+    pub start_at: StartAt,
+}
+
+/// The Splunk HEC sink.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hec {
+    /// Base URLs (`https://splunk-1:8088`); requests are balanced over them.
+    pub endpoints: Vec<String>,
+    /// The HEC token (prefer `token_file` or the variable).
+    pub token: String,
+    /// A file holding the token (a mounted Secret).
+    pub token_file: String,
+    /// `record` or `log`.
+    pub event: EventMode,
+    /// `host` template.
+    pub host: String,
+    /// `source` template.
+    pub source: String,
+    /// `sourcetype` template.
+    pub sourcetype: String,
+    /// `index` template; empty leaves it to the token.
+    pub index: String,
+    /// Indexed fields: name → template.
+    pub fields: BTreeMap<String, String>,
+    /// Uncompressed bytes of events per request.
+    pub batch_bytes: Size,
+    /// A batch is sent at least this often.
+    pub batch_time: Dur,
+    /// gzip level 1–9, 0 for none.
+    pub gzip_level: u32,
+    /// Requests (or unacknowledged batches) in flight at once.
+    pub max_in_flight: usize,
+    /// Sealed batches waiting for a request slot; when full, reading pauses.
+    pub queue_batches: usize,
+    /// Timeout of one request.
+    pub request_timeout: Dur,
+    /// Timeout of connecting.
+    pub connect_timeout: Dur,
+    /// First retry delay (doubles per attempt, with jitter).
+    pub retry_initial: Dur,
+    /// Longest retry delay.
+    pub retry_max: Dur,
+    /// Wait for indexer acknowledgement before a batch counts as delivered.
+    pub ack: bool,
+    /// How often acknowledgements are polled.
+    pub ack_poll_interval: Dur,
+    /// Unacknowledged this long: the batch is sent again.
+    pub ack_timeout: Dur,
+    /// How often ejected endpoints are health-checked.
+    pub health_interval: Dur,
+    /// Consecutive failures that eject an endpoint (a connection error ejects at once).
+    pub eject_after: u32,
+    /// Verify TLS certificates.
+    pub tls_verify: bool,
+    /// Extra CA certificates (PEM) to trust.
+    pub ca_file: String,
+    /// Cap on the dead-letter directory; beyond it rejected batches are only counted.
+    pub dead_letter_max_bytes: Size,
+}
+
+/// The daily byte budget's store.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Budget {
+    /// `file` or `dynamodb`.
+    pub store: BudgetStore,
+    /// The budget file (default: `<state_dir>/budget.json`).
+    pub file: String,
+    /// The DynamoDB table, for `store: dynamodb`.
+    pub dynamodb_table: String,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            rules_file: "/etc/logtrim/rules.yaml".into(),
+            state_dir: "/var/lib/logtrim".into(),
+            listen: "0.0.0.0:2020".into(),
+            node_name: String::new(),
+            log_format: LogFormat::Json,
+            log_level: "info".into(),
+            shutdown_deadline: Dur(Duration::from_secs(20)),
+            reload_interval: Dur(Duration::from_secs(5)),
+            summary_delay: Dur(Duration::from_secs(10)),
+            inputs: Inputs::default(),
+            hec: Hec::default(),
+            budget: Budget::default(),
+        }
+    }
+}
+
+impl Default for Inputs {
+    fn default() -> Inputs {
+        Inputs {
+            paths: vec!["/var/log/containers/*.log".into()],
+            exclude: Vec::new(),
+            format: InputFormatSetting::Auto,
+            max_line_bytes: Size(256 * 1024),
+            poll_interval: Dur(Duration::from_millis(250)),
+            discover_interval: Dur(Duration::from_secs(2)),
+            rotate_wait: Dur(Duration::from_secs(5)),
+            checkpoint_interval: Dur(Duration::from_secs(1)),
+            start_at: StartAt::Beginning,
+        }
+    }
+}
+
+impl Default for Hec {
+    fn default() -> Hec {
+        Hec {
+            endpoints: Vec::new(),
+            token: String::new(),
+            token_file: String::new(),
+            event: EventMode::Record,
+            host: "{node}".into(),
+            source: "{namespace}/{pod}/{container}|{file}".into(),
+            sourcetype: "kube:container:{container}|kube:container".into(),
+            index: String::new(),
+            fields: BTreeMap::new(),
+            batch_bytes: Size(1_000_000),
+            batch_time: Dur(Duration::from_secs(1)),
+            gzip_level: 1,
+            max_in_flight: 4,
+            queue_batches: 2,
+            request_timeout: Dur(Duration::from_secs(30)),
+            connect_timeout: Dur(Duration::from_secs(5)),
+            retry_initial: Dur(Duration::from_millis(250)),
+            retry_max: Dur(Duration::from_secs(30)),
+            ack: false,
+            ack_poll_interval: Dur(Duration::from_secs(1)),
+            ack_timeout: Dur(Duration::from_secs(120)),
+            health_interval: Dur(Duration::from_secs(2)),
+            eject_after: 3,
+            tls_verify: true,
+            ca_file: String::new(),
+            dead_letter_max_bytes: Size(256 << 20),
+        }
+    }
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget { store: BudgetStore::File, file: String::new(), dynamodb_table: String::new() }
+    }
+}
+
+/// One setting: its dotted name, its help text, and how a variable's text sets it.
+pub struct Setting {
+    /// Dotted name as in the YAML file.
+    pub key: &'static str,
+    /// What it does (the README table's text).
+    pub help: &'static str,
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+impl Setting {
+    /// The environment variable that overrides it.
+    pub fn env(&self) -> String {
+        format!("LOGTRIM_{}", self.key.replace('.', "_").to_ascii_uppercase())
+    }
+}
+
+macro_rules! setting {
+    ($key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
+        Setting { key: $key, help: $help, set: |$c: &mut Config, $v: &str| -> Result<(), String> { $body; Ok(()) } }
+    };
+}
+
+fn enum_value<T: for<'de> Deserialize<'de>>(v: &str) -> Result<T, String> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(v.trim()))
+        .map_err(|e| e.to_string())
+}
+
+/// Every setting, in README order.
+pub static SETTINGS: &[Setting] = &[
+    setting!("rules_file", "rule file; reloaded when it changes (a ConfigMap update)", |c, v| c.rules_file = v.into()),
+    setting!("state_dir", "checkpoints, the budget file, dead-lettered batches", |c, v| c.state_dir = v.into()),
+    setting!("listen", "address of /healthz, /readyz, /metrics", |c, v| c.listen = v.into()),
+    setting!("node_name", "HEC `host` and `kubernetes.host` (default `$NODE_NAME`, else the hostname)", |c, v| c.node_name = v.into()),
+    setting!("log_format", "`json` or `text`", |c, v| c.log_format = enum_value(v)?),
+    setting!("log_level", "log filter (`tracing` EnvFilter syntax)", |c, v| c.log_level = v.into()),
+    setting!("shutdown_deadline", "SIGTERM: time to flush in-flight batches and persist checkpoints", |c, v| c.shutdown_deadline = Dur(parse_duration(v)?)),
+    setting!("reload_interval", "how often the rule file is checked for changes", |c, v| c.reload_interval = Dur(parse_duration(v)?)),
+    setting!("summary_delay", "summaries are sent this long after their interval ends (late lines still count); least time between flushes", |c, v| c.summary_delay = Dur(parse_duration(v)?)),
+    setting!("inputs.paths", "globs of container log files (wildcards in the file name only)", |c, v| c.inputs.paths = parse_list(v)),
+    setting!("inputs.exclude", "file-name patterns to skip", |c, v| c.inputs.exclude = parse_list(v)),
+    setting!("inputs.format", "`auto` (per file), `cri` or `docker`", |c, v| c.inputs.format = enum_value(v)?),
+    setting!("inputs.max_line_bytes", "longest message passed on; longer ones are cut and counted", |c, v| c.inputs.max_line_bytes = Size(parse_size(v)?)),
+    setting!("inputs.poll_interval", "how often idle files are checked for data, rotation, truncation", |c, v| c.inputs.poll_interval = Dur(parse_duration(v)?)),
+    setting!("inputs.discover_interval", "how often globs are re-evaluated for new files", |c, v| c.inputs.discover_interval = Dur(parse_duration(v)?)),
+    setting!("inputs.rotate_wait", "how long a rotated-away or deleted file is still read after its last data", |c, v| c.inputs.rotate_wait = Dur(parse_duration(v)?)),
+    setting!("inputs.checkpoint_interval", "least time between checkpoint writes (a crash re-sends what was delivered within it); 0: after every delivery", |c, v| c.inputs.checkpoint_interval = Dur(parse_duration(v)?)),
+    setting!("inputs.start_at", "files found at the very first start: `beginning` or `end`", |c, v| c.inputs.start_at = enum_value(v)?),
+    setting!("hec.endpoints", "HEC base URLs, comma-separated; requests are balanced over them", |c, v| c.hec.endpoints = parse_list(v)),
+    setting!("hec.token", "the HEC token", |c, v| c.hec.token = v.into()),
+    setting!("hec.token_file", "a file holding the token (a mounted Secret)", |c, v| c.hec.token_file = v.into()),
+    setting!("hec.event", "`record` (the record the rules saw) or `log` (the message only)", |c, v| c.hec.event = enum_value(v)?),
+    setting!("hec.host", "`host` template", |c, v| c.hec.host = v.into()),
+    setting!("hec.source", "`source` template", |c, v| c.hec.source = v.into()),
+    setting!("hec.sourcetype", "`sourcetype` template", |c, v| c.hec.sourcetype = v.into()),
+    setting!("hec.index", "`index` template; empty: the token's default", |c, v| c.hec.index = v.into()),
+    setting!("hec.fields", "indexed fields, `name=template,…`", |c, v| {
+        c.hec.fields = parse_list(v)
+            .into_iter()
+            .map(|p| p.split_once('=').map(|(k, t)| (k.trim().to_string(), t.trim().to_string())).ok_or(format!("expected name=template, not {p:?}")))
+            .collect::<Result<_, _>>()?
+    }),
+    setting!("hec.batch_bytes", "uncompressed event bytes per request (Splunk Cloud takes ~1 MB)", |c, v| c.hec.batch_bytes = Size(parse_size(v)?)),
+    setting!("hec.batch_time", "a partly filled batch is sent after this long", |c, v| c.hec.batch_time = Dur(parse_duration(v)?)),
+    setting!("hec.gzip_level", "gzip level 1–9; 0 sends uncompressed", |c, v| c.hec.gzip_level = v.trim().parse().map_err(|_| format!("not a level: {v:?}"))?),
+    setting!("hec.max_in_flight", "requests (and unacknowledged batches) at once", |c, v| c.hec.max_in_flight = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
+    setting!("hec.queue_batches", "sealed batches waiting for a request slot; when full, reading pauses", |c, v| c.hec.queue_batches = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
+    setting!("hec.request_timeout", "timeout of one request", |c, v| c.hec.request_timeout = Dur(parse_duration(v)?)),
+    setting!("hec.connect_timeout", "timeout of connecting", |c, v| c.hec.connect_timeout = Dur(parse_duration(v)?)),
+    setting!("hec.retry_initial", "first retry delay; doubles per attempt, full jitter", |c, v| c.hec.retry_initial = Dur(parse_duration(v)?)),
+    setting!("hec.retry_max", "longest retry delay", |c, v| c.hec.retry_max = Dur(parse_duration(v)?)),
+    setting!("hec.ack", "wait for indexer acknowledgement (the token must have it enabled)", |c, v| c.hec.ack = parse_bool(v)?),
+    setting!("hec.ack_poll_interval", "how often acknowledgements are polled", |c, v| c.hec.ack_poll_interval = Dur(parse_duration(v)?)),
+    setting!("hec.ack_timeout", "unacknowledged this long: the batch is sent again", |c, v| c.hec.ack_timeout = Dur(parse_duration(v)?)),
+    setting!("hec.health_interval", "how often ejected endpoints are health-checked", |c, v| c.hec.health_interval = Dur(parse_duration(v)?)),
+    setting!("hec.eject_after", "consecutive failures that eject an endpoint (connection errors eject at once)", |c, v| c.hec.eject_after = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
+    setting!("hec.tls_verify", "verify TLS certificates", |c, v| c.hec.tls_verify = parse_bool(v)?),
+    setting!("hec.ca_file", "extra CA certificates (PEM) to trust", |c, v| c.hec.ca_file = v.into()),
+    setting!("hec.dead_letter_max_bytes", "cap on the dead-letter directory", |c, v| c.hec.dead_letter_max_bytes = Size(parse_size(v)?)),
+    setting!("budget.store", "`file` (per node) or `dynamodb` (the fleet; `dynamodb` build feature)", |c, v| c.budget.store = enum_value(v)?),
+    setting!("budget.file", "budget file (default `<state_dir>/budget.json`)", |c, v| c.budget.file = v.into()),
+    setting!("budget.dynamodb_table", "DynamoDB table for `store: dynamodb`", |c, v| c.budget.dynamodb_table = v.into()),
+];
+
+impl Config {
+    /// Reads `path` (if given), then applies every `LOGTRIM_*` variable from `env`, then validates.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                Config::from_yaml(p, &text)?
+            }
+            None => Config::default(),
+        };
+        let mut errors = Vec::new();
+        for s in SETTINGS {
+            if let Some(v) = env(&s.env())
+                && let Err(e) = (s.set)(&mut cfg, &v)
+            {
+                errors.push(format!("{}: {e}", s.env()));
+            }
+        }
+        if cfg.node_name.is_empty() {
+            cfg.node_name = env("NODE_NAME")
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+        }
+        if cfg.hec.token.is_empty() && !cfg.hec.token_file.is_empty() {
+            match std::fs::read_to_string(&cfg.hec.token_file) {
+                Ok(t) => cfg.hec.token = t.trim().to_string(),
+                Err(e) => errors.push(format!("hec.token_file: cannot read {:?}: {e}", cfg.hec.token_file)),
+            }
+        }
+        if let Err(mut v) = cfg.validate() {
+            errors.append(&mut v);
+        }
+        if errors.is_empty() { Ok(cfg) } else { Err(ConfigError::Invalid(errors)) }
+    }
+
+    /// Parses a configuration file's text (no environment, no validation).
+    pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        if text.trim().is_empty() {
+            return Ok(Config::default());
+        }
+        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+    }
+
+    /// Every problem with the values, as `setting: message`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut e = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            e.push(format!("listen: {:?} is not an address such as 0.0.0.0:2020", self.listen));
+        }
+        if self.inputs.paths.is_empty() {
+            e.push("inputs.paths: at least one glob is needed".into());
+        }
+        for p in &self.inputs.paths {
+            let dir = Path::new(p).parent().map(|d| d.to_string_lossy().into_owned()).unwrap_or_default();
+            if dir.contains(['*', '?']) {
+                e.push(format!("inputs.paths: {p:?}: wildcards are only supported in the file name"));
+            }
+        }
+        if self.summary_delay.0 < Duration::from_millis(100) {
+            // Flushing on every loop turn would turn a backlog into one summary event per group per read.
+            e.push("summary_delay: must be at least 100ms".into());
+        }
+        if self.inputs.max_line_bytes.0 < 1024 {
+            e.push("inputs.max_line_bytes: must be at least 1KiB".into());
+        }
+        if self.hec.endpoints.is_empty() {
+            e.push("hec.endpoints: at least one HEC URL is needed (LOGTRIM_HEC_ENDPOINTS)".into());
+        }
+        for u in &self.hec.endpoints {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                e.push(format!("hec.endpoints: {u:?} is not an http:// or https:// URL"));
+            }
+        }
+        if self.hec.token.is_empty() {
+            e.push("hec.token: no token (set LOGTRIM_HEC_TOKEN or hec.token_file)".into());
+        }
+        if self.hec.batch_bytes.0 < 1024 {
+            e.push("hec.batch_bytes: must be at least 1KiB".into());
+        }
+        if self.hec.gzip_level > 9 {
+            e.push("hec.gzip_level: must be 0–9".into());
+        }
+        if self.hec.max_in_flight == 0 {
+            e.push("hec.max_in_flight: must be at least 1".into());
+        }
+        if self.hec.queue_batches == 0 {
+            e.push("hec.queue_batches: must be at least 1".into());
+        }
+        if self.hec.retry_initial.0.is_zero() || self.hec.retry_max.0 < self.hec.retry_initial.0 {
+            e.push("hec.retry_initial/retry_max: need 0 < retry_initial <= retry_max".into());
+        }
+        if self.hec.eject_after == 0 {
+            e.push("hec.eject_after: must be at least 1".into());
+        }
+        for (name, t) in [("hec.host", &self.hec.host), ("hec.source", &self.hec.source), ("hec.sourcetype", &self.hec.sourcetype), ("hec.index", &self.hec.index)]
+            .into_iter()
+            .chain(self.hec.fields.values().map(|t| ("hec.fields", t)))
+        {
+            if let Err(m) = crate::meta::Template::parse(t) {
+                e.push(format!("{name}: {m} in {t:?}"));
+            }
+        }
+        if self.budget.store == BudgetStore::Dynamodb {
+            if self.budget.dynamodb_table.is_empty() {
+                e.push("budget.dynamodb_table: needed for budget.store: dynamodb".into());
+            }
+            if !cfg!(feature = "dynamodb") {
+                e.push("budget.store: dynamodb needs a forwarder built with the `dynamodb` feature".into());
+            }
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// The budget file's path.
+    pub fn budget_file(&self) -> PathBuf {
+        if self.budget.file.is_empty() { self.state_dir.join("budget.json") } else { self.budget.file.clone().into() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let m: BTreeMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| m.get(k).cloned()
+    }
+
+    #[test]
+    fn file_then_environment() {
+        let dir = std::env::temp_dir().join(format!("logtrim-fwd-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.yaml");
+        std::fs::write(&p, "hec:\n  endpoints: [https://a:8088]\n  batch_bytes: 512KiB\n  batch_time: 250ms\ninputs:\n  paths: [/x/*.log]\n").unwrap();
+        std::fs::write(dir.join("token"), "tok-from-file\n").unwrap();
+        let c = Config::load(
+            Some(&p),
+            env(&[
+                ("LOGTRIM_HEC_ENDPOINTS", "https://b:8088, https://c:8088"),
+                ("LOGTRIM_HEC_TOKEN_FILE", dir.join("token").to_str().unwrap()),
+                ("LOGTRIM_HEC_ACK", "true"),
+                ("LOGTRIM_HEC_FIELDS", "ns={namespace},pod={pod}"),
+                ("NODE_NAME", "node-7"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.hec.endpoints, ["https://b:8088", "https://c:8088"]);
+        assert_eq!(c.hec.batch_bytes, Size(512 * 1024));
+        assert_eq!(c.hec.batch_time, Dur(Duration::from_millis(250)));
+        assert_eq!(c.hec.token, "tok-from-file");
+        assert!(c.hec.ack);
+        assert_eq!(c.hec.fields.get("ns").map(String::as_str), Some("{namespace}"));
+        assert_eq!(c.inputs.paths, ["/x/*.log"]);
+        assert_eq!(c.node_name, "node-7");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn every_problem_is_reported() {
+        let e = Config::load(None, env(&[("LOGTRIM_HEC_BATCH_TIME", "soon"), ("LOGTRIM_LISTEN", "nowhere"), ("LOGTRIM_HEC_SOURCE", "{pod")]))
+            .unwrap_err()
+            .to_string();
+        for want in ["LOGTRIM_HEC_BATCH_TIME", "listen:", "hec.endpoints", "hec.token", "hec.source"] {
+            assert!(e.contains(want), "{want} missing from {e}");
+        }
+        let e = Config::from_yaml(Path::new("c.yaml"), "hec:\n  batch_byte: 1MB\n").unwrap_err().to_string();
+        assert!(e.contains("batch_byte"), "{e}");
+    }
+
+    #[test]
+    fn every_setting_has_a_distinct_variable_and_is_documented() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        for s in SETTINGS {
+            assert!(seen.insert(s.env()), "{}", s.env());
+            assert!(readme.contains(&format!("`{}`", s.env())), "{} is not in README.md", s.env());
+        }
+    }
+}

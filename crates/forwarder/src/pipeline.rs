@@ -1,0 +1,776 @@
+//! The reading thread: files → records → rules → budget → HEC events → gzip batches → the sink's queue.
+//!
+//! One plain thread does all the per-record work, so a record is touched by one core from the read
+//! buffer to the compressed batch and nothing per record crosses a thread. It blocks on the sink's
+//! bounded queue: when Splunk is slow or down, reading pauses and the backlog stays in the files.
+//!
+//! Each container log line becomes the record the rules see, shaped like Fluent Bit's kubernetes
+//! records so one rule file serves the Lambda and the forwarder:
+//! `{"time":"…","stream":"stdout","log":"…","kubernetes":{"pod_name","namespace_name","container_name","docker_id","host"}}`.
+//! A kept record is trimmed (`trim:`, `sample_rate_field:`) and becomes one HEC event:
+//! `{"time":<s.ms>,"host",…,"event":<record or log>}`, metered by the daily budget as trimmed. A dropped
+//! record of a rule with `summarize:` is counted in the [`Summarizer`]; its summary events are sent like
+//! kept events (and metered) once their interval is [`Config::summary_delay`] past its end, by the wall
+//! clock or by the lines' own time, and all of them on shutdown and before a rule reload.
+//!
+//! Summaries live in memory until sent: a `kill -9` loses the counts of the intervals still open (the
+//! lines they count were dropped by the rules either way); a SIGTERM sends them.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp, metered_event_bytes};
+use logtrim_core::{Action, Decider, Decision, RuleSet, Summarizer, Summary, SummaryCounters};
+use logtrim_formats::container::{Message, rfc3339_millis};
+use tokio::sync::mpsc;
+
+use crate::Shared;
+use crate::config::{Config, EventMode};
+use crate::meta::{self, FileMeta};
+use crate::tail::checkpoint::{Seq, TrackId};
+use crate::tail::{LineSink, Tail};
+
+/// A sealed batch of HEC events, ready to send.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    /// Sequence number; checkpoints wait for it.
+    pub seq: Seq,
+    /// The request body (gzip unless `gzip` is false).
+    pub body: Bytes,
+    /// Whether `body` is gzip.
+    pub gzip: bool,
+    /// Number of events.
+    pub events: u32,
+    /// Uncompressed bytes of the events.
+    pub raw_bytes: u64,
+}
+
+/// Events are handed to the compressor in pieces of this size: large enough for deflate to work
+/// efficiently, small enough not to hold a whole uncompressed batch.
+const STAGE: usize = 64 * 1024;
+
+enum Body {
+    // Boxed: the encoder's state is large and one body exists at a time.
+    Gzip(Box<GzEncoder<Vec<u8>>>),
+    Plain(Vec<u8>),
+}
+
+/// Accumulates events into one request body, compressing as it goes.
+struct Batcher {
+    next_seq: Seq,
+    seq: Seq,
+    body: Option<Body>,
+    stage: Vec<u8>,
+    raw: usize,
+    events: u32,
+    opened: Instant,
+    /// How far this batch reaches in each file, and where each file was before its first event here.
+    reach: Vec<(TrackId, u64)>,
+    first: HashMap<TrackId, u64>,
+    cap: usize,
+    level: u32,
+}
+
+impl Batcher {
+    fn new(cap: usize, level: u32) -> Batcher {
+        Batcher {
+            next_seq: 1,
+            seq: 0,
+            body: None,
+            stage: Vec::with_capacity(STAGE + 4096),
+            raw: 0,
+            events: 0,
+            opened: Instant::now(),
+            reach: Vec::new(),
+            first: HashMap::new(),
+            cap,
+            level,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.events == 0
+    }
+
+    /// Opens the batch if needed and returns where the next event starts in `stage`: events are
+    /// encoded straight into it, saving a copy per record.
+    fn open(&mut self) -> usize {
+        if self.body.is_none() {
+            self.seq = self.next_seq;
+            self.next_seq += 1;
+            self.opened = Instant::now();
+            self.body = Some(if self.level == 0 {
+                Body::Plain(Vec::with_capacity(self.cap.min(1 << 20) + 1024))
+            } else {
+                Body::Gzip(Box::new(GzEncoder::new(Vec::with_capacity(self.cap / 8), Compression::new(self.level))))
+            });
+        }
+        self.stage.len()
+    }
+
+    /// Whether an event of `n` bytes must go into the next batch.
+    fn overflows(&self, n: usize) -> bool {
+        self.events > 0 && self.raw + n > self.cap
+    }
+
+    /// Counts the event just encoded at the end of `stage` (`n` bytes) for file `id`.
+    fn commit(&mut self, n: usize, id: TrackId, before: u64, resume: u64) {
+        self.first.entry(id).or_insert(before);
+        match self.reach.last_mut() {
+            Some((last, r)) if *last == id => *r = resume,
+            _ => match self.reach.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, r)) => *r = resume,
+                None => self.reach.push((id, resume)),
+            },
+        }
+        self.count(n);
+    }
+
+    /// Counts the event just encoded at the end of `stage` (`n` bytes), which holds no file's lines
+    /// (a summary event): it moves no checkpoint.
+    fn count(&mut self, n: usize) {
+        self.raw += n;
+        self.events += 1;
+        if self.stage.len() >= STAGE {
+            self.drain_stage();
+        }
+    }
+
+    fn drain_stage(&mut self) {
+        match &mut self.body {
+            Some(Body::Gzip(g)) => {
+                // Writing to a Vec cannot fail.
+                let _ = g.write_all(&self.stage);
+            }
+            Some(Body::Plain(v)) => v.extend_from_slice(&self.stage),
+            None => {}
+        }
+        self.stage.clear();
+    }
+
+    /// Seals the batch: the body, and how far it reaches in each file.
+    fn seal(&mut self) -> Option<(Batch, Vec<(TrackId, u64)>)> {
+        if self.events == 0 {
+            return None;
+        }
+        self.drain_stage();
+        let (body, gzip) = match self.body.take()? {
+            Body::Gzip(g) => (g.finish().unwrap_or_default(), true),
+            Body::Plain(v) => (v, false),
+        };
+        let b = Batch { seq: self.seq, body: Bytes::from(body), gzip, events: self.events, raw_bytes: self.raw as u64 };
+        self.raw = 0;
+        self.events = 0;
+        self.first.clear();
+        if self.stage.capacity() > 4 * STAGE {
+            self.stage = Vec::with_capacity(STAGE + 4096);
+        }
+        Some((b, std::mem::take(&mut self.reach)))
+    }
+}
+
+/// Moves lease requests between the budget accountant (on the reading thread) and its store (on a
+/// thread of its own, so a slow fsync or DynamoDB call never stalls reading).
+pub struct BudgetLink {
+    /// The accountant.
+    pub acc: Accountant,
+    /// Requests to the store worker.
+    pub requests: std_mpsc::Sender<LeaseRequest>,
+    /// Its answers.
+    pub replies: std_mpsc::Receiver<Result<Lease, StoreUnavailable>>,
+}
+
+impl BudgetLink {
+    fn poll(&mut self, now: Timestamp) {
+        while let Ok(r) = self.replies.try_recv() {
+            self.acc.apply(now, r);
+        }
+        if let Some(req) = self.acc.lease_request(now)
+            && self.requests.send(req).is_err()
+        {
+            self.acc.apply(now, Err(StoreUnavailable::new("budget store worker stopped")));
+        }
+    }
+
+    /// Sends what was kept but not reported yet and waits (bounded) for the store to take it.
+    pub fn flush(&mut self, wait: Duration) {
+        let deadline = Instant::now() + wait;
+        while let Some(req) = self.acc.flush_request(Timestamp::now()) {
+            if self.requests.send(req).is_err() {
+                return;
+            }
+            match self.replies.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(r) => {
+                    let ok = r.is_ok();
+                    self.acc.apply(Timestamp::now(), r);
+                    if !ok {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+/// Counters kept on the reading thread and added to the metrics once a second.
+#[derive(Default)]
+struct Local {
+    records: u64,
+    truncated: u64,
+    malformed: u64,
+    invalid_utf8: u64,
+    unterminated: u64,
+    kept: u64,
+    dropped: u64,
+    shed: u64,
+    event_bytes: u64,
+    blank: u64,
+    summaries_sent: u64,
+    summaries_shed: u64,
+    summary_bytes: u64,
+}
+
+/// The reading thread's state.
+pub struct Pipeline {
+    rules: RuleSet,
+    decider: Decider,
+    /// Counts what `summarize:` rules drop; built from the same rules as `decider`.
+    summarizer: Summarizer,
+    /// `rules.has_summaries()`: else dropped records skip the summarizer.
+    summarize: bool,
+    /// `rules.shapes_output()`: else kept records skip trimming.
+    shape: bool,
+    /// What the summarizer's counters were at the last publish (they count from its creation).
+    summary_published: SummaryCounters,
+    /// The metadata members of summary events ([`meta::summary_prefix`]).
+    summary_prefix: Vec<u8>,
+    summary_delay: Duration,
+    last_summary_flush: Instant,
+    event_mode: EventMode,
+    batcher: Batcher,
+    record: Vec<u8>,
+    event: Vec<u8>,
+    /// `{"log":…}` of the message in `log` event mode, for trimming (see [`Pipeline::encode_log`]).
+    message: Vec<u8>,
+    /// Where each file was after its last line (the resume offset before its next record).
+    last_resume: HashMap<TrackId, u64>,
+    tx: mpsc::Sender<Batch>,
+    shared: Arc<Shared>,
+    budget: Option<BudgetLink>,
+    now: Timestamp,
+    local: Local,
+    /// The sink's queue is gone (shutdown past its deadline): stop.
+    closed: bool,
+}
+
+impl Pipeline {
+    /// A pipeline sending batches to `tx`.
+    pub fn new(
+        cfg: &Config,
+        rules: RuleSet,
+        templates: &meta::Templates,
+        tx: mpsc::Sender<Batch>,
+        shared: Arc<Shared>,
+        budget: Option<BudgetLink>,
+    ) -> Pipeline {
+        let summarizer = rules.summarizer();
+        Pipeline {
+            decider: rules.decider(),
+            summary_published: summarizer.counters().clone(),
+            summarizer,
+            summarize: rules.has_summaries(),
+            shape: rules.shapes_output(),
+            summary_prefix: meta::summary_prefix(&cfg.node_name, templates),
+            summary_delay: cfg.summary_delay.0,
+            last_summary_flush: Instant::now(),
+            rules,
+            event_mode: cfg.hec.event,
+            batcher: Batcher::new(cfg.hec.batch_bytes.0 as usize, cfg.hec.gzip_level),
+            record: Vec::with_capacity(4096),
+            event: Vec::with_capacity(4096),
+            message: Vec::new(),
+            last_resume: HashMap::new(),
+            tx,
+            shared,
+            budget,
+            now: Timestamp::now(),
+            local: Local::default(),
+            closed: false,
+        }
+    }
+
+    /// Runs until `shared.stop` is set: reads, decides, batches; then seals and sends the last batch.
+    pub fn run(mut self, cfg: &Config, mut tail: Tail) -> Option<BudgetLink> {
+        let poll = cfg.inputs.poll_interval.0;
+        let discover_every = cfg.inputs.discover_interval.0;
+        let batch_time = cfg.hec.batch_time.0;
+        let rotate_wait = cfg.inputs.rotate_wait.0;
+        let mut last_discover = Instant::now() - discover_every;
+        let mut last_check = Instant::now();
+        let mut last_publish = Instant::now();
+        while !self.shared.stop.load(Ordering::Relaxed) && !self.closed {
+            self.now = Timestamp::now();
+            self.swap_rules();
+            if let Some(b) = &mut self.budget {
+                b.poll(self.now);
+            }
+            if last_discover.elapsed() >= discover_every {
+                last_discover = Instant::now();
+                let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+                tail.discover(&mut tracker);
+            }
+            let read = tail.read(&mut self, 4);
+            if read == 0 || last_check.elapsed() >= poll {
+                last_check = Instant::now();
+                tail.check(&mut self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
+                tail.finish_drained(&mut self, rotate_wait);
+            }
+            if self.summarize && self.last_summary_flush.elapsed() >= self.summary_delay {
+                self.last_summary_flush = Instant::now();
+                let until = self.now.checked_sub(self.signed_delay()).unwrap_or(self.now);
+                if self.summarizer.next_due().is_some_and(|due| due <= until) {
+                    self.flush_summaries(Some(until));
+                }
+            }
+            if !self.batcher.is_empty() && self.batcher.opened.elapsed() >= batch_time {
+                self.seal();
+            }
+            self.sync_progress(&mut tail);
+            if last_publish.elapsed() >= Duration::from_secs(1) {
+                last_publish = Instant::now();
+                self.publish(&mut tail);
+            }
+            if read == 0 {
+                let until_seal = if self.batcher.is_empty() {
+                    poll
+                } else {
+                    batch_time.saturating_sub(self.batcher.opened.elapsed())
+                };
+                std::thread::sleep(poll.min(until_seal).max(Duration::from_millis(5)));
+            }
+        }
+        // Shutdown: every open interval goes out with the last batch (unless the sink is gone).
+        if !self.closed {
+            self.now = Timestamp::now();
+            self.flush_summaries(None);
+        }
+        self.seal();
+        self.sync_progress(&mut tail);
+        self.publish(&mut tail);
+        self.budget
+    }
+
+    fn signed_delay(&self) -> SignedDuration {
+        SignedDuration::try_from(self.summary_delay).unwrap_or(SignedDuration::ZERO)
+    }
+
+    /// Sends the summary events of the intervals that end at or before `until` (all with `None`).
+    fn flush_summaries(&mut self, until: Option<Timestamp>) {
+        if self.summarizer.is_empty() {
+            return;
+        }
+        for s in self.summarizer.flush(until) {
+            self.emit_summary(&s);
+        }
+    }
+
+    /// Queues one summary event, admitted by the daily budget at its priority like a kept record.
+    fn emit_summary(&mut self, s: &Summary) {
+        let start = self.batcher.open();
+        let e = &mut self.batcher.stage;
+        let ms = s.start.as_millisecond();
+        e.push(b'{');
+        push_time(e, ms);
+        e.extend_from_slice(&self.summary_prefix);
+        e.extend_from_slice(b"\"event\":");
+        e.extend_from_slice(s.json.as_bytes());
+        e.push(b'}');
+        if let Some(b) = &mut self.budget {
+            b.poll(self.now);
+            if b.acc.admit(self.now, s.priority, s.metered_bytes()) == Admission::Shed {
+                self.batcher.stage.truncate(start);
+                self.local.summaries_shed += 1;
+                return;
+            }
+        }
+        let n = self.place(start);
+        self.local.summaries_sent += 1;
+        self.local.summary_bytes += s.metered_bytes();
+        self.local.event_bytes += n as u64;
+        self.batcher.count(n);
+        if self.batcher.raw >= self.batcher.cap {
+            self.seal();
+        }
+    }
+
+    /// The event encoded at `stage[start..]` goes into the open batch, or, when it would take the batch
+    /// past its cap, into a new one (the full batch is sealed). Returns its length.
+    fn place(&mut self, start: usize) -> usize {
+        let n = self.batcher.stage.len() - start;
+        if self.batcher.overflows(n) {
+            self.event.clear();
+            self.event.extend_from_slice(&self.batcher.stage[start..]);
+            self.batcher.stage.truncate(start);
+            self.seal();
+            self.batcher.open();
+            self.batcher.stage.extend_from_slice(&self.event);
+        }
+        n
+    }
+
+    fn swap_rules(&mut self) {
+        if !self.shared.rules_changed.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        let Some(new) = self.shared.new_rules.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        // What the old rules summarized goes out now, under their names: the new rules may not have
+        // those rules, or may count differently.
+        self.flush_summaries(None);
+        self.publish_rules();
+        match (&mut self.budget, new.budget()) {
+            (Some(b), Some(spec)) => b.acc.set_spec(spec.clone()),
+            (None, None) => {}
+            // The store worker is set up at start; keep what runs rather than half-switch.
+            _ => tracing::warn!("The rule file's budget: section was added or removed; this takes effect at the next start."),
+        }
+        // Trimming comes with the decider, summaries with the summarizer: both follow the new rules.
+        self.decider = new.decider();
+        self.summarizer = new.summarizer();
+        self.summary_published = self.summarizer.counters().clone();
+        self.summarize = new.has_summaries();
+        self.shape = new.shapes_output();
+        self.rules = new;
+    }
+
+    /// Gives the tracker every file's progress; files with events in the open batch only up to where
+    /// they were before their first one.
+    fn sync_progress(&mut self, tail: &mut Tail) {
+        let progress: Vec<(TrackId, u64, u64)> = tail
+            .progress()
+            .map(|(id, resume, read)| (id, self.batcher.first.get(&id).copied().unwrap_or(resume), read))
+            .collect();
+        let finished = tail.take_finished();
+        let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+        tracker.sync(None, &progress);
+        // A finished file's last lines may wait in the open batch: close it once they are registered.
+        if self.batcher.is_empty() {
+            for id in finished {
+                tracker.close(id);
+                self.last_resume.remove(&id);
+            }
+        } else {
+            self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).extend(finished);
+        }
+    }
+
+    fn seal(&mut self) {
+        let Some((batch, reach)) = self.batcher.seal() else { return };
+        {
+            let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            tracker.sync(Some((batch.seq, &reach)), &[]);
+            for id in self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+                tracker.close(id);
+                self.last_resume.remove(&id);
+            }
+        }
+        let m = &self.shared.metrics;
+        m.queue_depth.set((self.tx.max_capacity() - self.tx.capacity()) as i64 + 1);
+        let t = Instant::now();
+        let mut batch = batch;
+        let mut last_publish = Instant::now();
+        loop {
+            match self.tx.try_send(batch) {
+                Ok(()) => break,
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.closed = true;
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Full(b)) => {
+                    // Backpressure: reading pauses here while Splunk is slow or down. On shutdown it
+                    // keeps waiting too: the sink may still make room within the shutdown deadline
+                    // (and this batch may hold the last summaries); past the deadline the process
+                    // exits, and the batch, registered but never completed, is read again.
+                    batch = b;
+                    self.shared.metrics.reading_paused.set(1);
+                    std::thread::sleep(Duration::from_millis(20));
+                    if last_publish.elapsed() >= Duration::from_secs(1) {
+                        last_publish = Instant::now();
+                        self.publish_local();
+                    }
+                }
+            }
+        }
+        let m = &self.shared.metrics;
+        m.reading_paused.set(0);
+        let waited = t.elapsed();
+        if waited > Duration::from_millis(1) {
+            m.backpressure_seconds.inc_by(waited.as_secs_f64());
+        }
+        m.queue_depth.set((self.tx.max_capacity() - self.tx.capacity()) as i64);
+    }
+
+    fn publish_rules(&mut self) {
+        let c = self.decider.take_counters();
+        let m = &self.shared.metrics;
+        for (i, rc) in c.rules.iter().enumerate() {
+            if rc.matched == 0 && rc.trimmed_bytes == 0 && rc.added_bytes == 0 {
+                continue;
+            }
+            let name = self.rules.rule_name(self.rules.rule_id_at(i));
+            m.rule(name, "keep", rc.kept, rc.kept_bytes);
+            m.rule(name, "drop", rc.dropped, rc.dropped_bytes);
+            m.trim(name, rc.trimmed_bytes, rc.added_bytes);
+        }
+        let now = self.summarizer.counters();
+        for (i, (c, was)) in now.rules.iter().zip(&self.summary_published.rules).enumerate() {
+            if c.records > was.records {
+                let name = self.rules.rule_name(self.rules.rule_id_at(i));
+                m.summarized(name, c.records - was.records, c.overflow_records - was.overflow_records);
+            }
+        }
+        self.summary_published = now.clone();
+    }
+
+    /// Metrics kept on this thread (also while reading is paused).
+    fn publish_local(&mut self) {
+        self.publish_rules();
+        let m = &self.shared.metrics;
+        let l = std::mem::take(&mut self.local);
+        m.input_records.inc_by(l.records);
+        m.truncated.inc_by(l.truncated);
+        m.malformed.inc_by(l.malformed);
+        m.invalid_utf8.inc_by(l.invalid_utf8);
+        m.unterminated.inc_by(l.unterminated);
+        m.records_kept.inc_by(l.kept);
+        m.records_dropped.inc_by(l.dropped);
+        m.records_shed.inc_by(l.shed);
+        m.event_bytes.inc_by(l.event_bytes);
+        m.summary_events.get_or_create(&vec![("result".into(), "sent".into())]).inc_by(l.summaries_sent);
+        m.summary_events.get_or_create(&vec![("result".into(), "shed".into())]).inc_by(l.summaries_shed);
+        m.summary_bytes.inc_by(l.summary_bytes);
+        m.blank_events.inc_by(l.blank);
+        if let Some(b) = &self.budget {
+            *self.shared.budget_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(b.acc.status(self.now));
+        }
+    }
+
+    fn publish(&mut self, tail: &mut Tail) {
+        self.publish_local();
+        let m = &self.shared.metrics;
+        let s = tail.take_stats();
+        m.input_bytes.inc_by(s.bytes);
+        m.rotations.get_or_create(&vec![("kind".into(), "rename".into())]).inc_by(s.rotations);
+        m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
+        m.partials_lost.inc_by(s.partials_lost);
+        m.file_errors.inc_by(s.errors);
+        m.files.set(tail.len() as i64);
+        m.unread_bytes.set(tail.unread_bytes() as i64);
+        let lag = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();
+        m.checkpoint_lag.set(lag as i64);
+    }
+}
+
+impl LineSink for Pipeline {
+    fn line(&mut self, id: TrackId, meta: &FileMeta, msg: Option<Message<'_>>, resume: u64) {
+        let before = self.last_resume.insert(id, resume).unwrap_or(0);
+        let Some(m) = msg else { return };
+        let l = &mut self.local;
+        l.records += 1;
+        l.truncated += u64::from(m.truncated);
+        l.malformed += u64::from(m.malformed);
+        l.invalid_utf8 += u64::from(m.invalid_utf8);
+        l.unterminated += u64::from(m.unterminated);
+        let r = &mut self.record;
+        r.clear();
+        if m.malformed {
+            r.extend_from_slice(b"{\"log\":\"");
+        } else {
+            r.extend_from_slice(b"{\"time\":\"");
+            r.extend_from_slice(m.time);
+            r.extend_from_slice(b"\",\"stream\":\"");
+            r.extend_from_slice(m.stream.name().as_bytes());
+            r.extend_from_slice(b"\",\"log\":\"");
+        }
+        r.extend_from_slice(m.log);
+        r.push(b'"');
+        r.extend_from_slice(&meta.record_suffix);
+        let d = self.decider.decide(&self.record);
+        if d.action == Action::Drop {
+            self.local.dropped += 1;
+            if self.summarize {
+                self.summarize_dropped(d);
+            }
+            return;
+        }
+        let start = self.batcher.open();
+        let e = &mut self.batcher.stage;
+        e.push(b'{');
+        if let Some(ms) = rfc3339_millis(m.time) {
+            push_time(e, ms);
+        }
+        e.extend_from_slice(&meta.hec_prefix[m.stream as usize]);
+        e.extend_from_slice(b"\"event\":");
+        let ev_start = e.len();
+        match self.event_mode {
+            // Trimmed before it is metered and sent: the budget and Splunk count the same bytes.
+            EventMode::Record if self.shape => e.extend_from_slice(self.decider.trim(&self.record, d)),
+            EventMode::Record => e.extend_from_slice(&self.record),
+            EventMode::Log => {
+                // Docker keeps the line's newline in `log`; the event is the line.
+                let log = m.log.strip_suffix(b"\\n").filter(|s| !s.ends_with(b"\\")).unwrap_or(m.log);
+                if self.shape {
+                    encode_log(&mut self.decider, &mut self.message, log, d, e);
+                } else {
+                    e.push(b'"');
+                    e.extend_from_slice(log);
+                    e.push(b'"');
+                }
+                if e.len() - ev_start == 2 {
+                    // HEC refuses a blank event with code 13, and with it the whole batch: an empty
+                    // line (or one `trim:` cut the message of) is counted, not sent.
+                    e.truncate(start);
+                    self.local.blank += 1;
+                    return;
+                }
+            }
+        }
+        let ev_end = e.len();
+        e.push(b'}');
+        // PERF: metering decodes the event; only a budget needs it.
+        if let Some(b) = &mut self.budget {
+            // Leases are asked for before they run out, so a burst of records is not shed for want
+            // of a lease that is only slow to arrive.
+            b.poll(self.now);
+            let metered = metered_event_bytes(&self.batcher.stage[ev_start..ev_end]);
+            if b.acc.admit(self.now, d.priority, metered) == Admission::Shed {
+                self.batcher.stage.truncate(start);
+                self.local.shed += 1;
+                return;
+            }
+        }
+        let n = self.place(start);
+        self.local.kept += 1;
+        self.local.event_bytes += n as u64;
+        self.batcher.commit(n, id, before, resume);
+        if self.batcher.raw >= self.batcher.cap {
+            self.seal();
+        }
+    }
+}
+
+impl Pipeline {
+    /// Counts a dropped record in its rule's summary, and sends the intervals the lines' own time has
+    /// moved `summary_delay` past: reading a backlog, the clock alone would hold every interval of it
+    /// in memory until the next flush.
+    fn summarize_dropped(&mut self, d: Decision) {
+        if !self.summarizer.add(&mut self.decider, &self.record, d, self.now) {
+            return;
+        }
+        if let (Some(due), Some(last)) = (self.summarizer.next_due(), self.summarizer.last_record_time())
+            && let Ok(until) = last.checked_sub(self.signed_delay())
+            && due <= until
+        {
+            self.flush_summaries(Some(until));
+        }
+    }
+}
+
+/// Appends the HEC event of a message sent alone (`hec.event: log`), trimmed: rules see the message
+/// as the record's `log`, so of `trim:` only a truncation of `log` applies to it, as to a text line
+/// (a `sample_rate_field` has nowhere to go in a string event). The message is trimmed as the record
+/// `{"log":"…"}`, whose bytes outside the string the trimmer leaves as they are.
+fn encode_log(decider: &mut Decider, message: &mut Vec<u8>, log: &[u8], d: Decision, e: &mut Vec<u8>) {
+    message.clear();
+    message.extend_from_slice(b"{\"log\":\"");
+    message.extend_from_slice(log);
+    message.extend_from_slice(b"\"}");
+    let out = decider.trim(message, d);
+    match out.strip_prefix(b"{\"log\":").and_then(json_string_prefix) {
+        Some(s) => e.extend_from_slice(s),
+        // `log` itself removed by `trim:`: nothing is left to send (the caller counts a blank event).
+        None => e.extend_from_slice(b"\"\""),
+    }
+}
+
+/// Appends `"time":<seconds>.<milliseconds>,` (HEC's `<sec>.<ms>`) for `ms` since the Unix epoch.
+fn push_time(e: &mut Vec<u8>, ms: i64) {
+    // PERF: once per kept record; `write!` took about 1.5% of the reading thread.
+    e.extend_from_slice(b"\"time\":");
+    if ms < 0 {
+        e.push(b'-');
+    }
+    let (mut secs, frac) = (ms.unsigned_abs() / 1000, ms.unsigned_abs() % 1000);
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (secs % 10) as u8;
+        secs /= 10;
+        if secs == 0 {
+            break;
+        }
+    }
+    e.extend_from_slice(&digits[i..]);
+    e.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8, b',']);
+}
+
+/// The JSON string at the start of `b`, quotes included.
+fn json_string_prefix(b: &[u8]) -> Option<&[u8]> {
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(&b[..=i]),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hec_time_is_seconds_dot_milliseconds() {
+        for (ms, want) in [(1_795_341_600_123, "1795341600.123"), (5, "0.005"), (0, "0.000"), (-1, "-0.001"), (-61_250, "-61.250")] {
+            let mut e = Vec::new();
+            push_time(&mut e, ms);
+            assert_eq!(String::from_utf8(e).unwrap(), format!("\"time\":{want},"));
+        }
+    }
+
+    #[test]
+    fn a_message_sent_alone_gets_only_the_log_truncation() {
+        let rules = RuleSet::from_yaml(
+            "t.yaml",
+            "trim:\n  remove: [kubernetes.docker_id]\n  truncate: {log: 64}\nsample_rate_field: sample_rate\nrules:\n  - name: half\n    when: 'true'\n    action: sample\n    rate: 100%\n",
+        )
+        .unwrap();
+        let mut d = rules.decider();
+        let (mut message, mut e) = (Vec::new(), Vec::new());
+        let long = format!(r#"say \"hi\" {}"#, "x".repeat(100));
+        let decision = d.decide(format!(r#"{{"log":"{long}"}}"#).as_bytes());
+        assert_eq!(decision.action, Action::Keep);
+        encode_log(&mut d, &mut message, long.as_bytes(), decision, &mut e);
+        let event: String = serde_json::from_slice(&e).unwrap();
+        assert!(event.starts_with(r#"say "hi" xxx"#) && event.contains("[truncated") && event.len() <= 64, "{event}");
+        // Short messages are sent as they are, escapes included; no sample rate in a string event.
+        e.clear();
+        encode_log(&mut d, &mut message, br#"a \"b\" \\ c"#, decision, &mut e);
+        assert_eq!(e, br#""a \"b\" \\ c""#);
+        assert_eq!(json_string_prefix(br#""x\\"}"#), Some(&br#""x\\""#[..]));
+        assert_eq!(json_string_prefix(br#""unterminated\"}"#), None);
+    }
+}

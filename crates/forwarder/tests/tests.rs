@@ -1,0 +1,15 @@
+//! Integration tests of the forwarder: the real binary against a HEC receiver on 127.0.0.1.
+//!
+//! - `delivery`: kept lines arrive, dropped ones do not; CRI, Docker, partial lines, metadata,
+//!   `/readyz`, `/metrics`, hot reload, indexer acknowledgement, rejected batches.
+//! - `faults`: kill -9 and restart, a 30 s outage (busy, then connection refused) with bounded RSS,
+//!   rotation by rename and by copytruncate during writes, SIGTERM within the deadline.
+//! - `summaries`: summary events add up to the dropped lines (clock, reload and shutdown flushes);
+//!   kept events arrive trimmed; the budget meters summaries.
+//! - `manifests`: deploy/k8s passes `kubernetes-validate --strict`.
+
+mod delivery;
+mod faults;
+mod manifests;
+mod summaries;
+mod support;
