@@ -189,6 +189,18 @@ impl<'a> Cursor<'a> {
     fn token(&mut self) -> Option<Span> {
         let start = self.i;
         let mut j = start;
+        // Eight bytes at a time up to the first byte at or below b' ' (every space is): paths, times
+        // and addresses are long enough for this to beat a byte loop.
+        while let Some(word) = self.s.get(j..j + 8) {
+            let w = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+            // High bit of each byte below 0x21 (the lowest one exact; bytes >= 0x80 never flagged).
+            let low = w.wrapping_sub(0x2121_2121_2121_2121) & !w & 0x8080_8080_8080_8080;
+            if low != 0 {
+                j += (low.trailing_zeros() / 8) as usize;
+                break;
+            }
+            j += 8;
+        }
         while j < self.s.len() && !is_space(self.s[j]) {
             j += 1;
         }
@@ -220,18 +232,15 @@ impl<'a> Cursor<'a> {
         }
         let start = self.i + 1;
         let mut j = start;
-        while j < self.s.len() {
-            match self.s[j] {
-                b'"' => {
-                    self.i = j + 1;
-                    return Some((start, j));
-                }
-                // A lone backslash at the very end escapes nothing: the field is unterminated.
-                b'\\' => j += 2,
-                _ => j += 1,
+        loop {
+            // A lone backslash at the very end escapes nothing: `get` then ends the field unterminated.
+            j += memchr::memchr2(b'"', b'\\', self.s.get(j..)?)?;
+            if self.s[j] == b'"' {
+                self.i = j + 1;
+                return Some((start, j));
             }
+            j += 2;
         }
-        None
     }
 
     /// `[…]` up to the first `]`; returns the inside.
