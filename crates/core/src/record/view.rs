@@ -84,6 +84,8 @@ pub(crate) struct View {
     sources: Vec<SourceState>,
     decoded: Vec<u8>,
     nested_buf: Vec<u8>,
+    /// The JSON scanner's reused token list.
+    json: json::Index,
     scanned: bool,
     kind: RecordKind,
     /// Lazily computed: whether the record contains `\u` (prefilters are skipped then).
@@ -115,6 +117,7 @@ impl View {
                 .collect(),
             decoded: Vec::new(),
             nested_buf: Vec::new(),
+            json: json::Index::new(),
             scanned: false,
             kind: RecordKind::Text,
             has_u_escape: None,
@@ -155,7 +158,7 @@ impl View {
             let top = &mut self.top;
             let decoded = &mut self.decoded;
             let mut bad_escape = false;
-            let r = json::scan(input, &plan.top, &mut |id, raw| {
+            let r = self.json.scan(input, &plan.top, &mut |id, raw| {
                 top[id as usize] = slot_of(raw, input, Buf::Input, decoded, &mut bad_escape);
             });
             r.is_ok() && !bad_escape
@@ -296,7 +299,7 @@ impl View {
                 }
                 ParserKind::Json | ParserKind::EnvoyJson | ParserKind::App => {
                     let is_obj = *json_state.get_or_insert_with(|| {
-                        scan_nested(src, text, buf, s, &mut st.nested, &mut self.nested_buf)
+                        scan_nested(&mut self.json, src, text, buf, s, &mut st.nested, &mut self.nested_buf)
                     });
                     match kind {
                         ParserKind::Json => is_obj,
@@ -336,13 +339,21 @@ impl View {
 
 /// Scans a source's text as a JSON object into its nested slots. Returns whether it was a valid object.
 /// Decoded strings are appended to `out`, which holds those of the record's other parsed fields too.
-fn scan_nested(src: &Source, text: &[u8], buf: Buf, base: u32, nested: &mut [Slot], out: &mut Vec<u8>) -> bool {
+fn scan_nested(
+    index: &mut json::Index,
+    src: &Source,
+    text: &[u8],
+    buf: Buf,
+    base: u32,
+    nested: &mut [Slot],
+    out: &mut Vec<u8>,
+) -> bool {
     nested.iter_mut().for_each(|s| *s = Slot::Missing);
     if trim_json_ws(text).first() != Some(&b'{') {
         return false;
     }
     let mut bad = false;
-    let ok = json::scan(text, &src.nested, &mut |id, raw| {
+    let ok = index.scan(text, &src.nested, &mut |id, raw| {
         nested[id as usize] = match raw {
             Raw::Str { start, end, escaped: false } => Slot::Str(buf, base + start, base + end),
             Raw::Object { start, end } | Raw::Array { start, end } => Slot::Container(buf, base + start, base + end),

@@ -1,0 +1,421 @@
+//! Stage 1 of the fast path, after simdjson: one SIMD pass over the record that finds every token start
+//! (quotes, `{}[]:,`, the first byte of each number or literal) and, on the way, every fault that can be
+//! seen without the grammar: control bytes and bad escapes in strings, an unterminated string, invalid
+//! UTF-8. The grammar walk ([`super::walk`]) then jumps from token to token instead of testing each
+//! byte, which is what makes the labels, annotations and image ids a rule never reads cheap to skip
+//! while still validating them.
+//!
+//! Everything is computed 64 bytes at a time as bitmasks (bit `i` = byte `i` of the block). Which quotes
+//! are inside strings follows from the quotes alone once escaped quotes are removed: the string
+//! interiors are the prefix XOR of the real quotes, a carry-less multiplication by all-ones.
+
+use super::decode_escape;
+
+/// Whether this CPU can run [`build`]. Checked once per [`super::Index`]; the exact scanner serves
+/// CPUs without AVX2 (and other architectures).
+pub(super) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("pclmulqdq")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// What [`build`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage1 {
+    /// The input may be valid; its tokens and escapes are in the output.
+    Tokens,
+    /// The input is certainly not valid JSON; the exact scanner says why.
+    Invalid,
+}
+
+/// Where [`build`] writes: token starts and escapes, offsets into the input in increasing order.
+#[derive(Debug, Default)]
+pub(super) struct Tokens {
+    /// Every token start, in `starts[..len]`. Quotes inside strings are not tokens; both quotes of a
+    /// string are, so a string's body is the range between two consecutive offsets. Longer than `len`
+    /// (by at least a block) so that a block's tokens are written without a length check each.
+    starts: Vec<u32>,
+    len: usize,
+    /// The backslash of every escape (of a surrogate pair, the first).
+    pub(super) escapes: Vec<u32>,
+}
+
+impl Tokens {
+    pub(super) fn starts(&self) -> &[u32] {
+        &self.starts[..self.len]
+    }
+}
+
+/// Fills `out` from `input`. The caller must have checked [`available`] on this CPU.
+pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
+    out.len = 0;
+    out.escapes.clear();
+    // A block writes up to 64 slots from the current count, which is at most the block's offset, so
+    // this is enough for every block; the buffer only ever grows.
+    if out.starts.len() < input.len() + 64 {
+        out.starts.resize(input.len() + 64, 0);
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        debug_assert!(available());
+        // SAFETY: `available()`, checked by the caller once per `Index`, found AVX2 and PCLMULQDQ.
+        unsafe { avx2::build(input, out) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = input;
+        Stage1::Invalid
+    }
+}
+
+/// Bitmasks of one 64-byte block.
+#[derive(Debug, Clone, Copy, Default)]
+struct Block {
+    quote: u64,
+    backslash: u64,
+    /// Space, tab, line feed, carriage return: JSON's whitespace.
+    ws: u64,
+    /// `{ } [ ] : ,` (and the control bytes 0x0c and 0x1a, which the walk rejects by their value).
+    op: u64,
+    /// Bytes below 0x20.
+    control: u64,
+    /// Bytes with the high bit set (non-ASCII).
+    high: u64,
+}
+
+/// State carried from one block to the next.
+#[derive(Debug, Default)]
+struct Carry {
+    /// The first byte of the next block is escaped (the block ended in an odd run of backslashes).
+    escaped: u64,
+    /// All ones if the block ended inside a string.
+    in_string: u64,
+    /// 1 if the block ended in the middle of a number or literal.
+    scalar: u64,
+    /// Escapes before this offset have been checked (a surrogate pair is checked as one).
+    checked_to: usize,
+}
+
+/// The escaped bytes of a block (the byte after each backslash that is not itself escaped), simdjson's
+/// branch-free method: runs of backslashes starting on an odd offset are found by an addition carrying
+/// through them.
+fn escaped(backslash: u64, carry: &mut u64) -> u64 {
+    const EVEN: u64 = 0x5555_5555_5555_5555;
+    let backslash = backslash & !*carry;
+    let follows = (backslash << 1) | *carry;
+    let odd_starts = backslash & !EVEN & !follows;
+    let (even_runs, overflow) = odd_starts.overflowing_add(backslash);
+    *carry = u64::from(overflow);
+    (EVEN ^ (even_runs << 1)) & follows
+}
+
+/// Writes `base + i` for every set bit `i` of `bits` to the start of `dst` and returns how many. Eight
+/// at a time, unconditionally (simdjson's trick): slots past the count get junk that later blocks
+/// overwrite, and the loop branches once per eight tokens rather than once per token.
+#[inline(always)]
+fn flatten(mut bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
+    let count = bits.count_ones() as usize;
+    let mut i = 0;
+    while i < count {
+        for j in 0..8 {
+            dst[(i + j) & 63] = base.wrapping_add(bits.trailing_zeros());
+            bits &= bits.wrapping_sub(1);
+        }
+        i += 8;
+    }
+    count
+}
+
+/// Everything after classification, shared by every block. `prefix_xor` is bit `i` = XOR of bits
+/// `0..=i`. Returns false when the block proves the input invalid.
+#[inline(always)]
+fn block(
+    input: &[u8],
+    base: usize,
+    m: Block,
+    carry: &mut Carry,
+    prefix_xor: impl Fn(u64) -> u64,
+    out: &mut Tokens,
+) -> bool {
+    let escaped = if m.backslash | carry.escaped != 0 { escaped(m.backslash, &mut carry.escaped) } else { 0 };
+    if m.backslash != 0 && !check_escapes(input, base, m.backslash & !escaped, &mut carry.checked_to, &mut out.escapes) {
+        return false;
+    }
+    let quote = m.quote & !escaped;
+    // Bit set from each opening quote up to (not including) its closing quote.
+    let in_string = prefix_xor(quote) ^ carry.in_string;
+    carry.in_string = ((in_string as i64) >> 63) as u64;
+    if m.control & in_string != 0 {
+        return false;
+    }
+    let scalar = !(m.ws | m.op | quote | in_string);
+    let scalar_starts = scalar & !((scalar << 1) | carry.scalar);
+    carry.scalar = scalar >> 63;
+    let room = (&mut out.starts[out.len..out.len + 64]).try_into().expect("sized by build");
+    out.len += flatten((m.op & !in_string) | quote | scalar_starts, base as u32, room);
+    true
+}
+
+/// Checks every escape starting in this block (`starts`: backslashes that are not themselves escaped)
+/// as the exact scanner would. Escapes outside strings are checked too; such input is invalid anyway.
+#[cold]
+fn check_escapes(input: &[u8], base: usize, mut starts: u64, checked_to: &mut usize, escapes: &mut Vec<u32>) -> bool {
+    while starts != 0 {
+        let at = base + starts.trailing_zeros() as usize;
+        starts &= starts - 1;
+        if at < *checked_to {
+            // The low half of a surrogate pair, checked with its high half.
+            continue;
+        }
+        match decode_escape(input, at) {
+            Ok((_, next)) => {
+                *checked_to = next;
+                escapes.push(at as u32);
+            }
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{Block, Carry, Stage1, Tokens, block};
+
+    /// Only callable (`unsafe`) on a CPU with AVX2 and PCLMULQDQ.
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
+        let mut carry = Carry::default();
+        let mut high = 0u64;
+        let prefix_xor =
+            |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
+        let mut chunks = input.chunks_exact(64);
+        let mut base = 0;
+        for chunk in &mut chunks {
+            let m = classify(chunk);
+            high |= m.high;
+            if !block(input, base, m, &mut carry, prefix_xor, out) {
+                return Stage1::Invalid;
+            }
+            base += 64;
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            // The tail, padded with spaces: whitespace adds no token and ends no string.
+            let mut last = [b' '; 64];
+            last[..rest.len()].copy_from_slice(rest);
+            let m = classify(&last);
+            high |= m.high;
+            if !block(input, base, m, &mut carry, prefix_xor, out) {
+                return Stage1::Invalid;
+            }
+        }
+        if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
+            // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
+            // strings every non-ASCII byte is an error anyway).
+            return Stage1::Invalid;
+        }
+        Stage1::Tokens
+    }
+
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn classify(chunk: &[u8]) -> Block {
+        assert!(chunk.len() >= 64);
+        // SAFETY: the assert keeps both unaligned 32-byte loads inside `chunk`.
+        let (lo, hi) = unsafe {
+            (_mm256_loadu_si256(chunk.as_ptr().cast()), _mm256_loadu_si256(chunk.as_ptr().add(32).cast()))
+        };
+        let (lo, hi) = (half(lo), half(hi));
+        let join = |l: u32, h: u32| u64::from(l) | (u64::from(h) << 32);
+        Block {
+            quote: join(lo[0], hi[0]),
+            backslash: join(lo[1], hi[1]),
+            ws: join(lo[2], hi[2]),
+            op: join(lo[3], hi[3]),
+            control: join(lo[4], hi[4]),
+            high: join(lo[5], hi[5]),
+        }
+    }
+
+    /// Quote, backslash, whitespace, operator, control and high-bit masks of 32 bytes.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn half(v: __m256i) -> [u32; 6] {
+        // Byte `b` is whitespace iff WS[b & 15] == b: each slot holds either the whitespace byte
+        // with that low nibble or a byte whose low nibble differs (simdjson's table). Bytes with
+        // the high bit set shuffle to 0 and never match.
+        let ws_table = _mm256_setr_epi8(
+            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
+            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
+        );
+        // `b | 0x20` folds `[` `]` onto `{` `}`; the same lookup then finds the four.
+        let op_table = _mm256_setr_epi8(
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
+        );
+        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
+        let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
+        [
+            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8))),
+            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8))),
+            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, v), v)),
+            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, folded), folded)),
+            // Unsigned `b <= 0x1f` is `max(b, 0x1f) == 0x1f`.
+            mask(_mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0x1f)), _mm256_set1_epi8(0x1f))),
+            mask(v),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The escaped bytes of `bytes` by walking them one at a time.
+    fn escaped_slow(bytes: &[u8]) -> Vec<bool> {
+        let mut out = vec![false; bytes.len()];
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'\\' && i + 1 < bytes.len() {
+                out[i + 1] = true;
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn escaped_bytes_match_a_byte_walk_across_blocks() {
+        // Backslash runs of every length at every offset, crossing block boundaries.
+        let mut cases = Vec::new();
+        for run in 1..=5 {
+            for offset in 0..130 {
+                let mut b = vec![b'a'; 192];
+                for k in 0..run {
+                    if offset + k < b.len() {
+                        b[offset + k] = b'\\';
+                    }
+                }
+                cases.push(b);
+            }
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..2000 {
+            let b: Vec<u8> = (0..200)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    if x.is_multiple_of(3) { b'\\' } else { b'a' }
+                })
+                .collect();
+            cases.push(b);
+        }
+        for b in cases {
+            let want = escaped_slow(&b);
+            let mut carry = 0;
+            for (n, chunk) in b.chunks(64).enumerate() {
+                let bits = chunk.iter().enumerate().fold(0u64, |m, (i, &c)| m | (u64::from(c == b'\\') << i));
+                let got = escaped(bits, &mut carry);
+                for i in 0..chunk.len() {
+                    assert_eq!(got >> i & 1 == 1, want[n * 64 + i], "offset {} of {:?}", n * 64 + i, String::from_utf8_lossy(&b));
+                }
+            }
+        }
+    }
+
+    fn tokens(input: &[u8]) -> Option<Vec<u32>> {
+        if !available() {
+            return None;
+        }
+        let mut out = Tokens::default();
+        match build(input, &mut out) {
+            Stage1::Tokens => Some(out.starts().to_vec()),
+            Stage1::Invalid => Some(vec![u32::MAX]),
+        }
+    }
+
+    /// Token starts by a byte walk: outside strings, every quote, operator and first byte of a run of
+    /// other non-whitespace bytes.
+    fn tokens_slow(input: &[u8]) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut in_string = false;
+        let mut prev_scalar = false;
+        let mut i = 0;
+        while i < input.len() {
+            let b = input[i];
+            if in_string {
+                match b {
+                    b'\\' => i += 1,
+                    b'"' => {
+                        in_string = false;
+                        out.push(i as u32);
+                    }
+                    _ => {}
+                }
+                prev_scalar = false;
+            } else {
+                let scalar = !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'{' | b'}' | b'[' | b']' | b':' | b',');
+                if b == b'"' {
+                    in_string = true;
+                }
+                if !scalar && !matches!(b, b' ' | b'\t' | b'\n' | b'\r') || scalar && !prev_scalar {
+                    out.push(i as u32);
+                }
+                prev_scalar = scalar;
+            }
+            i += 1;
+        }
+        out
+    }
+
+    #[test]
+    fn token_starts_match_a_byte_walk() {
+        let mut long = String::from(r#"{"a":"#);
+        for i in 0..40 {
+            long.push_str(&format!(r#" "k{i}\"\\" : [1,-2.5e3, true ,null,{{"x":"y\\\\"}}],"#));
+        }
+        long.push_str(r#""z":false}"#);
+        let cases: Vec<&[u8]> = vec![
+            br#"{}"#,
+            br#"  {"a":1}  "#,
+            br#"{"a":"b\"c","d":[1,2,{"e":null}]}"#,
+            br#"{"a" :	-12.5e+3 , "b":true}"#,
+            long.as_bytes(),
+        ];
+        for input in cases {
+            let Some(got) = tokens(input) else { return };
+            assert_eq!(got, tokens_slow(input), "{}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn faults_found_without_the_grammar() {
+        let bad: &[&[u8]] = &[
+            b"{\"a\":\"b\x01\"}",            // control byte in a string
+            b"{\"a\":\"b",                   // unterminated
+            br#"{"a":"\q"}"#,                // bad escape
+            br#"{"a":"\ud800"}"#,            // lone surrogate
+            b"{\"a\":\"\xff\"}",             // not UTF-8
+        ];
+        for input in bad {
+            let Some(got) = tokens(input) else { return };
+            assert_eq!(got, vec![u32::MAX], "{}", String::from_utf8_lossy(input));
+        }
+        // A surrogate pair is one escape, even across a block boundary.
+        let mut pair = vec![b'{', b'"', b'a', b'"', b':', b'"'];
+        pair.resize(60, b'x');
+        pair.extend_from_slice(br#"\ud83d\ude00"}"#);
+        assert_ne!(tokens(&pair), Some(vec![u32::MAX]));
+    }
+}
