@@ -91,6 +91,8 @@ struct Block {
 /// State carried from one block to the next.
 #[derive(Debug, Default)]
 struct Carry {
+    /// Tokens written so far.
+    len: usize,
     /// The first byte of the next block is escaped (the block ended in an odd run of backslashes).
     escaped: u64,
     /// All ones if the block ended inside a string.
@@ -140,10 +142,11 @@ fn block(
     m: Block,
     carry: &mut Carry,
     prefix_xor: impl Fn(u64) -> u64,
-    out: &mut Tokens,
+    starts: &mut [u32],
+    escapes: &mut Vec<u32>,
 ) -> bool {
     let escaped = if m.backslash | carry.escaped != 0 { escaped(m.backslash, &mut carry.escaped) } else { 0 };
-    if m.backslash != 0 && !check_escapes(input, base, m.backslash & !escaped, &mut carry.checked_to, &mut out.escapes) {
+    if m.backslash != 0 && !check_escapes(input, base, m.backslash & !escaped, &mut carry.checked_to, escapes) {
         return false;
     }
     let quote = m.quote & !escaped;
@@ -156,8 +159,8 @@ fn block(
     let scalar = !(m.ws | m.op | quote | in_string);
     let scalar_starts = scalar & !((scalar << 1) | carry.scalar);
     carry.scalar = scalar >> 63;
-    let room = (&mut out.starts[out.len..out.len + 64]).try_into().expect("sized by build");
-    out.len += flatten((m.op & !in_string) | quote | scalar_starts, base as u32, room);
+    let room = (&mut starts[carry.len..carry.len + 64]).try_into().expect("sized by build");
+    carry.len += flatten((m.op & !in_string) | quote | scalar_starts, base as u32, room);
     true
 }
 
@@ -198,10 +201,12 @@ mod avx2 {
             |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
         let mut chunks = input.chunks_exact(64);
         let mut base = 0;
+        // A local, not `out`'s field, so that the count stays in a register.
+        let starts = &mut out.starts[..];
         for chunk in &mut chunks {
             let m = classify(chunk);
             high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, out) {
+            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
                 return Stage1::Invalid;
             }
             base += 64;
@@ -213,10 +218,11 @@ mod avx2 {
             last[..rest.len()].copy_from_slice(rest);
             let m = classify(&last);
             high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, out) {
+            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
                 return Stage1::Invalid;
             }
         }
+        out.len = carry.len;
         if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
             // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
             // strings every non-ASCII byte is an error anyway).

@@ -85,16 +85,21 @@ impl<F: FnMut(u16, Raw)> Walk<'_, '_, '_, '_, F> {
         }
     }
 
+    /// A string value whose opening quote is the next token.
+    #[inline(always)]
+    fn string_value(&mut self, node: u32) -> Result<(), GiveUp> {
+        let (s, e) = self.string()?;
+        if node != NONE {
+            let escaped = self.escaped(s, e);
+            self.s.report(node, Raw::Str { start: at(s), end: at(e), escaped });
+        }
+        Ok(())
+    }
+
     fn value(&mut self, node: u32, depth: u32) -> Result<(), GiveUp> {
         let start = self.pos(self.k)?;
         match self.byte() {
-            b'"' => {
-                let (s, e) = self.string()?;
-                if node != NONE {
-                    let escaped = self.escaped(s, e);
-                    self.s.report(node, Raw::Str { start: at(s), end: at(e), escaped });
-                }
-            }
+            b'"' => self.string_value(node)?,
             b @ (b'{' | b'[') => {
                 if depth >= MAX_DEPTH {
                     return Err(GiveUp);
@@ -160,7 +165,13 @@ impl<F: FnMut(u16, Raw)> Walk<'_, '_, '_, '_, F> {
             if child != NONE {
                 self.s.enter(child);
             }
-            self.value(child, depth)?;
+            // Most values are strings: read them here rather than through a (recursive, so not
+            // inlined) call.
+            if self.byte() == b'"' {
+                self.string_value(child)?;
+            } else {
+                self.value(child, depth)?;
+            }
             match self.byte() {
                 b',' => {
                     self.k += 1;
