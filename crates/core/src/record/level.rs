@@ -158,6 +158,8 @@ fn logfmt(line: &[u8]) -> Option<Level> {
             && key.iter().all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
     });
     let span = whole_words(line, if is_logfmt { LOGFMT_SPAN } else { HEADER });
+    // Most text lines have no `=` in their header: one SIMD search instead of a walk over its words.
+    memchr::memchr(b'=', span)?;
     words(span).find_map(logfmt_pair)
 }
 
@@ -181,6 +183,7 @@ fn logfmt_pair(word: &[u8]) -> Option<Level> {
 fn zap(line: &[u8]) -> Option<Level> {
     // zap's console encoder: time, level, then caller or message, TAB-separated; the time has no spaces.
     let head = whole_words(line, HEADER);
+    memchr::memchr(b'\t', head)?;
     let first = head.iter().position(|&b| is_sep(b))?;
     if first == 0 || head[first] != b'\t' {
         return None;
