@@ -203,12 +203,12 @@ impl Decider {
         }
         self.sync(record);
         let kind = self.view.kind(&self.plan, record);
-        let Decider { plan, trimmer, counters, .. } = self;
+        let Decider { plan, trimmer, counters, view, .. } = self;
         let x = plan.extras(decision.rule);
         let changed = match kind {
             RecordKind::Json => {
                 let rate = x.rate.zip(plan.sample_rate_field.as_deref()).map(|(rate, key)| RateField { key, rate });
-                trimmer.apply(record, x.trim.as_deref(), rate).is_some()
+                trimmer.apply_indexed(record, view.tokens(), x.trim.as_deref(), rate).is_some()
             }
             // A text line has no fields to cut or add; only a `log` truncation applies to it.
             RecordKind::Text | RecordKind::InvalidJson => x.trim.as_deref().is_some_and(|t| trimmer.apply_text(record, t).is_some()),

@@ -27,7 +27,7 @@
 
 use std::io::Write as _;
 
-use memchr::{memchr2, memchr3};
+use memchr::memchr3;
 
 use crate::diag::Pos;
 use crate::record::json;
@@ -294,6 +294,19 @@ impl Trimmer {
     /// `rate`. Returns the new bytes, or `None` when nothing changed. `record` must be a JSON object that
     /// serde_json accepts; anything else comes back unchanged (`None`).
     pub fn apply(&mut self, record: &[u8], plan: Option<&TrimPlan>, rate: Option<RateField<'_>>) -> Option<&[u8]> {
+        self.apply_indexed(record, None, plan, rate)
+    }
+
+    /// [`Trimmer::apply`] with `record`'s JSON tokens ([`json::Index::tokens`] after scanning exactly
+    /// these bytes), so that strings and removed containers are skipped from token to token instead of
+    /// searched byte by byte. The [`crate::Decider`] passes the tokens of its decide pass.
+    pub fn apply_indexed(
+        &mut self,
+        record: &[u8],
+        tokens: Option<json::Tokens<'_>>,
+        plan: Option<&TrimPlan>,
+        rate: Option<RateField<'_>>,
+    ) -> Option<&[u8]> {
         self.edits.clear();
         self.scratch.clear();
         self.sets.clear();
@@ -307,7 +320,8 @@ impl Trimmer {
             self.sets.push(0);
         }
         let hi = self.sets.len();
-        let mut w = Walk { input: record, plan, t: self, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
+        let tokens = tokens.map(|t| Cursor { t, k: 0, e: 0 });
+        let mut w = Walk { input: record, plan, t: self, tokens, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
         w.object(start, 0, hi, true)?;
         let (close, kept_top) = w.close?;
         if let Some(r) = rate {
@@ -423,10 +437,61 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// A forward-only position in a record's JSON tokens.
+struct Cursor<'a> {
+    t: json::Tokens<'a>,
+    /// The next token and the next escape not before the last offset asked about.
+    k: usize,
+    e: usize,
+}
+
+impl Cursor<'_> {
+    /// The index of the token at offset `i`, if there is one; never moves back.
+    fn find(&mut self, i: usize) -> Option<usize> {
+        while self.t.starts.get(self.k).is_some_and(|&p| (p as usize) < i) {
+            self.k += 1;
+        }
+        (*self.t.starts.get(self.k)? as usize == i).then_some(self.k)
+    }
+
+    /// The closing quote of the string whose opening quote is at `i`, and whether the body has escapes.
+    fn string(&mut self, i: usize) -> Option<(usize, bool)> {
+        let k = self.find(i)?;
+        let end = *self.t.starts.get(k + 1)? as usize;
+        self.k = k + 2;
+        while self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < i) {
+            self.e += 1;
+        }
+        Some((end, self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < end)))
+    }
+
+    /// The offset past the bracket closing the container that opens at `i`.
+    fn close(&mut self, input: &[u8], i: usize) -> Option<usize> {
+        let k = self.find(i)?;
+        let mut depth = 0usize;
+        for (j, &p) in self.t.starts.iter().enumerate().skip(k) {
+            match input.get(p as usize)? {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.k = j + 1;
+                        return Some(p as usize + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}
+
 struct Walk<'a> {
     input: &'a [u8],
     plan: &'a TrimPlan,
     t: &'a mut Trimmer,
+    /// The record's tokens, when the scan that read it left them.
+    tokens: Option<Cursor<'a>>,
     rate_key: Option<&'a [u8]>,
     /// The top-level object's closing brace, and whether any of its members is kept.
     close: Option<(usize, bool)>,
@@ -435,25 +500,20 @@ struct Walk<'a> {
 impl Walk<'_> {
     /// A string starting at `i` (a quote): the body range, whether it has escapes, and the index past
     /// the closing quote.
-    fn string(&self, i: usize) -> Option<(usize, usize, bool, usize)> {
-        let b = self.input;
-        let mut j = i + 1;
-        let mut escaped = false;
-        loop {
-            let k = j + memchr2(b'"', b'\\', b.get(j..)?)?;
-            if b[k] == b'"' {
-                return Some((i + 1, k, escaped, k + 1));
-            }
-            escaped = true;
-            j = k + 2;
-        }
+    fn string(&mut self, i: usize) -> Option<(usize, usize, bool, usize)> {
+        let (end, escaped) = match self.tokens.as_mut().and_then(|c| c.string(i)) {
+            Some(found) => found,
+            None => json::string_end(self.input, i + 1)?,
+        };
+        Some((i + 1, end, escaped, end + 1))
     }
 
     /// The index just past the value starting at `i`.
-    fn skip_value(&self, i: usize) -> Option<usize> {
+    fn skip_value(&mut self, i: usize) -> Option<usize> {
         let b = self.input;
         match *b.get(i)? {
             b'"' => self.string(i).map(|s| s.3),
+            b'{' | b'[' if let Some(end) = self.tokens.as_mut().and_then(|c| c.close(b, i)) => Some(end),
             open @ (b'{' | b'[') => {
                 // Valid JSON: brackets of one kind balance outside strings, so count only those.
                 let close = if open == b'{' { b'}' } else { b']' };
@@ -595,6 +655,10 @@ impl Walk<'_> {
             let from = self.t.scratch.len();
             push_marker(&mut self.t.scratch, removed);
             self.t.edits.push(Edit { start: s + cut, end: e, from, to: self.t.scratch.len() });
+            return Some(());
+        }
+        if e - s <= max {
+            // Decoding never lengthens a string: it fits without being decoded to find out.
             return Some(());
         }
         self.t.decoded.clear();

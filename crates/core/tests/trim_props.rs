@@ -2,6 +2,7 @@
 //! and pretty-printed, with escapes and multi-byte characters) and random remove/truncate patterns (with
 //! globs), the trimmed bytes must be valid JSON equal to the reference: only the named fields changed.
 
+use logtrim_core::record::json::{Index, PathTrie};
 use logtrim_core::trim::{RateField, TrimPlan, Trimmer};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
@@ -129,9 +130,15 @@ proptest! {
         let tr: Vec<(&str, usize)> = tjoined.iter().map(|(p, m)| (p.as_str(), *m)).collect();
         let plan = TrimPlan::new(&rm, &tr).unwrap();
         let mut t = Trimmer::default();
-        let out = t
-            .apply(text.as_bytes(), Some(&plan), rate.map(|rate| RateField { key: "sample_rate", rate }))
-            .map(<[u8]>::to_vec);
+        let field = rate.map(|rate| RateField { key: "sample_rate", rate });
+        let out = t.apply(text.as_bytes(), Some(&plan), field).map(<[u8]>::to_vec);
+        // The same through the tokens of the decide pass's scan (when this CPU has the fast scanner).
+        let mut index = Index::new();
+        index.scan(text.as_bytes(), &PathTrie::new(&[]), &mut |_, _| {}).unwrap();
+        if let Some(tokens) = index.tokens() {
+            let via_tokens = t.apply_indexed(text.as_bytes(), Some(tokens), Some(&plan), field).map(<[u8]>::to_vec);
+            prop_assert_eq!(&via_tokens, &out, "input: {}", text);
+        }
 
         let mut want = rec.clone();
         reference(&mut want, &remove, &truncate, 0);

@@ -84,8 +84,9 @@ pub(crate) struct View {
     sources: Vec<SourceState>,
     decoded: Vec<u8>,
     nested_buf: Vec<u8>,
-    /// The JSON scanner's reused token list.
+    /// The JSON scanners' reused token lists: the record's, kept for trimming, and parsed fields'.
     json: json::Index,
+    nested_json: json::Index,
     scanned: bool,
     kind: RecordKind,
     /// Lazily computed: whether the record contains `\u` (prefilters are skipped then).
@@ -118,6 +119,7 @@ impl View {
             decoded: Vec::new(),
             nested_buf: Vec::new(),
             json: json::Index::new(),
+            nested_json: json::Index::new(),
             scanned: false,
             kind: RecordKind::Text,
             has_u_escape: None,
@@ -135,6 +137,12 @@ impl View {
 
     pub(crate) fn has_u_escape(&mut self, input: &[u8]) -> bool {
         *self.has_u_escape.get_or_insert_with(|| memchr::memmem::find(input, b"\\u").is_some())
+    }
+
+    /// The record's JSON tokens (after [`View::kind`] or a field read on this record), when the fast
+    /// scanner read it.
+    pub(crate) fn tokens(&self) -> Option<json::Tokens<'_>> {
+        if self.scanned && self.kind == RecordKind::Json { self.json.tokens() } else { None }
     }
 
     pub(crate) fn kind(&mut self, plan: &Plan, input: &[u8]) -> RecordKind {
@@ -299,7 +307,7 @@ impl View {
                 }
                 ParserKind::Json | ParserKind::EnvoyJson | ParserKind::App => {
                     let is_obj = *json_state.get_or_insert_with(|| {
-                        scan_nested(&mut self.json, src, text, buf, s, &mut st.nested, &mut self.nested_buf)
+                        scan_nested(&mut self.nested_json, src, text, buf, s, &mut st.nested, &mut self.nested_buf)
                     });
                     match kind {
                         ParserKind::Json => is_obj,

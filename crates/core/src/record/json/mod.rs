@@ -287,6 +287,20 @@ const FAST_MAX: usize = 64 << 10;
 pub struct Index {
     tokens: index::Tokens,
     fast: bool,
+    /// The last [`Index::scan`] succeeded on the fast path, so `tokens` describe its input.
+    indexed: bool,
+}
+
+/// The token starts and escapes of the input of the last successful fast [`Index::scan`]: every quote of
+/// every string, every `{ } [ ] : ,`, the first byte of every number and literal, and the backslash of
+/// every escape, as offsets in increasing order. Walks over the same record (trimming) use them to
+/// jump over strings and containers.
+#[derive(Clone, Copy, Debug)]
+pub struct Tokens<'a> {
+    /// Token starts.
+    pub starts: &'a [u32],
+    /// Escapes.
+    pub escapes: &'a [u32],
 }
 
 impl Default for Index {
@@ -298,17 +312,24 @@ impl Default for Index {
 impl Index {
     /// Checks the CPU once.
     pub fn new() -> Index {
-        Index { tokens: index::Tokens::default(), fast: index::available() }
+        Index { tokens: index::Tokens::default(), fast: index::available(), indexed: false }
+    }
+
+    /// The tokens of the last input [`Index::scan`] accepted, if it took the fast path.
+    pub fn tokens(&self) -> Option<Tokens<'_>> {
+        self.indexed.then(|| Tokens { starts: self.tokens.starts(), escapes: &self.tokens.escapes })
     }
 
     /// [`scan`], with the same reports in the same order and the same errors.
     pub fn scan(&mut self, input: &[u8], trie: &PathTrie, found: &mut impl FnMut(u16, Raw)) -> Result<(), JsonError> {
+        self.indexed = false;
         if self.fast && input.len() <= FAST_MAX {
             if index::build(input, &mut self.tokens) == index::Stage1::Tokens {
                 let s = Scanner { input, pos: 0, trie, found: &mut *found, seen: 0 };
                 let t = &self.tokens;
                 let mut walk = walk::Walk { s, tokens: t.starts(), k: 0, escapes: &t.escapes, e: 0 };
                 if walk.run().is_ok() {
+                    self.indexed = true;
                     return Ok(());
                 }
                 // The walk may have reported values before giving up: withdraw them all, so that
@@ -389,6 +410,27 @@ fn backslashes(chunk: &[u8]) -> u32 {
     #[cfg(not(target_arch = "x86_64"))]
     {
         chunk.iter().take(16).enumerate().fold(0, |m, (i, &b)| m | (u32::from(b == b'\\') << i))
+    }
+}
+
+/// For a string whose body starts at `i` in JSON that has been validated: the offset of its closing
+/// quote and whether the body has escapes. The same 16-bytes-a-step search as the scanner's, without
+/// the checks: for walks over records already read, like trimming's.
+#[inline]
+pub(crate) fn string_end(input: &[u8], mut i: usize) -> Option<(usize, bool)> {
+    let mut escaped = false;
+    let mut seen = 0;
+    loop {
+        i = skip_plain(input, i, &mut seen);
+        match *input.get(i)? {
+            b'"' => return Some((i, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            // A control byte: not in validated JSON, but step over it rather than loop.
+            _ => i += 1,
+        }
     }
 }
 
