@@ -5,10 +5,28 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Parser;
 use logtrim_forwarder::config::{Config, LogFormat};
 
+/// Tails Kubernetes container logs, applies logtrim rules and delivers what they keep to Splunk HEC.
+#[derive(Parser, Debug)]
+#[command(
+    name = "logtrim-forwarder",
+    version,
+    after_help = "Every setting of the file can be overridden by a LOGTRIM_* environment variable \
+                  (LOGTRIM_HEC_TOKEN, LOGTRIM_RULES_FILE, ...): see README.md, \"Node forwarder (DaemonSet)\". \
+                  SIGTERM drains in-flight batches, saves checkpoints and exits 0."
+)]
+struct Args {
+    /// The YAML configuration (in Kubernetes, a mounted ConfigMap); default: $LOGTRIM_CONFIG, else
+    /// built-in defaults and LOGTRIM_* variables only.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
-    match real_main() {
+    let args = Args::parse();
+    match real_main(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("logtrim-forwarder: error: {e:#}");
@@ -17,19 +35,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn real_main() -> anyhow::Result<()> {
-    let mut args = std::env::args().skip(1);
-    let mut config = std::env::var_os("LOGTRIM_CONFIG").map(PathBuf::from);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--config" | "-c" => config = Some(args.next().context("--config needs a file")?.into()),
-            "--help" | "-h" => {
-                println!("usage: logtrim-forwarder [--config FILE]\nsettings: the file and LOGTRIM_* variables (README.md, \"Node forwarder (DaemonSet)\")");
-                return Ok(());
-            }
-            other => anyhow::bail!("unknown argument {other:?} (usage: logtrim-forwarder [--config FILE])"),
-        }
-    }
+fn real_main(args: Args) -> anyhow::Result<()> {
+    let config = args.config.or_else(|| std::env::var_os("LOGTRIM_CONFIG").map(PathBuf::from));
     let cfg = Config::load(config.as_deref(), |k| std::env::var(k).ok()).context("loading the configuration")?;
     let filter = tracing_subscriber::EnvFilter::try_new(&cfg.log_level).context("log_level")?;
     let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);

@@ -7,7 +7,9 @@
 //! - `summaries`: summary events add up to the dropped lines (clock, reload and shutdown flushes);
 //!   kept events arrive trimmed; the budget meters summaries.
 //! - `manifests`: deploy/k8s passes `kubernetes-validate --strict`.
+//! - `cli`: `--help` and usage errors.
 
+mod cli;
 mod delivery;
 mod faults;
 mod manifests;
