@@ -18,15 +18,13 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp, metered_event_bytes};
 use logtrim_core::{Action, Decider, Decision, RuleSet, Summarizer, Summary, SummaryCounters};
 use logtrim_formats::container::{Message, rfc3339_millis};
@@ -82,8 +80,8 @@ pub struct Batch {
 const STAGE: usize = 64 * 1024;
 
 enum Body {
-    // Boxed: the encoder's state is large and one body exists at a time.
-    Gzip(Box<GzEncoder<Vec<u8>>>),
+    /// Written by [`Batcher::gzip`].
+    Gzip(Vec<u8>),
     Plain(Vec<u8>),
 }
 
@@ -101,6 +99,10 @@ struct Batcher {
     first: IdMap<u64>,
     cap: usize,
     level: u32,
+    /// The gzip compressor (its own header and trailer, CRC-32 while it copies), kept from batch to
+    /// batch: building one per batch allocated and zeroed its window and tables each time. Boxed: its
+    /// state is large.
+    gzip: Option<Box<Compress>>,
 }
 
 impl Batcher {
@@ -117,6 +119,7 @@ impl Batcher {
             first: IdMap::default(),
             cap,
             level,
+            gzip: (level > 0).then(|| Box::new(Compress::new_gzip(Compression::new(level), 15))),
         }
     }
 
@@ -134,7 +137,7 @@ impl Batcher {
             self.body = Some(if self.level == 0 {
                 Body::Plain(Vec::with_capacity(self.cap.min(1 << 20) + 1024))
             } else {
-                Body::Gzip(Box::new(GzEncoder::new(Vec::with_capacity(self.cap / 8), Compression::new(self.level))))
+                Body::Gzip(Vec::with_capacity(self.cap / 8))
             });
         }
         self.stage.len()
@@ -173,9 +176,11 @@ impl Batcher {
 
     fn drain_stage(&mut self) {
         match &mut self.body {
-            Some(Body::Gzip(g)) => {
-                // Writing to a Vec cannot fail.
-                let _ = g.write_all(&self.stage);
+            Some(Body::Gzip(out)) => {
+                if let Some(z) = &mut self.gzip {
+                    // A failure shows at `Finish` (the stream state stays broken).
+                    let _ = gzip(z, &self.stage, out, FlushCompress::None);
+                }
             }
             Some(Body::Plain(v)) => v.extend_from_slice(&self.stage),
             None => {}
@@ -190,7 +195,15 @@ impl Batcher {
         }
         self.drain_stage();
         let (body, gzip) = match self.body.take()? {
-            Body::Gzip(g) => (g.finish().unwrap_or_default(), true),
+            Body::Gzip(mut out) => {
+                if let Some(z) = &mut self.gzip {
+                    if !gzip(z, &[], &mut out, FlushCompress::Finish) {
+                        out.clear();
+                    }
+                    z.reset();
+                }
+                (out, true)
+            }
             Body::Plain(v) => (v, false),
         };
         let b = Batch { seq: self.seq, body: Bytes::from(body), gzip, events: self.events, raw_bytes: self.raw as u64 };
@@ -201,6 +214,27 @@ impl Batcher {
             self.stage = Vec::with_capacity(STAGE + 4096);
         }
         Some((b, std::mem::take(&mut self.reach)))
+    }
+}
+
+/// Compresses all of `input` into the spare capacity of `out`, growing it as needed (with `Finish`:
+/// to the end of the stream). False if the compressor failed, which it cannot with valid arguments;
+/// the caller then sends an empty body, as `GzEncoder::finish` did.
+fn gzip(z: &mut Compress, mut input: &[u8], out: &mut Vec<u8>, flush: FlushCompress) -> bool {
+    loop {
+        // Level 1 output of these events is under a third of their size; the loop covers the rest.
+        out.reserve(input.len() / 2 + 4096);
+        let before = z.total_in();
+        match z.compress_vec(input, out, flush) {
+            Ok(Status::StreamEnd) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        input = &input[(z.total_in() - before) as usize..];
+        // Without `Finish` all input taken is enough; with it, only the end of the stream.
+        if input.is_empty() && !matches!(flush, FlushCompress::Finish) {
+            return true;
+        }
     }
 }
 
@@ -769,6 +803,35 @@ fn json_string_prefix(b: &[u8]) -> Option<&[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Batch after batch from one compressor: each body is a whole gzip stream of exactly its events,
+    /// however the events were fed to it.
+    #[test]
+    fn each_batch_is_one_gzip_stream_of_its_events() {
+        use std::io::Read;
+        let mut b = Batcher::new(300_000, 1);
+        for batch in 0..3u64 {
+            let mut want = Vec::new();
+            for i in 0..2000 + 1500 * batch {
+                b.open();
+                let start = b.stage.len();
+                let ev = format!("{{\"event\":\"batch {batch} event {i} {}\"}}", "x".repeat((i % 97) as usize));
+                b.stage.extend_from_slice(ev.as_bytes());
+                want.extend_from_slice(ev.as_bytes());
+                b.commit(b.stage.len() - start, 1, 0, i);
+            }
+            let (sealed, reach) = b.seal().unwrap();
+            assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, true, want.len() as u64));
+            assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
+            let mut got = Vec::new();
+            let mut gz = flate2::read::GzDecoder::new(&sealed.body[..]);
+            gz.read_to_end(&mut got).unwrap();
+            assert_eq!(got, want, "batch {batch}");
+            let mut rest = Vec::new();
+            gz.into_inner().read_to_end(&mut rest).unwrap();
+            assert!(rest.is_empty(), "one stream, nothing after it");
+        }
+    }
 
     #[test]
     fn hec_time_is_seconds_dot_milliseconds() {
