@@ -2,7 +2,7 @@
 //! and the receiver do not blur: `cargo run --release -p logtrim-forwarder --example reading_thread --
 //! DIR [MB]` writes MB (default 32) of the bench's CRI files into DIR if it is empty (the same seeded
 //! corpus and file layout as `benches/forward.rs`), then runs [`Pipeline::run`] over them with the
-//! default settings and `filters/k8s-splunk.yaml` (or `LOGTRIM_RULES_FILE`), taking the sealed batches
+//! default settings (or `LOGTRIM_*` variables) and `filters/k8s-splunk.yaml`, taking the sealed batches
 //! as the sink would (and completing them for the checkpoints). It prints the input, the output and
 //! the process's CPU time. Wall clock is noisy on a shared machine: count instructions with
 //! `valgrind --tool=cachegrind --cache-sim=no target/release/examples/reading_thread DIR`.
@@ -58,10 +58,19 @@ fn main() {
     }
     let total: u64 = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().metadata().unwrap().len()).sum();
 
-    let mut cfg = Config { node_name: "bench-node".into(), ..Config::default() };
-    cfg.inputs.paths = vec![format!("{}/*.log", dir.display())];
-    cfg.rules_file = std::env::var_os("LOGTRIM_RULES_FILE")
-        .map_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../filters/k8s-splunk.yaml"), Into::into);
+    // `LOGTRIM_*` variables apply, as to the forwarder (e.g. LOGTRIM_HEC_GZIP_LEVEL to compare levels).
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../filters/k8s-splunk.yaml");
+    let cfg = Config::load(None, |k| {
+        std::env::var(k).ok().or_else(|| match k {
+            "LOGTRIM_HEC_ENDPOINTS" => Some("http://127.0.0.1:9".into()),
+            "LOGTRIM_HEC_TOKEN" => Some("bench".into()),
+            "LOGTRIM_NODE_NAME" => Some("bench-node".into()),
+            "LOGTRIM_INPUTS_PATHS" => Some(format!("{}/*.log", dir.display())),
+            "LOGTRIM_RULES_FILE" => Some(rules.display().to_string()),
+            _ => None,
+        })
+    })
+    .unwrap();
     let (rules, _) = load_rules(&cfg.rules_file).unwrap();
     let templates = meta::Templates::new(&cfg.hec).unwrap();
     let shared = Arc::new(Shared::default());
