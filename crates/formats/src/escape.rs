@@ -54,8 +54,27 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     out.reserve(s.len() + 2);
     let mut i = 0;
     // PERF: log lines (JSON ones above all) have an escape every few dozen bytes, so copying the runs
-    // between them with `memcpy` was mostly call overhead. Each 8 bytes are stored whole (a fixed-size
-    // copy, no call) and the length cut back to the first byte that needs escaping.
+    // between them with `memcpy` was mostly call overhead. Each 16 (then 8) bytes are stored whole (a
+    // fixed-size copy, no call) and the length cut back to the first byte that needs escaping.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(i..i + 16) {
+        let block: &[u8; 16] = block.try_into().unwrap_or(&[0; 16]);
+        let m = flags16(block, STOP_AT_NON_ASCII);
+        let len = out.len();
+        out.extend_from_slice(block);
+        if m == 0 {
+            i += 16;
+            continue;
+        }
+        let k = m.trailing_zeros() as usize;
+        out.truncate(len + k);
+        i += k;
+        if STOP_AT_NON_ASCII && s[i] >= 0x80 {
+            return i;
+        }
+        push_escape(out, s[i]);
+        i += 1;
+    }
     while let Some(word) = s.get(i..i + 8) {
         let word: [u8; 8] = word.try_into().unwrap_or_default();
         let w = u64::from_le_bytes(word);
@@ -89,6 +108,27 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
         i += 1;
     }
     i
+}
+
+/// Bit `i` set if `block[i]` needs escaping (or, with `non_ascii`, is >= 0x80): SSE2, which every
+/// x86_64 has, tests 16 bytes in a few instructions, and exactly.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn flags16(block: &[u8; 16], non_ascii: bool) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8};
+    let half = |h: &[u8]| i64::from_le_bytes(h.try_into().unwrap_or_default());
+    // SAFETY: these intrinsics only compute on values (no pointers: the block is read as two 8-byte
+    // halves, which the compiler makes one 16-byte load), and need only SSE2, which the cfg above
+    // guarantees the target has.
+    unsafe {
+        let v = _mm_set_epi64x(half(&block[8..]), half(&block[..8]));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `v <= 0x1f`: a control character.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
+        if non_ascii { m | _mm_movemask_epi8(v) as u32 } else { m }
+    }
 }
 
 /// Appends the escape sequence of `b`, a byte that needs one.
