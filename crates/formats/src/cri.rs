@@ -37,11 +37,8 @@ pub(crate) struct CriLine<'a> {
 
 /// Parses one CRI line; None if it does not have the CRI shape.
 pub(crate) fn parse(line: &[u8]) -> Option<CriLine<'_>> {
-    let sp = memchr::memchr(b' ', line)?;
+    let sp = time_end(line)?;
     let time = &line[..sp];
-    if !looks_like_rfc3339(time) {
-        return None;
-    }
     let rest = &line[sp + 1..];
     let stream = match rest.get(..7)? {
         b"stdout " => Stream::Stdout,
@@ -49,10 +46,14 @@ pub(crate) fn parse(line: &[u8]) -> Option<CriLine<'_>> {
         _ => return None,
     };
     let rest = &rest[7..];
-    let (tag, msg) = match memchr::memchr(b' ', rest) {
-        Some(i) => (&rest[..i], &rest[i + 1..]),
-        // An empty message may come without the separating space.
-        None => (rest, &rest[rest.len()..]),
+    let (tag, msg) = match rest {
+        // PERF: the tag is almost always one letter: no search for the space after it.
+        [_, b' ', ..] => (&rest[..1], &rest[2..]),
+        _ => match memchr::memchr(b' ', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            // An empty message may come without the separating space.
+            None => (rest, &rest[rest.len()..]),
+        },
     };
     let first = tag.split(|&b| b == b':').next().unwrap_or_default();
     let partial = match first {
@@ -68,19 +69,29 @@ pub(crate) fn parse(line: &[u8]) -> Option<CriLine<'_>> {
     })
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` followed only by fraction/offset characters. Both containerd's
-/// `Z` and CRI-O's `+00:00` offsets occur, and the fraction has trailing zeros trimmed.
-fn looks_like_rfc3339(t: &[u8]) -> bool {
-    const SHAPE: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
-    t.len() >= 20
-        && t.iter().zip(SHAPE).all(|(&b, &s)| match s {
-            b'd' => b.is_ascii_digit(),
-            b'T' => b == b'T' || b == b't',
-            _ => b == s,
-        })
-        && t[19..]
-            .iter()
-            .all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'Z' | b'z' | b'+' | b'-' | b':'))
+/// Where the time at the start of `line` ends (its first space), if that time is
+/// `YYYY-MM-DDTHH:MM:SS` followed only by fraction/offset characters. Both containerd's `Z` and
+/// CRI-O's `+00:00` offsets occur, and the fraction has trailing zeros trimmed.
+fn time_end(line: &[u8]) -> Option<usize> {
+    // PERF: the shape is checked and the space found in one pass over the ~30 bytes (a memchr call
+    // and a second pass cost more on so few); the fixed part without a branch per byte.
+    let h: &[u8; 19] = line.get(..19)?.try_into().ok()?;
+    let d = |i: usize| h[i].is_ascii_digit();
+    let shaped = d(0) & d(1) & d(2) & d(3) & (h[4] == b'-') & d(5) & d(6) & (h[7] == b'-') & d(8) & d(9)
+        & matches!(h[10], b'T' | b't')
+        & d(11) & d(12) & (h[13] == b':') & d(14) & d(15) & (h[16] == b':') & d(17) & d(18);
+    if !shaped {
+        return None;
+    }
+    let mut i = 19;
+    loop {
+        match *line.get(i)? {
+            b' ' => break,
+            b if b.is_ascii_digit() || matches!(b, b'.' | b'Z' | b'z' | b'+' | b'-' | b':') => i += 1,
+            _ => return None,
+        }
+    }
+    (i >= 20).then_some(i)
 }
 
 /// Appends the record JSON to `out`; returns true if invalid UTF-8 had to be replaced.
@@ -134,6 +145,61 @@ mod tests {
             b"",
         ] {
             assert!(parse(bad).is_none(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    /// The parser as first written: find the first space, then check the time's shape.
+    fn reference(line: &[u8]) -> Option<CriLine<'_>> {
+        let sp = line.iter().position(|&b| b == b' ')?;
+        let time = &line[..sp];
+        let shape = b"dddd-dd-ddTdd:dd:dd";
+        let shaped = time.len() >= 20
+            && time.iter().zip(shape).all(|(&b, &s)| match s {
+                b'd' => b.is_ascii_digit(),
+                b'T' => b == b'T' || b == b't',
+                _ => b == s,
+            })
+            && time[19..].iter().all(|&b| b.is_ascii_digit() || matches!(b, b'.' | b'Z' | b'z' | b'+' | b'-' | b':'));
+        if !shaped {
+            return None;
+        }
+        let rest = &line[sp + 1..];
+        let stream = match rest.get(..7)? {
+            b"stdout " => Stream::Stdout,
+            b"stderr " => Stream::Stderr,
+            _ => return None,
+        };
+        let rest = &rest[7..];
+        let (tag, msg) = match rest.iter().position(|&b| b == b' ') {
+            Some(i) => (&rest[..i], &rest[i + 1..]),
+            None => (rest, &rest[rest.len()..]),
+        };
+        let partial = match tag.split(|&b| b == b':').next().unwrap_or_default() {
+            b"P" => true,
+            b"F" => false,
+            _ => return None,
+        };
+        Some(CriLine { time, stream, partial, msg })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn parses_like_the_reference(
+            time in proptest::sample::select(vec![
+                "2016-10-06T00:17:09.669794202Z", "2020-08-19T21:06:24.33754077+00:00", "2020-08-19t21:06:24z",
+                "2020-08-19T21:06:24", "2020-08-19T21:06:2", "2020-08-19 21:06:24Z", "2020-08-19T21:06:24Zx",
+                "2020-08-19T21:06:24.5", "", "x",
+            ]),
+            sep in proptest::sample::select(vec![" ", "  ", "", "\t"]),
+            stream in proptest::sample::select(vec!["stdout ", "stderr ", "stdin ", "stdout", "stdout  ", ""]),
+            tag in proptest::sample::select(vec!["F", "P", "F:x", "P:", ":F", "X", "", " ", "FF"]),
+            sep2 in proptest::sample::select(vec![" ", "  ", "", ":"]),
+            msg in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+        ) {
+            let line = [time.as_bytes(), sep.as_bytes(), stream.as_bytes(), tag.as_bytes(), sep2.as_bytes(), &msg].concat();
+            proptest::prop_assert_eq!(parse(&line), reference(&line));
         }
     }
 

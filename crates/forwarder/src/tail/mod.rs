@@ -562,21 +562,18 @@ fn read_chunk(
     sink: &mut impl LineSink,
     stats: &mut TailStats,
 ) -> std::io::Result<usize> {
-    buf.clear();
-    buf.extend_from_slice(&f.carry);
-    let start = buf.len();
-    buf.resize(start + CHUNK, 0);
-    let n = match f.file.read(&mut buf[start..]) {
-        Ok(n) => n,
-        Err(e) => {
-            buf.truncate(start);
-            return Err(e);
-        }
-    };
-    buf.truncate(start + n);
+    let start = f.carry.len();
+    // The buffer keeps its length from call to call: zero-filling 128 KiB before every read cost ~2%
+    // of the reading thread's instructions, and `read` overwrites what it returns anyway.
+    if buf.len() < start + CHUNK {
+        buf.resize(start + CHUNK, 0);
+    }
+    buf[..start].copy_from_slice(&f.carry);
+    let n = f.file.read(&mut buf[start..start + CHUNK])?;
     if n == 0 {
         return Ok(0);
     }
+    let buf = &buf[..start + n];
     f.carry.clear();
     f.pos += n as u64;
     let base = f.consumed;
@@ -669,6 +666,44 @@ mod tests {
         t.check(&mut tracker);
         assert_eq!(t.take_stats().rotations, 0);
         assert_eq!(t.len(), 5);
+        fs::remove_dir_all(&dir).ok();
+    }
+
+    /// Collects the messages handed out.
+    struct Lines(Vec<String>);
+
+    impl LineSink for Lines {
+        fn line(&mut self, _: TrackId, _: &FileMeta, msg: Option<Message<'_>>, _: u64) {
+            if let Some(m) = msg {
+                self.0.push(String::from_utf8(m.log.to_vec()).unwrap());
+            }
+        }
+    }
+
+    /// Lines across chunk boundaries, and one longer than a chunk, come out whole: the read buffer is
+    /// reused from read to read with the partial line carried to its front.
+    #[test]
+    fn lines_straddling_reads_come_out_whole() {
+        let dir = std::env::temp_dir().join(format!("logtrim-tail-chunks-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let mut want = Vec::new();
+        let mut text = String::new();
+        for (i, len) in [10, 70_000, 3, 200_000, 0, 131_000, 5, 40_000, 9].into_iter().enumerate() {
+            let msg = format!("{i}-{}", "abcdefghij".repeat(len / 10 + 1))[..len.max(2)].to_string();
+            text += &format!("2026-11-22T10:00:00Z stdout F {msg}\n");
+            want.push(msg);
+        }
+        fs::write(dir.join("a.log"), &text).unwrap();
+        let mut tracker = Tracker::new();
+        let mut t = tail_of(&dir, &mut tracker);
+        let mut sink = Lines(Vec::new());
+        while t.read(&mut sink, 1) > 0 {}
+        assert_eq!(sink.0.len(), want.len());
+        for (got, want) in sink.0.iter().zip(&want) {
+            assert_eq!((got.len(), &got[..2]), (want.len(), &want[..2]));
+            assert_eq!(got, want);
+        }
         fs::remove_dir_all(&dir).ok();
     }
 
