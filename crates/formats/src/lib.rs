@@ -34,6 +34,7 @@ mod gzip;
 mod json_scan;
 mod lines;
 mod reader;
+pub mod template;
 
 use std::fmt;
 use std::str::FromStr;

@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use logtrim_formats::template;
+
 /// What the file name says about its container.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodMeta {
@@ -48,11 +50,7 @@ enum Var {
     File,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Part {
-    Lit(String),
-    Var(Var),
-}
+type Part = template::Part<Var>;
 
 /// A metadata template: alternatives separated by `|`, each literal text with placeholders
 /// `{node}`, `{namespace}`, `{pod}`, `{container}`, `{container_id}`, `{stream}`, `{file}`. The first
@@ -77,43 +75,22 @@ pub struct Context<'a> {
 impl Template {
     /// Parses a template; the error says what is wrong.
     pub fn parse(text: &str) -> Result<Template, String> {
-        let mut alts = Vec::new();
-        if text.trim().is_empty() {
-            return Ok(Template { alts });
-        }
-        for alt in text.split('|') {
-            let mut parts = Vec::new();
-            let mut rest = alt;
-            while let Some(open) = rest.find('{') {
-                if open > 0 {
-                    parts.push(Part::Lit(rest[..open].into()));
+        let alts = template::parse(text, |name| {
+            Ok(match name {
+                "node" => Var::Node,
+                "namespace" => Var::Namespace,
+                "pod" => Var::Pod,
+                "container" => Var::Container,
+                "container_id" => Var::ContainerId,
+                "stream" => Var::Stream,
+                "file" => Var::File,
+                other => {
+                    return Err(format!(
+                        "unknown placeholder {other:?} (known: node, namespace, pod, container, container_id, stream, file)"
+                    ));
                 }
-                let close = rest[open..].find('}').ok_or("unclosed `{`")?;
-                let var = match rest[open + 1..open + close].trim() {
-                    "node" => Var::Node,
-                    "namespace" => Var::Namespace,
-                    "pod" => Var::Pod,
-                    "container" => Var::Container,
-                    "container_id" => Var::ContainerId,
-                    "stream" => Var::Stream,
-                    "file" => Var::File,
-                    other => {
-                        return Err(format!(
-                            "unknown placeholder {other:?} (known: node, namespace, pod, container, container_id, stream, file)"
-                        ));
-                    }
-                };
-                parts.push(Part::Var(var));
-                rest = &rest[open + close + 1..];
-            }
-            if rest.contains('}') {
-                return Err("unmatched `}`".into());
-            }
-            if !rest.is_empty() {
-                parts.push(Part::Lit(rest.into()));
-            }
-            alts.push(parts);
-        }
+            })
+        })?;
         Ok(Template { alts })
     }
 

@@ -19,6 +19,7 @@ use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use logtrim_formats::template;
 use serde_json::value::RawValue;
 
 use crate::decode::push_json_str;
@@ -46,11 +47,8 @@ pub struct TemplateError {
     pub message: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-enum Part {
-    Lit(String),
-    Field(usize),
-}
+/// A placeholder is an index into the [`Mapping`]'s path table.
+type Part = template::Part<usize>;
 
 /// A compiled template: alternatives of literal and placeholder parts. Placeholders index the
 /// [`Mapping`]'s path table.
@@ -156,8 +154,8 @@ impl Mapping {
         let event = match spec.event.trim() {
             "" | "record" => EventSource::Record,
             e => match compile("event", e, &mut paths, &mut errors).alts.as_slice() {
-                [alt] if matches!(alt.as_slice(), [Part::Field(_)]) => {
-                    let [Part::Field(i)] = alt.as_slice() else { unreachable!() };
+                [alt] if matches!(alt.as_slice(), [Part::Var(_)]) => {
+                    let [Part::Var(i)] = alt.as_slice() else { unreachable!() };
                     EventSource::Field(*i)
                 }
                 _ => {
@@ -284,7 +282,7 @@ impl Mapping {
             for p in alt {
                 match p {
                     Part::Lit(s) => scratch.push_str(s),
-                    Part::Field(i) => match values[*i].and_then(scalar) {
+                    Part::Var(i) => match values[*i].and_then(scalar) {
                         Some(v) => scratch.push_str(&v),
                         None => continue 'alt,
                     },
@@ -320,42 +318,18 @@ fn compile(name: &str, text: &str, paths: &mut Vec<String>, errors: &mut Vec<Tem
 }
 
 fn parse_template(text: &str, paths: &mut Vec<String>) -> Result<Template, String> {
-    let mut alts = Vec::new();
-    if text.trim().is_empty() {
-        return Ok(Template { alts });
-    }
-    for alt in text.split('|') {
-        let mut parts = Vec::new();
-        let mut rest = alt;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Lit(rest[..open].to_string()));
+    let alts = template::parse(text, |path| {
+        if path.is_empty() || path.split('.').any(str::is_empty) {
+            return Err(format!("bad path {path:?}"));
+        }
+        Ok(match paths.iter().position(|p| p == path) {
+            Some(i) => i,
+            None => {
+                paths.push(path.to_string());
+                paths.len() - 1
             }
-            let Some(close) = rest[open..].find('}') else {
-                return Err("unclosed `{`".into());
-            };
-            let path = rest[open + 1..open + close].trim();
-            if path.is_empty() || path.split('.').any(str::is_empty) {
-                return Err(format!("bad path {path:?}"));
-            }
-            let slot = match paths.iter().position(|p| p == path) {
-                Some(i) => i,
-                None => {
-                    paths.push(path.to_string());
-                    paths.len() - 1
-                }
-            };
-            parts.push(Part::Field(slot));
-            rest = &rest[open + close + 1..];
-        }
-        if rest.contains('}') {
-            return Err("unmatched `}`".into());
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Lit(rest.to_string()));
-        }
-        alts.push(parts);
-    }
+        })
+    })?;
     Ok(Template { alts })
 }
 
