@@ -42,28 +42,6 @@ use support::{CID, Forwarder, Setup, TOKEN, wait_until};
 /// Input bytes per hour of log time in the generated files.
 const HOUR_BYTES: u64 = 600 << 20;
 
-/// CRI lines, one file's worth per container, from corpus records.
-fn cri_chunks(corpus: &mut Corpus, bytes: usize) -> HashMap<String, Vec<u8>> {
-    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut total = 0;
-    while total < bytes {
-        let rec = corpus.next().expect("the corpus is endless");
-        let v: serde_json::Value = serde_json::from_slice(&rec).unwrap();
-        let k = &v["kubernetes"];
-        let name = format!(
-            "{}_{}_{}-{CID}.log",
-            k["pod_name"].as_str().unwrap_or("pod"),
-            k["namespace_name"].as_str().unwrap_or("ns"),
-            k["container_name"].as_str().unwrap_or("c")
-        );
-        let log = v["log"].as_str().unwrap_or_default().replace('\n', " ");
-        let line = format!("{} {} F {log}\n", v["time"].as_str().unwrap_or("2026-11-22T00:00:00Z"), v["stream"].as_str().unwrap_or("stdout"));
-        total += line.len();
-        files.entry(name).or_default().extend_from_slice(line.as_bytes());
-    }
-    files
-}
-
 fn append_all(dir: &Path, chunks: &HashMap<String, Vec<u8>>) -> u64 {
     let mut n = 0;
     for (name, data) in chunks {
@@ -163,7 +141,7 @@ fn main() {
     // 1. Backlog, `runs` times over the same files.
     let hec = Receiver::start(TOKEN);
     let mut s = setup("bench-backlog", &hec);
-    let chunks = cri_chunks(&mut corpus, backlog_mb << 20);
+    let chunks = corpus.cri_files(backlog_mb << 20, CID);
     let files = chunks.len();
     let total = append_all(&s.logs, &chunks);
     drop(chunks);
@@ -249,7 +227,7 @@ fn main() {
     let f = start_pinned(&s, "steady", pinned);
     let pid = f.pid().to_string();
     let cpu0 = cpu_secs(&pid);
-    let second = cri_chunks(&mut corpus, steady_mb_s << 20);
+    let second = corpus.cri_files(steady_mb_s << 20, CID);
     let per_tick: Vec<(PathBuf, Vec<u8>)> = second.into_iter().map(|(n, d)| (s.logs.join(n), d)).collect();
     let start = Instant::now();
     let mut written = 0u64;

@@ -7,7 +7,6 @@
 //! the process's CPU time. Wall clock is noisy on a shared machine: count instructions with
 //! `valgrind --tool=cachegrind --cache-sim=no target/release/examples/reading_thread DIR`.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
@@ -26,23 +25,7 @@ const CID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abc
 fn write_files(dir: &Path, bytes: usize) {
     let config = corpus::Config { span_secs: 3600, span_bytes: 600 << 20, ..corpus::Config::default() };
     let mut corpus = Corpus::with_config(42, config);
-    let mut files: HashMap<String, Vec<u8>> = HashMap::new();
-    let mut total = 0;
-    while total < bytes {
-        let rec = corpus.next().expect("the corpus is endless");
-        let v: serde_json::Value = serde_json::from_slice(&rec).unwrap();
-        let k = &v["kubernetes"];
-        let name = format!(
-            "{}_{}_{}-{CID}.log",
-            k["pod_name"].as_str().unwrap_or("pod"),
-            k["namespace_name"].as_str().unwrap_or("ns"),
-            k["container_name"].as_str().unwrap_or("c")
-        );
-        let log = v["log"].as_str().unwrap_or_default().replace('\n', " ");
-        let line = format!("{} {} F {log}\n", v["time"].as_str().unwrap_or("2026-11-22T00:00:00Z"), v["stream"].as_str().unwrap_or("stdout"));
-        total += line.len();
-        files.entry(name).or_default().extend_from_slice(line.as_bytes());
-    }
+    let files = corpus.cri_files(bytes, CID);
     for (name, data) in files {
         std::fs::File::create(dir.join(name)).and_then(|mut f| f.write_all(&data)).unwrap();
     }

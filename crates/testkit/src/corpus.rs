@@ -377,6 +377,32 @@ impl Corpus {
         out
     }
 
+    /// At least `bytes` of container log files as the kubelet writes them, from the next records: CRI
+    /// lines (`<time> <stream> F <log>`, a multi-line `log` on one line) keyed by the file name
+    /// `<pod>_<namespace>_<container>-<container_id>.log`, one file per container. For the forwarder's
+    /// benchmark and its profiling example.
+    pub fn cri_files(&mut self, bytes: usize, container_id: &str) -> std::collections::HashMap<String, Vec<u8>> {
+        let mut files: std::collections::HashMap<String, Vec<u8>> = std::collections::HashMap::new();
+        let mut total = 0;
+        while total < bytes {
+            let Some(rec) = self.next() else { break };
+            let Ok(v) = serde_json::from_slice::<serde_json::Value>(&rec) else { continue };
+            let k = &v["kubernetes"];
+            let name = format!(
+                "{}_{}_{}-{container_id}.log",
+                k["pod_name"].as_str().unwrap_or("pod"),
+                k["namespace_name"].as_str().unwrap_or("ns"),
+                k["container_name"].as_str().unwrap_or("c")
+            );
+            let log = v["log"].as_str().unwrap_or_default().replace('\n', " ");
+            let time = v["time"].as_str().unwrap_or("2026-11-22T00:00:00Z");
+            let line = format!("{time} {} F {log}\n", v["stream"].as_str().unwrap_or("stdout"));
+            total += line.len();
+            files.entry(name).or_default().extend_from_slice(line.as_bytes());
+        }
+        files
+    }
+
     fn now(&mut self) -> Time {
         let c = &self.config;
         let span_ns = u128::from(c.span_secs) * 1_000_000_000;
