@@ -107,16 +107,23 @@ impl Pending {
     }
 
     fn append(&mut self, part: &[u8], cap: usize, floor: fn(&[u8], usize) -> usize) {
-        if self.truncated {
-            return;
-        }
-        let room = cap.saturating_sub(self.msg.len());
-        if part.len() <= room {
-            self.msg.extend_from_slice(part);
-        } else {
-            self.msg.extend_from_slice(&part[..floor(part, room)]);
-            self.truncated = true;
-        }
+        append_capped(&mut self.msg, &mut self.truncated, part, cap, floor);
+    }
+}
+
+/// Appends a part of a partial-line message to `msg`, keeping it within `cap`; `floor` finds a cut point
+/// that leaves the message well-formed (a UTF-8 or escape boundary). Once over the cap (`truncated`),
+/// later parts only need to be waited out, not stored.
+pub(crate) fn append_capped(msg: &mut Vec<u8>, truncated: &mut bool, part: &[u8], cap: usize, floor: fn(&[u8], usize) -> usize) {
+    if *truncated {
+        return;
+    }
+    let room = cap.saturating_sub(msg.len());
+    if part.len() <= room {
+        msg.extend_from_slice(part);
+    } else {
+        msg.extend_from_slice(&part[..floor(part, room)]);
+        *truncated = true;
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::io::Read;
 
+use crate::container::append_capped;
 use crate::cri::{self, Stream};
 use crate::escape::{escaped_floor, utf8_floor};
 use crate::lines::{Line, LineReader};
@@ -36,20 +37,9 @@ impl Pending {
         self.truncated = false;
     }
 
-    /// Appends a part, keeping the message within `cap`; `floor` finds a cut point that
-    /// leaves the message well-formed.
+    /// Appends a part, keeping the message within `cap` (see [`append_capped`]).
     fn append(&mut self, part: &[u8], cap: usize, floor: fn(&[u8], usize) -> usize) {
-        if self.truncated {
-            // Once over the cap, later parts only need to be waited out, not stored.
-            return;
-        }
-        let room = cap.saturating_sub(self.msg.len());
-        if part.len() <= room {
-            self.msg.extend_from_slice(part);
-        } else {
-            self.msg.extend_from_slice(&part[..floor(part, room)]);
-            self.truncated = true;
-        }
+        append_capped(&mut self.msg, &mut self.truncated, part, cap, floor);
     }
 }
 
