@@ -19,6 +19,7 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { rules, explain } => cmd::check::run(&rules, explain),
@@ -42,5 +43,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Rust starts programs with SIGPIPE ignored, so writing to a closed pipe (`logtrim report … | head`)
+/// fails, and `println!` panics on that. A command-line filter should instead end quietly, as `cat` and
+/// `grep` do: the default action ends the process when the reader has gone.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: called first thing in `main`, before any other thread exists; it only sets this
+    // process's disposition of one signal back to the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -151,3 +151,26 @@ fn budget_replay_uses_the_rule_files_budget_section() {
     assert_eq!(v["budget"]["limit_bytes"], 30_000_000);
     assert_eq!(v["budget"]["time_zone"], "America/New_York");
 }
+
+/// `logtrim report … | head -1`: when the reader goes away the command ends quietly (killed by SIGPIPE,
+/// as `cat` would be), without a panic or an error message.
+#[test]
+fn a_closed_output_pipe_ends_the_command_quietly() {
+    let sample = root().join("filters/samples/k8s-sample.jsonl.gz");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrim"))
+        .args(["report", filter("k8s-splunk.yaml").to_str().unwrap(), sample.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Gone before the report (which reads 6 MB first) prints its first line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked") && !err.contains("error"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        assert!(out.status.success() || out.status.signal() == Some(13), "{:?}", out.status);
+    }
+}

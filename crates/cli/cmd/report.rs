@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use logtrim_core::record::json::{PathTrie, Raw, scan};
+use logtrim_core::record::json::{Index, PathTrie, Raw};
 use logtrim_core::budget::{Timestamp, metered_record_bytes, parse_size};
 use logtrim_core::{Action, RuleCounters, RuleSet, SummaryCounters, SummaryRuleCounters};
 use serde_json::json;
@@ -22,6 +22,8 @@ const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 #[derive(Default)]
 struct Span {
     trie: Option<PathTrie>,
+    /// The fast JSON scanner's buffers, reused from record to record.
+    index: Index,
     /// Epoch milliseconds.
     min: Option<i64>,
     max: Option<i64>,
@@ -33,7 +35,7 @@ impl Span {
             PathTrie::new(&[vec!["time".into()], vec!["@timestamp".into()], vec!["timestamp".into()]])
         });
         let mut found: Option<i64> = None;
-        let _ = scan(rec, trie, &mut |_, raw| {
+        let _ = self.index.scan(rec, trie, &mut |_, raw| {
             if found.is_some() {
                 return;
             }
