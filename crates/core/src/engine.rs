@@ -4,6 +4,8 @@ use std::sync::Arc;
 
 use crate::counters::{Counters, RuleCounters};
 use crate::plan::{CAction, Cond, FieldRef, Plan};
+use crate::record::json::escaped_len;
+use crate::record::parts::{Members, Parts};
 use crate::record::view::{RecordKind, Value, View};
 use crate::rules::ast::{CmpOp, Priority};
 use crate::trim::{RateField, Trimmer};
@@ -78,7 +80,55 @@ pub struct Decider {
     /// Address and length of the record `view` holds, so [`Decider::trim`] and the summarizer reuse what
     /// `decide` read instead of reading it again.
     last: (usize, usize),
+    /// The record given as parts that `view` holds, if it holds one.
+    held: Held,
+    /// The JSON text of a record given as parts, when something needs it (`_raw`, keyless sampling,
+    /// trimming that templates cannot do).
+    parts_json: Vec<u8>,
+    /// How rules trim the records of one [`Members`], found once ([`Decider::write_kept`]).
+    templates: Vec<Template>,
 }
+
+/// Which record given as parts the [`View`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Held {
+    /// None: the view holds a JSON record, or nothing.
+    Nothing,
+    /// The parts whose `log` is at this address and length, read from the parts; `len` is their JSON length.
+    Parts { log: (usize, usize), len: u64 },
+    /// The same, read through their JSON text in `parts_json` (the rules read `_raw`).
+    Json { log: (usize, usize) },
+}
+
+/// A record given as parts, or as JSON text, for reading its fields.
+#[derive(Clone, Copy)]
+pub(crate) enum Rec<'r> {
+    Json(&'r [u8]),
+    Parts(&'r Parts<'r>),
+}
+
+/// How a rule trims a record of given [`Members`]: the trimmer run once over `{"time":"","stream":"",
+/// "log":""` and the members. It cuts and adds by key and shortens strings by length, so as long as the
+/// three parts are kept and too short for any truncation, a record's trimmed text is its parts followed
+/// by the template's trimmed members.
+#[derive(Debug)]
+struct Template {
+    members: u64,
+    rule: RuleId,
+    /// What follows `log` once trimmed; `None` when the trim touches a part (every record is trimmed whole).
+    tail: Option<Box<[u8]>>,
+    /// Whether trimming changes anything (else the record is sent as it is, and nothing is counted).
+    changed: bool,
+    added: u64,
+    /// The longest escaped time, stream and log no truncation applies to.
+    limits: [usize; 3],
+}
+
+/// The parts of the trimming template: the record's own members, empty.
+const TEMPLATE_HEAD: &[u8] = br#"{"time":"","stream":"","log":"""#;
+
+/// Templates kept at most (files times rules that trim); past it they are found again.
+const MAX_TEMPLATES: usize = 256;
 
 /// A string is compared as a number when it is exactly a JSON number (`"200"`, `"1.5e3"`; not `" 200"`, `"0x10"`).
 pub fn json_number(s: &[u8]) -> Option<f64> {
@@ -159,7 +209,16 @@ impl Decider {
     pub(crate) fn new(plan: Arc<Plan>) -> Decider {
         let view = View::new(&plan);
         let counters = Counters::new(plan.rules.len());
-        Decider { plan, view, counters, trimmer: Trimmer::default(), last: (0, 0) }
+        Decider {
+            plan,
+            view,
+            counters,
+            trimmer: Trimmer::default(),
+            last: (0, 0),
+            held: Held::Nothing,
+            parts_json: Vec::new(),
+            templates: Vec::new(),
+        }
     }
 
     pub(crate) fn plan(&self) -> &Arc<Plan> {
@@ -171,7 +230,62 @@ impl Decider {
         let id = (record.as_ptr() as usize, record.len());
         if self.last != id {
             self.view.reset();
+            self.held = Held::Nothing;
             self.last = id;
+        }
+    }
+
+    /// Points the view at the record `p`, unless it already holds it (it was just decided).
+    fn sync_parts(&mut self, p: &Parts<'_>) {
+        let id = (p.log.as_ptr() as usize, p.log.len());
+        match self.held {
+            Held::Parts { log, .. } | Held::Json { log } if log == id => {}
+            _ => self.load_parts(p),
+        }
+    }
+
+    /// Makes `p` the record the view holds, read from its parts or, when the rules read `_raw`, from its
+    /// JSON text.
+    fn load_parts(&mut self, p: &Parts<'_>) {
+        let log = (p.log.as_ptr() as usize, p.log.len());
+        if self.plan.reads_raw {
+            self.parts_json.clear();
+            p.write_json(&mut self.parts_json);
+            self.view.reset();
+            self.last = (self.parts_json.as_ptr() as usize, self.parts_json.len());
+            self.held = Held::Json { log };
+        } else {
+            self.view.load_parts(&self.plan, p);
+            // No JSON record is held: the next one is read afresh.
+            self.last = (0, usize::MAX);
+            self.held = Held::Parts { log, len: p.json_len() as u64 };
+        }
+    }
+
+    /// A field of the record `rec` (normally the record just decided).
+    pub(crate) fn value<'a>(&'a mut self, rec: Rec<'a>, f: FieldRef) -> Value<'a> {
+        match rec {
+            Rec::Json(record) => self.field(record, f),
+            Rec::Parts(p) => {
+                self.sync_parts(p);
+                let Decider { view, plan, parts_json, held, .. } = self;
+                let input = if matches!(held, Held::Json { .. }) { &parts_json[..] } else { p.log.as_bytes() };
+                view.get(plan, input, f)
+            }
+        }
+    }
+
+    /// The JSON length of `p` ([`Parts::json_len`]), known once it is decided.
+    pub(crate) fn parts_len(&mut self, p: &Parts<'_>) -> u64 {
+        self.sync_parts(p);
+        self.held_len()
+    }
+
+    /// The JSON length of the record given as parts that the view holds.
+    fn held_len(&self) -> u64 {
+        match self.held {
+            Held::Parts { len, .. } => len,
+            _ => self.parts_json.len() as u64,
         }
     }
 
@@ -244,37 +358,142 @@ impl Decider {
     /// Decides without touching the counters (for `explain` and tests).
     pub fn decide_uncounted(&mut self, record: &[u8]) -> Decision {
         self.view.reset();
+        self.held = Held::Nothing;
         self.last = (record.as_ptr() as usize, record.len());
+        self.run(record, None)
+    }
+
+    /// Decides the record `p` exactly as [`Decider::decide`] decides its JSON text ([`Parts::write_json`]):
+    /// the same action, rule, priority and counters, without writing the text unless the rules need it
+    /// (they read `_raw`, or sample by the whole record). The members are read once for all the records
+    /// that share them.
+    pub fn decide_parts(&mut self, p: &Parts<'_>) -> Decision {
+        self.load_parts(p);
+        let d = match self.held {
+            Held::Json { .. } => {
+                let json = std::mem::take(&mut self.parts_json);
+                let d = self.run(&json, None);
+                self.parts_json = json;
+                d
+            }
+            _ => self.run(p.log.as_bytes(), Some(p)),
+        };
+        self.counters.add(d, self.held_len(), RecordKind::Json);
+        d
+    }
+
+    /// The rules over the record the view holds: `input` is its text, or the `log` of `parts`.
+    fn run(&mut self, input: &[u8], parts: Option<&Parts<'_>>) -> Decision {
         let plan = Arc::clone(&self.plan);
         for (i, rule) in plan.rules.iter().enumerate() {
-            if !rule.prefilter.clauses.is_empty() && !self.view.has_u_escape(record) {
-                let pass = rule.prefilter.clauses.iter().all(|cl| cl.iter().any(|f| f.find(record).is_some()));
+            // Prefilters search the JSON text, which a record given as parts does not have; they only
+            // skip rules that cannot match, so going without them changes no decision.
+            if parts.is_none() && !rule.prefilter.clauses.is_empty() && !self.view.has_u_escape(input) {
+                let pass = rule.prefilter.clauses.iter().all(|cl| cl.iter().any(|f| f.find(input).is_some()));
                 if !pass {
                     continue;
                 }
             }
-            if self.eval(&rule.cond, record) {
-                let action = self.act(&rule.action, record);
+            if self.eval(&rule.cond, input) {
+                let action = self.act(&rule.action, input, parts);
                 return Decision { action, rule: RuleId::from_index(i), priority: rule.priority };
             }
         }
-        let action = self.act(&plan.default, record);
+        let action = self.act(&plan.default, input, parts);
         Decision { action, rule: RuleId::DEFAULT, priority: plan.default_priority }
     }
 
-    fn act(&mut self, a: &CAction, record: &[u8]) -> Action {
+    fn act(&mut self, a: &CAction, input: &[u8], parts: Option<&Parts<'_>>) -> Action {
         match a {
             CAction::Keep => Action::Keep,
             CAction::Drop => Action::Drop,
             CAction::Sample { rate, key } => {
-                let kept = match key.map(|k| self.view.get(&self.plan, record, k)) {
+                let kept = match key.map(|k| self.view.get(&self.plan, input, k)) {
                     Some(Value::Str(s)) => rate.keeps(s),
                     // No usable key: the record itself is the key, so a re-sent record gets the same answer.
-                    _ => rate.keeps(record),
+                    _ => match parts {
+                        None => rate.keeps(input),
+                        Some(p) => {
+                            self.parts_json.clear();
+                            p.write_json(&mut self.parts_json);
+                            rate.keeps(&self.parts_json)
+                        }
+                    },
                 };
                 if kept { Action::Keep } else { Action::Drop }
             }
         }
+    }
+
+    /// Appends the JSON text of `p`, which `decision` decided, as [`Decider::trim`] returns it for that
+    /// text: trimmed and tagged with its sample rate when kept, and counted the same way. How a rule trims
+    /// the records of given members is found once; the trimmed members then follow the parts.
+    pub fn write_kept(&mut self, p: &Parts<'_>, decision: Decision, out: &mut Vec<u8>) {
+        let x = self.plan.extras(decision.rule);
+        if decision.action != Action::Keep || (x.trim.is_none() && x.rate.is_none()) {
+            p.write_json(out);
+            return;
+        }
+        if p.is_full() && !self.plan.reads_raw {
+            let t = self.template(p.members, decision.rule);
+            // A string is escaped to at most 6 bytes a byte: most are then known short without counting.
+            let fits = |v: &str, limit: usize| v.len().saturating_mul(6) <= limit || escaped_len(v.as_bytes()) <= limit;
+            let [lt, ls, ll] = t.limits;
+            if let Some(tail) = &t.tail
+                && p.time.is_some_and(|v| fits(v, lt))
+                && p.stream.is_some_and(|v| fits(v, ls))
+                && fits(p.log, ll)
+            {
+                let (changed, added) = (t.changed, t.added);
+                let start = out.len();
+                p.write_head(out);
+                out.extend_from_slice(tail);
+                if changed {
+                    let len = self.parts_len(p);
+                    let trimmed = (len + added).saturating_sub((out.len() - start) as u64);
+                    self.counters.trimmed(decision.rule, trimmed, added);
+                }
+                return;
+            }
+        }
+        // Anything else is trimmed as its JSON text.
+        self.sync_parts(p);
+        let mut json = std::mem::take(&mut self.parts_json);
+        if !matches!(self.held, Held::Json { .. }) {
+            json.clear();
+            p.write_json(&mut json);
+        }
+        out.extend_from_slice(self.trim(&json, decision));
+        self.parts_json = json;
+    }
+
+    /// How rule `rule` trims records of `members`, found on first use.
+    fn template(&mut self, members: &Members, rule: RuleId) -> &Template {
+        if let Some(i) = self.templates.iter().position(|t| t.members == members.id() && t.rule == rule) {
+            return &self.templates[i];
+        }
+        if self.templates.len() >= MAX_TEMPLATES {
+            self.templates.clear();
+        }
+        let plan = &self.plan;
+        let x = plan.extras(rule);
+        let rate = x.rate.zip(plan.sample_rate_field.as_deref()).map(|(rate, key)| RateField { key, rate });
+        let mut record = TEMPLATE_HEAD.to_vec();
+        record.extend_from_slice(members.tail());
+        let (tail, changed) = match self.trimmer.apply(&record, x.trim.as_deref(), rate) {
+            None => (Some(members.tail().into()), false),
+            Some(out) => (out.strip_prefix(TEMPLATE_HEAD).map(Into::into), true),
+        };
+        let limit = |key: &[u8]| x.trim.as_deref().and_then(|t| t.top_limit(key)).unwrap_or(usize::MAX);
+        self.templates.push(Template {
+            members: members.id(),
+            rule,
+            tail,
+            changed,
+            added: self.trimmer.added_bytes() as u64,
+            limits: [limit(b"time"), limit(b"stream"), limit(b"log")],
+        });
+        &self.templates[self.templates.len() - 1]
     }
 
     /// What the record looked like to the rules: its kind and the value of every field the rules read.

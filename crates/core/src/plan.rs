@@ -211,6 +211,8 @@ pub(crate) struct Plan {
     pub sample_rate_field: Option<String>,
     /// The rule set's `trim:` (rules keeping records share it, or merge it with their own).
     pub trim: Option<Arc<TrimPlan>>,
+    /// Some field is `_raw`: a record given as parts is decided through its JSON text.
+    pub reads_raw: bool,
 }
 
 /// What a rule does besides deciding: summarize what it drops, trim what it keeps, tag the rate.

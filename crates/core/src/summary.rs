@@ -74,8 +74,9 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::diag::Pos;
-use crate::engine::{Action, Decider, Decision, RuleId, json_number};
+use crate::engine::{Action, Decider, Decision, Rec, RuleId, json_number};
 use crate::plan::{FieldRef, Plan};
+use crate::record::parts::Parts;
 use crate::record::view::Value;
 use crate::rules::ast::{Path, Priority};
 
@@ -335,13 +336,27 @@ impl Summarizer {
     /// [`Summarizer::add`], counting the record as `bytes` long: for front-ends whose rules see a record
     /// other than the event they count (the Lambda counts a CloudWatch event by its message).
     pub fn add_sized(&mut self, decider: &mut Decider, record: &[u8], decision: Decision, fallback: Timestamp, bytes: u64) -> bool {
+        self.add_rec(decider, Rec::Json(record), decision, fallback, bytes)
+    }
+
+    /// [`Summarizer::add`] for a record given as parts ([`Decider::decide_parts`]), counted as long as its
+    /// JSON text.
+    pub fn add_parts(&mut self, decider: &mut Decider, parts: &Parts<'_>, decision: Decision, fallback: Timestamp) -> bool {
+        if decision.action != Action::Drop {
+            return false;
+        }
+        let bytes = decider.parts_len(parts);
+        self.add_rec(decider, Rec::Parts(parts), decision, fallback, bytes)
+    }
+
+    fn add_rec(&mut self, decider: &mut Decider, record: Rec<'_>, decision: Decision, fallback: Timestamp, bytes: u64) -> bool {
         if decision.action != Action::Drop || !Arc::ptr_eq(&self.plan, decider.plan()) {
             return false;
         }
         let plan = Arc::clone(&self.plan);
         let Some(si) = plan.extras(decision.rule).summary else { return false };
         let sp = &plan.summaries[si as usize];
-        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.field(record, f)));
+        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.value(record, f)));
         if own.is_some() {
             self.last_time = own;
         }
@@ -351,8 +366,8 @@ impl Summarizer {
         self.key.clear();
         for (_, g) in &sp.by {
             match *g {
-                GroupField::Value(f) => encode(&mut self.key, decider.field(record, f)),
-                GroupField::StatusClass(f) => encode_class(&mut self.key, decider.field(record, f)),
+                GroupField::Value(f) => encode(&mut self.key, decider.value(record, f)),
+                GroupField::StatusClass(f) => encode_class(&mut self.key, decider.value(record, f)),
             }
         }
         let wi = match self.windows.iter().position(|w| w.summary == si && w.start_ms == start_ms) {
@@ -371,7 +386,7 @@ impl Summarizer {
         w.aggs[gi].records += 1;
         w.aggs[gi].bytes += bytes;
         for (j, (_, f)) in sp.sum.iter().enumerate() {
-            if let Some(x) = number(decider.field(record, *f)) {
+            if let Some(x) = number(decider.value(record, *f)) {
                 w.stats[gi * nsum + j].add(x);
             }
         }

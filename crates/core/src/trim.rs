@@ -250,6 +250,13 @@ impl TrimPlan {
     pub fn describe(&self) -> &[String] {
         &self.text
     }
+
+    /// The shortest truncation that applies to a string member `key` of the top-level object, if any.
+    pub(crate) fn top_limit(&self, key: &[u8]) -> Option<usize> {
+        let children = self.nodes.first().map_or(&[][..], |root| &root.children[..]);
+        let by_pattern = children.iter().filter(|(seg, _)| seg.matches(key)).filter_map(|(_, n)| self.nodes[*n as usize].truncate);
+        by_pattern.chain(self.log.filter(|_| key == b"log")).min()
+    }
 }
 
 /// A plan with no patterns (not even a root node): only the sample rate applies.

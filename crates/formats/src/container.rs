@@ -22,9 +22,11 @@
 //!
 //! [`RecordReader`]: crate::RecordReader
 
+use logtrim_core::record::json::escape_into;
+
 use crate::cri;
 use crate::docker;
-use crate::escape::{escape_into, escaped_floor, utf8_floor};
+use crate::escape::{escaped_floor, utf8_floor};
 
 /// The two container runtime log formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,7 +7,7 @@
 //! sees the same shape as Fluent Bit's `cri` parser output; the message carries no
 //! trailing newline (the tag, not the content, says where lines end).
 
-use crate::escape::escape_into;
+use logtrim_core::record::json::escape_into;
 
 /// Which output stream a container line came from; partial lines are joined per stream
 /// because a container's stdout and stderr parts can interleave in one file.

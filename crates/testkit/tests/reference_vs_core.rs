@@ -1745,3 +1745,150 @@ fn reference_and_core_agree_on_generated_rule_sets() {
     // About 5% are invalid on purpose; with few cases (PROPTEST_CASES) the share is too noisy to check.
     assert!(files < 100 || invalid * 10 <= files, "{invalid} of {files} generated rule files decide nothing");
 }
+
+// ---- records given as parts ---------------------------------------------------------------------------
+
+/// Trimming (rule set and per rule, globs, truncation), the sample rate, summaries and keyless sampling:
+/// what a record given as parts shares with its JSON text besides the decision.
+const SHAPED: &str = r#"
+trim:
+  remove: [kubernetes.annotations, "kubernetes.labels.pod-*", a]
+  truncate:
+    log: 80
+    kubernetes.pod_name: 64
+    "*": 120
+sample_rate_field: sample_rate
+parse:
+  log: [access, app]
+rules:
+  - name: errors
+    when: log.status >= 500 or log.level == "error"
+    action: keep
+    priority: critical
+    trim:
+      remove: [kubernetes.labels]
+  - name: sample-2xx
+    when: log.status in 200..299
+    action: sample
+    rate: 50%
+    key: log.request_id
+    summarize:
+      by:
+        - namespace: kubernetes.namespace_name
+        - stream: stream
+        - status_class: log.status_class
+      sum:
+        - duration_ms: log.duration
+      every: 1m
+  - name: keyless
+    when: log.level == "info" or stream == "stderr"
+    action: sample
+    rate: 50%
+  - name: timed
+    when: time starts_with "2026-11-22T10:00:0"
+    action: drop
+    summarize:
+      by:
+        - pod: kubernetes.pod_name
+      every: 1m
+default:
+  action: keep
+"#;
+
+/// Every rule set above, the bundled ones, [`SHAPED`] and one that reads `_raw` (decided through the JSON
+/// text), compiled.
+fn parts_rule_sets() -> Vec<(String, RuleSet)> {
+    let mut sets: Vec<(String, RuleSet)> = pairs().into_iter().map(|p| (p.name, p.core)).collect();
+    sets.push(("shaped".into(), RuleSet::from_yaml("shaped", SHAPED).unwrap()));
+    let raw = SHAPED.replace(r#"when: log.level == "info" or stream == "stderr""#, r#"when: _raw contains "stderr""#);
+    sets.push(("shaped-raw".into(), RuleSet::from_yaml("shaped-raw", &raw).unwrap()));
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../filters");
+    for entry in std::fs::read_dir(dir).expect("filters/") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let name = path.display().to_string();
+            sets.push((name.clone(), RuleSet::from_yaml(&name, &std::fs::read_to_string(&path).unwrap()).unwrap()));
+        }
+    }
+    sets
+}
+
+/// Lines of a few files, interleaved, as parts: the files' members, and lines of (file, time, stream,
+/// message).
+#[derive(Clone, Debug)]
+struct PartsFile {
+    members: Vec<String>,
+    lines: Vec<(prop::sample::Index, Option<String>, Option<String>, String)>,
+}
+
+fn members_object() -> impl Strategy<Value = String> {
+    let k8s = (
+        prop::sample::select(vec!["kube-system", "shop", "web"]),
+        prop::sample::select(vec!["dns", "web", "x"]),
+        prop::bool::ANY,
+        prop::sample::select(vec!["", " ", "\n  "]),
+    )
+        .prop_map(|(ns, app, escaped, ws)| {
+            let k = J::Obj(vec![
+                ("pod_name".into(), J::Str(format!("{app}-5d9c8-abcde"), escaped)),
+                ("namespace_name".into(), J::Str(ns.into(), false)),
+                ("labels".into(), J::Obj(vec![("app".into(), J::Str(app.into(), escaped)), ("pod-template-hash".into(), J::Str("5d9c8".into(), false))])),
+                ("annotations".into(), J::Obj(vec![("a".into(), J::Num("1".into()))])),
+            ]);
+            format!("{ws}{{{ws}\"kubernetes\":{ws}{}{ws}}}{ws}", k.text())
+        });
+    let other = prop::collection::vec((key().prop_filter("a part's key", |k| !["time", "stream", "log"].contains(&k.as_str())), json_value()), 0..4)
+        .prop_map(|o| J::Obj(o).text());
+    prop_oneof![4 => k8s, 1 => other, 1 => Just("{}".to_string())]
+}
+
+fn parts_file() -> impl Strategy<Value = PartsFile> {
+    let time = prop_oneof![
+        4 => (0u32..20).prop_map(|s| Some(format!("2026-11-22T10:00:{s:02}.000000000Z"))),
+        1 => Just(None),
+        1 => string().prop_map(Some),
+    ];
+    let stream = prop_oneof![4 => prop::sample::select(vec!["stdout", "stderr"]).prop_map(|s| Some(s.to_string())), 1 => Just(None)];
+    let log = prop_oneof![6 => line(), 1 => "[a-z \"\\\\]{70,200}"];
+    (prop::collection::vec(members_object(), 1..4), prop::collection::vec((any::<prop::sample::Index>(), time, stream, log), 1..10))
+        .prop_map(|(members, lines)| PartsFile { members, lines })
+}
+
+/// Each line of `file`, decided as parts by one decider and as JSON text by another, for every rule set:
+/// the same decision, kept text (trimmed), counters and summaries.
+fn check_parts(file: PartsFile, sets: &[(String, RuleSet)]) -> Result<(), TestCaseError> {
+    use logtrim_core::record::parts::{Members, Parts};
+    let members: Vec<Members> = file.members.iter().map(|m| Members::new(m.as_bytes()).unwrap()).collect();
+    let t0 = "2026-11-22T10:00:00Z".parse().unwrap();
+    for (name, rules) in sets {
+        let (mut by_parts, mut by_json) = (rules.decider(), rules.decider());
+        let (mut sum_parts, mut sum_json) = (rules.summarizer(), rules.summarizer());
+        for (file, time, stream, log) in &file.lines {
+            let p = Parts { time: time.as_deref(), stream: stream.as_deref(), log, members: file.get(&members) };
+            let mut json = Vec::new();
+            p.write_json(&mut json);
+            let want = by_json.decide(&json);
+            let got = by_parts.decide_parts(&p);
+            let shown = String::from_utf8_lossy(&json);
+            prop_assert_eq!(got, want, "{}: {}", name, shown);
+            let mut kept = b"<".to_vec();
+            by_parts.write_kept(&p, got, &mut kept);
+            prop_assert_eq!(String::from_utf8_lossy(&kept[1..]), String::from_utf8_lossy(by_json.trim(&json, want)), "{}: {}", name, shown);
+            prop_assert_eq!(sum_parts.add_parts(&mut by_parts, &p, got, t0), sum_json.add(&mut by_json, &json, want, t0), "{}: {}", name, shown);
+        }
+        prop_assert_eq!(by_parts.counters(), by_json.counters(), "{}", name);
+        prop_assert_eq!(sum_parts.flush(None), sum_json.flush(None), "{}", name);
+    }
+    Ok(())
+}
+
+#[test]
+fn parts_and_their_json_text_are_decided_alike() {
+    let config = ProptestConfig { cases: config().cases / 4, ..config() };
+    run_property(config, parts_file, |file| {
+        thread_local! {
+            static SETS: Vec<(String, RuleSet)> = parts_rule_sets();
+        }
+        SETS.with(|sets| check_parts(file, sets))
+    });
+}

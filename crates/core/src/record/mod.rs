@@ -3,4 +3,5 @@
 pub mod access;
 pub mod json;
 pub mod level;
+pub mod parts;
 pub mod view;

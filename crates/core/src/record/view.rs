@@ -7,6 +7,7 @@
 use super::access::{self, AccessFields, AccessFormat};
 use super::json::{self, Raw};
 use super::level;
+use super::parts::{Members, Parts};
 use crate::plan::{AccessField, FieldRef, ParserKind, Plan, Source};
 
 /// Which bytes a string slot points into.
@@ -15,6 +16,8 @@ pub(crate) enum Buf {
     Input,
     Decoded,
     Nested,
+    /// The values of a record's [`Members`], read once for all the records that share them.
+    Members,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,6 +94,37 @@ pub(crate) struct View {
     kind: RecordKind,
     /// Lazily computed: whether the record contains `\u` (prefilters are skipped then).
     has_u_escape: Option<bool>,
+    /// The record was given as [`Parts`]: `Buf::Input` is its `log`.
+    parts: bool,
+    /// Which part each top-level path reads, for records given as parts.
+    part_of: Vec<PartOf>,
+    /// The [`Members`] whose values `members_top` and `members_buf` hold (0: none yet).
+    members_id: u64,
+    members_top: Vec<Slot>,
+    members_buf: Vec<u8>,
+}
+
+/// Where a top-level path's value is, in a record given as [`Parts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PartOf {
+    Time,
+    Stream,
+    Log,
+    /// Below a part, which is a string: missing.
+    Inside,
+    Members,
+}
+
+impl PartOf {
+    fn of(path: &[String]) -> PartOf {
+        let part = match path.first().map(String::as_str) {
+            Some("time") => PartOf::Time,
+            Some("stream") => PartOf::Stream,
+            Some("log") => PartOf::Log,
+            _ => return PartOf::Members,
+        };
+        if path.len() == 1 { part } else { PartOf::Inside }
+    }
 }
 
 /// JSON whitespace, which serde_json skips around values.
@@ -123,12 +157,18 @@ impl View {
             scanned: false,
             kind: RecordKind::Text,
             has_u_escape: None,
+            parts: false,
+            part_of: plan.top_paths.iter().map(|p| PartOf::of(p)).collect(),
+            members_id: 0,
+            members_top: Vec::new(),
+            members_buf: Vec::new(),
         }
     }
 
     /// Forgets the previous record. O(fields), no allocation.
     pub(crate) fn reset(&mut self) {
         self.scanned = false;
+        self.parts = false;
         self.has_u_escape = None;
         for s in &mut self.sources {
             s.parsed = Parsed::NotYet;
@@ -142,7 +182,69 @@ impl View {
     /// The record's JSON tokens (after [`View::kind`] or a field read on this record), when the fast
     /// scanner read it.
     pub(crate) fn tokens(&self) -> Option<json::Tokens<'_>> {
-        if self.scanned && self.kind == RecordKind::Json { self.json.tokens() } else { None }
+        if self.scanned && self.kind == RecordKind::Json && !self.parts { self.json.tokens() } else { None }
+    }
+
+    /// Holds the record `p` (a JSON object, as [`Parts::write_json`] writes it) in place of a scan: its
+    /// parts as they are, its members as read when they were last seen. Fields are then read with
+    /// `input` = `p.log`.
+    pub(crate) fn load_parts(&mut self, plan: &Plan, p: &Parts<'_>) {
+        self.reset();
+        self.scanned = true;
+        self.parts = true;
+        self.kind = RecordKind::Json;
+        self.decoded.clear();
+        self.nested_buf.clear();
+        if self.members_id != p.members.id() {
+            self.read_members(plan, p.members);
+        }
+        for (i, part) in self.part_of.iter().enumerate() {
+            let mut put = |v: &str| {
+                let from = self.decoded.len() as u32;
+                self.decoded.extend_from_slice(v.as_bytes());
+                Slot::Str(Buf::Decoded, from, self.decoded.len() as u32)
+            };
+            self.top[i] = match part {
+                PartOf::Time => p.time.map_or(Slot::Missing, &mut put),
+                PartOf::Stream => p.stream.map_or(Slot::Missing, &mut put),
+                PartOf::Log => Slot::Str(Buf::Input, 0, p.log.len() as u32),
+                PartOf::Inside => Slot::Missing,
+                PartOf::Members => self.members_top[i],
+            };
+        }
+    }
+
+    /// Reads the top-level paths of `m` into `members_top`, their strings decoded into `members_buf`.
+    fn read_members(&mut self, plan: &Plan, m: &Members) {
+        self.members_id = m.id();
+        self.members_buf.clear();
+        self.members_top.clear();
+        self.members_top.resize(plan.top_paths.len(), Slot::Missing);
+        let (top, buf) = (&mut self.members_top, &mut self.members_buf);
+        let object = m.object();
+        let mut bad = false;
+        // `Members::new` checked the object with serde_json, whose acceptance the scanner shares.
+        let r = self.json.scan(object, &plan.top, &mut |id, raw| {
+            top[id as usize] = match raw {
+                Raw::Str { start, end, escaped } => {
+                    let from = buf.len() as u32;
+                    let body = &object[start as usize..end as usize];
+                    if escaped {
+                        bad |= json::unescape(body, buf).is_err();
+                    } else {
+                        buf.extend_from_slice(body);
+                    }
+                    Slot::Str(Buf::Members, from, buf.len() as u32)
+                }
+                Raw::Object { start, end } | Raw::Array { start, end } => {
+                    let from = buf.len() as u32;
+                    buf.extend_from_slice(&object[start as usize..end as usize]);
+                    Slot::Container(Buf::Members, from, buf.len() as u32)
+                }
+                other => scalar(other),
+            };
+        });
+        debug_assert!(r.is_ok() && !bad, "members that serde_json accepted were refused");
     }
 
     pub(crate) fn kind(&mut self, plan: &Plan, input: &[u8]) -> RecordKind {
@@ -188,6 +290,7 @@ impl View {
             Buf::Input => input,
             Buf::Decoded => &self.decoded,
             Buf::Nested => &self.nested_buf,
+            Buf::Members => &self.members_buf,
         };
         buf.get(s as usize..e as usize).unwrap_or(&[])
     }
@@ -274,6 +377,7 @@ impl View {
         let text: &[u8] = match buf {
             Buf::Input => &input[s as usize..e as usize],
             Buf::Decoded => &self.decoded[s as usize..e as usize],
+            Buf::Members => &self.members_buf[s as usize..e as usize],
             Buf::Nested => return,
         };
         // JSON parsers read the value as a JSON object at most once, whichever asks first.
@@ -320,6 +424,7 @@ impl View {
                                             Buf::Input => &input[s0 as usize..e0 as usize],
                                             Buf::Decoded => &self.decoded[s0 as usize..e0 as usize],
                                             Buf::Nested => &self.nested_buf[s0 as usize..e0 as usize],
+                                            Buf::Members => &self.members_buf[s0 as usize..e0 as usize],
                                         };
                                         level::normalize(bytes)
                                     }

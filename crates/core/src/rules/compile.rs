@@ -46,6 +46,8 @@ struct Compiler {
     sources: Vec<Source>,
     errs: Vec<Diagnostic>,
     seen: Vec<(String, FieldRef)>,
+    /// Something reads `_raw`, the record's own bytes.
+    reads_raw: bool,
 }
 
 impl Compiler {
@@ -68,6 +70,7 @@ impl Compiler {
 
     fn resolve(&mut self, p: &Path) -> Option<FieldRef> {
         if p.segments == ["_raw"] {
+            self.reads_raw = true;
             return Some(FieldRef::Raw);
         }
         let found = self
@@ -346,7 +349,7 @@ fn paren(e: &Expr) -> String {
 
 /// Compiles a loaded rule file.
 pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
-    let mut c = Compiler { top_paths: Vec::new(), sources: Vec::new(), errs: Vec::new(), seen: Vec::new() };
+    let mut c = Compiler { top_paths: Vec::new(), sources: Vec::new(), errs: Vec::new(), seen: Vec::new(), reads_raw: false };
 
     // Sources first: paths below a source resolve to its parsed fields.
     for spec in &file.parse {
@@ -477,6 +480,7 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
         time_fields,
         sample_rate_field: file.sample_rate_field,
         trim,
+        reads_raw: c.reads_raw,
     })
 }
 

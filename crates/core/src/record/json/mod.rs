@@ -15,8 +15,11 @@
 
 use memchr::memchr2;
 
+mod escape;
 mod index;
 mod walk;
+
+pub use escape::{escape_into, escaped_len};
 
 /// serde_json refuses a container nested this deep or deeper (its recursion budget is 128 and the
 /// check fires when the budget reaches zero), so the top-level object counts as depth 1 and depth

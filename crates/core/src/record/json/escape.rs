@@ -1,0 +1,300 @@
+//! JSON string escaping: raw text (a CRI container log message, say) into the inside of a JSON string.
+//!
+//! Records built from raw bytes must be valid JSON, which must be UTF-8: each maximal invalid UTF-8 sequence becomes U+FFFD (as
+//! `String::from_utf8_lossy` does) and the caller counts it, rather than dropping the record.
+
+/// Per byte: 0 = copy as-is, `u` = `\u00XX`, anything else = that letter after a backslash.
+static ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = b'u';
+        i += 1;
+    }
+    t[0x08] = b'b';
+    t[0x09] = b't';
+    t[0x0a] = b'n';
+    t[0x0c] = b'f';
+    t[0x0d] = b'r';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends `s` escaped as the inside of a JSON string; returns true if invalid UTF-8 was replaced.
+pub fn escape_into(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    // PERF: most log lines are ASCII: one pass escapes them and finds the first non-ASCII byte, if
+    // any; only from there on is the text cut into UTF-8 chunks.
+    let ascii = escape_words::<true>(out, s);
+    if ascii == s.len() {
+        return false;
+    }
+    let mut replaced = false;
+    // `s[..ascii]` is whole characters, so the chunks of the rest are those of `s` past it.
+    for chunk in s[ascii..].utf8_chunks() {
+        escape_words::<false>(out, chunk.valid().as_bytes());
+        if !chunk.invalid().is_empty() {
+            out.extend_from_slice(b"\\ufffd");
+            replaced = true;
+        }
+    }
+    replaced
+}
+
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// Escapes `s`, which is valid UTF-8 unless `STOP_AT_NON_ASCII` (multi-byte sequences never need
+/// escaping); with `STOP_AT_NON_ASCII` it stops before the first byte >= 0x80. Returns the bytes of `s`
+/// done.
+#[inline(always)]
+fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> usize {
+    out.reserve(s.len() + 2);
+    let mut i = 0;
+    // PERF: log lines (JSON ones above all) have an escape every few dozen bytes, so copying the runs
+    // between them with `memcpy` was mostly call overhead. Each 16 (then 8) bytes are stored whole (a
+    // fixed-size copy, no call) and the length cut back to the first byte that needs escaping.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(i..i + 16) {
+        let block: &[u8; 16] = block.try_into().unwrap_or(&[0; 16]);
+        let m = flags16(block, STOP_AT_NON_ASCII);
+        let len = out.len();
+        out.extend_from_slice(block);
+        if m == 0 {
+            i += 16;
+            continue;
+        }
+        let k = m.trailing_zeros() as usize;
+        out.truncate(len + k);
+        i += k;
+        if STOP_AT_NON_ASCII && s[i] >= 0x80 {
+            return i;
+        }
+        push_escape(out, s[i]);
+        i += 1;
+    }
+    while let Some(word) = s.get(i..i + 8) {
+        let word: [u8; 8] = word.try_into().unwrap_or_default();
+        let w = u64::from_le_bytes(word);
+        let m = escape_mask(w) | if STOP_AT_NON_ASCII { w & HIGH } else { 0 };
+        let len = out.len();
+        out.extend_from_slice(&word);
+        if m == 0 {
+            i += 8;
+            continue;
+        }
+        // The lowest flagged byte is exact (see `escape_mask`; a set high bit is exact too).
+        let k = (m.trailing_zeros() / 8) as usize;
+        out.truncate(len + k);
+        i += k;
+        if STOP_AT_NON_ASCII && s[i] >= 0x80 {
+            return i;
+        }
+        push_escape(out, s[i]);
+        i += 1;
+    }
+    while i < s.len() {
+        let b = s[i];
+        if STOP_AT_NON_ASCII && b >= 0x80 {
+            return i;
+        }
+        if ESCAPE[b as usize] == 0 {
+            out.push(b);
+        } else {
+            push_escape(out, b);
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Bit `i` set if `block[i]` needs escaping (or, with `non_ascii`, is >= 0x80): SSE2, which every
+/// x86_64 has, tests 16 bytes in a few instructions, and exactly.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn flags16(block: &[u8; 16], non_ascii: bool) -> u32 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8};
+    let half = |h: &[u8]| i64::from_le_bytes(h.try_into().unwrap_or_default());
+    // SAFETY: these intrinsics only compute on values (no pointers: the block is read as two 8-byte
+    // halves, which the compiler makes one 16-byte load), and need only SSE2, which the cfg above
+    // guarantees the target has.
+    unsafe {
+        let v = _mm_set_epi64x(half(&block[8..]), half(&block[..8]));
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned `v <= 0x1f`: a control character.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
+        if non_ascii { m | _mm_movemask_epi8(v) as u32 } else { m }
+    }
+}
+
+/// The length of `s` once escaped by [`escape_into`], for `s` valid UTF-8 (invalid sequences would be
+/// replaced, which this does not count).
+pub fn escaped_len(s: &[u8]) -> usize {
+    // PERF: once per record decided from its parts (a count for the rule counters, without escaping a
+    // record that is then dropped): 16 bytes a step, as `escape_words` does.
+    let extra = |b: u8| match ESCAPE[b as usize] {
+        0 => 0,
+        b'u' => 5,
+        _ => 1,
+    };
+    let mut n = s.len();
+    let mut i = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(i..i + 16) {
+        let block: &[u8; 16] = block.try_into().unwrap_or(&[0; 16]);
+        let mut m = flags16(block, false);
+        while m != 0 {
+            n += extra(block[m.trailing_zeros() as usize]);
+            m &= m - 1;
+        }
+        i += 16;
+    }
+    n + s[i..].iter().map(|&b| extra(b)).sum::<usize>()
+}
+
+/// Appends the escape sequence of `b`, a byte that needs one.
+#[inline(always)]
+fn push_escape(out: &mut Vec<u8>, b: u8) {
+    let e = ESCAPE[b as usize];
+    if e == b'u' {
+        out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
+    } else {
+        out.extend_from_slice(&[b'\\', e]);
+    }
+}
+
+/// High bit set in bytes of `w` that may need escaping; the lowest set bit marks exactly the first
+/// byte that is a control character, `"` or `\\` (higher ones may be false positives from borrows).
+#[inline]
+fn escape_mask(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    (w.wrapping_sub(ONES * 0x20) & !w & HIGH) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
+}
+
+/// Whether any of the 8 bytes in `w` is a control character, `"` or `\`.
+#[cfg(test)]
+fn word_needs_escape(w: u64) -> bool {
+    escape_mask(w) != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn esc(s: &[u8]) -> (String, bool) {
+        let mut out = Vec::new();
+        let bad = escape_into(&mut out, s);
+        (String::from_utf8(out).unwrap(), bad)
+    }
+
+    #[test]
+    fn escapes_specials_and_controls() {
+        let (s, bad) = esc(b"a\"b\\c\n\r\t\x08\x0c\x01\x1f\x7f");
+        assert!(!bad);
+        assert_eq!(s, r#"a\"b\\c\n\r\t\b\f\u0001\u001f"#.to_string() + "\x7f");
+        let v: String = serde_json::from_str(&format!("\"{s}\"")).unwrap();
+        assert_eq!(v.as_bytes(), b"a\"b\\c\n\r\t\x08\x0c\x01\x1f\x7f");
+    }
+
+    #[test]
+    fn keeps_utf8_and_replaces_invalid() {
+        let (s, bad) = esc("µs ✓".as_bytes());
+        assert!(!bad);
+        assert_eq!(s, "µs ✓");
+        let (s, bad) = esc(b"a\xff\xfeb\xe2\x9c");
+        assert!(bad);
+        assert_eq!(s, "a\\ufffd\\ufffdb\\ufffd");
+    }
+
+    /// Escaping one character at a time, as the JSON grammar says.
+    fn reference(s: &[u8]) -> (Vec<u8>, bool) {
+        let (mut out, mut bad) = (Vec::new(), false);
+        for chunk in s.utf8_chunks() {
+            for c in chunk.valid().chars() {
+                match c {
+                    '"' => out.extend_from_slice(b"\\\""),
+                    '\\' => out.extend_from_slice(b"\\\\"),
+                    '\n' => out.extend_from_slice(b"\\n"),
+                    '\r' => out.extend_from_slice(b"\\r"),
+                    '\t' => out.extend_from_slice(b"\\t"),
+                    '\u{8}' => out.extend_from_slice(b"\\b"),
+                    '\u{c}' => out.extend_from_slice(b"\\f"),
+                    c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
+                    c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
+                }
+            }
+            if !chunk.invalid().is_empty() {
+                out.extend_from_slice(b"\\ufffd");
+                bad = true;
+            }
+        }
+        (out, bad)
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, failure_persistence: None, ..Default::default() })]
+
+        #[test]
+        fn escapes_like_the_reference(
+            pieces in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::collection::vec(proptest::sample::select(&b"a \"\\\n\x01\x1f\x7f\x80\xbf\xc3\xa9\xe2\x9c\x93\xff"[..]), 0..4),
+                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
+                    proptest::prelude::Just(b"0123456789abcdef".to_vec()),
+                ],
+                0..40,
+            ),
+            prefix in 0usize..3,
+        ) {
+            let s = pieces.concat();
+            let mut out = b"xy"[..prefix.min(2)].to_vec();
+            let bad = escape_into(&mut out, &s);
+            let (want, want_bad) = reference(&s);
+            proptest::prop_assert_eq!(&out[..prefix.min(2)], &b"xy"[..prefix.min(2)]);
+            proptest::prop_assert_eq!(String::from_utf8_lossy(&out[prefix.min(2)..]), String::from_utf8_lossy(&want));
+            proptest::prop_assert_eq!(bad, want_bad);
+            if !want_bad {
+                proptest::prop_assert_eq!(escaped_len(&s), want.len());
+            }
+        }
+    }
+
+    #[test]
+    fn word_check_is_exact() {
+        for b in 0..=255u8 {
+            for pos in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[pos] = b;
+                let want = ESCAPE[b as usize] != 0;
+                assert_eq!(
+                    word_needs_escape(u64::from_le_bytes(w)),
+                    want,
+                    "byte {b:#x} at {pos}"
+                );
+            }
+        }
+        let (s, _) = esc(b"0123456789abcdef\"0123456789\x01abcdefgh\\");
+        assert_eq!(s, r#"0123456789abcdef\"0123456789\u0001abcdefgh\\"#);
+    }
+
+    #[test]
+    fn the_lowest_flag_is_the_first_byte_to_escape() {
+        for a in [0u8, 0x1f, b'"', b'\\'] {
+            for b in [0u8, 0x01, b'"', b'\\', b'a', 0xff] {
+                for pa in 0..8 {
+                    for pb in pa + 1..8 {
+                        let mut w = *b"abcdefgh";
+                        w[pa] = a;
+                        w[pb] = b;
+                        let m = escape_mask(u64::from_le_bytes(w));
+                        assert_eq!(m.trailing_zeros() / 8, pa as u32, "{a:#x}@{pa} {b:#x}@{pb}");
+                    }
+                }
+            }
+        }
+    }
+}
