@@ -9,18 +9,21 @@
 //! middle of a message.
 //!
 //! ```
-//! use logtrim_formats::container::{ContainerFormat, Joiner, Stream};
+//! use logtrim_formats::container::{ContainerFormat, Joiner, Log, Stream};
 //!
 //! let mut j = Joiner::new(ContainerFormat::Cri, 1 << 20);
 //! assert!(j.push(b"2026-11-22T10:00:00.5Z stdout P hello ", 0, false).is_none());
 //! assert_eq!(j.pending_since(), Some(0));
 //! let m = j.push(b"2026-11-22T10:00:00.6Z stdout F \"world\"", 40, false).unwrap();
-//! assert_eq!((m.log, m.stream, m.first_offset), (&br#"hello \"world\""#[..], Stream::Stdout, 0));
+//! assert_eq!((m.log, m.stream, m.first_offset), (Log::Text("hello \"world\""), Stream::Stdout, 0));
+//! assert_eq!(&*m.log.escaped(), br#"hello \"world\""#);
 //! assert_eq!(m.time, b"2026-11-22T10:00:00.5Z");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! [`RecordReader`]: crate::RecordReader
+
+use std::borrow::Cow;
 
 use logtrim_core::record::json::escape_into;
 
@@ -71,9 +74,9 @@ pub struct Message<'a> {
     pub time: &'a [u8],
     /// The stream.
     pub stream: Stream,
-    /// The message as escaped JSON string content (no quotes). Docker's trailing `\n` is kept, as
-    /// in the file; CRI messages have none.
-    pub log: &'a [u8],
+    /// The message: as written for CRI (and for a malformed line, the line), JSON-escaped for Docker,
+    /// whose trailing `\n` is kept as in the file (CRI messages have none).
+    pub log: Log<'a>,
     /// Byte offset of the first physical line of the message.
     pub first_offset: u64,
     /// The message was cut to the joiner's cap (or its physical line was cut by the caller).
@@ -87,6 +90,53 @@ pub struct Message<'a> {
     /// Where the oldest message still waiting for its last part starts, after this one
     /// ([`Joiner::pending_since`], which cannot be called while the message is borrowed).
     pub pending_since: Option<u64>,
+}
+
+/// A message's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Log<'a> {
+    /// As written, valid UTF-8: a CRI message (or malformed line).
+    Text(&'a str),
+    /// As JSON string content, without quotes: Docker's `log`, or a CRI message that was not UTF-8,
+    /// each invalid sequence replaced by U+FFFD.
+    Escaped(&'a [u8]),
+}
+
+impl Log<'_> {
+    /// Appends the text as JSON string content.
+    pub fn escape_into(&self, out: &mut Vec<u8>) {
+        match self {
+            Log::Text(s) => {
+                escape_into(out, s.as_bytes());
+            }
+            Log::Escaped(b) => out.extend_from_slice(b),
+        }
+    }
+
+    /// The text as JSON string content.
+    pub fn escaped(&self) -> Cow<'_, [u8]> {
+        match self {
+            Log::Text(_) => {
+                let mut out = Vec::new();
+                self.escape_into(&mut out);
+                Cow::Owned(out)
+            }
+            Log::Escaped(b) => Cow::Borrowed(b),
+        }
+    }
+}
+
+/// `raw` as a [`Log`]: itself when it is UTF-8, else escaped into `out` with invalid sequences replaced.
+/// Returns whether any were.
+fn raw_log<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> (Log<'a>, bool) {
+    match std::str::from_utf8(raw) {
+        Ok(s) => (Log::Text(s), false),
+        Err(_) => {
+            out.clear();
+            let replaced = escape_into(out, raw);
+            (Log::Escaped(out), replaced)
+        }
+    }
 }
 
 #[derive(Default)]
@@ -165,15 +215,14 @@ impl Joiner {
         }
     }
 
-    fn malformed<'a>(&'a mut self, line: &[u8], offset: u64, cut: bool) -> Option<Message<'a>> {
+    fn malformed<'a>(&'a mut self, line: &'a [u8], offset: u64, cut: bool) -> Option<Message<'a>> {
         let pending_since = self.pending_since();
-        self.out.clear();
         let end = utf8_floor(line, self.cap);
-        let invalid_utf8 = escape_into(&mut self.out, &line[..end]);
+        let (log, invalid_utf8) = raw_log(&line[..end], &mut self.out);
         Some(Message {
             time: b"",
             stream: Stream::Stdout,
-            log: &self.out,
+            log,
             first_offset: offset,
             truncated: cut || end < line.len(),
             malformed: true,
@@ -200,13 +249,12 @@ impl Joiner {
             return Some(self.emit(idx, false));
         }
         let pending_since = self.pending_since();
-        self.out.clear();
         let end = utf8_floor(l.msg, self.cap);
-        let invalid_utf8 = escape_into(&mut self.out, &l.msg[..end]);
+        let (log, invalid_utf8) = raw_log(&l.msg[..end], &mut self.out);
         Some(Message {
             time: l.time,
             stream,
-            log: &self.out,
+            log,
             first_offset: offset,
             truncated: cut || end < l.msg.len(),
             malformed: false,
@@ -230,7 +278,7 @@ impl Joiner {
             return Some(Message {
                 time: span(d.time),
                 stream,
-                log: &log[..end],
+                log: Log::Escaped(&log[..end]),
                 first_offset: offset,
                 truncated: cut || end < log.len(),
                 malformed: false,
@@ -255,14 +303,9 @@ impl Joiner {
         let pending_since = other.active.then_some(other.offset);
         let p = &mut self.pending[idx];
         p.active = false;
-        let mut invalid_utf8 = false;
-        let log: &[u8] = match self.format {
-            ContainerFormat::Cri => {
-                self.out.clear();
-                invalid_utf8 = escape_into(&mut self.out, &p.msg);
-                &self.out
-            }
-            ContainerFormat::Docker => &p.msg,
+        let (log, invalid_utf8) = match self.format {
+            ContainerFormat::Cri => raw_log(&p.msg, &mut self.out),
+            ContainerFormat::Docker => (Log::Escaped(&p.msg), false),
         };
         Message {
             time: &p.time,
@@ -365,7 +408,7 @@ mod tests {
             (
                 String::from_utf8(m.time.to_vec()).unwrap(),
                 m.stream,
-                String::from_utf8(m.log.to_vec()).unwrap(),
+                String::from_utf8(m.log.escaped().to_vec()).unwrap(),
                 m.first_offset,
                 m.truncated,
                 m.malformed,
@@ -399,7 +442,7 @@ mod tests {
         assert!(j.push(b"2026-01-01T00:00:00Z stdout P abc", 0, false).is_none());
         assert!(j.push(b"2026-01-01T00:00:00Z stdout P def", 0, false).is_none());
         let m = j.flush().unwrap();
-        assert_eq!((m.log, m.truncated, m.unterminated), (&b"abcd"[..], true, true));
+        assert_eq!((m.log, m.truncated, m.unterminated), (Log::Text("abcd"), true, true));
         assert!(j.flush().is_none());
         assert!(j.push(b"2026-01-01T00:00:00Z stdout P abc", 0, false).is_none());
         assert_eq!(j.reset(), 1);

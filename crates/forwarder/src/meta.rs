@@ -7,6 +7,7 @@
 
 use std::path::Path;
 
+use logtrim_core::record::parts::Members;
 use logtrim_formats::template;
 
 /// What the file name says about its container.
@@ -168,8 +169,9 @@ impl Templates {
 /// The per-file byte strings spliced into every record and HEC event of that file.
 #[derive(Clone, Debug, Default)]
 pub struct FileMeta {
-    /// Closes a record: `,"kubernetes":{…}}`, or `}` when the name has no pod metadata.
-    pub record_suffix: Vec<u8>,
+    /// What the record of a line has besides its parts: `{"kubernetes":{…}}`, or `{}` when the name has no
+    /// pod metadata. Its [`Members::tail`] closes a record written as JSON.
+    pub members: Members,
     /// Per stream (stdout, stderr): the HEC event's metadata members, each followed by a comma.
     pub hec_prefix: [Vec<u8>; 2],
 }
@@ -179,25 +181,27 @@ impl FileMeta {
     pub fn new(path: &Path, node: &str, t: &Templates) -> FileMeta {
         let file = path.to_string_lossy();
         let pod = path.file_name().and_then(|n| n.to_str()).and_then(PodMeta::from_file_name);
-        let mut suffix = Vec::new();
+        let mut object = b"{".to_vec();
         if let Some(m) = &pod {
-            suffix.extend_from_slice(b",\"kubernetes\":{\"pod_name\":");
-            push_json_str(&mut suffix, &m.pod);
-            suffix.extend_from_slice(b",\"namespace_name\":");
-            push_json_str(&mut suffix, &m.namespace);
-            suffix.extend_from_slice(b",\"container_name\":");
-            push_json_str(&mut suffix, &m.container);
-            suffix.extend_from_slice(b",\"docker_id\":");
-            push_json_str(&mut suffix, &m.container_id);
+            object.extend_from_slice(b"\"kubernetes\":{\"pod_name\":");
+            push_json_str(&mut object, &m.pod);
+            object.extend_from_slice(b",\"namespace_name\":");
+            push_json_str(&mut object, &m.namespace);
+            object.extend_from_slice(b",\"container_name\":");
+            push_json_str(&mut object, &m.container);
+            object.extend_from_slice(b",\"docker_id\":");
+            push_json_str(&mut object, &m.container_id);
             if !node.is_empty() {
-                suffix.extend_from_slice(b",\"host\":");
-                push_json_str(&mut suffix, node);
+                object.extend_from_slice(b",\"host\":");
+                push_json_str(&mut object, node);
             }
-            suffix.push(b'}');
+            object.push(b'}');
         }
-        suffix.push(b'}');
+        object.push(b'}');
+        // JSON written here, with one key that is not a record part: it cannot be refused.
+        let members = Members::new(&object).unwrap_or_default();
         let prefix = |stream: &str| render_prefix(&Context { node, pod: pod.as_ref(), stream, file: &file }, t, None);
-        FileMeta { record_suffix: suffix, hec_prefix: [prefix("stdout"), prefix("stderr")] }
+        FileMeta { members, hec_prefix: [prefix("stdout"), prefix("stderr")] }
     }
 }
 
@@ -267,7 +271,7 @@ mod tests {
         };
         let t = Templates::new(&h).unwrap();
         let fm = FileMeta::new(Path::new(&format!("/var/log/containers/web_shop_nginx-{ID}.log")), "node-1", &t);
-        let rec = [&br#"{"log":"x""#[..], &fm.record_suffix].concat();
+        let rec = [&br#"{"log":"x""#[..], fm.members.tail()].concat();
         let v: serde_json::Value = serde_json::from_slice(&rec).unwrap();
         assert_eq!(v["kubernetes"]["namespace_name"], "shop");
         assert_eq!(v["kubernetes"]["host"], "node-1");
@@ -280,7 +284,7 @@ mod tests {
         assert_eq!(v["fields"], serde_json::json!({"ns": "shop", "s": "stderr"}));
         // No pod metadata: the fallbacks.
         let fm = FileMeta::new(Path::new("/var/log/odd.log"), "", &t);
-        assert_eq!(fm.record_suffix, b"}");
+        assert_eq!(fm.members.tail(), b"}");
         let ev = [&b"{"[..], &fm.hec_prefix[0], b"\"event\":1}"].concat();
         let v: serde_json::Value = serde_json::from_slice(&ev).unwrap();
         assert_eq!(v, serde_json::json!({"source": "/var/log/odd.log", "sourcetype": "kube:container", "index": "k8s", "fields": {"s": "stdout"}, "event": 1}));

@@ -26,8 +26,9 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp, metered_event_bytes};
+use logtrim_core::record::parts::Parts;
 use logtrim_core::{Action, Decider, Decision, RuleSet, Summarizer, Summary, SummaryCounters};
-use logtrim_formats::container::{Message, rfc3339_millis};
+use logtrim_formats::container::{Log, Message, rfc3339_millis};
 use tokio::sync::mpsc;
 
 use crate::Shared;
@@ -652,25 +653,43 @@ impl LineSink for Pipeline {
         l.malformed += u64::from(m.malformed);
         l.invalid_utf8 += u64::from(m.invalid_utf8);
         l.unterminated += u64::from(m.unterminated);
-        let r = &mut self.record;
-        r.clear();
-        if m.malformed {
-            r.extend_from_slice(b"{\"log\":\"");
-        } else {
-            r.extend_from_slice(b"{\"time\":\"");
-            r.extend_from_slice(m.time);
-            r.extend_from_slice(b"\",\"stream\":\"");
-            r.extend_from_slice(m.stream.name().as_bytes());
-            r.extend_from_slice(b"\",\"log\":\"");
-        }
-        r.extend_from_slice(m.log);
-        r.push(b'"');
-        r.extend_from_slice(&meta.record_suffix);
-        let d = self.decider.decide(&self.record);
+        // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's
+        // message is JSON already, so its record is written out and decided as text.
+        let time = if m.malformed { Some(None) } else { std::str::from_utf8(m.time).ok().map(Some) };
+        let parts = match (m.log, time) {
+            (Log::Text(log), Some(time)) => Some(Parts {
+                time,
+                stream: time.map(|_| m.stream.name()),
+                log,
+                members: &meta.members,
+            }),
+            _ => None,
+        };
+        let d = match &parts {
+            Some(p) => self.decider.decide_parts(p),
+            None => {
+                let r = &mut self.record;
+                r.clear();
+                if m.malformed {
+                    r.extend_from_slice(b"{\"log\":\"");
+                } else {
+                    r.extend_from_slice(b"{\"time\":\"");
+                    // As in the file: CRI times are checked digits and signs, Docker's are JSON already.
+                    r.extend_from_slice(m.time);
+                    r.extend_from_slice(b"\",\"stream\":\"");
+                    r.extend_from_slice(m.stream.name().as_bytes());
+                    r.extend_from_slice(b"\",\"log\":\"");
+                }
+                m.log.escape_into(r);
+                r.push(b'"');
+                r.extend_from_slice(meta.members.tail());
+                self.decider.decide(&self.record)
+            }
+        };
         if d.action == Action::Drop {
             self.local.dropped += 1;
             if self.summarize {
-                self.summarize_dropped(d);
+                self.summarize_dropped(parts.as_ref(), d);
             }
             return;
         }
@@ -685,16 +704,22 @@ impl LineSink for Pipeline {
         let ev_start = e.len();
         match self.event_mode {
             // Trimmed before it is metered and sent: the budget and Splunk count the same bytes.
-            EventMode::Record if self.shape => e.extend_from_slice(self.decider.trim(&self.record, d)),
-            EventMode::Record => e.extend_from_slice(&self.record),
+            EventMode::Record => match &parts {
+                Some(p) => self.decider.write_kept(p, d, e),
+                None if self.shape => e.extend_from_slice(self.decider.trim(&self.record, d)),
+                None => e.extend_from_slice(&self.record),
+            },
             EventMode::Log => {
                 // Docker keeps the line's newline in `log`; the event is the line.
-                let log = m.log.strip_suffix(b"\\n").filter(|s| !s.ends_with(b"\\")).unwrap_or(m.log);
+                let log = match m.log {
+                    Log::Escaped(b) => Log::Escaped(b.strip_suffix(b"\\n").filter(|s| !s.ends_with(b"\\")).unwrap_or(b)),
+                    text => text,
+                };
                 if self.shape {
                     encode_log(&mut self.decider, &mut self.message, log, d, e);
                 } else {
                     e.push(b'"');
-                    e.extend_from_slice(log);
+                    log.escape_into(e);
                     e.push(b'"');
                 }
                 if e.len() - ev_start == 2 {
@@ -734,8 +759,12 @@ impl Pipeline {
     /// Counts a dropped record in its rule's summary, and sends the intervals the lines' own time has
     /// moved `summary_delay` past: reading a backlog, the clock alone would hold every interval of it
     /// in memory until the next flush.
-    fn summarize_dropped(&mut self, d: Decision) {
-        if !self.summarizer.add(&mut self.decider, &self.record, d, self.now) {
+    fn summarize_dropped(&mut self, parts: Option<&Parts<'_>>, d: Decision) {
+        let added = match parts {
+            Some(p) => self.summarizer.add_parts(&mut self.decider, p, d, self.now),
+            None => self.summarizer.add(&mut self.decider, &self.record, d, self.now),
+        };
+        if !added {
             return;
         }
         if let (Some(due), Some(last)) = (self.summarizer.next_due(), self.summarizer.last_record_time())
@@ -751,10 +780,10 @@ impl Pipeline {
 /// as the record's `log`, so of `trim:` only a truncation of `log` applies to it, as to a text line
 /// (a `sample_rate_field` has nowhere to go in a string event). The message is trimmed as the record
 /// `{"log":"…"}`, whose bytes outside the string the trimmer leaves as they are.
-fn encode_log(decider: &mut Decider, message: &mut Vec<u8>, log: &[u8], d: Decision, e: &mut Vec<u8>) {
+fn encode_log(decider: &mut Decider, message: &mut Vec<u8>, log: Log<'_>, d: Decision, e: &mut Vec<u8>) {
     message.clear();
     message.extend_from_slice(b"{\"log\":\"");
-    message.extend_from_slice(log);
+    log.escape_into(message);
     message.extend_from_slice(b"\"}");
     let out = decider.trim(message, d);
     match out.strip_prefix(b"{\"log\":").and_then(json_string_prefix) {
@@ -885,12 +914,15 @@ mod tests {
         let long = format!(r#"say \"hi\" {}"#, "x".repeat(100));
         let decision = d.decide(format!(r#"{{"log":"{long}"}}"#).as_bytes());
         assert_eq!(decision.action, Action::Keep);
-        encode_log(&mut d, &mut message, long.as_bytes(), decision, &mut e);
+        encode_log(&mut d, &mut message, Log::Escaped(long.as_bytes()), decision, &mut e);
         let event: String = serde_json::from_slice(&e).unwrap();
         assert!(event.starts_with(r#"say "hi" xxx"#) && event.contains("[truncated") && event.len() <= 64, "{event}");
         // Short messages are sent as they are, escapes included; no sample rate in a string event.
         e.clear();
-        encode_log(&mut d, &mut message, br#"a \"b\" \\ c"#, decision, &mut e);
+        encode_log(&mut d, &mut message, Log::Escaped(br#"a \"b\" \\ c"#), decision, &mut e);
+        assert_eq!(e, br#""a \"b\" \\ c""#);
+        e.clear();
+        encode_log(&mut d, &mut message, Log::Text(r#"a "b" \ c"#), decision, &mut e);
         assert_eq!(e, br#""a \"b\" \\ c""#);
         assert_eq!(json_string_prefix(br#""x\\"}"#), Some(&br#""x\\""#[..]));
         assert_eq!(json_string_prefix(br#""unterminated\"}"#), None);

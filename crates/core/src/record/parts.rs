@@ -44,8 +44,9 @@ pub enum MembersError {
 }
 
 /// The members that follow a record's parts: a JSON object, checked once, with an identity that lets a
-/// [`crate::Decider`] keep what it read of them from one record to the next.
-#[derive(Debug)]
+/// [`crate::Decider`] keep what it read of them from one record to the next. A clone shares the identity
+/// (and the contents).
+#[derive(Clone, Debug)]
 pub struct Members {
     /// The object as given, without surrounding whitespace: what the rules read.
     object: Box<[u8]>,
@@ -95,6 +96,12 @@ impl Members {
 
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+}
+
+impl Default for Members {
+    fn default() -> Members {
+        Members::empty()
     }
 }
 

@@ -675,7 +675,7 @@ mod tests {
     impl LineSink for Lines {
         fn line(&mut self, _: TrackId, _: &FileMeta, msg: Option<Message<'_>>, _: u64) {
             if let Some(m) = msg {
-                self.0.push(String::from_utf8(m.log.to_vec()).unwrap());
+                self.0.push(String::from_utf8(m.log.escaped().to_vec()).unwrap());
             }
         }
     }
