@@ -87,6 +87,8 @@ pub struct Decider {
     parts_json: Vec<u8>,
     /// How rules trim the records of one [`Members`], found once ([`Decider::write_kept`]).
     templates: Vec<Template>,
+    /// Where the last template used is in `templates`.
+    last_template: usize,
 }
 
 /// Which record given as parts the [`View`] holds.
@@ -218,6 +220,7 @@ impl Decider {
             held: Held::Nothing,
             parts_json: Vec::new(),
             templates: Vec::new(),
+            last_template: 0,
         }
     }
 
@@ -469,7 +472,13 @@ impl Decider {
 
     /// How rule `rule` trims records of `members`, found on first use.
     fn template(&mut self, members: &Members, rule: RuleId) -> &Template {
-        if let Some(i) = self.templates.iter().position(|t| t.members == members.id() && t.rule == rule) {
+        // Lines come in runs from one file, often decided by one rule: look where the last one was first.
+        let found = |t: &Template| t.members == members.id() && t.rule == rule;
+        if self.templates.get(self.last_template).is_some_and(found) {
+            return &self.templates[self.last_template];
+        }
+        if let Some(i) = self.templates.iter().position(found) {
+            self.last_template = i;
             return &self.templates[i];
         }
         if self.templates.len() >= MAX_TEMPLATES {
@@ -493,6 +502,7 @@ impl Decider {
             added: self.trimmer.added_bytes() as u64,
             limits: [limit(b"time"), limit(b"stream"), limit(b"log")],
         });
+        self.last_template = self.templates.len() - 1;
         &self.templates[self.templates.len() - 1]
     }
 

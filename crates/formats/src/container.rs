@@ -129,14 +129,34 @@ impl Log<'_> {
 /// `raw` as a [`Log`]: itself when it is UTF-8, else escaped into `out` with invalid sequences replaced.
 /// Returns whether any were.
 fn raw_log<'a>(raw: &'a [u8], out: &'a mut Vec<u8>) -> (Log<'a>, bool) {
-    match std::str::from_utf8(raw) {
-        Ok(s) => (Log::Text(s), false),
+    // PERF: most lines are ASCII, found 16 bytes a step; only the rest from the first other byte needs
+    // `from_utf8` (a character starts there, so the whole is UTF-8 if and only if the rest is).
+    let ascii = ascii_prefix(raw);
+    match std::str::from_utf8(&raw[ascii..]) {
+        // SAFETY: `raw[..ascii]` is ASCII and `raw[ascii..]` UTF-8, so `raw` is UTF-8.
+        Ok(_) => (Log::Text(unsafe { std::str::from_utf8_unchecked(raw) }), false),
         Err(_) => {
             out.clear();
             let replaced = escape_into(out, raw);
             (Log::Escaped(out), replaced)
         }
     }
+}
+
+/// The length of the ASCII prefix of `s`.
+fn ascii_prefix(s: &[u8]) -> usize {
+    let mut i = 0;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    while let Some(block) = s.get(i..i + 16) {
+        use std::arch::x86_64::{_mm_loadu_si128, _mm_movemask_epi8};
+        // SAFETY: `block` has 16 bytes (an unaligned load); SSE2 is guaranteed by the cfg.
+        let high = unsafe { _mm_movemask_epi8(_mm_loadu_si128(block.as_ptr().cast())) };
+        if high != 0 {
+            return i + high.trailing_zeros() as usize;
+        }
+        i += 16;
+    }
+    i + s[i..].iter().position(|&b| b >= 0x80).unwrap_or(s.len() - i)
 }
 
 #[derive(Default)]
@@ -461,6 +481,24 @@ mod tests {
         assert_eq!(detect(l), Some(ContainerFormat::Docker));
         assert_eq!(detect(b"2026-01-01T00:00:00Z stdout F x"), Some(ContainerFormat::Cri));
         assert_eq!(detect(br#"{"log":"x"}"#), None);
+    }
+
+    #[test]
+    fn ascii_prefixes() {
+        for n in 0..40 {
+            let mut s = vec![b'a'; n];
+            assert_eq!(ascii_prefix(&s), n);
+            for at in 0..n {
+                s[at] = 0xc3;
+                assert_eq!(ascii_prefix(&s), at, "{n} {at}");
+                s[at] = b'a';
+            }
+        }
+        let mut j = Joiner::new(ContainerFormat::Cri, 100);
+        let m = j.push("2026-01-01T00:00:00Z stdout F 0123456789abcdef0123 é ✓".as_bytes(), 0, false).unwrap();
+        assert_eq!((m.log, m.invalid_utf8), (Log::Text("0123456789abcdef0123 é ✓"), false));
+        let m = j.push(b"2026-01-01T00:00:00Z stdout F 0123456789abcdef0123 \xc3(", 0, false).unwrap();
+        assert_eq!((m.log, m.invalid_utf8), (Log::Escaped(br"0123456789abcdef0123 \ufffd("), true));
     }
 
     #[test]
