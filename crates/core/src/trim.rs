@@ -327,7 +327,9 @@ impl Trimmer {
             self.sets.push(0);
         }
         let hi = self.sets.len();
-        let tokens = tokens.map(|t| Cursor { t, k: 0, e: 0 });
+        // Tokens of other bytes would send the walk astray: those that cannot be this record's (past its
+        // end) are not used. Tokens of other bytes of the same length are the caller's mistake.
+        let tokens = tokens.filter(|t| t.starts.last().is_none_or(|&p| (p as usize) < record.len())).map(|t| Cursor { t, k: 0, e: 0 });
         let mut w = Walk { input: record, plan, t: self, tokens, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
         w.object(start, 0, hi, true)?;
         let (close, kept_top) = w.close?;

@@ -180,3 +180,14 @@ proptest! {
         }
     }
 }
+
+/// Tokens of a longer record (a caller's mistake) are not used: no slicing past the record's end.
+#[test]
+fn tokens_of_a_longer_record_are_not_used() {
+    let mut index = Index::new();
+    let long = format!(r#"{{"a":"{}"}}"#, "x".repeat(100));
+    index.scan(long.as_bytes(), &PathTrie::new(&[]), &mut |_, _| {}).unwrap();
+    let plan = TrimPlan::new(&[], &[("a", 64)]).unwrap();
+    let mut t = Trimmer::default();
+    assert_eq!(t.apply_indexed(br#"{"a":"b"}"#, index.tokens(), Some(&plan), None), None);
+}

@@ -62,8 +62,9 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     }
     #[cfg(target_arch = "x86_64")]
     {
-        debug_assert!(available());
-        // SAFETY: `available()`, checked by the caller once per `Index`, found AVX2 and PCLMULQDQ.
+        // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
+        assert!(available(), "the JSON token index needs AVX2 and PCLMULQDQ");
+        // SAFETY: `available()` found AVX2 and PCLMULQDQ.
         unsafe { avx2::build(input, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
