@@ -4,7 +4,8 @@
 //! rules evaluated in order — first match wins — and a default action. [`RuleSet::from_yaml`] parses,
 //! checks and compiles it; every mistake comes back as `file:line:col: message` with a hint. A
 //! [`Decider`] per thread runs it: [`Decider::decide`] takes one record's bytes and returns a
-//! [`Decision`], counting records and bytes per rule.
+//! [`Decision`], counting records and bytes per rule. [`Decider::decide_parts`] decides a container log
+//! line given as its parts ([`record::parts`]) exactly as it would the JSON record they make.
 //!
 //! ```
 //! use logtrim_core::{Action, RuleSet};

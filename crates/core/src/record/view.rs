@@ -1,8 +1,9 @@
 //! The fields of one record as the rules see them, filled lazily and stored without allocating.
 //!
-//! A value is a [`Slot`]: scalars inline, strings as a range into the record itself or into one of two
-//! reused decode buffers (one for strings decoded from the record, one for strings decoded from JSON found
-//! inside a parsed field). Ranges, not references, so buffers can grow while slots point into them.
+//! A value is a [`Slot`]: scalars inline, strings as a range into the record itself or into one of three
+//! reused buffers (strings decoded from the record, strings decoded from JSON found inside a parsed field,
+//! and the values of the [`Members`] of a record given as parts, kept while the next record shares them).
+//! Ranges, not references, so buffers can grow while slots point into them.
 
 use super::access::{self, AccessFields, AccessFormat};
 use super::json::{self, Raw};
