@@ -141,3 +141,58 @@ fn trimming_and_summarizing_allocate_nothing_once_groups_exist() {
     assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
     assert!(d.counters().total().trimmed_bytes > 0);
 }
+
+/// Lines of two files given as parts, as the forwarder gives them: deciding, writing kept records (trimmed
+/// through the per-file templates) and summarizing allocate nothing once the templates and groups exist.
+#[test]
+fn parts_allocate_nothing_once_templates_and_groups_exist() {
+    use logtrim_core::record::parts::{Members, Parts};
+    let files = [
+        Members::new(br#"{"kubernetes":{"namespace_name":"shop","labels":{"app":"web","pod-template-hash":"abc"},"annotations":{"a":"b"}}}"#).unwrap(),
+        Members::new(br#"{"kubernetes":{"namespace_name":"web","labels":{"pod-template-hash":"abc"}}}"#).unwrap(),
+    ];
+    let lines = [
+        r#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe/1.31""#,
+        r#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /api HTTP/1.1" 200 5 "-" "curl/8" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-1"#,
+        r#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /api HTTP/1.1" 200 5 "-" "curl/8" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-2"#,
+        r#"{"level":"error","msg":"café \"quoted\" and a long tail that is truncated by the trim section of the rules"}"#,
+        "plain text line, long enough to be truncated by the trim section's limit of 100 bytes, and then some",
+        // Short enough for the trimming template.
+        r#"{"level":"warn","msg":"short"}"#,
+    ];
+    let rules = RuleSet::from_yaml("t.yaml", SHAPING).unwrap();
+    let mut d = rules.decider();
+    let mut s = rules.summarizer();
+    let now = logtrim_core::budget::Timestamp::UNIX_EPOCH;
+    let mut event = Vec::with_capacity(4096);
+    let mut run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
+        let mut out = 0usize;
+        for members in &files {
+            for (i, log) in lines.iter().enumerate() {
+                let time = ["2026-11-22T10:00:01Z", "2026-11-22T10:00:02Z"][i % 2];
+                let p = Parts { time: Some(time), stream: Some("stdout"), log, members };
+                let dec = d.decide_parts(&p);
+                match dec.action {
+                    Action::Keep => {
+                        event.clear();
+                        d.write_kept(&p, dec, &mut event);
+                        out += event.len();
+                    }
+                    Action::Drop => out += usize::from(s.add_parts(d, &p, dec, now)),
+                }
+            }
+        }
+        out
+    };
+    run(&mut d, &mut s);
+    let before = allocs();
+    let mut n = 0;
+    for _ in 0..100 {
+        n += run(&mut d, &mut s);
+    }
+    let after = allocs();
+    assert_eq!(after - before, 0, "allocations while deciding, writing and summarizing parts");
+    assert!(n > 0);
+    assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
+    assert!(d.counters().total().trimmed_bytes > 0);
+}
