@@ -96,10 +96,26 @@ pub struct Decider {
 enum Held {
     /// None: the view holds a JSON record, or nothing.
     Nothing,
-    /// The parts whose `log` is at this address and length, read from the parts; `len` is their JSON length.
-    Parts { log: (usize, usize), len: u64 },
-    /// The same, read through their JSON text in `parts_json` (the rules read `_raw`).
-    Json { log: (usize, usize) },
+    /// The parts `id`, read from the parts; `len` is their JSON length.
+    Parts { id: PartsId, len: u64 },
+    /// The parts `id`, read through their JSON text in `parts_json` (the rules read `_raw`).
+    Json { id: PartsId },
+}
+
+/// Which parts a view holds: where each string is and how long, and the members' identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PartsId {
+    log: (usize, usize),
+    time: Option<(usize, usize)>,
+    stream: Option<(usize, usize)>,
+    members: u64,
+}
+
+impl PartsId {
+    fn of(p: &Parts<'_>) -> PartsId {
+        let at = |s: &str| (s.as_ptr() as usize, s.len());
+        PartsId { log: at(p.log), time: p.time.map(at), stream: p.stream.map(at), members: p.members.id() }
+    }
 }
 
 /// A record given as parts, or as JSON text, for reading its fields.
@@ -240,9 +256,9 @@ impl Decider {
 
     /// Points the view at the record `p`, unless it already holds it (it was just decided).
     fn sync_parts(&mut self, p: &Parts<'_>) {
-        let id = (p.log.as_ptr() as usize, p.log.len());
+        let id = PartsId::of(p);
         match self.held {
-            Held::Parts { log, .. } | Held::Json { log } if log == id => {}
+            Held::Parts { id: held, .. } | Held::Json { id: held } if held == id => {}
             _ => self.load_parts(p),
         }
     }
@@ -250,18 +266,18 @@ impl Decider {
     /// Makes `p` the record the view holds, read from its parts or, when the rules read `_raw`, from its
     /// JSON text.
     fn load_parts(&mut self, p: &Parts<'_>) {
-        let log = (p.log.as_ptr() as usize, p.log.len());
+        let id = PartsId::of(p);
         if self.plan.reads_raw {
             self.parts_json.clear();
             p.write_json(&mut self.parts_json);
             self.view.reset();
             self.last = (self.parts_json.as_ptr() as usize, self.parts_json.len());
-            self.held = Held::Json { log };
+            self.held = Held::Json { id };
         } else {
             self.view.load_parts(&self.plan, p);
             // No JSON record is held: the next one is read afresh.
             self.last = (0, usize::MAX);
-            self.held = Held::Parts { log, len: p.json_len() as u64 };
+            self.held = Held::Parts { id, len: p.json_len() as u64 };
         }
     }
 
@@ -509,6 +525,7 @@ impl Decider {
     /// What the record looked like to the rules: its kind and the value of every field the rules read.
     pub fn fields_seen(&mut self, record: &[u8]) -> (RecordKind, Vec<(String, String)>) {
         self.view.reset();
+        self.held = Held::Nothing;
         self.last = (record.as_ptr() as usize, record.len());
         let plan = Arc::clone(&self.plan);
         let kind = self.view.kind(&plan, record);

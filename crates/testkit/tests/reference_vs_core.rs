@@ -1802,6 +1802,11 @@ fn parts_rule_sets() -> Vec<(String, RuleSet)> {
     sets.push(("shaped".into(), RuleSet::from_yaml("shaped", SHAPED).unwrap()));
     let raw = SHAPED.replace(r#"when: log.level == "info" or stream == "stderr""#, r#"when: _raw contains "stderr""#);
     sets.push(("shaped-raw".into(), RuleSet::from_yaml("shaped-raw", &raw).unwrap()));
+    // Trims that cut or shorten the parts themselves, and a sample rate member named like one: no template.
+    let cut = SHAPED.replace(r#"remove: [kubernetes.annotations, "kubernetes.labels.pod-*", a]"#, r#"remove: [kubernetes.annotations, "s*", a]"#).replace("    log: 80\n", "    log: 80\n    time: 64\n");
+    sets.push(("shaped-cut-parts".into(), RuleSet::from_yaml("shaped-cut-parts", &cut).unwrap()));
+    let rate = SHAPED.replace("sample_rate_field: sample_rate", "sample_rate_field: log");
+    sets.push(("shaped-rate-log".into(), RuleSet::from_yaml("shaped-rate-log", &rate).unwrap()));
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../filters");
     for entry in std::fs::read_dir(dir).expect("filters/") {
         let path = entry.unwrap().path();

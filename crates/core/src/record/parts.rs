@@ -175,6 +175,28 @@ mod tests {
         assert_ne!(Members::empty().id(), Members::empty().id());
     }
 
+    /// A decider holds the fields of the last record it read; parts that share the message's bytes but not
+    /// the members are another record, read again.
+    #[test]
+    fn parts_that_share_a_message_but_not_members_are_read_again() {
+        let rules = crate::RuleSet::from_yaml(
+            "t.yaml",
+            "rules:\n  - name: d\n    when: 'true'\n    action: drop\n    summarize: {by: [{ns: kubernetes.namespace_name}]}\n",
+        )
+        .unwrap();
+        let (ma, mb) = (Members::new(br#"{"kubernetes":{"namespace_name":"a"}}"#).unwrap(), Members::new(br#"{"kubernetes":{"namespace_name":"b"}}"#).unwrap());
+        let log = "the same message";
+        let a = Parts { time: Some("2026-11-22T10:00:00Z"), stream: None, log, members: &ma };
+        let b = Parts { members: &mb, ..a };
+        let (mut d, mut s) = (rules.decider(), rules.summarizer());
+        let da = d.decide_parts(&a);
+        d.decide_parts(&b);
+        assert!(s.add_parts(&mut d, &a, da, jiff::Timestamp::UNIX_EPOCH));
+        let sums = s.flush(None);
+        assert_eq!(sums.len(), 1);
+        assert!(sums[0].json.contains(r#""ns":"a""#), "{}", sums[0].json);
+    }
+
     #[test]
     fn json_text_and_its_length() {
         let m = Members::new(r#"{"k":{"n":"é\"x"}}"#.as_bytes()).unwrap();

@@ -136,8 +136,8 @@ pub fn escaped_len(s: &[u8]) -> usize {
     // PERF: once per record decided from its parts (a count for the rule counters, without escaping a
     // record that is then dropped), so 32 bytes a step where AVX2 is there (the JSON index needs it too).
     #[cfg(target_arch = "x86_64")]
-    if super::index::available() {
-        // SAFETY: AVX2 and POPCNT (which every AVX2 CPU has) were detected at run time.
+    if super::index::available() && std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: AVX2 and POPCNT were detected at run time.
         return s.len() + unsafe { avx2::extra(s) };
     }
     s.len() + s.iter().map(|&b| extra(b)).sum::<usize>()
