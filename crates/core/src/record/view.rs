@@ -97,8 +97,8 @@ pub(crate) struct View {
     has_u_escape: Option<bool>,
     /// The record was given as [`Parts`]: `Buf::Input` is its `log`.
     parts: bool,
-    /// Which part each top-level path reads, for records given as parts.
-    part_of: Vec<PartOf>,
+    /// The top-level paths that read a part (the others read the members), for records given as parts.
+    part_of: Vec<(usize, PartOf)>,
     /// The [`Members`] whose values `members_top` and `members_buf` hold (0: none yet).
     members_id: u64,
     members_top: Vec<Slot>,
@@ -159,7 +159,7 @@ impl View {
             kind: RecordKind::Text,
             has_u_escape: None,
             parts: false,
-            part_of: plan.top_paths.iter().map(|p| PartOf::of(p)).collect(),
+            part_of: plan.top_paths.iter().map(|p| PartOf::of(p)).enumerate().filter(|(_, p)| *p != PartOf::Members).collect(),
             members_id: 0,
             members_top: Vec::new(),
             members_buf: Vec::new(),
@@ -199,7 +199,9 @@ impl View {
         if self.members_id != p.members.id() {
             self.read_members(plan, p.members);
         }
-        for (i, part) in self.part_of.iter().enumerate() {
+        // The members have none of the parts' keys: their slots there are missing, and the parts fill them.
+        self.top.copy_from_slice(&self.members_top);
+        for &(i, part) in &self.part_of {
             let mut put = |v: &str| {
                 let from = self.decoded.len() as u32;
                 self.decoded.extend_from_slice(v.as_bytes());
@@ -209,8 +211,7 @@ impl View {
                 PartOf::Time => p.time.map_or(Slot::Missing, &mut put),
                 PartOf::Stream => p.stream.map_or(Slot::Missing, &mut put),
                 PartOf::Log => Slot::Str(Buf::Input, 0, p.log.len() as u32),
-                PartOf::Inside => Slot::Missing,
-                PartOf::Members => self.members_top[i],
+                PartOf::Inside | PartOf::Members => Slot::Missing,
             };
         }
     }
@@ -254,10 +255,15 @@ impl View {
     }
 
     /// One pass over the record: validates JSON and fills every wanted top-level path.
+    #[inline]
     fn scan(&mut self, plan: &Plan, input: &[u8]) {
-        if self.scanned {
-            return;
+        if !self.scanned {
+            self.scan_record(plan, input);
         }
+    }
+
+    #[inline(never)]
+    fn scan_record(&mut self, plan: &Plan, input: &[u8]) {
         self.scanned = true;
         self.decoded.clear();
         // Shared by every parsed field of the record: each source appends, so one source's slots stay valid
@@ -364,6 +370,9 @@ impl View {
         }
     }
 
+    // PERF: once per source and record, against several `get`s per record: kept out of `get`, whose
+    // every call otherwise paid for this function's registers and stack.
+    #[inline(never)]
     fn parse_source(&mut self, src: &Source, si: usize, input: &[u8]) {
         let raw = self.top[src.top as usize];
         let st = &mut self.sources[si];
