@@ -128,15 +128,25 @@ fn trimming_and_summarizing_allocate_nothing_once_groups_exist() {
         }
         out
     };
-    // Warm up: buffers grow and every group exists.
-    run(&mut d, &mut s);
+    check_shaping(&mut d, &mut s, run, "deciding, trimming and summarizing");
+}
+
+/// Runs `run` once to warm up (buffers grow, every template and group exists), then 100 times, which must
+/// allocate nothing, trim and summarize.
+fn check_shaping(
+    d: &mut logtrim_core::Decider,
+    s: &mut logtrim_core::Summarizer,
+    mut run: impl FnMut(&mut logtrim_core::Decider, &mut logtrim_core::Summarizer) -> usize,
+    what: &str,
+) {
+    run(d, s);
     let before = allocs();
     let mut n = 0;
     for _ in 0..100 {
-        n += run(&mut d, &mut s);
+        n += run(d, s);
     }
     let after = allocs();
-    assert_eq!(after - before, 0, "allocations while deciding, trimming and summarizing");
+    assert_eq!(after - before, 0, "allocations while {what}");
     assert!(n > 0);
     assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
     assert!(d.counters().total().trimmed_bytes > 0);
@@ -165,7 +175,7 @@ fn parts_allocate_nothing_once_templates_and_groups_exist() {
     let mut s = rules.summarizer();
     let now = logtrim_core::budget::Timestamp::UNIX_EPOCH;
     let mut event = Vec::with_capacity(4096);
-    let mut run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
+    let run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
         let mut out = 0usize;
         for members in &files {
             for (i, log) in lines.iter().enumerate() {
@@ -184,15 +194,5 @@ fn parts_allocate_nothing_once_templates_and_groups_exist() {
         }
         out
     };
-    run(&mut d, &mut s);
-    let before = allocs();
-    let mut n = 0;
-    for _ in 0..100 {
-        n += run(&mut d, &mut s);
-    }
-    let after = allocs();
-    assert_eq!(after - before, 0, "allocations while deciding, writing and summarizing parts");
-    assert!(n > 0);
-    assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
-    assert!(d.counters().total().trimmed_bytes > 0);
+    check_shaping(&mut d, &mut s, run, "deciding, writing and summarizing parts");
 }
