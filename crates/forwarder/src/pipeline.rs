@@ -7,7 +7,9 @@
 //! Each container log line becomes the record the rules see, shaped like Fluent Bit's kubernetes
 //! records so one rule file serves the Lambda and the forwarder:
 //! `{"time":"…","stream":"stdout","log":"…","kubernetes":{"pod_name","namespace_name","container_name","docker_id","host"}}`.
-//! A kept record is trimmed (`trim:`, `sample_rate_field:`) and becomes one HEC event:
+//! A CRI line is given to the rules as those parts ([`Decider::decide_parts`]: the message as written, the
+//! file's metadata prepared once) and written as that JSON only if it is kept; a Docker line, whose
+//! message is JSON already, is written out and decided as JSON. A kept record is trimmed (`trim:`, `sample_rate_field:`) and becomes one HEC event:
 //! `{"time":<s.ms>,"host",…,"event":<record or log>}`, metered by the daily budget as trimmed. A dropped
 //! record of a rule with `summarize:` is counted in the [`Summarizer`]; its summary events are sent like
 //! kept events (and metered) once their interval is [`Config::summary_delay`] past its end, by the wall
