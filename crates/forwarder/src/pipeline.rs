@@ -9,7 +9,8 @@
 //! `{"time":"…","stream":"stdout","log":"…","kubernetes":{"pod_name","namespace_name","container_name","docker_id","host"}}`.
 //! A CRI line is given to the rules as those parts ([`Decider::decide_parts`]: the message as written, the
 //! file's metadata prepared once) and written as that JSON only if it is kept; a Docker line, whose
-//! message is JSON already, is written out and decided as JSON. A kept record is trimmed (`trim:`, `sample_rate_field:`) and becomes one HEC event:
+//! message is JSON already, is written out and decided as JSON. A kept record is trimmed (`trim:`,
+//! `sample_rate_field:`) and becomes one HEC event:
 //! `{"time":<s.ms>,"host",…,"event":<record or log>}`, metered by the daily budget as trimmed. A dropped
 //! record of a rule with `summarize:` is counted in the [`Summarizer`]; its summary events are sent like
 //! kept events (and metered) once their interval is [`Config::summary_delay`] past its end, by the wall
@@ -656,7 +657,8 @@ impl LineSink for Pipeline {
         l.invalid_utf8 += u64::from(m.invalid_utf8);
         l.unterminated += u64::from(m.unterminated);
         // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's
-        // message is JSON already, so its record is written out and decided as text.
+        // message is JSON already (as is a CRI message that was not UTF-8, once escaped), so its record is
+        // written out and decided as JSON.
         let time = if m.malformed { Some(None) } else { std::str::from_utf8(m.time).ok().map(Some) };
         let parts = match (m.log, time) {
             (Log::Text(log), Some(time)) => Some(Parts {
