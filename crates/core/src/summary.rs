@@ -350,13 +350,14 @@ pub struct Summarizer {
     /// The group key of the record being added.
     key: Vec<u8>,
     last_time: Option<i64>,
+    times: crate::time::TimeCache,
     counters: SummaryCounters,
 }
 
 impl Summarizer {
     pub(crate) fn new(plan: Arc<Plan>) -> Summarizer {
         let counters = SummaryCounters::new(plan.rules.len());
-        Summarizer { plan, windows: Vec::new(), spare: Vec::new(), key: Vec::new(), last_time: None, counters }
+        Summarizer { plan, windows: Vec::new(), spare: Vec::new(), key: Vec::new(), last_time: None, times: Default::default(), counters }
     }
 
     /// Whether any rule summarizes (when not, [`Summarizer::add`] never counts anything).
@@ -394,7 +395,8 @@ impl Summarizer {
         let plan = Arc::clone(&self.plan);
         let Some(si) = plan.extras(decision.rule).summary else { return false };
         let sp = &plan.summaries[si as usize];
-        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.value(record, f)));
+        let times = &mut self.times;
+        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.value(record, f), times));
         if own.is_some() {
             self.last_time = own;
         }
@@ -715,13 +717,13 @@ fn render(plan: &Plan, sp: &SummaryPlan, start: Timestamp, end: Timestamp, key: 
 
 /// Epoch milliseconds from a time field: a number (seconds, or ms/µs/ns by magnitude), a string holding
 /// one, or an RFC 3339 timestamp (`2026-11-22T10:00:00.123Z`, an offset, or a space for the `T`).
-pub(crate) fn time_ms(v: Value<'_>) -> Option<i64> {
+pub(crate) fn time_ms(v: Value<'_>, cache: &mut crate::time::TimeCache) -> Option<i64> {
     let s = match v {
         Value::Num(n) => return crate::time::from_number(n),
         Value::Str(s) => s,
         _ => return None,
     };
-    crate::time::parse_ms(s)
+    cache.parse_ms(s)
 }
 
 #[cfg(test)]
@@ -731,16 +733,16 @@ mod tests {
 
     #[test]
     fn record_times() {
-        let t = |s: &str| time_ms(Value::Str(s.as_bytes()));
+        let t = |s: &str| time_ms(Value::Str(s.as_bytes()), &mut Default::default());
         assert_eq!(t("2026-11-22T10:00:00Z"), Some(1_795_341_600_000));
         assert_eq!(t("2026-11-22T11:00:00.5+01:00"), Some(1_795_341_600_500));
         assert_eq!(t("2026-11-22 10:00:00.123456789Z"), Some(1_795_341_600_123));
         assert_eq!(t("1795341600"), Some(1_795_341_600_000));
-        assert_eq!(time_ms(Value::Num(1_795_341_600_123.0)), Some(1_795_341_600_123));
-        assert_eq!(time_ms(Value::Num(1_795_341_600_123_456.0)), Some(1_795_341_600_123));
+        assert_eq!(time_ms(Value::Num(1_795_341_600_123.0), &mut Default::default()), Some(1_795_341_600_123));
+        assert_eq!(time_ms(Value::Num(1_795_341_600_123_456.0), &mut Default::default()), Some(1_795_341_600_123));
         assert_eq!(t("yesterday"), None);
         assert_eq!(t("2026-11-22T10:00:00"), None, "no zone");
-        assert_eq!(time_ms(Value::Bool(true)), None);
+        assert_eq!(time_ms(Value::Bool(true), &mut Default::default()), None);
     }
 
     const RULES: &str = r#"

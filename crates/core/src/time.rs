@@ -38,16 +38,76 @@ pub fn from_number(n: f64) -> Option<i64> {
 /// basic form, which Java and Python loggers write). A timestamp without an offset is not read: its zone
 /// is unknown, and guessing UTC would shift the record by hours.
 pub fn rfc3339_ms(b: &[u8]) -> Option<i64> {
-    let digits = |r: std::ops::Range<usize>| -> Option<i64> {
-        let t = b.get(r)?;
-        t.iter().all(u8::is_ascii_digit).then(|| t.iter().fold(0i64, |a, d| a * 10 + i64::from(d - b'0')))
-    };
-    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+    let minute: &[u8; 16] = b.get(..16)?.try_into().ok()?;
+    within_minute(b, minute_secs(minute)?)
+}
+
+/// Remembers the minute of the last timestamp read, which the next ones of a log mostly share: those
+/// are read from their seconds on. Reads what [`rfc3339_ms`] and [`parse_ms`] read.
+#[derive(Clone, Debug, Default)]
+pub struct TimeCache {
+    minute: Option<([u8; 16], i64)>,
+}
+
+impl TimeCache {
+    /// [`rfc3339_ms`], the date and the hour and minute read once per minute.
+    pub fn rfc3339_ms(&mut self, b: &[u8]) -> Option<i64> {
+        let key: [u8; 16] = b.get(..16)?.try_into().ok()?;
+        let secs = match self.minute {
+            Some((k, secs)) if k == key => secs,
+            _ => {
+                let secs = minute_secs(&key)?;
+                self.minute = Some((key, secs));
+                secs
+            }
+        };
+        within_minute(b, secs)
+    }
+
+    /// [`parse_ms`], an RFC 3339 timestamp read as by [`TimeCache::rfc3339_ms`].
+    pub fn parse_ms(&mut self, text: &[u8]) -> Option<i64> {
+        let text = text.trim_ascii();
+        // A timestamp's fifth byte is `-`, which no JSON number has there.
+        if text.get(4) == Some(&b'-') {
+            return self.rfc3339_ms(text);
+        }
+        parse_ms(text)
+    }
+}
+
+/// Two ASCII digits as a number.
+fn two(b: [u8; 2]) -> Option<i64> {
+    (b[0].is_ascii_digit() && b[1].is_ascii_digit()).then(|| i64::from(b[0] - b'0') * 10 + i64::from(b[1] - b'0'))
+}
+
+/// Epoch seconds of the start of the minute `YYYY-MM-DD?hh:mm` (local to the timestamp's offset).
+fn minute_secs(b: &[u8; 16]) -> Option<i64> {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' {
         return None;
     }
-    let (y, mo, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-    let (h, mi, sec) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 60 {
+    let y = two([b[0], b[1]])? * 100 + two([b[2], b[3]])?;
+    let (mo, d, h, mi) = (two([b[5], b[6]])?, two([b[8], b[9]])?, two([b[11], b[12]])?, two([b[14], b[15]])?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 {
+        return None;
+    }
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + h * 3600 + mi * 60)
+}
+
+/// Epoch milliseconds of `b`, whose first 16 bytes are the minute starting at `minute` seconds: reads
+/// `:ss`, the fraction and the offset.
+fn within_minute(b: &[u8], minute: i64) -> Option<i64> {
+    if b.len() < 19 || b[16] != b':' {
+        return None;
+    }
+    let sec = two([b[17], b[18]])?;
+    if sec > 60 {
         return None;
     }
     let mut i = 19;
@@ -67,9 +127,8 @@ pub fn rfc3339_ms(b: &[u8]) -> Option<i64> {
     let offset_min = match &b[i..] {
         [b'Z' | b'z'] => 0,
         [sign @ (b'+' | b'-'), rest @ ..] => {
-            let (oh, om) = match rest {
-                [_, _, b':', _, _] => (digits(i + 1..i + 3)?, digits(i + 4..i + 6)?),
-                [_, _, _, _] => (digits(i + 1..i + 3)?, digits(i + 3..i + 5)?),
+            let (oh, om) = match *rest {
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (two([h1, h2])?, two([m1, m2])?),
                 _ => return None,
             };
             if oh > 23 || om > 59 {
@@ -79,14 +138,7 @@ pub fn rfc3339_ms(b: &[u8]) -> Option<i64> {
         }
         _ => return None,
     };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let (y, m) = if mo <= 2 { (y - 1, mo + 9) } else { (y, mo - 3) };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * m + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + sec - offset_min * 60) * 1000 + ms)
+    Some((minute + sec - offset_min * 60) * 1000 + ms)
 }
 
 #[cfg(test)]
@@ -116,6 +168,43 @@ mod tests {
         assert_eq!(parse_ms(b"2016-10-06T00:17:09.669794202Z"), Some(1_475_713_029_669));
         assert_eq!(parse_ms(b"2000-02-29T00:00:00Z"), Some(951_782_400_000));
         assert_eq!(parse_ms(b"1969-12-31T23:59:59Z"), Some(-1000));
+    }
+
+    /// A cache hit reads the rest of the timestamp as a whole parse would, and a miss replaces the
+    /// minute: timestamps of nearby minutes, mutated anywhere, read alike one after another.
+    #[test]
+    fn the_minute_cache_reads_as_a_whole_parse() {
+        use super::{TimeCache, rfc3339_ms};
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let bases = [
+            &b"2026-11-22T10:00:00.123456789Z"[..],
+            b"2026-11-22T10:00:59Z",
+            b"2026-11-22T10:01:00.5+01:00",
+            b"2026-11-22 10:01:07-0330",
+            b"2000-02-29t23:59:60.999z",
+        ];
+        let alphabet = b"0123456789-:.TZz+ x";
+        let mut cache = TimeCache::default();
+        for _ in 0..200_000 {
+            let mut t = bases[next() as usize % bases.len()].to_vec();
+            for _ in 0..next() % 3 {
+                let at = next() as usize % (t.len() + 1);
+                match next() % 3 {
+                    0 if at < t.len() => t[at] = alphabet[next() as usize % alphabet.len()],
+                    1 if at < t.len() => drop(t.remove(at)),
+                    _ => t.insert(at, alphabet[next() as usize % alphabet.len()]),
+                }
+            }
+            let text = String::from_utf8_lossy(&t);
+            assert_eq!(cache.rfc3339_ms(&t), rfc3339_ms(&t), "{text}");
+            assert_eq!(cache.parse_ms(&t), parse_ms(&t), "{text}");
+        }
     }
 
     #[test]

@@ -375,48 +375,10 @@ impl Joiner {
 }
 
 /// Milliseconds since the Unix epoch of an RFC 3339 time as container runtimes write it
-/// (`2026-11-22T10:00:00.123456789Z`, `…+00:00`, fraction optional); `None` for anything else.
+/// (`2026-11-22T10:00:00.123456789Z`, `…+00:00`, fraction optional); `None` for anything else. The
+/// core's reading ([`logtrim_core::time::rfc3339_ms`]), so a line's HEC time and its summary interval agree.
 pub fn rfc3339_millis(t: &[u8]) -> Option<i64> {
-    let d = |i: usize, n: usize| -> Option<i64> {
-        let s = t.get(i..i + n)?;
-        s.iter().try_fold(0i64, |a, &c| c.is_ascii_digit().then(|| a * 10 + i64::from(c - b'0')))
-    };
-    if t.len() < 20 || t[4] != b'-' || t[7] != b'-' || !matches!(t[10], b'T' | b't') || t[13] != b':' || t[16] != b':' {
-        return None;
-    }
-    let (y, mo, day, h, mi, s) = (d(0, 4)?, d(5, 2)?, d(8, 2)?, d(11, 2)?, d(14, 2)?, d(17, 2)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&day) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let mut i = 19;
-    let mut ms = 0;
-    if t[i] == b'.' {
-        i += 1;
-        let start = i;
-        while i < t.len() && t[i].is_ascii_digit() {
-            i += 1;
-        }
-        if i == start {
-            return None;
-        }
-        let frac = &t[start..i.min(start + 3)];
-        ms = frac.iter().fold(0i64, |a, &c| a * 10 + i64::from(c - b'0')) * 10i64.pow(3 - frac.len() as u32);
-    }
-    let offset_min = match &t[i..] {
-        b"Z" | b"z" => 0,
-        [sign @ (b'+' | b'-'), ..] if t.len() - i == 6 && t[i + 3] == b':' => {
-            let m = d(i + 1, 2)? * 60 + d(i + 4, 2)?;
-            if *sign == b'-' { -m } else { m }
-        }
-        _ => return None,
-    };
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + day - 1;
-    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
-    Some((days * 86_400 + h * 3600 + mi * 60 + s - offset_min * 60) * 1000 + ms)
+    logtrim_core::time::rfc3339_ms(t)
 }
 
 #[cfg(test)]

@@ -30,8 +30,9 @@ use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress, Status};
 use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp, metered_event_bytes};
 use logtrim_core::record::parts::Parts;
+use logtrim_core::time::TimeCache;
 use logtrim_core::{Action, Decider, Decision, RuleSet, Summarizer, Summary, SummaryCounters};
-use logtrim_formats::container::{Log, Message, rfc3339_millis};
+use logtrim_formats::container::{Log, Message};
 use tokio::sync::mpsc;
 
 use crate::Shared;
@@ -325,6 +326,8 @@ pub struct Pipeline {
     record: Vec<u8>,
     event: Vec<u8>,
     seconds: SecondDigits,
+    /// The container runtime's times share their minute from line to line.
+    times: TimeCache,
     /// `{"log":…}` of the message in `log` event mode, for trimming (see [`Pipeline::encode_log`]).
     message: Vec<u8>,
     /// Where each file was after its last line (the resume offset before its next record).
@@ -364,6 +367,7 @@ impl Pipeline {
             record: Vec::with_capacity(4096),
             event: Vec::with_capacity(4096),
             seconds: SecondDigits::default(),
+            times: TimeCache::default(),
             message: Vec::new(),
             last_resume: IdMap::default(),
             tx,
@@ -700,7 +704,7 @@ impl LineSink for Pipeline {
         let start = self.batcher.open();
         let e = &mut self.batcher.stage;
         e.push(b'{');
-        if let Some(ms) = rfc3339_millis(m.time) {
+        if let Some(ms) = self.times.rfc3339_ms(m.time) {
             push_time(e, ms, &mut self.seconds);
         }
         e.extend_from_slice(&meta.hec_prefix[m.stream as usize]);
