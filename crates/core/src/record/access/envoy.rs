@@ -116,15 +116,14 @@ fn istio_tail(s: &[u8], start: usize, out: &mut AccessFields) {
     let mut parts = [(0, 0); 6];
     let mut n = 0;
     let mut from = start;
-    for (i, &b) in s.iter().enumerate().skip(start).chain(std::iter::once((s.len(), &b' '))) {
-        if b == b' ' {
-            if n == parts.len() {
-                return;
-            }
-            parts[n] = (from, i);
-            n += 1;
-            from = i + 1;
+    let spaces = memchr::memchr_iter(b' ', &s[start..]).map(|i| start + i);
+    for i in spaces.chain(std::iter::once(s.len())) {
+        if n == parts.len() {
+            return;
         }
+        parts[n] = (from, i);
+        n += 1;
+        from = i + 1;
     }
     if n == parts.len() {
         out.upstream_cluster = text(s, parts[0]);

@@ -113,7 +113,7 @@ pub fn parse_nginx_best(line: &[u8], out: &mut AccessFields) -> Option<AccessFor
     if line.len() > u32::MAX as usize {
         return None;
     }
-    *out = AccessFields::default();
+    // Each parse attempt resets `out` before it reads.
     nginx::parse_best(trim_eol(line), out).map(|t| match t {
         nginx::Tail::Common => AccessFormat::NginxCommon,
         nginx::Tail::Combined => AccessFormat::NginxCombined,
@@ -322,6 +322,34 @@ mod tests {
     /// The text of a range, for assertions.
     pub(super) fn get(line: &[u8], r: Option<Range>) -> Option<&str> {
         r.map(|(a, b)| std::str::from_utf8(&line[a as usize..b as usize]).expect("utf-8 field"))
+    }
+
+    /// The one-pass nginx reading agrees with trying ingress, combined and common in turn, fields and
+    /// all, on every cut of real lines and on cuts followed by more text: tails that fail part-way
+    /// leave nothing of theirs behind.
+    #[test]
+    fn best_nginx_format_is_the_first_that_reads() {
+        use nginx::tests::{COMBINED, COMMON, INGRESS, INGRESS_LISTS};
+        let mut checked = 0;
+        for line in [INGRESS, INGRESS_LISTS, COMBINED, COMMON] {
+            let cuts = line.match_indices(' ').map(|(i, _)| i).chain([line.len()]);
+            for cut in cuts {
+                for more in ["", " -", " x y", " \"q\" 1", " 12 0.5 [a] [] 10.0.0.1:80 5 0.004 200"] {
+                    let l = format!("{}{more}", &line[..cut]);
+                    let (mut want, mut got) = (AccessFields::default(), AccessFields::default());
+                    let first = [AccessFormat::IngressNginx, AccessFormat::NginxCombined, AccessFormat::NginxCommon]
+                        .into_iter()
+                        .find(|&f| parse(f, l.as_bytes(), &mut want));
+                    let best = parse_nginx_best(l.as_bytes(), &mut got);
+                    assert_eq!(best, first, "{l}");
+                    if first.is_some() {
+                        assert_eq!(got, want, "{l}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked > 40, "{checked}");
     }
 
     #[test]

@@ -158,11 +158,17 @@ fn parse_after_client(want: Want, mut c: Cursor, out: &mut AccessFields) -> Opti
             if !combined(&mut c, out) {
                 return None;
             }
-            let (mut after, head) = (c, out.clone());
+            let mut after = c;
             if ingress(&mut after, out) {
                 return Some(Tail::Ingress);
             }
-            *out = head;
+            // Undo what the failed ingress tail set: nothing before it sets these (`out` was reset).
+            out.bytes_received = None;
+            out.duration_ms = None;
+            out.upstream_cluster = None;
+            out.upstream = None;
+            out.upstream_status = None;
+            out.request_id = None;
             combined_rest(&mut c, out).then_some(Tail::Combined)
         }
     }
