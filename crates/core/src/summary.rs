@@ -546,16 +546,22 @@ impl Summarizer {
 
     /// The end of the earliest open interval: nothing is due before it.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.windows
-            .iter()
-            .map(|w| w.start_ms + self.plan.summaries[w.summary as usize].every_ms)
-            .min()
-            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+        self.next_due_ms().and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// [`Summarizer::next_due`] in epoch milliseconds (for a check per record, without timestamps).
+    pub fn next_due_ms(&self) -> Option<i64> {
+        self.windows.iter().map(|w| w.start_ms + self.plan.summaries[w.summary as usize].every_ms).min()
     }
 
     /// The time of the last summarized record that had one of its own.
     pub fn last_record_time(&self) -> Option<Timestamp> {
         self.last_time.and_then(|ms| Timestamp::from_millisecond(ms).ok())
+    }
+
+    /// [`Summarizer::last_record_time`] in epoch milliseconds.
+    pub fn last_record_ms(&self) -> Option<i64> {
+        self.last_time
     }
 
     /// Whether nothing is waiting to be flushed.
