@@ -281,17 +281,25 @@ impl Decider {
         }
     }
 
-    /// A field of the record `rec` (normally the record just decided).
-    pub(crate) fn value<'a>(&'a mut self, rec: Rec<'a>, f: FieldRef) -> Value<'a> {
+    /// Makes `rec` the record the view holds, unless it already does (it was just decided), for
+    /// [`Decider::held_value`].
+    pub(crate) fn hold(&mut self, rec: Rec<'_>) {
         match rec {
-            Rec::Json(record) => self.field(record, f),
-            Rec::Parts(p) => {
-                self.sync_parts(p);
-                let Decider { view, plan, parts_json, held, .. } = self;
-                let input = if matches!(held, Held::Json { .. }) { &parts_json[..] } else { p.log.as_bytes() };
-                view.get(plan, input, f)
-            }
+            Rec::Json(record) => self.sync(record),
+            Rec::Parts(p) => self.sync_parts(p),
         }
+    }
+
+    /// A field of `rec`, which the last [`Decider::hold`] made the held record. PERF: for several
+    /// fields of one record (a summary's), without comparing the record's identity each time.
+    pub(crate) fn held_value<'a>(&'a mut self, rec: Rec<'a>, f: FieldRef) -> Value<'a> {
+        let Decider { view, plan, parts_json, held, .. } = self;
+        let input = match rec {
+            Rec::Json(record) => record,
+            Rec::Parts(_) if matches!(held, Held::Json { .. }) => &parts_json[..],
+            Rec::Parts(p) => p.log.as_bytes(),
+        };
+        view.get(plan, input, f)
     }
 
     /// The JSON length of `p` ([`Parts::json_len`]), known once it is decided.
@@ -308,11 +316,6 @@ impl Decider {
         }
     }
 
-    /// A field of `record` (normally the record just decided: its fields are read once).
-    pub(crate) fn field<'a>(&'a mut self, record: &'a [u8], f: FieldRef) -> Value<'a> {
-        self.sync(record);
-        self.view.get(&self.plan, record, f)
-    }
 
     /// The bytes to send for `record`, which `decision` keeps: the rule set's `trim:` (and the deciding
     /// rule's) applied, and, for a record kept by a sample rule, the `sample_rate_field` member added. Call

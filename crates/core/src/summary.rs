@@ -395,8 +395,10 @@ impl Summarizer {
         let plan = Arc::clone(&self.plan);
         let Some(si) = plan.extras(decision.rule).summary else { return false };
         let sp = &plan.summaries[si as usize];
+        // Every field below is of this record: it is made the held one once.
+        decider.hold(record);
         let times = &mut self.times;
-        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.value(record, f), times));
+        let own = plan.time_fields.iter().find_map(|&f| time_ms(decider.held_value(record, f), times));
         if own.is_some() {
             self.last_time = own;
         }
@@ -406,8 +408,8 @@ impl Summarizer {
         self.key.clear();
         for (_, g) in &sp.by {
             match *g {
-                GroupField::Value(f) => encode(&mut self.key, decider.value(record, f)),
-                GroupField::StatusClass(f) => encode_class(&mut self.key, decider.value(record, f)),
+                GroupField::Value(f) => encode(&mut self.key, decider.held_value(record, f)),
+                GroupField::StatusClass(f) => encode_class(&mut self.key, decider.held_value(record, f)),
             }
         }
         let wi = match self.windows.iter().position(|w| w.summary == si && w.start_ms == start_ms) {
@@ -426,7 +428,7 @@ impl Summarizer {
         w.aggs[gi].records += 1;
         w.aggs[gi].bytes += bytes;
         for (j, (_, f)) in sp.sum.iter().enumerate() {
-            if let Some(x) = number(decider.value(record, *f)) {
+            if let Some(x) = number(decider.held_value(record, *f)) {
                 w.stats[gi * nsum + j].add(x);
             }
         }
