@@ -82,6 +82,18 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
         push_escape(out, s[i]);
         i += 1;
     }
+    // The rest is under 16 bytes: read as the end of the string's last 16, it is mostly clean (a CRI
+    // time, the end of a line) and copied at once.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if i < s.len()
+        && let Some(last) = s.len().checked_sub(16)
+    {
+        let block: &[u8; 16] = s[last..].try_into().unwrap_or(&[0; 16]);
+        if flags16(block, STOP_AT_NON_ASCII) >> (16 - (s.len() - i)) == 0 {
+            out.extend_from_slice(&s[i..]);
+            return s.len();
+        }
+    }
     while let Some(word) = s.get(i..i + 8) {
         let word: [u8; 8] = word.try_into().unwrap_or_default();
         let w = u64::from_le_bytes(word);
