@@ -442,7 +442,7 @@ pub static SETTINGS: &[Setting] = &[
     }),
     setting!("hec.batch_bytes", "uncompressed event bytes per request (Splunk Cloud takes ~1 MB)", |c, v| c.hec.batch_bytes = Size(parse_size(v)?)),
     setting!("hec.batch_time", "a partly filled batch is sent after this long", |c, v| c.hec.batch_time = Dur(parse_duration(v)?)),
-    setting!("hec.gzip_level", "gzip level 1–9; 0 sends uncompressed", |c, v| c.hec.gzip_level = v.trim().parse().map_err(|_| format!("not a level: {v:?}"))?),
+    setting!("hec.gzip_level", "gzip level: 1, logtrim's one-pass encoder over each whole batch; 2–9, zlib-rs; 0 sends uncompressed", |c, v| c.hec.gzip_level = v.trim().parse().map_err(|_| format!("not a level: {v:?}"))?),
     setting!("hec.max_in_flight", "requests (and unacknowledged batches) at once", |c, v| c.hec.max_in_flight = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
     setting!("hec.queue_batches", "sealed batches waiting for a request slot; when full, reading pauses", |c, v| c.hec.queue_batches = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
     setting!("hec.request_timeout", "timeout of one request", |c, v| c.hec.request_timeout = Dur(parse_duration(v)?)),

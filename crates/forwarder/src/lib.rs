@@ -20,6 +20,7 @@
 
 pub mod budget;
 pub mod config;
+pub mod gzip;
 pub mod hec;
 pub mod meta;
 pub mod metrics;

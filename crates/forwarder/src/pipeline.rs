@@ -80,14 +80,26 @@ pub struct Batch {
     pub raw_bytes: u64,
 }
 
-/// Events are handed to the compressor in pieces of this size: large enough for deflate to work
-/// efficiently, small enough not to hold a whole uncompressed batch.
+/// Events are encoded into a stage and moved on in pieces of this size: to zlib, large enough for
+/// deflate to work efficiently, small enough not to hold a whole uncompressed batch.
 const STAGE: usize = 64 * 1024;
 
+/// How request bodies are compressed (`hec.gzip_level`).
+enum Codec {
+    /// 0: not at all.
+    Plain,
+    /// 1: the whole batch at once when it is sealed, by [`crate::gzip::Gzip`]. Boxed with its table.
+    Whole(Box<crate::gzip::Gzip>),
+    /// 2–9: zlib-rs, as the events come. Its state (window, tables) is kept from batch to batch:
+    /// building one per batch allocated and zeroed them each time. Boxed: its state is large.
+    Zlib(Box<Compress>),
+}
+
 enum Body {
-    /// Written by [`Batcher::gzip`].
-    Gzip(Vec<u8>),
-    Plain(Vec<u8>),
+    /// Compressed so far, by [`Codec::Zlib`].
+    Zlib(Vec<u8>),
+    /// The events as they are (sent so with [`Codec::Plain`], compressed when sealed with [`Codec::Whole`]).
+    Raw(Vec<u8>),
 }
 
 /// Accumulates events into one request body, compressing as it goes.
@@ -103,11 +115,9 @@ struct Batcher {
     reach: Vec<(TrackId, u64)>,
     first: IdMap<u64>,
     cap: usize,
-    level: u32,
-    /// The gzip compressor (its own header and trailer, CRC-32 while it copies), kept from batch to
-    /// batch: building one per batch allocated and zeroed its window and tables each time. Boxed: its
-    /// state is large.
-    gzip: Option<Box<Compress>>,
+    codec: Codec,
+    /// The raw body of the last batch compressed whole, kept for the next one.
+    spare: Vec<u8>,
 }
 
 impl Batcher {
@@ -123,8 +133,12 @@ impl Batcher {
             reach: Vec::new(),
             first: IdMap::default(),
             cap,
-            level,
-            gzip: (level > 0).then(|| Box::new(Compress::new_gzip(Compression::new(level), 15))),
+            codec: match level {
+                0 => Codec::Plain,
+                1 => Codec::Whole(Box::default()),
+                _ => Codec::Zlib(Box::new(Compress::new_gzip(Compression::new(level), 15))),
+            },
+            spare: Vec::new(),
         }
     }
 
@@ -139,10 +153,10 @@ impl Batcher {
             self.seq = self.next_seq;
             self.next_seq += 1;
             self.opened = Instant::now();
-            self.body = Some(if self.level == 0 {
-                Body::Plain(Vec::with_capacity(self.cap.min(1 << 20) + 1024))
-            } else {
-                Body::Gzip(Vec::with_capacity(self.cap / 8))
+            self.body = Some(match self.codec {
+                Codec::Plain => Body::Raw(Vec::with_capacity(self.cap.min(1 << 20) + 1024)),
+                Codec::Whole(_) => Body::Raw(std::mem::take(&mut self.spare)),
+                Codec::Zlib(_) => Body::Zlib(Vec::with_capacity(self.cap / 8)),
             });
         }
         self.stage.len()
@@ -181,13 +195,13 @@ impl Batcher {
 
     fn drain_stage(&mut self) {
         match &mut self.body {
-            Some(Body::Gzip(out)) => {
-                if let Some(z) = &mut self.gzip {
+            Some(Body::Zlib(out)) => {
+                if let Codec::Zlib(z) = &mut self.codec {
                     // A failure shows at `Finish` (the stream state stays broken).
                     let _ = gzip(z, &self.stage, out, FlushCompress::None);
                 }
             }
-            Some(Body::Plain(v)) => v.extend_from_slice(&self.stage),
+            Some(Body::Raw(v)) => v.extend_from_slice(&self.stage),
             None => {}
         }
         self.stage.clear();
@@ -199,17 +213,27 @@ impl Batcher {
             return None;
         }
         self.drain_stage();
-        let (body, gzip) = match self.body.take()? {
-            Body::Gzip(mut out) => {
-                if let Some(z) = &mut self.gzip {
-                    if !gzip(z, &[], &mut out, FlushCompress::Finish) {
-                        out.clear();
-                    }
-                    z.reset();
+        let (body, gzip) = match (self.body.take()?, &mut self.codec) {
+            (Body::Zlib(mut out), Codec::Zlib(z)) => {
+                if !gzip(z, &[], &mut out, FlushCompress::Finish) {
+                    out.clear();
+                }
+                z.reset();
+                (out, true)
+            }
+            (Body::Raw(mut v), Codec::Whole(g)) => {
+                let mut out = Vec::new();
+                g.compress(&v, &mut out);
+                v.clear();
+                // A batch may end with one long event past the cap; its buffer is not kept.
+                if v.capacity() <= 2 * self.cap {
+                    self.spare = v;
                 }
                 (out, true)
             }
-            Body::Plain(v) => (v, false),
+            (Body::Raw(v), _) => (v, false),
+            // Bodies are opened for the codec they are sealed with.
+            (Body::Zlib(_), _) => (Vec::new(), true),
         };
         let b = Batch { seq: self.seq, body: Bytes::from(body), gzip, events: self.events, raw_bytes: self.raw as u64 };
         self.raw = 0;
@@ -872,32 +896,34 @@ fn json_string_prefix(b: &[u8]) -> Option<&[u8]> {
 mod tests {
     use super::*;
 
-    /// Batch after batch from one compressor: each body is a whole gzip stream of exactly its events,
-    /// however the events were fed to it.
+    /// Batch after batch from one compressor (logtrim's whole-batch level 1, zlib-rs's streaming other
+    /// levels): each body is a whole gzip stream of exactly its events, however they were fed to it.
     #[test]
     fn each_batch_is_one_gzip_stream_of_its_events() {
         use std::io::Read;
-        let mut b = Batcher::new(300_000, 1);
-        for batch in 0..3u64 {
-            let mut want = Vec::new();
-            for i in 0..2000 + 1500 * batch {
-                b.open();
-                let start = b.stage.len();
-                let ev = format!("{{\"event\":\"batch {batch} event {i} {}\"}}", "x".repeat((i % 97) as usize));
-                b.stage.extend_from_slice(ev.as_bytes());
-                want.extend_from_slice(ev.as_bytes());
-                b.commit(b.stage.len() - start, 1, 0, i);
+        for level in [1, 6] {
+            let mut b = Batcher::new(300_000, level);
+            for batch in 0..3u64 {
+                let mut want = Vec::new();
+                for i in 0..2000 + 1500 * batch {
+                    b.open();
+                    let start = b.stage.len();
+                    let ev = format!("{{\"event\":\"batch {batch} event {i} {}\"}}", "x".repeat((i % 97) as usize));
+                    b.stage.extend_from_slice(ev.as_bytes());
+                    want.extend_from_slice(ev.as_bytes());
+                    b.commit(b.stage.len() - start, 1, 0, i);
+                }
+                let (sealed, reach) = b.seal().unwrap();
+                assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, true, want.len() as u64));
+                assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
+                let mut got = Vec::new();
+                let mut gz = flate2::read::GzDecoder::new(&sealed.body[..]);
+                gz.read_to_end(&mut got).unwrap();
+                assert_eq!(got, want, "level {level}, batch {batch}");
+                let mut rest = Vec::new();
+                gz.into_inner().read_to_end(&mut rest).unwrap();
+                assert!(rest.is_empty(), "one stream, nothing after it");
             }
-            let (sealed, reach) = b.seal().unwrap();
-            assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, true, want.len() as u64));
-            assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
-            let mut got = Vec::new();
-            let mut gz = flate2::read::GzDecoder::new(&sealed.body[..]);
-            gz.read_to_end(&mut got).unwrap();
-            assert_eq!(got, want, "batch {batch}");
-            let mut rest = Vec::new();
-            gz.into_inner().read_to_end(&mut rest).unwrap();
-            assert!(rest.is_empty(), "one stream, nothing after it");
         }
     }
 
