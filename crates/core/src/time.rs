@@ -67,8 +67,9 @@ impl TimeCache {
     /// [`parse_ms`], an RFC 3339 timestamp read as by [`TimeCache::rfc3339_ms`].
     pub fn parse_ms(&mut self, text: &[u8]) -> Option<i64> {
         let text = text.trim_ascii();
-        // A timestamp's fifth byte is `-`, which no JSON number has there.
-        if text.get(4) == Some(&b'-') {
+        // A timestamp starts with four digits and `-`, which no JSON number does (`123e-5` has a
+        // letter before its `-`).
+        if text.get(4) == Some(&b'-') && text[..4].iter().all(u8::is_ascii_digit) {
             return self.rfc3339_ms(text);
         }
         parse_ms(text)
@@ -188,8 +189,10 @@ mod tests {
             b"2026-11-22T10:01:00.5+01:00",
             b"2026-11-22 10:01:07-0330",
             b"2000-02-29t23:59:60.999z",
+            b"175e-2",
+            b"1795341600.5",
         ];
-        let alphabet = b"0123456789-:.TZz+ x";
+        let alphabet = b"0123456789-:.TZz+ xeE";
         let mut cache = TimeCache::default();
         for _ in 0..200_000 {
             let mut t = bases[next() as usize % bases.len()].to_vec();
