@@ -275,20 +275,19 @@ mod avx2 {
             }
             // Two 16-byte blocks, the second without the bytes the first counted; the flagged bytes (few:
             // a CRI time has none) one by one.
-            let halves = [(&s[..16], u32::MAX), (&s[n - 16..], u32::MAX << (32 - n))];
-            return halves
-                .into_iter()
-                .map(|(half, keep)| {
-                    let half: &[u8; 16] = half.try_into().unwrap_or(&[0; 16]);
-                    let mut m = super::flags16(half, false) & keep;
-                    let mut count = 0;
-                    while m != 0 {
-                        count += super::extra(half[m.trailing_zeros() as usize]);
-                        m &= m - 1;
-                    }
-                    count
-                })
-                .sum();
+            let first: &[u8; 16] = s[..16].try_into().unwrap_or(&[0; 16]);
+            let last: &[u8; 16] = s[n - 16..].try_into().unwrap_or(&[0; 16]);
+            let (mut a, mut b) = (super::flags16(first, false), super::flags16(last, false) & (u32::MAX << (32 - n)));
+            let mut count = 0;
+            while a != 0 {
+                count += super::extra(first[a.trailing_zeros() as usize]);
+                a &= a - 1;
+            }
+            while b != 0 {
+                count += super::extra(last[b.trailing_zeros() as usize]);
+                b &= b - 1;
+            }
+            return count;
         }
         let mut count = 0;
         let mut i = 0;
