@@ -84,7 +84,8 @@ pub struct Batch {
 /// deflate to work efficiently, small enough not to hold a whole uncompressed batch.
 const STAGE: usize = 64 * 1024;
 
-/// How request bodies are compressed (`hec.gzip_level`).
+/// How request bodies are compressed (`hec.gzip_level`), and so what an open batch's body holds: the
+/// events as they are, or (zlib) what they compressed to so far.
 enum Codec {
     /// 0: not at all.
     Plain,
@@ -95,18 +96,12 @@ enum Codec {
     Zlib(Box<Compress>),
 }
 
-enum Body {
-    /// Compressed so far, by [`Codec::Zlib`].
-    Zlib(Vec<u8>),
-    /// The events as they are (sent so with [`Codec::Plain`], compressed when sealed with [`Codec::Whole`]).
-    Raw(Vec<u8>),
-}
-
-/// Accumulates events into one request body, compressing as it goes.
+/// Accumulates events into one request body, compressed as they come or when it is sealed.
 struct Batcher {
     next_seq: Seq,
     seq: Seq,
-    body: Option<Body>,
+    /// The open batch's body, as its [`Codec`] says.
+    body: Option<Vec<u8>>,
     stage: Vec<u8>,
     raw: usize,
     events: u32,
@@ -154,9 +149,9 @@ impl Batcher {
             self.next_seq += 1;
             self.opened = Instant::now();
             self.body = Some(match self.codec {
-                Codec::Plain => Body::Raw(Vec::with_capacity(self.cap.min(1 << 20) + 1024)),
-                Codec::Whole(_) => Body::Raw(std::mem::take(&mut self.spare)),
-                Codec::Zlib(_) => Body::Zlib(Vec::with_capacity(self.cap / 8)),
+                Codec::Plain => Vec::with_capacity(self.cap.min(1 << 20) + 1024),
+                Codec::Whole(_) => std::mem::take(&mut self.spare),
+                Codec::Zlib(_) => Vec::with_capacity(self.cap / 8),
             });
         }
         self.stage.len()
@@ -194,15 +189,14 @@ impl Batcher {
     }
 
     fn drain_stage(&mut self) {
-        match &mut self.body {
-            Some(Body::Zlib(out)) => {
-                if let Codec::Zlib(z) = &mut self.codec {
-                    // A failure shows at `Finish` (the stream state stays broken).
-                    let _ = gzip(z, &self.stage, out, FlushCompress::None);
+        if let Some(body) = &mut self.body {
+            match &mut self.codec {
+                // A failure shows at `Finish` (the stream state stays broken).
+                Codec::Zlib(z) => {
+                    let _ = gzip(z, &self.stage, body, FlushCompress::None);
                 }
+                Codec::Plain | Codec::Whole(_) => body.extend_from_slice(&self.stage),
             }
-            Some(Body::Raw(v)) => v.extend_from_slice(&self.stage),
-            None => {}
         }
         self.stage.clear();
     }
@@ -214,14 +208,14 @@ impl Batcher {
         }
         self.drain_stage();
         let (body, gzip) = match (self.body.take()?, &mut self.codec) {
-            (Body::Zlib(mut out), Codec::Zlib(z)) => {
+            (mut out, Codec::Zlib(z)) => {
                 if !gzip(z, &[], &mut out, FlushCompress::Finish) {
                     out.clear();
                 }
                 z.reset();
                 (out, true)
             }
-            (Body::Raw(mut v), Codec::Whole(g)) => {
+            (mut v, Codec::Whole(g)) => {
                 let mut out = Vec::new();
                 g.compress(&v, &mut out);
                 v.clear();
@@ -231,9 +225,7 @@ impl Batcher {
                 }
                 (out, true)
             }
-            (Body::Raw(v), _) => (v, false),
-            // Bodies are opened for the codec they are sealed with.
-            (Body::Zlib(_), _) => (Vec::new(), true),
+            (v, Codec::Plain) => (v, false),
         };
         let b = Batch { seq: self.seq, body: Bytes::from(body), gzip, events: self.events, raw_bytes: self.raw as u64 };
         self.raw = 0;
@@ -897,11 +889,12 @@ mod tests {
     use super::*;
 
     /// Batch after batch from one compressor (logtrim's whole-batch level 1, zlib-rs's streaming other
-    /// levels): each body is a whole gzip stream of exactly its events, however they were fed to it.
+    /// levels): each body is a whole gzip stream of exactly its events, however they were fed to it;
+    /// level 0 sends them as they are.
     #[test]
     fn each_batch_is_one_gzip_stream_of_its_events() {
         use std::io::Read;
-        for level in [1, 6] {
+        for level in [0, 1, 6] {
             let mut b = Batcher::new(300_000, level);
             for batch in 0..3u64 {
                 let mut want = Vec::new();
@@ -914,8 +907,12 @@ mod tests {
                     b.commit(b.stage.len() - start, 1, 0, i);
                 }
                 let (sealed, reach) = b.seal().unwrap();
-                assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, true, want.len() as u64));
+                assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, level > 0, want.len() as u64));
                 assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
+                if level == 0 {
+                    assert_eq!(&sealed.body[..], &want[..], "batch {batch}");
+                    continue;
+                }
                 let mut got = Vec::new();
                 let mut gz = flate2::read::GzDecoder::new(&sealed.body[..]);
                 gz.read_to_end(&mut got).unwrap();
