@@ -1,9 +1,16 @@
-//! Per-rule counts of records and bytes, merged across deciders with `+=`.
+//! [`Counters`]: what happened to records, per rule — the one set of counts the CLI's report, the
+//! Lambda's metrics line and the forwarder's Prometheus metrics all read. Merged with `+=`.
+//!
+//! Every record a rule decides is counted once in `matched`, then in exactly one of `dropped` (by the
+//! rule or by sampling) and `kept`. A kept record is then sent, shed by the daily budget, or not sent
+//! because its event would be blank; so `kept = sent + shed + blank` once the pipeline has handled it.
+//! Byte counts on the input side (`matched_bytes`, `kept_bytes`, `dropped_bytes`) are the records' own
+//! bytes ([`crate::Decided::bytes`]); on the output side (`metered_bytes`, `shed_bytes`) they are what
+//! Splunk's licence meter counts for the event ([`crate::budget::metered_event_bytes`]).
 
 use std::ops::AddAssign;
 
-use crate::engine::{Action, Decision, RuleId};
-use crate::record::view::RecordKind;
+use crate::primitives::{Action, Decision, RecordKind, RuleId};
 
 /// Counts for one rule (or the default action).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -20,29 +27,84 @@ pub struct RuleCounters {
     pub dropped: u64,
     /// Bytes dropped.
     pub dropped_bytes: u64,
-    /// Bytes `trim:` removed from kept records (counted by [`crate::Decider::trim`]).
+    /// Bytes `trim:` removed from kept records.
     pub trimmed_bytes: u64,
     /// Bytes added to kept records: the `sample_rate_field` member.
     pub added_bytes: u64,
+    /// Kept records sent.
+    pub sent: u64,
+    /// The metered bytes of their events.
+    pub metered_bytes: u64,
+    /// Kept records the daily budget shed.
+    pub shed: u64,
+    /// The metered bytes of their events.
+    pub shed_bytes: u64,
+    /// Kept records not sent because nothing was left of their event (HEC refuses a blank event).
+    pub blank: u64,
+    /// Dropped records counted in the rule's summaries.
+    pub summarized: u64,
+    /// Their bytes.
+    pub summarized_bytes: u64,
+    /// Of those, the ones folded into an interval's `_other` group.
+    pub summary_overflow: u64,
+    /// Summary events sent.
+    pub summary_events: u64,
+    /// Their bytes, as metered.
+    pub summary_bytes: u64,
+    /// Summary events the daily budget shed.
+    pub summaries_shed: u64,
 }
 
 impl RuleCounters {
-    /// The bytes sent for the kept records: kept, less trimmed, plus added.
-    pub fn sent_bytes(&self) -> u64 {
+    /// The bytes of the kept records as they are shaped to be sent: kept, less trimmed, plus added.
+    pub fn shaped_bytes(&self) -> u64 {
         (self.kept_bytes + self.added_bytes).saturating_sub(self.trimmed_bytes)
     }
 }
 
 impl AddAssign for RuleCounters {
     fn add_assign(&mut self, o: RuleCounters) {
-        self.matched += o.matched;
-        self.matched_bytes += o.matched_bytes;
-        self.kept += o.kept;
-        self.kept_bytes += o.kept_bytes;
-        self.dropped += o.dropped;
-        self.dropped_bytes += o.dropped_bytes;
-        self.trimmed_bytes += o.trimmed_bytes;
-        self.added_bytes += o.added_bytes;
+        // Destructured so that a new field cannot be forgotten here.
+        let RuleCounters {
+            matched,
+            matched_bytes,
+            kept,
+            kept_bytes,
+            dropped,
+            dropped_bytes,
+            trimmed_bytes,
+            added_bytes,
+            sent,
+            metered_bytes,
+            shed,
+            shed_bytes,
+            blank,
+            summarized,
+            summarized_bytes,
+            summary_overflow,
+            summary_events,
+            summary_bytes,
+            summaries_shed,
+        } = o;
+        self.matched += matched;
+        self.matched_bytes += matched_bytes;
+        self.kept += kept;
+        self.kept_bytes += kept_bytes;
+        self.dropped += dropped;
+        self.dropped_bytes += dropped_bytes;
+        self.trimmed_bytes += trimmed_bytes;
+        self.added_bytes += added_bytes;
+        self.sent += sent;
+        self.metered_bytes += metered_bytes;
+        self.shed += shed;
+        self.shed_bytes += shed_bytes;
+        self.blank += blank;
+        self.summarized += summarized;
+        self.summarized_bytes += summarized_bytes;
+        self.summary_overflow += summary_overflow;
+        self.summary_events += summary_events;
+        self.summary_bytes += summary_bytes;
+        self.summaries_shed += summaries_shed;
     }
 }
 
@@ -65,8 +127,7 @@ impl Counters {
     }
 
     pub(crate) fn add(&mut self, d: Decision, bytes: u64, kind: RecordKind) {
-        let i = d.rule.index().unwrap_or(self.rules.len() - 1);
-        let c = &mut self.rules[i];
+        let c = self.at(d.rule);
         c.matched += 1;
         c.matched_bytes += bytes;
         match d.action {
@@ -87,10 +148,15 @@ impl Counters {
     }
 
     pub(crate) fn trimmed(&mut self, r: RuleId, trimmed: u64, added: u64) {
-        let last = self.rules.len() - 1;
-        let c = &mut self.rules[r.index().unwrap_or(last).min(last)];
+        let c = self.at(r);
         c.trimmed_bytes += trimmed;
         c.added_bytes += added;
+    }
+
+    /// The counters of rule `r` (the default action's for [`RuleId::DEFAULT`]).
+    pub(crate) fn at(&mut self, r: RuleId) -> &mut RuleCounters {
+        let last = self.rules.len() - 1;
+        &mut self.rules[r.index().unwrap_or(last).min(last)]
     }
 
     /// Counters of one rule.

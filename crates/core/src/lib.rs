@@ -26,7 +26,7 @@
 //! "#)?;
 //! let mut decider = rules.decider();
 //! let probe = br#"{"log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.29\""}"#;
-//! assert_eq!(decider.decide(probe).action, Action::Drop);
+//! assert_eq!(decider.decide(probe).action(), Action::Drop);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -38,7 +38,10 @@ pub mod budget;
 pub mod counters;
 pub mod diag;
 pub mod engine;
+pub mod hec;
+pub mod pipeline;
 pub(crate) mod plan;
+pub mod primitives;
 pub mod record;
 pub mod rules;
 pub mod sample;
@@ -49,8 +52,19 @@ pub mod trim;
 pub use budget::{Accountant, Admission, BudgetSpec, BudgetStatus, LicenseDay, LicenseZone};
 pub use counters::{Counters, RuleCounters};
 pub use diag::{Diagnostic, Diagnostics, Pos};
-pub use engine::{Action, Decider, Decision, RuleId, Trimmed, json_number, render};
-pub use record::view::{RecordKind, Value};
-pub use rules::{Example, Priority, RuleSet};
+pub use engine::{Decided, Decider, Shaped, json_number, render};
+pub use pipeline::{Encoding, NotSent, Options, Outcome, Pipeline, Sink};
+pub use primitives::{Action, Decision, Priority, RecordKind, RuleId, Value};
+pub use record::Record;
+pub use rules::{Example, RuleSet};
 pub use sample::{SampleRate, key_hash};
-pub use summary::{Summarizer, Summary, SummaryCounters, SummaryRuleCounters};
+pub use summary::Summary;
+
+// A rule set is shared by every thread; a decider and a pipeline move to the thread that runs them.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    const fn send<T: Send>() {}
+    send_sync::<RuleSet>();
+    send::<Decider>();
+    send::<Pipeline>();
+};

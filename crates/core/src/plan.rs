@@ -8,7 +8,7 @@ use std::sync::Arc;
 use memchr::memmem::Finder;
 use regex::bytes::Regex;
 
-use crate::engine::RuleId;
+use crate::primitives::RuleId;
 use crate::summary::{GroupField, SummaryPlan};
 use crate::trim::TrimPlan;
 

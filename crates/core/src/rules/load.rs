@@ -12,7 +12,7 @@ use super::ast::{Expr, Path, Priority};
 use super::expr;
 use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
 use crate::diag::{Diagnostic, Pos, did_you_mean};
-use crate::engine::Action;
+use crate::primitives::Action;
 use crate::sample::SampleRate;
 use crate::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
 use crate::trim::{MIN_TRUNCATE, TrimSpec};
@@ -576,7 +576,7 @@ fn size(doc: &Spanned<SizeDoc>, what: &str) -> Result<u64, Diagnostic> {
     match &doc.value {
         SizeDoc::Num(n) => Ok(*n),
         SizeDoc::Text(t) => parse_size(t).map_err(|e| {
-            Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(t.chars().count()).hint(e.hint)
+            Diagnostic::new(pos(&doc.referenced), format!("{what}: {e}")).len(t.chars().count()).hint(e.hint())
         }),
     }
 }
@@ -587,7 +587,7 @@ fn share(doc: &Spanned<RateDoc>, what: &str) -> Result<f64, Diagnostic> {
         RateDoc::Text(t) => t.clone(),
     };
     parse_share(&text).map_err(|e| {
-        Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(text.chars().count()).hint(e.hint)
+        Diagnostic::new(pos(&doc.referenced), format!("{what}: {e}")).len(text.chars().count()).hint(e.hint())
     })
 }
 

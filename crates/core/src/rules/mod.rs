@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::budget::BudgetSpec;
 use crate::diag::Diagnostics;
-use crate::engine::{Decider, RuleId};
+use crate::engine::Decider;
+use crate::primitives::RuleId;
 use crate::plan::Plan;
 use crate::summary::Summarizer;
 
@@ -43,8 +44,9 @@ impl RuleSet {
         Decider::new(Arc::clone(&self.plan))
     }
 
-    /// A new summarizer for the records this rule set's deciders drop (see [`crate::summary`]).
-    pub fn summarizer(&self) -> Summarizer {
+    /// A new summarizer for the records this rule set's deciders drop (see [`crate::summary`]); the
+    /// [`crate::pipeline::Pipeline`] makes one beside its decider.
+    pub(crate) fn summarizer(&self) -> Summarizer {
         Summarizer::new(Arc::clone(&self.plan))
     }
 
@@ -53,8 +55,7 @@ impl RuleSet {
         !self.plan.summaries.is_empty()
     }
 
-    /// Whether kept records may be changed on the way out (`trim:` or `sample_rate_field:`), so
-    /// [`Decider::trim`] is worth calling.
+    /// Whether kept records may be changed on the way out (`trim:` or `sample_rate_field:`).
     pub fn shapes_output(&self) -> bool {
         self.plan.extras.iter().any(|x| x.trim.is_some() || x.rate.is_some())
     }

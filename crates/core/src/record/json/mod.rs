@@ -19,7 +19,7 @@ mod escape;
 mod index;
 mod walk;
 
-pub use escape::{escape_into, escaped_len};
+pub use escape::{escape_into, escaped_len, push_json_str};
 
 /// serde_json refuses a container nested this deep or deeper (its recursion budget is 128 and the
 /// check fires when the budget reaches zero), so the top-level object counts as depth 1 and depth
