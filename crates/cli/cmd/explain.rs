@@ -23,7 +23,7 @@ pub fn run(rules_path: &Path, record: &str, format: OutputFormat) -> anyhow::Res
         bytes.pop();
     }
     let mut d = rules.decider();
-    let decision = d.decide_uncounted(&bytes);
+    let decision = d.decide_uncounted(&bytes).decision();
     let (kind, fields) = d.fields_seen(&bytes);
     let kind = match kind {
         RecordKind::Json => "json",
