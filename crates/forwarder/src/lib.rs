@@ -16,6 +16,7 @@
 //! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export.
 //!
 //! [`run`] is the whole forwarder with an injected shutdown future, so tests and the binary share it.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod budget;
