@@ -53,7 +53,7 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     out.reserve(s.len() + 2);
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    if s.len() >= 32 && super::index::available() && std::arch::is_x86_feature_detected!("popcnt") {
+    if s.len() >= 32 && super::simd::has_avx2() {
         // SAFETY: AVX2 (with SSSE3) and POPCNT were detected at run time.
         i = unsafe { avx2::escape_blocks::<STOP_AT_NON_ASCII>(out, s) };
         if STOP_AT_NON_ASCII && s.get(i).is_some_and(|&b| b >= 0x80) {
@@ -156,7 +156,7 @@ pub fn escaped_len(s: &[u8]) -> usize {
     // PERF: once per record decided from its parts (a count for the rule counters, without escaping a
     // record that is then dropped), so 32 bytes a step where AVX2 is there (the JSON index needs it too).
     #[cfg(target_arch = "x86_64")]
-    if super::index::available() && std::arch::is_x86_feature_detected!("popcnt") {
+    if super::simd::has_avx2() {
         // SAFETY: AVX2 and POPCNT were detected at run time.
         return s.len() + unsafe { avx2::extra(s) };
     }

@@ -10,19 +10,7 @@
 //! interiors are the prefix XOR of the real quotes, a carry-less multiplication by all-ones.
 
 use super::decode_escape;
-
-/// Whether this CPU can run [`build`]. Checked once per [`super::Index`]; the exact scanner serves
-/// CPUs without AVX2 (and other architectures).
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("pclmulqdq")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
+use super::simd;
 
 /// What [`build`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +39,8 @@ impl Tokens {
     }
 }
 
-/// Fills `out` from `input`. The caller must have checked [`available`] on this CPU.
+/// Fills `out` from `input`. The caller must have checked [`simd::has_avx2`] on this CPU; the exact
+/// scanner serves CPUs without AVX2 (and other architectures).
 pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     out.len = 0;
     out.escapes.clear();
@@ -63,8 +52,8 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     #[cfg(target_arch = "x86_64")]
     {
         // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
-        assert!(available(), "the JSON token index needs AVX2 and PCLMULQDQ");
-        // SAFETY: `available()` found AVX2 and PCLMULQDQ.
+        assert!(simd::has_avx2(), "the JSON token index needs AVX2 and PCLMULQDQ");
+        // SAFETY: `has_avx2()` found AVX2 and PCLMULQDQ.
         unsafe { avx2::build(input, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]

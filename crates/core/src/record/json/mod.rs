@@ -17,6 +17,7 @@ use memchr::memchr2;
 
 mod escape;
 mod index;
+mod simd;
 mod walk;
 
 pub use escape::{escape_into, escaped_len};
@@ -315,7 +316,7 @@ impl Default for Index {
 impl Index {
     /// Checks the CPU once.
     pub fn new() -> Index {
-        Index { tokens: index::Tokens::default(), fast: index::available(), indexed: false }
+        Index { tokens: index::Tokens::default(), fast: simd::has_avx2(), indexed: false }
     }
 
     /// The tokens of the last input [`Index::scan`] accepted, if it took the fast path.

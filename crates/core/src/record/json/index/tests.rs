@@ -56,7 +56,7 @@ fn escaped_bytes_match_a_byte_walk_across_blocks() {
 }
 
 fn tokens(input: &[u8]) -> Option<Vec<u32>> {
-    if !available() {
+    if !simd::has_avx2() {
         return None;
     }
     let mut out = Tokens::default();

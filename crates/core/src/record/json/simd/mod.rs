@@ -1,0 +1,32 @@
+//! Which SIMD code this CPU may run: the one run-time check behind every AVX2 path of the JSON module.
+
+/// Whether this CPU has every feature the AVX2 code is compiled for: AVX2, PCLMULQDQ (stage 1's prefix
+/// XOR) and POPCNT (escaping). Detected on the first call and cached.
+///
+/// std caches each feature on its own; one flag for the three keeps the check on the per-call paths
+/// (escaping, [`super::escaped_len`]) to a single load.
+#[inline]
+pub(super) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        /// 0: not detected yet; 1: no; 2: yes. Threads that race to detect store the same answer.
+        static AVX2: AtomicU8 = AtomicU8::new(0);
+        #[cold]
+        fn detect() -> bool {
+            let yes = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("popcnt");
+            AVX2.store(1 + u8::from(yes), Ordering::Relaxed);
+            yes
+        }
+        match AVX2.load(Ordering::Relaxed) {
+            0 => detect(),
+            state => state == 2,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
