@@ -3,6 +3,8 @@
 //! Records built from raw bytes must be valid JSON, which must be UTF-8: each maximal invalid UTF-8 sequence becomes U+FFFD (as
 //! `String::from_utf8_lossy` does) and the caller counts it, rather than dropping the record.
 
+use super::simd;
+
 /// Per byte: 0 = copy as-is, `u` = `\u00XX`, anything else = that letter after a backslash.
 static ESCAPE: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -53,7 +55,7 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     out.reserve(s.len() + 2);
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    if s.len() >= 32 && super::simd::has_avx2() {
+    if s.len() >= 32 && simd::has_avx2() {
         // SAFETY: AVX2 (with SSSE3) and POPCNT were detected at run time.
         i = unsafe { avx2::escape_blocks::<STOP_AT_NON_ASCII>(out, s) };
         if STOP_AT_NON_ASCII && s.get(i).is_some_and(|&b| b >= 0x80) {
@@ -63,10 +65,10 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     // PERF: log lines (JSON ones above all) have an escape every few dozen bytes, so copying the runs
     // between them with `memcpy` was mostly call overhead. Each 16 (then 8) bytes are stored whole (a
     // fixed-size copy, no call) and the length cut back to the first byte that needs escaping.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(target_arch = "x86_64")]
     while let Some(block) = s.get(i..i + 16) {
         let block: &[u8; 16] = block.try_into().unwrap_or(&[0; 16]);
-        let m = flags16(block, STOP_AT_NON_ASCII);
+        let m = simd::sse2::flags16(block, STOP_AT_NON_ASCII);
         let len = out.len();
         out.extend_from_slice(block);
         if m == 0 {
@@ -84,12 +86,12 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     }
     // The rest is under 16 bytes: read as the end of the string's last 16, it is mostly clean (a CRI
     // time, the end of a line) and copied at once.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(target_arch = "x86_64")]
     if i < s.len()
         && let Some(last) = s.len().checked_sub(16)
     {
         let block: &[u8; 16] = s[last..].try_into().unwrap_or(&[0; 16]);
-        if flags16(block, STOP_AT_NON_ASCII) >> (16 - (s.len() - i)) == 0 {
+        if simd::sse2::flags16(block, STOP_AT_NON_ASCII) >> (16 - (s.len() - i)) == 0 {
             out.extend_from_slice(&s[i..]);
             return s.len();
         }
@@ -129,34 +131,13 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     i
 }
 
-/// Bit `i` set if `block[i]` needs escaping (or, with `non_ascii`, is >= 0x80): SSE2, which every
-/// x86_64 has, tests 16 bytes in a few instructions, and exactly.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn flags16(block: &[u8; 16], non_ascii: bool) -> u32 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8};
-    let half = |h: &[u8]| i64::from_le_bytes(h.try_into().unwrap_or_default());
-    // SAFETY: these intrinsics only compute on values (no pointers: the block is read as two 8-byte
-    // halves, which the compiler makes one 16-byte load), and need only SSE2, which the cfg above
-    // guarantees the target has.
-    unsafe {
-        let v = _mm_set_epi64x(half(&block[8..]), half(&block[..8]));
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned `v <= 0x1f`: a control character.
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-        let m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
-        if non_ascii { m | _mm_movemask_epi8(v) as u32 } else { m }
-    }
-}
-
 /// The length of `s` once escaped by [`escape_into`], for `s` valid UTF-8 (invalid sequences would be
 /// replaced, which this does not count).
 pub fn escaped_len(s: &[u8]) -> usize {
     // PERF: once per record decided from its parts (a count for the rule counters, without escaping a
     // record that is then dropped), so 32 bytes a step where AVX2 is there (the JSON index needs it too).
     #[cfg(target_arch = "x86_64")]
-    if super::simd::has_avx2() {
+    if simd::has_avx2() {
         // SAFETY: AVX2 and POPCNT were detected at run time.
         return s.len() + unsafe { avx2::extra(s) };
     }
@@ -277,7 +258,7 @@ mod avx2 {
             // a CRI time has none) one by one.
             let first: &[u8; 16] = s[..16].try_into().unwrap_or(&[0; 16]);
             let last: &[u8; 16] = s[n - 16..].try_into().unwrap_or(&[0; 16]);
-            let (mut a, mut b) = (super::flags16(first, false), super::flags16(last, false) & (u32::MAX << (32 - n)));
+            let (mut a, mut b) = (super::simd::sse2::flags16(first, false), super::simd::sse2::flags16(last, false) & (u32::MAX << (32 - n)));
             let mut count = 0;
             while a != 0 {
                 count += super::extra(first[a.trailing_zeros() as usize]);

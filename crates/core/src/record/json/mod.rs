@@ -409,7 +409,7 @@ pub fn unescape(body: &[u8], out: &mut Vec<u8>) -> Result<(), JsonError> {
 fn backslashes(chunk: &[u8]) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
-        sse2::backslashes(chunk)
+        simd::sse2::backslashes(chunk)
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -550,7 +550,7 @@ fn skip_plain(input: &[u8], mut i: usize, seen: &mut u64) -> usize {
     let start = i;
     #[cfg(target_arch = "x86_64")]
     while let Some(chunk) = input.get(i..i + 16) {
-        let (stop, high) = sse2::stops(chunk);
+        let (stop, high) = simd::sse2::stops(chunk);
         if stop != 0 {
             let k = stop.trailing_zeros();
             *seen |= u64::from(high & ((1 << k) - 1) != 0) << 7;
@@ -598,42 +598,6 @@ fn long_run(input: &[u8], i: usize, seen: &mut u64) -> usize {
     }
     *seen |= u64::from(ors);
     i + k
-}
-
-#[cfg(target_arch = "x86_64")]
-mod sse2 {
-    use std::arch::x86_64::{
-        _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-    };
-
-    /// For 16 bytes: a bit per byte that is a quote, a backslash or below 0x20, and a bit per byte with
-    /// its high bit set. SSE2 is part of x86_64, so no feature detection is needed.
-    #[inline(always)]
-    pub(super) fn stops(chunk: &[u8]) -> (u32, u32) {
-        assert!(chunk.len() >= 16);
-        // SAFETY: the assert keeps the unaligned 16-byte load inside `chunk`; the other intrinsics only
-        // need SSE2, which every x86_64 CPU has.
-        unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-            let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-            // Unsigned `b <= 0x1f` is `min(b, 0x1f) == b`.
-            let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-            let stop = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
-            (stop, _mm_movemask_epi8(v) as u32)
-        }
-    }
-
-    /// A bit per backslash among 16 bytes.
-    #[inline(always)]
-    pub(super) fn backslashes(chunk: &[u8]) -> u32 {
-        assert!(chunk.len() >= 16);
-        // SAFETY: as in `stops`.
-        unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr().cast());
-            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8))) as u32
-        }
-    }
 }
 
 /// High bit set in the lane of each byte of `w` below `n` (`n <= 0x80`). Lanes above the first

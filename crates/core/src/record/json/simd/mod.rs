@@ -1,4 +1,10 @@
-//! Which SIMD code this CPU may run: the one run-time check behind every AVX2 path of the JSON module.
+//! The JSON module's SIMD kernels, and the one run-time check behind every AVX2 path.
+//!
+//! - [`sse2`]: 16 bytes a step. SSE2 is part of x86_64, so these are safe functions used without a
+//!   check, under `cfg(target_arch = "x86_64")`; other architectures take the SWAR code beside the call.
+
+#[cfg(target_arch = "x86_64")]
+pub(super) mod sse2;
 
 /// Whether this CPU has every feature the AVX2 code is compiled for: AVX2, PCLMULQDQ (stage 1's prefix
 /// XOR) and POPCNT (escaping). Detected on the first call and cached.
