@@ -54,7 +54,7 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
         // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
         assert!(simd::has_avx2(), "the JSON token index needs AVX2 and PCLMULQDQ");
         // SAFETY: `has_avx2()` found AVX2 and PCLMULQDQ.
-        unsafe { avx2::build(input, out) }
+        unsafe { simd::avx2::stage1(input, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -63,19 +63,63 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     }
 }
 
+/// The block loop of [`build`], for a kernel's `classify` (64 bytes into their masks) and `prefix_xor`
+/// (bit `i` = XOR of bits `0..=i`). Inlined into the kernel ([`simd::avx2::stage1`]), so that all of
+/// it is compiled with the kernel's target features.
+#[inline(always)]
+pub(super) fn blocks(
+    input: &[u8],
+    out: &mut Tokens,
+    classify: impl Fn(&[u8]) -> Block,
+    prefix_xor: impl Fn(u64) -> u64 + Copy,
+) -> Stage1 {
+    let mut carry = Carry::default();
+    let mut high = 0u64;
+    let mut chunks = input.chunks_exact(64);
+    let mut base = 0;
+    // A local, not `out`'s field, so that the count stays in a register.
+    let starts = &mut out.starts[..];
+    for chunk in &mut chunks {
+        let m = classify(chunk);
+        high |= m.high;
+        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+            return Stage1::Invalid;
+        }
+        base += 64;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // The tail, padded with spaces: whitespace adds no token and ends no string.
+        let mut last = [b' '; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        let m = classify(&last);
+        high |= m.high;
+        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+            return Stage1::Invalid;
+        }
+    }
+    out.len = carry.len;
+    if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
+        // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
+        // strings every non-ASCII byte is an error anyway).
+        return Stage1::Invalid;
+    }
+    Stage1::Tokens
+}
+
 /// Bitmasks of one 64-byte block.
 #[derive(Debug, Clone, Copy, Default)]
-struct Block {
-    quote: u64,
-    backslash: u64,
+pub(super) struct Block {
+    pub(super) quote: u64,
+    pub(super) backslash: u64,
     /// Space, tab, line feed, carriage return: JSON's whitespace.
-    ws: u64,
+    pub(super) ws: u64,
     /// `{ } [ ] : ,` (and the control bytes 0x0c and 0x1a, which the walk rejects by their value).
-    op: u64,
+    pub(super) op: u64,
     /// Bytes below 0x20.
-    control: u64,
+    pub(super) control: u64,
     /// Bytes with the high bit set (non-ASCII).
-    high: u64,
+    pub(super) high: u64,
 }
 
 /// State carried from one block to the next.
@@ -174,101 +218,6 @@ fn check_escapes(input: &[u8], base: usize, mut starts: u64, checked_to: &mut us
         }
     }
     true
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    use super::{Block, Carry, Stage1, Tokens, block};
-
-    /// Only callable (`unsafe`) on a CPU with AVX2 and PCLMULQDQ.
-    #[target_feature(enable = "avx2,pclmulqdq")]
-    pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
-        let mut carry = Carry::default();
-        let mut high = 0u64;
-        let prefix_xor =
-            |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-        let mut chunks = input.chunks_exact(64);
-        let mut base = 0;
-        // A local, not `out`'s field, so that the count stays in a register.
-        let starts = &mut out.starts[..];
-        for chunk in &mut chunks {
-            let m = classify(chunk);
-            high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
-                return Stage1::Invalid;
-            }
-            base += 64;
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            // The tail, padded with spaces: whitespace adds no token and ends no string.
-            let mut last = [b' '; 64];
-            last[..rest.len()].copy_from_slice(rest);
-            let m = classify(&last);
-            high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
-                return Stage1::Invalid;
-            }
-        }
-        out.len = carry.len;
-        if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
-            // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
-            // strings every non-ASCII byte is an error anyway).
-            return Stage1::Invalid;
-        }
-        Stage1::Tokens
-    }
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn classify(chunk: &[u8]) -> Block {
-        assert!(chunk.len() >= 64);
-        // SAFETY: the assert keeps both unaligned 32-byte loads inside `chunk`.
-        let (lo, hi) = unsafe {
-            (_mm256_loadu_si256(chunk.as_ptr().cast()), _mm256_loadu_si256(chunk.as_ptr().add(32).cast()))
-        };
-        let (lo, hi) = (half(lo), half(hi));
-        let join = |l: u32, h: u32| u64::from(l) | (u64::from(h) << 32);
-        Block {
-            quote: join(lo[0], hi[0]),
-            backslash: join(lo[1], hi[1]),
-            ws: join(lo[2], hi[2]),
-            op: join(lo[3], hi[3]),
-            control: join(lo[4], hi[4]),
-            high: join(lo[5], hi[5]),
-        }
-    }
-
-    /// Quote, backslash, whitespace, operator, control and high-bit masks of 32 bytes.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn half(v: __m256i) -> [u32; 6] {
-        // Byte `b` is whitespace iff WS[b & 15] == b: each slot holds either the whitespace byte
-        // with that low nibble or a byte whose low nibble differs (simdjson's table). Bytes with
-        // the high bit set shuffle to 0 and never match.
-        let ws_table = _mm256_setr_epi8(
-            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
-            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
-        );
-        // `b | 0x20` folds `[` `]` onto `{` `}`; the same lookup then finds the four.
-        let op_table = _mm256_setr_epi8(
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
-        );
-        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-        let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
-        [
-            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8))),
-            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8))),
-            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, v), v)),
-            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, folded), folded)),
-            // Unsigned `b <= 0x1f` is `max(b, 0x1f) == 0x1f`.
-            mask(_mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0x1f)), _mm256_set1_epi8(0x1f))),
-            mask(v),
-        ]
-    }
 }
 
 #[cfg(test)]

@@ -1,8 +1,18 @@
 //! The JSON module's SIMD kernels, and the one run-time check behind every AVX2 path.
 //!
 //! - [`sse2`]: 16 bytes a step. SSE2 is part of x86_64, so these are safe functions used without a
-//!   check, under `cfg(target_arch = "x86_64")`; other architectures take the SWAR code beside the call.
+//!   check.
+//! - [`avx2`]: 32 or 64 bytes a step. Each is an `unsafe fn` with `#[target_feature]`, whose `# Safety`
+//!   section asks for [`has_avx2`]; its callers check that first and say so in a `// SAFETY:` comment.
+//!
+//! Both are compiled for x86_64 only (`cfg(target_arch = "x86_64")` at each call); elsewhere the
+//! portable code beside each call runs, and [`has_avx2`] is false. Where a kernel's loop is mostly the
+//! logic of the module it serves, the loop stays there as a generic `#[inline(always)]` function that
+//! the kernel instantiates, so that it is compiled with the kernel's features: stage 1's block loop
+//! ([`super::index::blocks`]) is one.
 
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(super) mod sse2;
 
