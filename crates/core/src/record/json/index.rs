@@ -9,8 +9,8 @@
 //! are inside strings follows from the quotes alone once escaped quotes are removed: the string
 //! interiors are the prefix XOR of the real quotes, a carry-less multiplication by all-ones.
 
-use super::decode_escape;
 use super::simd;
+use super::string::decode_escape;
 
 /// What [`build`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

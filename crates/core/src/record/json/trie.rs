@@ -1,6 +1,6 @@
 //! The key paths a scan reports, as a trie over object keys.
 
-use super::decoded_eq;
+use super::string::decoded_eq;
 
 /// Marks "no trie node": the value is not on any wanted path.
 pub(super) const NONE: u32 = u32::MAX;
