@@ -1,6 +1,6 @@
 //! Why an input was refused, and where.
 
-use super::MAX_DEPTH;
+use super::scanner::MAX_DEPTH;
 
 /// Why an input is not a JSON object serde_json would accept; `at` is the byte offset of the
 /// problem (into the scanned input, or into the body given to [`unescape`](super::unescape)).

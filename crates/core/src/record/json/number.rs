@@ -2,7 +2,8 @@
 //! serde_json 1.0's `parse_integer` & co. (without the `float_roundtrip` feature) step for step, quirks
 //! included, so that the same literals are rejected as out of range and the same f64 comes out.
 
-use super::{JsonError, Raw, Scanner};
+use super::error::JsonError;
+use super::scanner::{Raw, Scanner};
 
 impl<F: FnMut(u16, Raw)> Scanner<'_, '_, '_, F> {
     #[inline]

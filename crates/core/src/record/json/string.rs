@@ -3,7 +3,8 @@
 
 use memchr::memchr2;
 
-use super::{JsonError, at, simd};
+use super::error::{JsonError, at};
+use super::simd;
 
 /// Appends the decoded bytes of a JSON string body (the text between the quotes) to `out`.
 ///
