@@ -122,7 +122,7 @@ pub(super) fn decoded_eq(body: &[u8], key: &[u8]) -> bool {
 /// Decodes the escape whose backslash is at `bytes[i]`, returning the character and the offset
 /// just past the escape. Surrogates must come in high-low `\u` pairs, as serde_json requires when
 /// it produces a `String`.
-#[inline]
+#[inline(always)]
 pub(super) fn decode_escape(bytes: &[u8], i: usize) -> Result<(char, usize), JsonError> {
     let c = match bytes.get(i + 1) {
         None => return Err(JsonError::Eof { at: at(bytes.len()) }),
