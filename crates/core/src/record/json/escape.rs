@@ -3,6 +3,8 @@
 //! Records built from raw bytes must be valid JSON, which must be UTF-8: each maximal invalid UTF-8 sequence becomes U+FFFD (as
 //! `String::from_utf8_lossy` does) and the caller counts it, rather than dropping the record.
 
+use super::simd;
+
 /// Per byte: 0 = copy as-is, `u` = `\u00XX`, anything else = that letter after a backslash.
 static ESCAPE: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -62,9 +64,9 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     out.reserve(s.len() + 2);
     let mut i = 0;
     #[cfg(target_arch = "x86_64")]
-    if s.len() >= 32 && super::index::available() && std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: AVX2 (with SSSE3) and POPCNT were detected at run time.
-        i = unsafe { avx2::escape_blocks::<STOP_AT_NON_ASCII>(out, s) };
+    if s.len() >= 32 && simd::has_avx2() {
+        // SAFETY: `has_avx2()` found AVX2 (which includes SSSE3) and POPCNT.
+        i = unsafe { simd::avx2::escape_blocks::<STOP_AT_NON_ASCII>(out, s) };
         if STOP_AT_NON_ASCII && s.get(i).is_some_and(|&b| b >= 0x80) {
             return i;
         }
@@ -72,10 +74,10 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     // PERF: log lines (JSON ones above all) have an escape every few dozen bytes, so copying the runs
     // between them with `memcpy` was mostly call overhead. Each 16 (then 8) bytes are stored whole (a
     // fixed-size copy, no call) and the length cut back to the first byte that needs escaping.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(target_arch = "x86_64")]
     while let Some(block) = s.get(i..i + 16) {
         let block: &[u8; 16] = block.try_into().unwrap_or(&[0; 16]);
-        let m = flags16(block, STOP_AT_NON_ASCII);
+        let m = simd::sse2::flags16(block, STOP_AT_NON_ASCII);
         let len = out.len();
         out.extend_from_slice(block);
         if m == 0 {
@@ -93,12 +95,12 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     }
     // The rest is under 16 bytes: read as the end of the string's last 16, it is mostly clean (a CRI
     // time, the end of a line) and copied at once.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    #[cfg(target_arch = "x86_64")]
     if i < s.len()
         && let Some(last) = s.len().checked_sub(16)
     {
         let block: &[u8; 16] = s[last..].try_into().unwrap_or(&[0; 16]);
-        if flags16(block, STOP_AT_NON_ASCII) >> (16 - (s.len() - i)) == 0 {
+        if simd::sse2::flags16(block, STOP_AT_NON_ASCII) >> (16 - (s.len() - i)) == 0 {
             out.extend_from_slice(&s[i..]);
             return s.len();
         }
@@ -138,43 +140,22 @@ fn escape_words<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> u
     i
 }
 
-/// Bit `i` set if `block[i]` needs escaping (or, with `non_ascii`, is >= 0x80): SSE2, which every
-/// x86_64 has, tests 16 bytes in a few instructions, and exactly.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-#[inline(always)]
-fn flags16(block: &[u8; 16], non_ascii: bool) -> u32 {
-    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8};
-    let half = |h: &[u8]| i64::from_le_bytes(h.try_into().unwrap_or_default());
-    // SAFETY: these intrinsics only compute on values (no pointers: the block is read as two 8-byte
-    // halves, which the compiler makes one 16-byte load), and need only SSE2, which the cfg above
-    // guarantees the target has.
-    unsafe {
-        let v = _mm_set_epi64x(half(&block[8..]), half(&block[..8]));
-        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-        // Unsigned `v <= 0x1f`: a control character.
-        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
-        let m = _mm_movemask_epi8(_mm_or_si128(_mm_or_si128(quote, backslash), control)) as u32;
-        if non_ascii { m | _mm_movemask_epi8(v) as u32 } else { m }
-    }
-}
-
 /// The length of `s` once escaped by [`escape_into`], for `s` valid UTF-8 (invalid sequences would be
 /// replaced, which this does not count).
 pub fn escaped_len(s: &[u8]) -> usize {
     // PERF: once per record decided from its parts (a count for the rule counters, without escaping a
     // record that is then dropped), so 32 bytes a step where AVX2 is there (the JSON index needs it too).
     #[cfg(target_arch = "x86_64")]
-    if super::index::available() && std::arch::is_x86_feature_detected!("popcnt") {
-        // SAFETY: AVX2 and POPCNT were detected at run time.
-        return s.len() + unsafe { avx2::extra(s) };
+    if simd::has_avx2() {
+        // SAFETY: `has_avx2()` found AVX2 and POPCNT.
+        return s.len() + unsafe { simd::avx2::escape_extra(s) };
     }
     s.len() + s.iter().map(|&b| extra(b)).sum::<usize>()
 }
 
 /// The bytes escaping adds to `b`.
 #[inline(always)]
-fn extra(b: u8) -> usize {
+pub(super) fn extra(b: u8) -> usize {
     match ESCAPE[b as usize] {
         0 => 0,
         b'u' => 5,
@@ -182,160 +163,9 @@ fn extra(b: u8) -> usize {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    /// For each set of flagged bytes in 8 (bit j: byte j is `"` or `\\`), the `pshufb` indices that
-    /// put a backslash (lanes 8 and up hold them) before each flagged byte: 8 bytes in, `8 + popcnt` out.
-    static EXPAND: [[u8; 16]; 256] = {
-        let mut t = [[0x80u8; 16]; 256];
-        let mut m = 0;
-        while m < 256 {
-            let (mut j, mut o) = (0, 0);
-            while j < 8 {
-                if m & (1 << j) != 0 {
-                    t[m][o] = 8;
-                    o += 1;
-                }
-                t[m][o] = j as u8;
-                o += 1;
-                j += 1;
-            }
-            m += 1;
-        }
-        t
-    };
-
-    /// Escapes whole 32-byte blocks of `s` into `out` and returns the bytes of `s` done: stops at the
-    /// last block boundary, or (with `STOP_AT_NON_ASCII`) at the first byte >= 0x80, whichever is first.
-    ///
-    /// PERF: JSON messages (application logs) carry a quote every few bytes. A block whose only
-    /// escapes are quotes and backslashes (the usual case) is escaped 8 bytes at a time by one
-    /// shuffle, however many it holds; a control character falls back to one escape at a time.
-    #[target_feature(enable = "avx2,popcnt")]
-    pub(super) unsafe fn escape_blocks<const STOP_AT_NON_ASCII: bool>(out: &mut Vec<u8>, s: &[u8]) -> usize {
-        let mut i = 0;
-        while let Some(block) = s.get(i..i + 32) {
-            // SAFETY: `block` has 32 bytes; the intrinsics need AVX2, which the caller checked.
-            let (v, quotes, others) = unsafe {
-                let v = _mm256_loadu_si256(block.as_ptr().cast());
-                let q = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8)), _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)));
-                let c = _mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v)) as u32;
-                (v, _mm256_movemask_epi8(q) as u32, if STOP_AT_NON_ASCII { c | _mm256_movemask_epi8(v) as u32 } else { c })
-            };
-            // At most two bytes out per byte in, and the last 16-byte store may write 8 past its end.
-            out.reserve(64 + 8);
-            let len = out.len();
-            if others == 0 {
-                // SAFETY: `reserve` left room for 72 bytes past `len`: the stores below write at most
-                // 64 (the last one ends within the room) and the length is set to what they wrote.
-                unsafe {
-                    let base = out.as_mut_ptr().add(len);
-                    if quotes == 0 {
-                        _mm256_storeu_si256(base.cast(), v);
-                        out.set_len(len + 32);
-                    } else {
-                        let mut dst = base;
-                        for h in 0..4 {
-                            let m = (quotes >> (8 * h)) & 0xff;
-                            let half = i64::from_le_bytes(block[8 * h..8 * h + 8].try_into().unwrap_or_default());
-                            let x = _mm_set_epi64x(i64::from_le_bytes([b'\\'; 8]), half);
-                            let y = _mm_shuffle_epi8(x, _mm_loadu_si128(EXPAND[m as usize].as_ptr().cast()));
-                            _mm_storeu_si128(dst.cast(), y);
-                            dst = dst.add(8 + m.count_ones() as usize);
-                        }
-                        out.set_len(len + dst.offset_from(base) as usize);
-                    }
-                }
-                i += 32;
-                continue;
-            }
-            // A control character (or a byte >= 0x80): the bytes before it one by one, then it.
-            let k = others.trailing_zeros() as usize;
-            for &b in &block[..k] {
-                if b == b'"' || b == b'\\' {
-                    out.extend_from_slice(&[b'\\', b]);
-                } else {
-                    out.push(b);
-                }
-            }
-            i += k;
-            if STOP_AT_NON_ASCII && s[i] >= 0x80 {
-                return i;
-            }
-            super::push_escape(out, s[i]);
-            i += 1;
-        }
-        i
-    }
-
-    /// The bytes escaping adds to `s`: quotes and backslashes (one each) counted 32 at a time, control
-    /// characters (rare) one by one. The last bytes are read as the block that ends with `s`, with the
-    /// bytes already counted masked off; a string shorter than a block is counted a byte at a time.
-    #[target_feature(enable = "avx2,popcnt")]
-    pub(super) unsafe fn extra(s: &[u8]) -> usize {
-        // PERF: once per record and part (a CRI line's time and stream are short): no copy into a
-        // padded block, whose `memcpy` call cost more than the counting.
-        let n = s.len();
-        if n < 32 {
-            if n < 16 {
-                return s.iter().map(|&b| super::extra(b)).sum();
-            }
-            // Two 16-byte blocks, the second without the bytes the first counted; the flagged bytes (few:
-            // a CRI time has none) one by one.
-            let first: &[u8; 16] = s[..16].try_into().unwrap_or(&[0; 16]);
-            let last: &[u8; 16] = s[n - 16..].try_into().unwrap_or(&[0; 16]);
-            let (mut a, mut b) = (super::flags16(first, false), super::flags16(last, false) & (u32::MAX << (32 - n)));
-            let mut count = 0;
-            while a != 0 {
-                count += super::extra(first[a.trailing_zeros() as usize]);
-                a &= a - 1;
-            }
-            while b != 0 {
-                count += super::extra(last[b.trailing_zeros() as usize]);
-                b &= b - 1;
-            }
-            return count;
-        }
-        let mut count = 0;
-        let mut i = 0;
-        while i + 32 <= n {
-            // SAFETY: AVX2 is enabled on this function.
-            count += unsafe { block(s[i..i + 32].try_into().unwrap_or(&[0; 32]), u32::MAX) };
-            i += 32;
-        }
-        if i < n {
-            // The last 32 bytes (`n >= 32`), of which the first `32 - (n - i)` were counted.
-            // SAFETY: AVX2 is enabled on this function.
-            count += unsafe { block(s[n - 32..].try_into().unwrap_or(&[0; 32]), u32::MAX << (32 - (n - i))) };
-        }
-        count
-    }
-
-    /// The bytes escaping adds to the bytes of `block` (32 of them) whose bit is set in `keep`.
-    #[target_feature(enable = "avx2,popcnt")]
-    #[inline]
-    unsafe fn block(block: &[u8; 32], keep: u32) -> usize {
-        // SAFETY: `block` has 32 bytes; the intrinsics need AVX2, which the caller has.
-        let (quotes, mut controls) = unsafe {
-            let v = _mm256_loadu_si256(block.as_ptr().cast());
-            let q = _mm256_or_si256(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8)), _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8)));
-            let c = _mm256_cmpeq_epi8(_mm256_min_epu8(v, _mm256_set1_epi8(0x1f)), v);
-            (_mm256_movemask_epi8(q) as u32 & keep, _mm256_movemask_epi8(c) as u32 & keep)
-        };
-        let mut n = quotes.count_ones() as usize;
-        while controls != 0 {
-            n += super::extra(block[controls.trailing_zeros() as usize]);
-            controls &= controls - 1;
-        }
-        n
-    }
-}
-
 /// Appends the escape sequence of `b`, a byte that needs one.
 #[inline(always)]
-fn push_escape(out: &mut Vec<u8>, b: u8) {
+pub(super) fn push_escape(out: &mut Vec<u8>, b: u8) {
     let e = ESCAPE[b as usize];
     if e == b'u' {
         out.extend_from_slice(&[b'\\', b'u', b'0', b'0', HEX[(b >> 4) as usize], HEX[(b & 0xf) as usize]]);
@@ -353,149 +183,5 @@ fn escape_mask(w: u64) -> u64 {
     (w.wrapping_sub(ONES * 0x20) & !w & HIGH) | zero(w ^ (ONES * u64::from(b'"'))) | zero(w ^ (ONES * u64::from(b'\\')))
 }
 
-/// Whether any of the 8 bytes in `w` is a control character, `"` or `\`.
 #[cfg(test)]
-fn word_needs_escape(w: u64) -> bool {
-    escape_mask(w) != 0
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn esc(s: &[u8]) -> (String, bool) {
-        let mut out = Vec::new();
-        let bad = escape_into(&mut out, s);
-        (String::from_utf8(out).unwrap(), bad)
-    }
-
-    #[test]
-    fn escapes_specials_and_controls() {
-        let (s, bad) = esc(b"a\"b\\c\n\r\t\x08\x0c\x01\x1f\x7f");
-        assert!(!bad);
-        assert_eq!(s, r#"a\"b\\c\n\r\t\b\f\u0001\u001f"#.to_string() + "\x7f");
-        let v: String = serde_json::from_str(&format!("\"{s}\"")).unwrap();
-        assert_eq!(v.as_bytes(), b"a\"b\\c\n\r\t\x08\x0c\x01\x1f\x7f");
-    }
-
-    #[test]
-    fn keeps_utf8_and_replaces_invalid() {
-        let (s, bad) = esc("µs ✓".as_bytes());
-        assert!(!bad);
-        assert_eq!(s, "µs ✓");
-        let (s, bad) = esc(b"a\xff\xfeb\xe2\x9c");
-        assert!(bad);
-        assert_eq!(s, "a\\ufffd\\ufffdb\\ufffd");
-    }
-
-    /// Escaping one character at a time, as the JSON grammar says.
-    fn reference(s: &[u8]) -> (Vec<u8>, bool) {
-        let (mut out, mut bad) = (Vec::new(), false);
-        for chunk in s.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                match c {
-                    '"' => out.extend_from_slice(b"\\\""),
-                    '\\' => out.extend_from_slice(b"\\\\"),
-                    '\n' => out.extend_from_slice(b"\\n"),
-                    '\r' => out.extend_from_slice(b"\\r"),
-                    '\t' => out.extend_from_slice(b"\\t"),
-                    '\u{8}' => out.extend_from_slice(b"\\b"),
-                    '\u{c}' => out.extend_from_slice(b"\\f"),
-                    c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-                    c => out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes()),
-                }
-            }
-            if !chunk.invalid().is_empty() {
-                out.extend_from_slice(b"\\ufffd");
-                bad = true;
-            }
-        }
-        (out, bad)
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, failure_persistence: None, ..Default::default() })]
-
-        #[test]
-        fn escapes_like_the_reference(
-            pieces in proptest::collection::vec(
-                proptest::prop_oneof![
-                    proptest::collection::vec(proptest::sample::select(&b"a \"\\\n\x01\x1f\x7f\x80\xbf\xc3\xa9\xe2\x9c\x93\xff"[..]), 0..4),
-                    proptest::collection::vec(proptest::prelude::any::<u8>(), 0..4),
-                    proptest::prelude::Just(b"0123456789abcdef".to_vec()),
-                ],
-                0..40,
-            ),
-            prefix in 0usize..3,
-        ) {
-            let s = pieces.concat();
-            let mut out = b"xy"[..prefix.min(2)].to_vec();
-            let bad = escape_into(&mut out, &s);
-            let (want, want_bad) = reference(&s);
-            proptest::prop_assert_eq!(&out[..prefix.min(2)], &b"xy"[..prefix.min(2)]);
-            proptest::prop_assert_eq!(String::from_utf8_lossy(&out[prefix.min(2)..]), String::from_utf8_lossy(&want));
-            proptest::prop_assert_eq!(bad, want_bad);
-            if !want_bad {
-                proptest::prop_assert_eq!(escaped_len(&s), want.len());
-                proptest::prop_assert_eq!(s.len() + s.iter().map(|&b| extra(b)).sum::<usize>(), want.len());
-            }
-        }
-    }
-
-    /// Every length around the 16- and 32-byte blocks, with one or two bytes to escape at every
-    /// position: the overlapping reads of a string's last block count each byte once.
-    #[test]
-    fn escaped_length_at_every_position() {
-        for len in 0..100 {
-            for p in 0..len {
-                for q in [p, p + 1, len - 1] {
-                    for b in [b'"', b'\\', 0x01, b'\n'] {
-                        let mut s = vec![b'a'; len];
-                        s[p] = b;
-                        s[q.min(len - 1)] = b'"';
-                        let (want, _) = reference(&s);
-                        assert_eq!(escaped_len(&s), want.len(), "len {len}, {b:#x} at {p}, quote at {q}");
-                        let mut out = Vec::new();
-                        escape_into(&mut out, &s);
-                        assert_eq!(out, want, "len {len}, {b:#x} at {p}, quote at {q}");
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn word_check_is_exact() {
-        for b in 0..=255u8 {
-            for pos in 0..8 {
-                let mut w = *b"abcdefgh";
-                w[pos] = b;
-                let want = ESCAPE[b as usize] != 0;
-                assert_eq!(
-                    word_needs_escape(u64::from_le_bytes(w)),
-                    want,
-                    "byte {b:#x} at {pos}"
-                );
-            }
-        }
-        let (s, _) = esc(b"0123456789abcdef\"0123456789\x01abcdefgh\\");
-        assert_eq!(s, r#"0123456789abcdef\"0123456789\u0001abcdefgh\\"#);
-    }
-
-    #[test]
-    fn the_lowest_flag_is_the_first_byte_to_escape() {
-        for a in [0u8, 0x1f, b'"', b'\\'] {
-            for b in [0u8, 0x01, b'"', b'\\', b'a', 0xff] {
-                for pa in 0..8 {
-                    for pb in pa + 1..8 {
-                        let mut w = *b"abcdefgh";
-                        w[pa] = a;
-                        w[pb] = b;
-                        let m = escape_mask(u64::from_le_bytes(w));
-                        assert_eq!(m.trailing_zeros() / 8, pa as u32, "{a:#x}@{pa} {b:#x}@{pb}");
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

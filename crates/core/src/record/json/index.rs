@@ -9,20 +9,8 @@
 //! are inside strings follows from the quotes alone once escaped quotes are removed: the string
 //! interiors are the prefix XOR of the real quotes, a carry-less multiplication by all-ones.
 
-use super::decode_escape;
-
-/// Whether this CPU can run [`build`]. Checked once per [`super::Index`]; the exact scanner serves
-/// CPUs without AVX2 (and other architectures).
-pub(super) fn available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("pclmulqdq")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
+use super::simd;
+use super::string::decode_escape;
 
 /// What [`build`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +39,8 @@ impl Tokens {
     }
 }
 
-/// Fills `out` from `input`. The caller must have checked [`available`] on this CPU.
+/// Fills `out` from `input`. The caller must have checked [`simd::has_avx2`] on this CPU; the exact
+/// scanner serves CPUs without AVX2 (and other architectures).
 pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     out.len = 0;
     out.escapes.clear();
@@ -63,9 +52,9 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     #[cfg(target_arch = "x86_64")]
     {
         // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
-        assert!(available(), "the JSON token index needs AVX2 and PCLMULQDQ");
-        // SAFETY: `available()` found AVX2 and PCLMULQDQ.
-        unsafe { avx2::build(input, out) }
+        assert!(simd::has_avx2(), "the JSON token index needs AVX2 and PCLMULQDQ");
+        // SAFETY: `has_avx2()` found AVX2 and PCLMULQDQ.
+        unsafe { simd::avx2::stage1(input, out) }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -74,19 +63,63 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     }
 }
 
+/// The block loop of [`build`], for a kernel's `classify` (64 bytes into their masks) and `prefix_xor`
+/// (bit `i` = XOR of bits `0..=i`). Inlined into the kernel ([`simd::avx2::stage1`]), so that all of
+/// it is compiled with the kernel's target features.
+#[inline(always)]
+pub(super) fn blocks(
+    input: &[u8],
+    out: &mut Tokens,
+    classify: impl Fn(&[u8]) -> Block,
+    prefix_xor: impl Fn(u64) -> u64 + Copy,
+) -> Stage1 {
+    let mut carry = Carry::default();
+    let mut high = 0u64;
+    let mut chunks = input.chunks_exact(64);
+    let mut base = 0;
+    // A local, not `out`'s field, so that the count stays in a register.
+    let starts = &mut out.starts[..];
+    for chunk in &mut chunks {
+        let m = classify(chunk);
+        high |= m.high;
+        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+            return Stage1::Invalid;
+        }
+        base += 64;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        // The tail, padded with spaces: whitespace adds no token and ends no string.
+        let mut last = [b' '; 64];
+        last[..rest.len()].copy_from_slice(rest);
+        let m = classify(&last);
+        high |= m.high;
+        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+            return Stage1::Invalid;
+        }
+    }
+    out.len = carry.len;
+    if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
+        // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
+        // strings every non-ASCII byte is an error anyway).
+        return Stage1::Invalid;
+    }
+    Stage1::Tokens
+}
+
 /// Bitmasks of one 64-byte block.
 #[derive(Debug, Clone, Copy, Default)]
-struct Block {
-    quote: u64,
-    backslash: u64,
+pub(super) struct Block {
+    pub(super) quote: u64,
+    pub(super) backslash: u64,
     /// Space, tab, line feed, carriage return: JSON's whitespace.
-    ws: u64,
+    pub(super) ws: u64,
     /// `{ } [ ] : ,` (and the control bytes 0x0c and 0x1a, which the walk rejects by their value).
-    op: u64,
+    pub(super) op: u64,
     /// Bytes below 0x20.
-    control: u64,
+    pub(super) control: u64,
     /// Bytes with the high bit set (non-ASCII).
-    high: u64,
+    pub(super) high: u64,
 }
 
 /// State carried from one block to the next.
@@ -187,242 +220,5 @@ fn check_escapes(input: &[u8], base: usize, mut starts: u64, checked_to: &mut us
     true
 }
 
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use std::arch::x86_64::*;
-
-    use super::{Block, Carry, Stage1, Tokens, block};
-
-    /// Only callable (`unsafe`) on a CPU with AVX2 and PCLMULQDQ.
-    #[target_feature(enable = "avx2,pclmulqdq")]
-    pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
-        let mut carry = Carry::default();
-        let mut high = 0u64;
-        let prefix_xor =
-            |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-        let mut chunks = input.chunks_exact(64);
-        let mut base = 0;
-        // A local, not `out`'s field, so that the count stays in a register.
-        let starts = &mut out.starts[..];
-        for chunk in &mut chunks {
-            let m = classify(chunk);
-            high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
-                return Stage1::Invalid;
-            }
-            base += 64;
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            // The tail, padded with spaces: whitespace adds no token and ends no string.
-            let mut last = [b' '; 64];
-            last[..rest.len()].copy_from_slice(rest);
-            let m = classify(&last);
-            high |= m.high;
-            if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
-                return Stage1::Invalid;
-            }
-        }
-        out.len = carry.len;
-        if carry.in_string != 0 || (high != 0 && std::str::from_utf8(input).is_err()) {
-            // Unterminated string; or bytes that are not UTF-8, which JSON allows nowhere (outside
-            // strings every non-ASCII byte is an error anyway).
-            return Stage1::Invalid;
-        }
-        Stage1::Tokens
-    }
-
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn classify(chunk: &[u8]) -> Block {
-        assert!(chunk.len() >= 64);
-        // SAFETY: the assert keeps both unaligned 32-byte loads inside `chunk`.
-        let (lo, hi) = unsafe {
-            (_mm256_loadu_si256(chunk.as_ptr().cast()), _mm256_loadu_si256(chunk.as_ptr().add(32).cast()))
-        };
-        let (lo, hi) = (half(lo), half(hi));
-        let join = |l: u32, h: u32| u64::from(l) | (u64::from(h) << 32);
-        Block {
-            quote: join(lo[0], hi[0]),
-            backslash: join(lo[1], hi[1]),
-            ws: join(lo[2], hi[2]),
-            op: join(lo[3], hi[3]),
-            control: join(lo[4], hi[4]),
-            high: join(lo[5], hi[5]),
-        }
-    }
-
-    /// Quote, backslash, whitespace, operator, control and high-bit masks of 32 bytes.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn half(v: __m256i) -> [u32; 6] {
-        // Byte `b` is whitespace iff WS[b & 15] == b: each slot holds either the whitespace byte
-        // with that low nibble or a byte whose low nibble differs (simdjson's table). Bytes with
-        // the high bit set shuffle to 0 and never match.
-        let ws_table = _mm256_setr_epi8(
-            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
-            b' ' as i8, 100, 100, 100, 17, 100, 113, 2, 100, b'\t' as i8, b'\n' as i8, 112, 100, b'\r' as i8, 100, 100,
-        );
-        // `b | 0x20` folds `[` `]` onto `{` `}`; the same lookup then finds the four.
-        let op_table = _mm256_setr_epi8(
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
-            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':' as i8, b'{' as i8, b',' as i8, b'}' as i8, 0, 0,
-        );
-        let folded = _mm256_or_si256(v, _mm256_set1_epi8(0x20));
-        let mask = |x: __m256i| _mm256_movemask_epi8(x) as u32;
-        [
-            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8))),
-            mask(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8))),
-            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(ws_table, v), v)),
-            mask(_mm256_cmpeq_epi8(_mm256_shuffle_epi8(op_table, folded), folded)),
-            // Unsigned `b <= 0x1f` is `max(b, 0x1f) == 0x1f`.
-            mask(_mm256_cmpeq_epi8(_mm256_max_epu8(v, _mm256_set1_epi8(0x1f)), _mm256_set1_epi8(0x1f))),
-            mask(v),
-        ]
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The escaped bytes of `bytes` by walking them one at a time.
-    fn escaped_slow(bytes: &[u8]) -> Vec<bool> {
-        let mut out = vec![false; bytes.len()];
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == b'\\' && i + 1 < bytes.len() {
-                out[i + 1] = true;
-                i += 2;
-            } else {
-                i += 1;
-            }
-        }
-        out
-    }
-
-    #[test]
-    fn escaped_bytes_match_a_byte_walk_across_blocks() {
-        // Backslash runs of every length at every offset, crossing block boundaries.
-        let mut cases = Vec::new();
-        for run in 1..=5 {
-            for offset in 0..130 {
-                let mut b = vec![b'a'; 192];
-                for k in 0..run {
-                    if offset + k < b.len() {
-                        b[offset + k] = b'\\';
-                    }
-                }
-                cases.push(b);
-            }
-        }
-        let mut x = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..2000 {
-            let b: Vec<u8> = (0..200)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    if x.is_multiple_of(3) { b'\\' } else { b'a' }
-                })
-                .collect();
-            cases.push(b);
-        }
-        for b in cases {
-            let want = escaped_slow(&b);
-            let mut carry = 0;
-            for (n, chunk) in b.chunks(64).enumerate() {
-                let bits = chunk.iter().enumerate().fold(0u64, |m, (i, &c)| m | (u64::from(c == b'\\') << i));
-                let got = escaped(bits, &mut carry);
-                for i in 0..chunk.len() {
-                    assert_eq!(got >> i & 1 == 1, want[n * 64 + i], "offset {} of {:?}", n * 64 + i, String::from_utf8_lossy(&b));
-                }
-            }
-        }
-    }
-
-    fn tokens(input: &[u8]) -> Option<Vec<u32>> {
-        if !available() {
-            return None;
-        }
-        let mut out = Tokens::default();
-        match build(input, &mut out) {
-            Stage1::Tokens => Some(out.starts().to_vec()),
-            Stage1::Invalid => Some(vec![u32::MAX]),
-        }
-    }
-
-    /// Token starts by a byte walk: outside strings, every quote, operator and first byte of a run of
-    /// other non-whitespace bytes.
-    fn tokens_slow(input: &[u8]) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut in_string = false;
-        let mut prev_scalar = false;
-        let mut i = 0;
-        while i < input.len() {
-            let b = input[i];
-            if in_string {
-                match b {
-                    b'\\' => i += 1,
-                    b'"' => {
-                        in_string = false;
-                        out.push(i as u32);
-                    }
-                    _ => {}
-                }
-                prev_scalar = false;
-            } else {
-                let scalar = !matches!(b, b' ' | b'\t' | b'\n' | b'\r' | b'"' | b'{' | b'}' | b'[' | b']' | b':' | b',');
-                if b == b'"' {
-                    in_string = true;
-                }
-                if !scalar && !matches!(b, b' ' | b'\t' | b'\n' | b'\r') || scalar && !prev_scalar {
-                    out.push(i as u32);
-                }
-                prev_scalar = scalar;
-            }
-            i += 1;
-        }
-        out
-    }
-
-    #[test]
-    fn token_starts_match_a_byte_walk() {
-        let mut long = String::from(r#"{"a":"#);
-        for i in 0..40 {
-            long.push_str(&format!(r#" "k{i}\"\\" : [1,-2.5e3, true ,null,{{"x":"y\\\\"}}],"#));
-        }
-        long.push_str(r#""z":false}"#);
-        let cases: Vec<&[u8]> = vec![
-            br#"{}"#,
-            br#"  {"a":1}  "#,
-            br#"{"a":"b\"c","d":[1,2,{"e":null}]}"#,
-            br#"{"a" :	-12.5e+3 , "b":true}"#,
-            long.as_bytes(),
-        ];
-        for input in cases {
-            let Some(got) = tokens(input) else { return };
-            assert_eq!(got, tokens_slow(input), "{}", String::from_utf8_lossy(input));
-        }
-    }
-
-    #[test]
-    fn faults_found_without_the_grammar() {
-        let bad: &[&[u8]] = &[
-            b"{\"a\":\"b\x01\"}",            // control byte in a string
-            b"{\"a\":\"b",                   // unterminated
-            br#"{"a":"\q"}"#,                // bad escape
-            br#"{"a":"\ud800"}"#,            // lone surrogate
-            b"{\"a\":\"\xff\"}",             // not UTF-8
-        ];
-        for input in bad {
-            let Some(got) = tokens(input) else { return };
-            assert_eq!(got, vec![u32::MAX], "{}", String::from_utf8_lossy(input));
-        }
-        // A surrogate pair is one escape, even across a block boundary.
-        let mut pair = vec![b'{', b'"', b'a', b'"', b':', b'"'];
-        pair.resize(60, b'x');
-        pair.extend_from_slice(br#"\ud83d\ude00"}"#);
-        assert_ne!(tokens(&pair), Some(vec![u32::MAX]));
-    }
-}
+mod tests;

@@ -6,7 +6,9 @@
 //! the exact scanner, which finds the precise error. So the walk may be strict about anything it likes
 //! as long as it never accepts what the exact scanner refuses, which the property tests check.
 
-use super::{MAX_DEPTH, NONE, Raw, Scanner, at};
+use super::error::at;
+use super::scanner::{MAX_DEPTH, Raw, Scanner};
+use super::trie::NONE;
 
 /// The walk found the input invalid (or could not be sure): ask the exact scanner.
 pub(super) struct GiveUp;

@@ -1,0 +1,48 @@
+//! The JSON module's SIMD kernels, and the one run-time check behind every AVX2 path.
+//!
+//! - [`sse2`]: 16 bytes a step. SSE2 is part of x86_64, so these are safe functions used without a
+//!   check.
+//! - [`avx2`]: 32 or 64 bytes a step. Each is an `unsafe fn` with `#[target_feature]`, whose `# Safety`
+//!   section asks for [`has_avx2`]; its callers check that first and say so in a `// SAFETY:` comment.
+//!
+//! Both are compiled for x86_64 only (`cfg(target_arch = "x86_64")` at each call); elsewhere the
+//! portable code beside each call runs, and [`has_avx2`] is false. Where a kernel's loop is mostly the
+//! logic of the module it serves, the loop stays there as a generic `#[inline(always)]` function that
+//! the kernel instantiates, so that it is compiled with the kernel's features: stage 1's block loop
+//! ([`super::index::blocks`]) is one.
+
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) mod sse2;
+
+/// Whether this CPU has every feature the AVX2 code is compiled for: AVX2, PCLMULQDQ (stage 1's prefix
+/// XOR) and POPCNT (escaping). Detected on the first call and cached.
+///
+/// std caches each feature on its own; one flag for the three keeps the check on the per-call paths
+/// (escaping, [`super::escaped_len`]) to a single load.
+#[inline]
+pub(super) fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        /// 0: not detected yet; 1: no; 2: yes. Threads that race to detect store the same answer.
+        static AVX2: AtomicU8 = AtomicU8::new(0);
+        #[cold]
+        fn detect() -> bool {
+            let yes = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("pclmulqdq")
+                && std::arch::is_x86_feature_detected!("popcnt");
+            AVX2.store(1 + u8::from(yes), Ordering::Relaxed);
+            yes
+        }
+        match AVX2.load(Ordering::Relaxed) {
+            0 => detect(),
+            state => state == 2,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}

@@ -1,0 +1,99 @@
+//! The key paths a scan reports, as a trie over object keys.
+
+use super::string::decoded_eq;
+
+/// Marks "no trie node": the value is not on any wanted path.
+pub(super) const NONE: u32 = u32::MAX;
+
+/// The set of key paths a [`scan`](super::scan) should report, shaped as a trie so that one key
+/// comparison per object member decides whether to keep looking below it.
+#[derive(Debug, Clone)]
+pub struct PathTrie {
+    /// `nodes[0]` is the top-level object.
+    nodes: Vec<Node>,
+    /// Number of path ids (`0..ids`).
+    pub(super) ids: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct Node {
+    /// Raw UTF-8 key bytes and child node index. Linear search: rule sets name a few fields per
+    /// object, and comparing short slices beats hashing them.
+    children: Vec<(Box<[u8]>, u32)>,
+    /// Path ids ending here; more than one only if the caller passed the same path twice.
+    pub(super) ids: Vec<u16>,
+    /// Path ids ending strictly below this node: what a repeated key withdraws (see [`scan`](super::scan)).
+    pub(super) below: Vec<u16>,
+}
+
+impl PathTrie {
+    /// Builds the trie. `paths[i]` is a list of object keys from the top-level object down (for
+    /// example `["kubernetes", "namespace_name"]`) and is reported with id `i`. An empty path names
+    /// the top-level object itself. Paths past index `u16::MAX` cannot be given an id and are
+    /// ignored.
+    pub fn new(paths: &[Vec<String>]) -> PathTrie {
+        let mut nodes = vec![Node::default()];
+        for (id, path) in paths.iter().enumerate() {
+            let Ok(id) = u16::try_from(id) else { break };
+            let mut at = 0usize;
+            for key in path {
+                let existing = nodes[at].children.iter().find(|(k, _)| **k == *key.as_bytes());
+                at = match existing {
+                    Some(&(_, child)) => child as usize,
+                    None => {
+                        let child = nodes.len();
+                        nodes.push(Node::default());
+                        nodes[at].children.push((key.as_bytes().into(), child as u32));
+                        child
+                    }
+                };
+            }
+            nodes[at].ids.push(id);
+        }
+        // Children are always created after their parent, so a reverse pass sees every node's subtree
+        // complete before the node itself.
+        for at in (0..nodes.len()).rev() {
+            let mut below = Vec::new();
+            for &(_, child) in &nodes[at].children {
+                let c = &nodes[child as usize];
+                below.extend_from_slice(&c.ids);
+                below.extend_from_slice(&c.below);
+            }
+            nodes[at].below = below;
+        }
+        let ids = paths.len().min(usize::from(u16::MAX) + 1) as u32;
+        PathTrie { nodes, ids }
+    }
+
+    /// True if no path was given: [`scan`](super::scan) then only validates.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.first().is_none_or(|n| n.children.is_empty() && n.ids.is_empty())
+    }
+
+    pub(super) fn node(&self, node: u32) -> Option<&Node> {
+        self.nodes.get(node as usize)
+    }
+
+    /// The node to search below `node`'s object members, or `NONE` when nothing deeper is wanted,
+    /// so that leaf objects are skipped without any key comparisons.
+    pub(super) fn descend(&self, node: u32) -> u32 {
+        match self.node(node) {
+            Some(n) if !n.children.is_empty() => node,
+            _ => NONE,
+        }
+    }
+
+    /// `key` is a validated string body; `escaped` says whether it has to be decoded to compare.
+    #[inline]
+    pub(super) fn child(&self, node: u32, key: &[u8], escaped: bool) -> u32 {
+        let Some(n) = self.node(node) else { return NONE };
+        let hit = if escaped {
+            n.children.iter().find(|(k, _)| decoded_eq(key, k))
+        } else {
+            // Most keys of a wanted object are not wanted: a length test rejects nearly all of them
+            // before any byte is compared.
+            n.children.iter().find(|(k, _)| k.len() == key.len() && **k == *key)
+        };
+        hit.map_or(NONE, |&(_, child)| child)
+    }
+}
