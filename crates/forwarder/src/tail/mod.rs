@@ -13,7 +13,8 @@
 //!   for in the copy next to it (`<name>.1`, `<name>-<date>`, same first bytes) and read from there;
 //!   the file itself is read again from the start.
 //! - **Lines** are cut at `max_line_bytes` (plus room for the CRI or Docker framing); the rest of an
-//!   over-long line is skipped without being buffered.
+//!   over-long line is skipped without being buffered. A message joined from partial lines (CRI `P`,
+//!   Docker's 16 KiB parts) is cut at `max_line_bytes` too, however many parts come before its last.
 
 pub mod checkpoint;
 
@@ -140,7 +141,13 @@ impl Tail {
     }
 
     fn phys_cap(&self) -> usize {
-        self.cfg.max_line_bytes.0 as usize + FRAMING
+        self.msg_cap() + FRAMING
+    }
+
+    /// The longest message passed on: joined partial lines are cut here too, so a chain of parts
+    /// without its last one holds at most this much.
+    fn msg_cap(&self) -> usize {
+        self.cfg.max_line_bytes.0 as usize
     }
 
     /// Number of files being read.
@@ -235,8 +242,8 @@ impl Tail {
     fn follow(&self, id: TrackId, path: PathBuf, file: File, (dev, ino): (u64, u64), offset: u64, meta: FileMeta) -> Follow {
         let joiner = match self.cfg.format {
             InputFormatSetting::Auto => None,
-            InputFormatSetting::Cri => Some(Joiner::new(ContainerFormat::Cri, self.cfg.max_line_bytes.0 as usize)),
-            InputFormatSetting::Docker => Some(Joiner::new(ContainerFormat::Docker, self.cfg.max_line_bytes.0 as usize)),
+            InputFormatSetting::Cri => Some(Joiner::new(ContainerFormat::Cri, self.msg_cap())),
+            InputFormatSetting::Docker => Some(Joiner::new(ContainerFormat::Docker, self.msg_cap())),
         };
         Follow {
             id,
@@ -285,11 +292,11 @@ impl Tail {
 
     /// Reads up to `max_chunks` chunks from every file, handing lines to `sink`. Returns the bytes read.
     pub fn read(&mut self, sink: &mut impl LineSink, max_chunks: usize) -> u64 {
-        let cap = self.phys_cap();
+        let caps = (self.phys_cap(), self.msg_cap());
         let mut total = 0;
         for f in &mut self.files {
             for _ in 0..max_chunks {
-                match read_chunk(f, &mut self.buf, cap, self.cfg.max_line_bytes.0 as usize, sink, &mut self.stats) {
+                match read_chunk(f, &mut self.buf, caps, sink, &mut self.stats) {
                     Ok(0) => break,
                     Ok(n) => {
                         total += n as u64;
@@ -363,12 +370,13 @@ impl Tail {
     /// Finishes files rotated away or deleted that have been quiet for `rotate_wait`.
     pub fn finish_drained(&mut self, sink: &mut impl LineSink, rotate_wait: Duration) {
         let now = Instant::now();
+        let cap = self.msg_cap();
         let mut i = 0;
         while i < self.files.len() {
             let f = &mut self.files[i];
             if f.draining.is_some_and(|d| now.duration_since(d) >= rotate_wait) {
                 let mut f = self.files.swap_remove(i);
-                finish(&mut f, sink);
+                finish(&mut f, cap, sink);
                 self.finished.push(f.id);
                 self.stats.closed += 1;
                 tracing::debug!(file = %f.path.display(), "Finished a rotated or deleted file.");
@@ -382,6 +390,7 @@ impl Tail {
     /// one, and start the file again from the beginning under a new track.
     fn truncated(&mut self, id: TrackId, tracker: &mut Tracker) {
         let Some(i) = self.files.iter().position(|f| f.id == id) else { return };
+        let cap = self.msg_cap();
         let copy = find_copy(&self.files[i]);
         let new_id = self.next_id;
         self.next_id += 1;
@@ -438,9 +447,9 @@ impl Tail {
         f.skipping = false;
         f.head.clear();
         f.joiner = match (fmt, self.cfg.format) {
-            (_, InputFormatSetting::Cri) => Some(Joiner::new(ContainerFormat::Cri, self.cfg.max_line_bytes.0 as usize)),
-            (_, InputFormatSetting::Docker) => Some(Joiner::new(ContainerFormat::Docker, self.cfg.max_line_bytes.0 as usize)),
-            (Some(fmt), _) => Some(Joiner::new(fmt, self.cfg.max_line_bytes.0 as usize)),
+            (_, InputFormatSetting::Cri) => Some(Joiner::new(ContainerFormat::Cri, cap)),
+            (_, InputFormatSetting::Docker) => Some(Joiner::new(ContainerFormat::Docker, cap)),
+            (Some(fmt), _) => Some(Joiner::new(fmt, cap)),
             (None, _) => None,
         };
         self.active.insert(f.path.clone(), new_id);
@@ -508,13 +517,13 @@ fn find_copy(f: &Follow) -> Option<PathBuf> {
 }
 
 /// Hands out what is left at the end of a file that will not grow again.
-fn finish(f: &mut Follow, sink: &mut impl LineSink) {
+fn finish(f: &mut Follow, cap: usize, sink: &mut impl LineSink) {
     if !f.carry.is_empty() {
         let carry = std::mem::take(&mut f.carry);
         let end = f.consumed + carry.len() as u64;
         let line = carry.strip_suffix(b"\r").unwrap_or(&carry);
         let offset = f.consumed;
-        line_out(f, line, offset, false, end, sink);
+        line_out(f, line, offset, false, end, cap, sink);
         f.consumed = end;
     }
     if let Some(j) = &mut f.joiner {
@@ -525,7 +534,8 @@ fn finish(f: &mut Follow, sink: &mut impl LineSink) {
     f.resume = f.consumed;
 }
 
-fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink: &mut impl LineSink) {
+/// Hands one physical line to the file's joiner, whose messages are cut at `cap` bytes.
+fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, cap: usize, sink: &mut impl LineSink) {
     if f.joiner.is_none() {
         if line.iter().all(u8::is_ascii_whitespace) {
             sink.line(f.id, &f.meta, None, f.resume);
@@ -533,7 +543,7 @@ fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink:
         }
         // Not a container log format: every line is read as text (a malformed CRI line is one).
         let fmt = container::detect(line).unwrap_or(ContainerFormat::Cri);
-        f.joiner = Some(Joiner::new(fmt, usize::MAX / 8));
+        f.joiner = Some(Joiner::new(fmt, cap));
     }
     let Some(j) = f.joiner.as_mut() else { return };
     if line.is_empty() {
@@ -557,8 +567,7 @@ fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink:
 fn read_chunk(
     f: &mut Follow,
     buf: &mut Vec<u8>,
-    phys_cap: usize,
-    _cap: usize,
+    (phys_cap, cap): (usize, usize),
     sink: &mut impl LineSink,
     stats: &mut TailStats,
 ) -> std::io::Result<usize> {
@@ -601,14 +610,14 @@ fn read_chunk(
             line = &line[..phys_cap];
             stats.cut_lines += 1;
         }
-        line_out(f, line, base + i as u64, cut, base + end as u64 + 1, sink);
+        line_out(f, line, base + i as u64, cut, base + end as u64 + 1, cap, sink);
         i = end + 1;
     }
     if buf.len() - i > phys_cap {
         // An over-long line with no newline yet: pass its start on now and skip the rest.
         stats.cut_lines += 1;
         let line = &buf[i..i + phys_cap];
-        line_out(f, line, base + i as u64, true, base + buf.len() as u64, sink);
+        line_out(f, line, base + i as u64, true, base + buf.len() as u64, cap, sink);
         f.skipping = true;
         f.consumed = base + buf.len() as u64;
     } else {
