@@ -467,7 +467,7 @@ impl Config {
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
         let mut cfg = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
+                let text = crate::files::read_regular_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
                 Config::from_yaml(p, &text)?
             }
             None => Config::default(),
@@ -488,7 +488,7 @@ impl Config {
                 .to_string();
         }
         if cfg.hec.token.is_empty() && !cfg.hec.token_file.is_empty() {
-            match std::fs::read_to_string(&cfg.hec.token_file) {
+            match crate::files::read_regular_string(Path::new(&cfg.hec.token_file)) {
                 Ok(t) => cfg.hec.token = t.trim().to_string(),
                 Err(e) => errors.push(format!("hec.token_file: cannot read {:?}: {e}", cfg.hec.token_file)),
             }

@@ -20,6 +20,7 @@
 
 pub mod budget;
 pub mod config;
+pub mod files;
 pub mod gzip;
 pub mod hec;
 pub mod meta;
@@ -115,7 +116,7 @@ pub enum RulesError {
 
 /// Reads and compiles a rule file; returns it with its text (to notice changes).
 pub fn load_rules(path: &Path) -> Result<(RuleSet, String), RulesError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.display().to_string(), source })?;
+    let text = files::read_regular_string(path).map_err(|source| RulesError::Read { path: path.display().to_string(), source })?;
     let rules = RuleSet::from_yaml(&path.display().to_string(), &text).map_err(|d| RulesError::Invalid(d.to_string()))?;
     Ok((rules, text))
 }
@@ -256,7 +257,8 @@ async fn reload_loop(shared: Arc<Shared>, path: std::path::PathBuf, mut current:
     loop {
         tokio::time::sleep(every).await;
         // ConfigMap updates swap a symlink: read through it each time rather than watching an inode.
-        let Ok(text) = tokio::fs::read_to_string(&path).await else { continue };
+        let p = path.clone();
+        let Ok(Ok(text)) = tokio::task::spawn_blocking(move || files::read_regular_string(&p)).await else { continue };
         if text == current {
             continue;
         }

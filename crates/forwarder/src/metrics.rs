@@ -60,6 +60,8 @@ pub struct Metrics {
     pub partials_lost: Counter,
     /// Errors opening or reading files.
     pub file_errors: Counter,
+    /// Matching paths that are not regular files, by type.
+    pub files_skipped: Family<Labels, Counter>,
     /// Files being read.
     pub files: Gauge,
     /// Bytes in the files not read yet.
@@ -165,6 +167,7 @@ impl Metrics {
             rotations: reg!(r, "file_rotations", "Rotations seen, by kind (rename, truncate)", Family::default()),
             partials_lost: reg!(r, "partials_lost", "Partial messages lost to a truncation without a copy", Counter::default()),
             file_errors: reg!(r, "file_errors", "Errors opening or reading log files", Counter::default()),
+            files_skipped: reg!(r, "files_skipped", "Paths matching inputs.paths that are not regular files (not read), by type: fifo, socket, device, directory", Family::default()),
             files: reg!(r, "files", "Log files being read", Gauge::default()),
             unread_bytes: reg!(r, "unread_bytes", "Bytes in the log files not read yet", Gauge::default()),
             checkpoint_lag: reg!(r, "checkpoint_lag_bytes", "Bytes read but not yet delivered and committed", Gauge::default()),

@@ -659,6 +659,11 @@ impl Pipeline {
         m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
         m.partials_lost.inc_by(s.partials_lost);
         m.file_errors.inc_by(s.errors);
+        for (kind, n) in crate::files::NotRegular::ALL.iter().zip(s.skipped) {
+            if n > 0 {
+                m.files_skipped.get_or_create(&vec![("type".into(), kind.name().into())]).inc_by(n);
+            }
+        }
         m.files.set(tail.len() as i64);
         m.unread_bytes.set(tail.unread_bytes() as i64);
         let lag = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();

@@ -2,7 +2,9 @@
 //! forwarder, and what it must do in return (bounded memory, no silent loss, no hang, every problem
 //! reported).
 
-use std::time::Duration;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::support::hec::Receiver;
 use crate::support::*;
@@ -71,4 +73,61 @@ fn r15_partial_line_chains_are_capped_and_counted() {
     wait_until(Duration::from_secs(5), "the cut messages counted", Some(&fwd), || fwd.metric("logtrim_input_truncated_total", "") == 2.0);
     fwd.signal("TERM");
     assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+fn mkfifo(p: &Path) {
+    assert!(Command::new("mkfifo").arg(p).status().unwrap().success(), "mkfifo {}", p.display());
+}
+
+/// Finding 4: a FIFO matching `inputs.paths` is skipped (never opened: `open` would wait for a writer),
+/// logged and counted once; the other files flow, the probes answer and SIGTERM works.
+#[test]
+fn r15_a_fifo_among_the_logs_is_skipped_and_counted() {
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-fifo", &hec.url());
+    mkfifo(&s.log_path("pipe-1", "shop", "fifo"));
+    let mut w = LogWriter::new(s.log_path("web-1", "shop", "nginx"), false);
+    let mut kept: Vec<String> = (0..100).map(|i| format!("f{i}")).collect();
+    for id in &kept {
+        w.line(id, false, 10);
+    }
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    wait_until(Duration::from_secs(10), "the regular file's lines", Some(&fwd), || hec.ids().len() == kept.len());
+    // A file created later is found by a later discovery: the FIFO is not counted again.
+    let mut late = LogWriter::new(s.log_path("web-2", "shop", "nginx"), false);
+    for i in 0..50 {
+        let id = format!("g{i}");
+        late.line(&id, false, 10);
+        kept.push(id);
+    }
+    wait_until(Duration::from_secs(10), "the later file's lines", Some(&fwd), || hec.ids().len() == kept.len());
+    check_delivery(&hec.ids(), &kept, &[]);
+    wait_until(Duration::from_secs(5), "the FIFO counted", Some(&fwd), || fwd.metric("logtrim_files_skipped_total", r#"type="fifo""#) == 1.0);
+    assert_eq!(fwd.log_text().matches("Not a regular file").count(), 1, "logged once:\n{}", fwd.log_text());
+    let t = Instant::now();
+    assert_eq!(fwd.get("/healthz").map(|r| r.0), Some(200));
+    assert!(t.elapsed() < Duration::from_secs(1), "/healthz took {:?}", t.elapsed());
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+/// Finding 4: a FIFO given as the rule file or the configuration file fails the start at once
+/// (exit 2, saying what the path is) instead of waiting for a writer.
+#[test]
+fn r15_a_fifo_as_the_rule_file_or_configuration_fails_the_start() {
+    let hec = Receiver::start(TOKEN);
+    let mut s = Setup::new("r15-fifo-rules", &hec.url());
+    let fifo = s.dir.path().join("pipe.yaml");
+    mkfifo(&fifo);
+    let rules = s.rules.display().to_string();
+    for (var, what) in [("LOGTRIM_RULES_FILE", "loading the rules"), ("LOGTRIM_CONFIG", "loading the configuration")] {
+        s.set("LOGTRIM_RULES_FILE", &rules);
+        s.set(var, fifo.to_str().unwrap());
+        let mut fwd = s.start(var);
+        let (code, _) = fwd.wait_exit(Duration::from_secs(10));
+        let log = fwd.log_text();
+        assert_eq!(code, Some(2), "{log}");
+        assert!(log.contains(what) && log.contains("pipe.yaml") && log.contains("not a regular file but a FIFO"), "{log}");
+    }
 }

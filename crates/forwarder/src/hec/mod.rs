@@ -67,7 +67,7 @@ pub fn http_client(cfg: &HecConfig) -> Result<reqwest::Client, SinkError> {
         b = b.tls_danger_accept_invalid_certs(true);
     }
     if !cfg.ca_file.is_empty() {
-        let pem = std::fs::read(&cfg.ca_file).map_err(|source| SinkError::CaFile { path: cfg.ca_file.clone(), source })?;
+        let pem = crate::files::read_regular(std::path::Path::new(&cfg.ca_file)).map_err(|source| SinkError::CaFile { path: cfg.ca_file.clone(), source })?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SinkError::Client(e.to_string()))? {
             b = b.tls_certs_merge([cert]);
         }

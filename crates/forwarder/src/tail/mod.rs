@@ -18,7 +18,7 @@
 
 pub mod checkpoint;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use logtrim_formats::container::{self, ContainerFormat, Joiner, Message};
 
 use crate::config::{InputFormatSetting, Inputs, StartAt};
+use crate::files::{NotRegular, Opened, open_regular};
 use crate::meta::{FileMeta, Templates};
 use checkpoint::{Entry, TrackId, Tracker};
 
@@ -66,6 +67,9 @@ pub struct TailStats {
     pub closed: u64,
     /// Errors opening or reading files.
     pub errors: u64,
+    /// Paths matching the globs that are not regular files, by [`NotRegular::index`]: each counted
+    /// once when first seen.
+    pub skipped: [u64; NotRegular::ALL.len()],
 }
 
 struct Follow {
@@ -108,6 +112,9 @@ pub struct Tail {
     buf: Vec<u8>,
     /// Tracks the reader finished with, for the pipeline to close once their lines are registered.
     finished: Vec<TrackId>,
+    /// Matching paths that are not regular files, already logged and counted (only those the globs
+    /// still match are kept, so the set is bounded by them).
+    skipped: HashSet<PathBuf>,
     /// Counters since the last [`Tail::take_stats`].
     pub stats: TailStats,
 }
@@ -136,6 +143,7 @@ impl Tail {
             startup: startup.unwrap_or_default(),
             buf: Vec::with_capacity(CHUNK + FRAMING),
             finished: Vec::new(),
+            skipped: HashSet::new(),
             stats: TailStats::default(),
         }
     }
@@ -192,27 +200,39 @@ impl Tail {
             }
         }
         found.sort();
+        let mut skipped = HashSet::new();
         for path in found {
             if self.active.contains_key(&path) {
                 continue;
             }
-            if let Err(e) = self.open_new(&path, tracker) {
-                self.stats.errors += 1;
-                tracing::warn!(file = %path.display(), error = %e, "Cannot open a log file; will retry.");
+            match self.open_new(&path, tracker) {
+                Ok(None) => {}
+                Ok(Some(kind)) => {
+                    if !self.skipped.contains(&path) {
+                        self.stats.skipped[kind.index()] += 1;
+                        tracing::warn!(file = %path.display(), kind = kind.name(), "Not a regular file; skipping it (only regular files are read).");
+                    }
+                    skipped.insert(path);
+                }
+                Err(e) => {
+                    self.stats.errors += 1;
+                    tracing::warn!(file = %path.display(), error = %e, "Cannot open a log file; will retry.");
+                }
             }
         }
+        self.skipped = skipped;
         for entry in std::mem::take(&mut self.startup) {
             self.resume_renamed(entry, tracker);
         }
         self.first_start = false;
     }
 
-    fn open_new(&mut self, path: &Path, tracker: &mut Tracker) -> std::io::Result<()> {
-        let mut file = File::open(path)?;
-        let md = file.metadata()?;
-        if !md.is_file() {
-            return Ok(());
-        }
+    /// Follows the file at `path`; what it is instead when it is not a regular file.
+    fn open_new(&mut self, path: &Path, tracker: &mut Tracker) -> std::io::Result<Option<NotRegular>> {
+        let (mut file, md) = match open_regular(path)? {
+            Opened::File(f, md) => (f, md),
+            Opened::Not(kind) => return Ok(Some(kind)),
+        };
         let (dev, ino, size) = (md.dev(), md.ino(), md.len());
         let known = self.startup.iter().position(|e| e.dev == dev && e.ino == ino);
         let offset = match known {
@@ -236,7 +256,7 @@ impl Tail {
         self.active.insert(path.to_path_buf(), id);
         self.stats.opened += 1;
         tracing::debug!(file = %path.display(), offset, "Following a log file.");
-        Ok(())
+        Ok(None)
     }
 
     fn follow(&self, id: TrackId, path: PathBuf, file: File, (dev, ino): (u64, u64), offset: u64, meta: FileMeta) -> Follow {
@@ -273,7 +293,7 @@ impl Tail {
             let Ok(md) = d.metadata() else { continue };
             if md.dev() == e.dev && md.ino() == e.ino && md.is_file() && md.len() > e.offset {
                 let path = d.path();
-                let Ok(mut file) = File::open(&path) else { return };
+                let Ok(Opened::File(mut file, _)) = open_regular(&path) else { return };
                 if file.seek(SeekFrom::Start(e.offset)).is_err() {
                     return;
                 }
@@ -399,9 +419,8 @@ impl Tail {
         tracker.open(new_id, Entry { path: f.path.clone(), target, dev: f.dev, ino: f.ino, offset: 0 });
         let mut drained = None;
         match copy.and_then(|p| {
-            let mut file = File::open(&p).ok()?;
+            let Opened::File(mut file, md) = open_regular(&p).ok()? else { return None };
             file.seek(SeekFrom::Start(f.consumed)).ok()?;
-            let md = file.metadata().ok()?;
             Some((p, file, md))
         }) {
             Some((p, file, md)) => {
@@ -503,7 +522,7 @@ fn find_copy(f: &Follow) -> Option<PathBuf> {
         if !md.is_file() || md.len() < f.consumed || (md.dev(), md.ino()) == (f.dev, f.ino) {
             continue;
         }
-        let Ok(file) = File::open(e.path()) else { continue };
+        let Ok(Opened::File(file, _)) = open_regular(&e.path()) else { continue };
         let mut head = vec![0u8; f.head.len()];
         if file.read_exact_at(&mut head, 0).is_err() || head != f.head {
             continue;
