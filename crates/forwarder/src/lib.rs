@@ -253,6 +253,10 @@ async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Dura
 
 /// Checks the rule file every `every`; a changed file that compiles replaces the running rules, a
 /// broken one is logged and counted and the running rules stay.
+///
+/// Reading and compiling run on the blocking pool: this task shares the runtime's one thread with the
+/// probes, `/metrics` and every delivery, and a large rule set takes long enough to compile that
+/// kubelet would see the pod as dead and Splunk-bound batches would wait.
 async fn reload_loop(shared: Arc<Shared>, path: std::path::PathBuf, mut current: String, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
@@ -263,7 +267,18 @@ async fn reload_loop(shared: Arc<Shared>, path: std::path::PathBuf, mut current:
             continue;
         }
         let m = &shared.metrics;
-        match RuleSet::from_yaml(&path.display().to_string(), &text) {
+        let (name, src) = (path.display().to_string(), text.clone());
+        let compiled = match tokio::task::spawn_blocking(move || RuleSet::from_yaml(&name, &src)).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "Compiling the changed rule file failed; keeping the running rules.");
+                m.reloads.get_or_create(&vec![("result".into(), "error".into())]).inc();
+                m.rules_ok.set(0);
+                current = text;
+                continue;
+            }
+        };
+        match compiled {
             Ok(rules) => {
                 tracing::info!(file = %path.display(), rules = rules.len(), "Loaded the changed rule file.");
                 *shared.new_rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules);

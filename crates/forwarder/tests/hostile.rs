@@ -131,3 +131,70 @@ fn r15_a_fifo_as_the_rule_file_or_configuration_fails_the_start() {
         assert!(log.contains(what) && log.contains("pipe.yaml") && log.contains("not a regular file but a FIFO"), "{log}");
     }
 }
+
+/// A rule file of `n` rules, none of which matches the test lines.
+fn many_rules(n: usize) -> String {
+    let mut s = String::from("name: many\nrules:\n");
+    for i in 0..n {
+        s.push_str(&format!("  - name: r{i}\n    when: log contains \"needle-{i}-x\"\n    action: drop\n"));
+    }
+    s + "default:\n  action: keep\n"
+}
+
+/// Finding 5: a hot reload of a rule file that takes long to compile holds up neither the probes nor
+/// deliveries: compiling runs off the runtime that serves them.
+#[test]
+fn r15_probes_and_deliveries_go_on_while_a_large_rule_file_compiles() {
+    // A rule file this build (the forwarder's own) takes a while to compile, measured here rather than
+    // assumed: compilation gets faster as the core improves.
+    let mut n = 250;
+    let compile = loop {
+        let t = Instant::now();
+        logtrim_core::RuleSet::from_yaml("many.yaml", &many_rules(n)).unwrap();
+        let took = t.elapsed();
+        if took >= Duration::from_millis(1500) || n >= 64_000 {
+            break took;
+        }
+        n *= 2;
+    };
+    eprintln!("reload: {n} rules compile in {compile:?} here");
+
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-reload", &hec.url());
+    let mut w = LogWriter::new(s.log_path("web-1", "shop", "nginx"), false);
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    w.line("before", false, 10);
+    wait_until(Duration::from_secs(10), "a line before the reload", Some(&fwd), || hec.ids().contains_key("before"));
+
+    std::fs::write(&s.rules, many_rules(n)).unwrap();
+    let started = Instant::now();
+    w.line("during", false, 10);
+    // Every answer is timed: /metrics (which says when the reload is done) as well as /healthz.
+    let (mut slowest, mut delivered_at) = (Duration::ZERO, None);
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(120), "no reload within 120 s\n{}", fwd.log_text());
+        let t = Instant::now();
+        assert_eq!(fwd.get("/healthz").map(|r| r.0), Some(200));
+        let reloaded = fwd.metric("logtrim_rules_reloads_total", r#"result="ok""#) == 1.0;
+        slowest = slowest.max(t.elapsed());
+        if delivered_at.is_none() && hec.ids().contains_key("during") {
+            delivered_at = Some(started.elapsed());
+        }
+        if reloaded {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reload = started.elapsed();
+    eprintln!("reload took {reload:?}; slowest /healthz + /metrics {slowest:?}; the line written meanwhile arrived after {delivered_at:?}");
+    assert!(slowest < Duration::from_millis(500), "/healthz and /metrics took {slowest:?} during a {reload:?} reload");
+    // Deliveries went on: the line written as the reload began arrived before it ended (when it lasted
+    // long enough for that to say anything: a batch waits up to 200 ms).
+    if reload > Duration::from_secs(1) {
+        assert!(delivered_at.is_some(), "nothing delivered during a {reload:?} reload");
+    }
+    wait_until(Duration::from_secs(10), "the line written during the reload", Some(&fwd), || hec.ids().contains_key("during"));
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
