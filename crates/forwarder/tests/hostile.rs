@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::support::hec::Receiver;
+use crate::support::hec::{Mode, Receiver};
 use crate::support::*;
 
 /// Peak RSS allowed while the forwarder holds partial-line chains far larger than it (debug build).
@@ -195,6 +195,58 @@ fn r15_probes_and_deliveries_go_on_while_a_large_rule_file_compiles() {
         assert!(delivered_at.is_some(), "nothing delivered during a {reload:?} reload");
     }
     wait_until(Duration::from_secs(10), "the line written during the reload", Some(&fwd), || hec.ids().contains_key("during"));
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+/// Finding 11: a 200 whose body is not HEC's success reply (a proxy's login page) is no receipt: it
+/// is counted as `status="unconfirmed"`, said in the log, and the batch is sent again until HEC
+/// itself accepts it.
+#[test]
+fn r15_a_200_that_is_not_hecs_reply_is_not_a_delivery() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-login", &hec.url());
+    let mut w = LogWriter::new(s.log_path("web-1", "shop", "nginx"), false);
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    hec.set_mode(Mode::LoginPage);
+    let kept: Vec<String> = (0..200).map(|i| format!("p{i}")).collect();
+    for id in &kept {
+        w.line(id, false, 20);
+    }
+    wait_until(Duration::from_secs(10), "login pages answered", Some(&fwd), || hec.state.login_pages.load(Relaxed) >= 3);
+    hec.set_mode(Mode::Ok);
+    wait_until(Duration::from_secs(20), "every line, once HEC answers", Some(&fwd), || hec.ids().len() == kept.len());
+    check_delivery(&hec.ids(), &kept, &[]);
+    assert_eq!(fwd.metric("logtrim_hec_requests_total", r#"status="unconfirmed""#), hec.state.login_pages.load(Relaxed) as f64);
+    assert_eq!(fwd.metric("logtrim_hec_requests_total", r#"status="200""#), hec.state.receipts.load(Relaxed) as f64);
+    assert!(fwd.log_text().contains("without its success reply"), "{}", fwd.log_text());
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+/// Finding 11: an answer whose connection closes mid-response is no answer: not counted as
+/// `status="200"` (but as `error`), and its batch is sent again.
+#[test]
+fn r15_an_answer_cut_short_is_not_counted_as_200() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-cut", &hec.url());
+    let mut w = LogWriter::new(s.log_path("web-1", "shop", "nginx"), false);
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    hec.set_mode(Mode::CutShort);
+    let kept: Vec<String> = (0..200).map(|i| format!("c{i}")).collect();
+    for id in &kept {
+        w.line(id, false, 20);
+    }
+    wait_until(Duration::from_secs(10), "answers cut short", Some(&fwd), || hec.state.cut.load(Relaxed) >= 3);
+    hec.set_mode(Mode::Ok);
+    wait_until(Duration::from_secs(20), "every line, once HEC answers", Some(&fwd), || hec.ids().len() == kept.len());
+    check_delivery(&hec.ids(), &kept, &[]);
+    assert_eq!(fwd.metric("logtrim_hec_requests_total", r#"status="200""#), hec.state.receipts.load(Relaxed) as f64);
+    assert_eq!(fwd.metric("logtrim_hec_requests_total", r#"status="error""#), hec.state.cut.load(Relaxed) as f64);
     fwd.signal("TERM");
     assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
 }

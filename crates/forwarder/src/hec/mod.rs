@@ -160,7 +160,12 @@ impl Sink {
                     self.done(&batch);
                     return;
                 }
-                HecOutcome::Retry { reason, retry_after, unreachable, .. } => {
+                HecOutcome::Retry { reason, retry_after, unreachable, unconfirmed, .. } => {
+                    if unconfirmed && attempt == 0 {
+                        // A misconfiguration (a proxy answering for Splunk) rather than a busy HEC: said
+                        // loudly, once per batch.
+                        tracing::error!(endpoint = %ep.base, seq = batch.seq, reason = %reason, "HEC answered without its success reply, so the batch may not have reached Splunk; it is sent again.");
+                    }
                     self.balancer.failure(ep, unreachable, &reason);
                     drop(lease);
                     attempt += 1;
@@ -171,6 +176,7 @@ impl Sink {
                     }
                     tokio::time::sleep(delay).await;
                 }
+
                 HecOutcome::Reject { status, code, text } => {
                     self.balancer.success(ep);
                     m.dead_letter_batches.inc();
