@@ -65,26 +65,36 @@ pub struct Shared {
     pub persist_wake: tokio::sync::Notify,
 }
 
-/// Why the forwarder stopped with an error.
+/// Why the forwarder stopped with an error. An I/O cause is part of the message rather than a
+/// `source()`: logs print errors with `%`, the binary with `{:#}`, which would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The state directory is unusable.
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {path}: {error}")]
     StateDir {
         /// The directory.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    /// Checkpoints cannot be written in the state directory (at start).
+    #[error("state directory {path} cannot take checkpoints: {error}; without them every restart would send the log files again (is the volume read-only?)")]
+    StateNotWritable {
+        /// The directory.
+        path: String,
+        /// What failed.
+        error: checkpoint::CheckpointError,
+    },
+    /// The checkpoints could not be saved at shutdown.
+    #[error("checkpoints not saved: {0}; the next start reads the log files from the last checkpoint saved, sending again what was delivered since")]
+    CheckpointsNotSaved(checkpoint::CheckpointError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Listen {
         /// The address.
         addr: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The sink could not be set up.
     #[error(transparent)]
@@ -97,17 +107,16 @@ pub enum RunError {
     Reader,
 }
 
-/// Why a rule file could not be loaded.
+/// Why a rule file could not be loaded (an I/O cause is part of the message, as in [`RunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     /// Not readable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not a valid rule file (every problem, as `file:line:col: message`).
     #[error("{0}")]
@@ -116,7 +125,7 @@ pub enum RulesError {
 
 /// Reads and compiles a rule file; returns it with its text (to notice changes).
 pub fn load_rules(path: &Path) -> Result<(RuleSet, String), RulesError> {
-    let text = files::read_regular_string(path).map_err(|source| RulesError::Read { path: path.display().to_string(), source })?;
+    let text = files::read_regular_string(path).map_err(|error| RulesError::Read { path: path.display().to_string(), error })?;
     let rules = RuleSet::from_yaml(&path.display().to_string(), &text).map_err(|d| RulesError::Invalid(d.to_string()))?;
     Ok((rules, text))
 }
@@ -133,9 +142,10 @@ pub struct Summary {
 /// Runs the forwarder until `shutdown` completes, then stops reading, delivers what is in flight within
 /// `cfg.shutdown_deadline`, and persists the checkpoints.
 pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl Future<Output = ()>) -> Result<Summary, RunError> {
-    let state_err = |source| RunError::StateDir { path: cfg.state_dir.display().to_string(), source };
+    let state_err = |error| RunError::StateDir { path: cfg.state_dir.display().to_string(), error };
     std::fs::create_dir_all(&cfg.state_dir).map_err(state_err)?;
     let ckpt_path = cfg.state_dir.join("checkpoints.json");
+    checkpoint::check_writable(&ckpt_path).map_err(|error| RunError::StateNotWritable { path: cfg.state_dir.display().to_string(), error })?;
     let startup = match checkpoint::load(&ckpt_path) {
         Ok(s) => s,
         Err(e) => {
@@ -154,7 +164,7 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
 
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
-        .map_err(|source| RunError::Listen { addr: cfg.listen.clone(), source })?;
+        .map_err(|error| RunError::Listen { addr: cfg.listen.clone(), error })?;
     let app = server::router(Arc::clone(&shared), Arc::clone(&sink.balancer));
     background.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -210,18 +220,14 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
         tokio::task::spawn_blocking(move || b.flush(left)).await.ok();
     }
     let entries = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).entries();
-    match checkpoint::store(&ckpt_path, &entries) {
-        Ok(()) => {
-            shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), "ok".into())]).inc();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot persist checkpoints.");
-            shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), "error".into())]).inc();
-        }
-    }
+    let stored = checkpoint::store(&ckpt_path, &entries);
+    let label = if stored.is_ok() { "ok" } else { "error" };
+    shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), label.into())]).inc();
     for t in background {
         t.abort();
     }
+    // Not saving them is a failed shutdown (the pod's exit code says so), not a clean stop with a log line.
+    stored.map_err(RunError::CheckpointsNotSaved)?;
     let summary = Summary { drained, shutdown_secs: started.elapsed().as_secs_f64() };
     tracing::info!(drained = summary.drained, secs = summary.shutdown_secs, files = entries.len(), "Stopped.");
     Ok(summary)

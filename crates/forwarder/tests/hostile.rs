@@ -250,3 +250,74 @@ fn r15_an_answer_cut_short_is_not_counted_as_200() {
     fwd.signal("TERM");
     assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
 }
+
+/// Finding 12: the binary reports every problem of a configuration file as `file:line:col: message`
+/// (not `<input>`), and an I/O error once.
+#[test]
+fn r15_configuration_problems_are_all_reported_where_they_are() {
+    let hec = Receiver::start(TOKEN);
+    let mut s = Setup::new("r15-config", &hec.url());
+    let cfg = s.dir.path().join("forwarder.yaml");
+    std::fs::write(&cfg, "hec:\n  batch_byte: 1MB\n  batch_time: soon\ninputs:\n  max_line_bytes: lots\nlisten: nowhere\n").unwrap();
+    s.set("LOGTRIM_CONFIG", cfg.to_str().unwrap());
+    s.env.retain(|(k, _)| k != "LOGTRIM_LISTEN");
+    let mut fwd = s.start("a");
+    let (code, _) = fwd.wait_exit(Duration::from_secs(10));
+    let log = fwd.log_text();
+    assert_eq!(code, Some(2), "{log}");
+    let f = cfg.display();
+    for want in [
+        format!("{f}:2:3: unknown setting \"hec.batch_byte\""),
+        format!("{f}:3:15: hec.batch_time: invalid duration \"soon\""),
+        format!("{f}:5:19: inputs.max_line_bytes: invalid byte size \"lots\""),
+        format!("{f}:6:9: listen: \"nowhere\" is not an address"),
+    ] {
+        assert!(log.lines().any(|l| l.starts_with(&want)), "{want:?} missing from:\n{log}");
+    }
+    assert!(log.contains("4 problems in the configuration"), "{log}");
+    assert!(!log.contains("<input>"), "{log}");
+
+    // A missing file: the operating system's reason, once.
+    let missing = s.dir.path().join("missing.yaml");
+    s.set("LOGTRIM_CONFIG", missing.to_str().unwrap());
+    let mut fwd = s.start("b");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(2));
+    let log = fwd.log_text();
+    assert_eq!(log.matches("No such file or directory").count(), 1, "{log}");
+    assert!(log.contains(&format!("cannot read {}", missing.display())), "{log}");
+}
+
+/// Finding 12: a state directory that cannot take checkpoints fails the start, and checkpoints that
+/// cannot be saved at SIGTERM make the exit non-zero; each says why and what it costs.
+#[test]
+fn r15_checkpoints_that_cannot_be_saved_fail_the_start_and_the_exit() {
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-state", &hec.url());
+    // These tests run as root, whom permissions and read-only bits do not stop: a directory where the
+    // checkpoint's temporary file goes stops every write of it, as a read-only volume does.
+    let blocker = s.state.join("checkpoints.json.tmp");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let mut fwd = s.start("a");
+    let (code, _) = fwd.wait_exit(Duration::from_secs(10));
+    let log = fwd.log_text();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains(&format!("state directory {} cannot take checkpoints", s.state.display())), "{log}");
+    std::fs::remove_dir(&blocker).unwrap();
+
+    // Saving stops working while running: the exit says the checkpoints were not saved.
+    let mut w = LogWriter::new(s.log_path("web-1", "shop", "nginx"), false);
+    let mut fwd = s.start("b");
+    fwd.wait_ready(Duration::from_secs(20));
+    w.line("a1", false, 10);
+    wait_until(Duration::from_secs(10), "a delivered line", Some(&fwd), || hec.ids().contains_key("a1"));
+    std::fs::create_dir_all(&blocker).unwrap();
+    w.line("a2", false, 10);
+    wait_until(Duration::from_secs(10), "a failed checkpoint write", Some(&fwd), || {
+        fwd.metric("logtrim_checkpoint_writes_total", r#"result="error""#) >= 1.0
+    });
+    fwd.signal("TERM");
+    let (code, _) = fwd.wait_exit(Duration::from_secs(10));
+    let log = fwd.log_text();
+    assert_eq!(code, Some(2), "{log}");
+    assert!(log.contains("checkpoints not saved") && log.contains("sending again what was delivered since"), "{log}");
+}

@@ -27,20 +27,19 @@ use ack::AckBook;
 use balance::Balancer;
 use client::HecOutcome;
 
-/// Why the sink could not be set up.
+/// Why the sink could not be set up (an I/O cause is part of the message, as in [`crate::RunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The HTTP client could not be built (bad CA file, TLS setup).
     #[error("HTTP client: {0}")]
     Client(String),
     /// The CA file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     CaFile {
         /// The file.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -67,7 +66,7 @@ pub fn http_client(cfg: &HecConfig) -> Result<reqwest::Client, SinkError> {
         b = b.tls_danger_accept_invalid_certs(true);
     }
     if !cfg.ca_file.is_empty() {
-        let pem = crate::files::read_regular(std::path::Path::new(&cfg.ca_file)).map_err(|source| SinkError::CaFile { path: cfg.ca_file.clone(), source })?;
+        let pem = crate::files::read_regular(std::path::Path::new(&cfg.ca_file)).map_err(|error| SinkError::CaFile { path: cfg.ca_file.clone(), error })?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SinkError::Client(e.to_string()))? {
             b = b.tls_certs_merge([cert]);
         }

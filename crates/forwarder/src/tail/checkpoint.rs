@@ -23,19 +23,18 @@ pub type TrackId = u64;
 /// A batch's sequence number.
 pub type Seq = u64;
 
-/// Checkpoint I/O errors.
+/// Checkpoint I/O errors (the I/O cause is part of the message, as in [`crate::RunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Reading, writing or renaming failed.
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}: {error}")]
     Io {
         /// The operation.
         what: &'static str,
         /// The file.
         path: PathBuf,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file is not a checkpoint file.
     #[error("{path}: not a checkpoint file: {message}")]
@@ -73,19 +72,30 @@ pub fn load(path: &Path) -> Result<Option<Vec<Entry>>, CheckpointError> {
     let text = match fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(CheckpointError::Io { what: "read", path: path.into(), source }),
+        Err(error) => return Err(CheckpointError::Io { what: "read", path: path.into(), error }),
     };
     let s: Stored =
         serde_json::from_str(&text).map_err(|e| CheckpointError::Corrupt { path: path.into(), message: e.to_string() })?;
     Ok(Some(s.files))
 }
 
+fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
+    let path = p.to_path_buf();
+    move |error| CheckpointError::Io { what, path, error }
+}
+
+/// Checks that [`store`] can write next to `path` (its temporary file is created, synced and removed):
+/// a state directory that cannot take checkpoints is found at start, not after a restart that sends
+/// every file again.
+pub fn check_writable(path: &Path) -> Result<(), CheckpointError> {
+    let tmp = path.with_extension("json.tmp");
+    let f = File::create(&tmp).map_err(io("create", &tmp))?;
+    f.sync_all().map_err(io("write", &tmp))?;
+    fs::remove_file(&tmp).map_err(io("remove", &tmp))
+}
+
 /// Writes the checkpoint file atomically (temp file, fsync, rename, fsync of the directory).
 pub fn store(path: &Path, files: &[Entry]) -> Result<(), CheckpointError> {
-    fn io(what: &'static str, p: &Path) -> impl FnOnce(std::io::Error) -> CheckpointError {
-        let path = p.to_path_buf();
-        move |source| CheckpointError::Io { what, path, source }
-    }
     let tmp = path.with_extension("json.tmp");
     let body = serde_json::to_vec(&Stored { version: 1, files: files.to_vec() }).unwrap_or_default();
     let mut f = File::create(&tmp).map_err(io("create", &tmp))?;
