@@ -144,14 +144,15 @@ pub struct Summary {
 pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl Future<Output = ()>) -> Result<Summary, RunError> {
     let state_err = |error| RunError::StateDir { path: cfg.state_dir.display().to_string(), error };
     std::fs::create_dir_all(&cfg.state_dir).map_err(state_err)?;
-    let ckpt_path = cfg.state_dir.join("checkpoints.json");
-    checkpoint::check_writable(&ckpt_path).map_err(|error| RunError::StateNotWritable { path: cfg.state_dir.display().to_string(), error })?;
-    let startup = match checkpoint::load(&ckpt_path) {
+    let ckpt = Arc::new(checkpoint::Writer::new(cfg.state_dir.join("checkpoints.json")));
+    let ckpt_path = ckpt.path();
+    checkpoint::check_writable(ckpt_path).map_err(|error| RunError::StateNotWritable { path: cfg.state_dir.display().to_string(), error })?;
+    let startup = match checkpoint::load(ckpt_path) {
         Ok(s) => s,
         Err(e) => {
             // Starting over re-sends files (duplicates) rather than crash-looping on a bad file.
             tracing::error!(error = %e, "Unreadable checkpoint file; moving it aside and reading files from the start.");
-            let _ = std::fs::rename(&ckpt_path, ckpt_path.with_extension("json.corrupt"));
+            let _ = std::fs::rename(ckpt_path, ckpt_path.with_extension("json.corrupt"));
             Some(Vec::new())
         }
     };
@@ -188,7 +189,7 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
         .map_err(state_err)?;
     let sink_task = tokio::spawn(Arc::clone(&sink).run(rx));
 
-    background.push(tokio::spawn(persist_loop(Arc::clone(&shared), ckpt_path.clone(), cfg.inputs.checkpoint_interval.0)));
+    background.push(tokio::spawn(persist_loop(Arc::clone(&shared), Arc::clone(&ckpt), cfg.inputs.checkpoint_interval.0)));
     background.push(tokio::spawn(reload_loop(Arc::clone(&shared), cfg.rules_file.clone(), rules_text, cfg.reload_interval.0)));
     tracing::info!(listen = %cfg.listen, endpoints = ?cfg.hec.endpoints, inputs = ?cfg.inputs.paths, "Forwarder started.");
 
@@ -219,24 +220,27 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
         let left = deadline.saturating_sub(started.elapsed()).min(Duration::from_secs(2));
         tokio::task::spawn_blocking(move || b.flush(left)).await.ok();
     }
-    let entries = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).entries();
-    let stored = checkpoint::store(&ckpt_path, &entries);
-    let label = if stored.is_ok() { "ok" } else { "error" };
-    shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), label.into())]).inc();
     for t in background {
         t.abort();
     }
+    // The periodic writer may still be storing (its blocking work outlives the task): the writer makes
+    // this store wait for it, and this snapshot is the newest.
+    let snapshot = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).entries();
+    let files = snapshot.len();
+    let stored = ckpt.store(snapshot);
+    let label = if stored.is_ok() { "ok" } else { "error" };
+    shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), label.into())]).inc();
     // Not saving them is a failed shutdown (the pod's exit code says so), not a clean stop with a log line.
     stored.map_err(RunError::CheckpointsNotSaved)?;
     let summary = Summary { drained, shutdown_secs: started.elapsed().as_secs_f64() };
-    tracing::info!(drained = summary.drained, secs = summary.shutdown_secs, files = entries.len(), "Stopped.");
+    tracing::info!(drained = summary.drained, secs = summary.shutdown_secs, files, "Stopped.");
     Ok(summary)
 }
 
 /// Writes committed checkpoints as soon as a delivery moved them (and at least once a second for
 /// progress through dropped lines), at most once per `every`: what a crash re-sends is the batches in
 /// flight plus those delivered within the last `every`.
-async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Duration) {
+async fn persist_loop(shared: Arc<Shared>, ckpt: Arc<checkpoint::Writer>, every: Duration) {
     loop {
         tokio::select! {
             _ = shared.persist_wake.notified() => {}
@@ -245,10 +249,11 @@ async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Dura
         if !every.is_zero() {
             tokio::time::sleep(every).await;
         }
-        let Some(entries) = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).snapshot() else { continue };
-        let p = path.clone();
-        let res = tokio::task::spawn_blocking(move || checkpoint::store(&p, &entries)).await;
-        let ok = matches!(res, Ok(Ok(())));
+        let Some(snapshot) = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).snapshot() else { continue };
+        let w = Arc::clone(&ckpt);
+        let res = tokio::task::spawn_blocking(move || w.store(snapshot)).await;
+        // Ok(false): shutdown stored a newer snapshot already.
+        let ok = matches!(res, Ok(Ok(_)));
         if let Ok(Err(e)) = &res {
             tracing::error!(error = %e, "Cannot persist checkpoints.");
         }

@@ -416,7 +416,7 @@ impl Pipeline {
                 tail.discover(&mut tracker);
             }
             let read = tail.read(&mut self, 4);
-            if read == 0 || last_check.elapsed() >= poll {
+            if read == 0 || last_check.elapsed() >= poll || tail.needs_check() {
                 last_check = Instant::now();
                 tail.check(&mut self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
                 tail.finish_drained(&mut self, rotate_wait);

@@ -321,3 +321,162 @@ fn r15_checkpoints_that_cannot_be_saved_fail_the_start_and_the_exit() {
     assert_eq!(code, Some(2), "{log}");
     assert!(log.contains("checkpoints not saved") && log.contains("sending again what was delivered since"), "{log}");
 }
+
+/// Waits until every id in `ids` arrived; on timeout, says how many never did.
+fn wait_for_all(hec: &Receiver, ids: &[String], timeout: Duration, what: &str, fwd: &Forwarder) {
+    let start = Instant::now();
+    loop {
+        let got = hec.ids();
+        let missing = ids.iter().filter(|id| !got.contains_key(*id)).count();
+        if missing == 0 {
+            return;
+        }
+        assert!(start.elapsed() < timeout, "{what}: {missing} of {} lines never arrived\n{}", ids.len(), fwd.log_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `n` CRI lines with ids `<prefix><i>` as one block of text (so a whole rewrite is one write), and
+/// their ids. Lines with the same prefix length have the same length from one call to the next.
+fn cri_block(prefix: &str, n: usize, filler: usize) -> (String, Vec<String>) {
+    let (mut text, mut ids) = (String::new(), Vec::new());
+    for i in 0..n {
+        let id = format!("{prefix}{i:05}");
+        text.push_str(&format!("2026-11-22T10:00:00.{i:09}Z stdout F id={id} msg=\"hello\" {}\n", "x".repeat(filler)));
+        ids.push(id);
+    }
+    (text, ids)
+}
+
+/// Truncates `path` and writes `text` into it at once (two system calls back to back: nothing polls
+/// in between).
+fn truncate_and_write(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().write(true).truncate(true).open(path).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+fn appended(path: &Path, text: &str) {
+    use std::io::Write;
+    std::fs::OpenOptions::new().append(true).open(path).unwrap().write_all(text.as_bytes()).unwrap();
+}
+
+/// Finding 1: a file truncated and at once written past the old read position, before the forwarder
+/// looks again, is still a truncation: every line written after it arrives, and it is counted. With
+/// lines whose ends differ, and with lines of exactly the old lengths (the bytes before the old
+/// position then look the same: the file's first bytes tell).
+#[test]
+fn r15_a_truncation_written_past_the_read_position_loses_nothing() {
+    for (case, filler) in [("ends-differ", 20), ("same-lengths", 100)] {
+        let hec = Receiver::start(TOKEN);
+        let s = Setup::new(&format!("r15-trunc-{case}"), &hec.url());
+        let path = s.log_path("web-1", "shop", "nginx");
+        let (old, mut kept) = cri_block("a", 1000, filler);
+        std::fs::write(&path, &old).unwrap();
+        let mut fwd = s.start("a");
+        fwd.wait_ready(Duration::from_secs(20));
+        wait_until(Duration::from_secs(20), "the first lines", Some(&fwd), || hec.ids().len() == kept.len());
+        let (new, ids) = cri_block("b", 3000, filler);
+        assert!(new.len() > old.len());
+        truncate_and_write(&path, &new);
+        kept.extend(ids);
+        wait_for_all(&hec, &kept, Duration::from_secs(20), &format!("{case}: every line written after the truncation"), &fwd);
+        let dups = check_delivery(&hec.ids(), &kept, &[]);
+        eprintln!("{case}: {dups} duplicates");
+        wait_until(Duration::from_secs(5), &format!("{case}: the truncation counted"), Some(&fwd), || {
+            fwd.metric("logtrim_file_rotations_total", r#"kind="truncate""#) == 1.0
+        });
+        assert_eq!(fwd.metric("logtrim_input_malformed_total", ""), 0.0, "{case}: no line read from the middle");
+        fwd.signal("TERM");
+        assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+    }
+}
+
+/// Finding 1, copytruncate: lines written just before the copy are read from the copy (`<name>.1`),
+/// the file again from its start, although it was written past the old position before the next look.
+#[test]
+fn r15_a_copytruncate_written_past_the_read_position_loses_nothing() {
+    let hec = Receiver::start(TOKEN);
+    let s = Setup::new("r15-copytrunc", &hec.url());
+    let path = s.log_path("web-1", "shop", "nginx");
+    let (old, mut kept) = cri_block("a", 1000, 20);
+    std::fs::write(&path, &old).unwrap();
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    wait_until(Duration::from_secs(20), "the first lines", Some(&fwd), || hec.ids().len() == kept.len());
+    // 200 more, then at once logrotate's copy and truncation, and 3,000 new lines.
+    let (more, ids) = cri_block("m", 200, 20);
+    kept.extend(ids);
+    let (new, ids) = cri_block("b", 3000, 20);
+    kept.extend(ids);
+    appended(&path, &more);
+    std::fs::copy(&path, path.with_file_name(format!("{}.1", path.file_name().unwrap().to_string_lossy()))).unwrap();
+    truncate_and_write(&path, &new);
+    wait_for_all(&hec, &kept, Duration::from_secs(20), "every line, from the copy and the file", &fwd);
+    check_delivery(&hec.ids(), &kept, &[]);
+    wait_until(Duration::from_secs(5), "the truncation counted", Some(&fwd), || fwd.metric("logtrim_file_rotations_total", r#"kind="truncate""#) == 1.0);
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+/// Finding 1: reading paused by backpressure (HEC busy) does not widen the window: a truncation and
+/// rewrite during the pause is seen before anything after the old position is read.
+#[test]
+fn r15_a_truncation_during_a_backpressure_pause_loses_nothing() {
+    let hec = Receiver::start(TOKEN);
+    let mut s = Setup::new("r15-trunc-paused", &hec.url());
+    s.set("LOGTRIM_HEC_MAX_IN_FLIGHT", "1");
+    s.set("LOGTRIM_HEC_QUEUE_BATCHES", "1");
+    s.set("LOGTRIM_HEC_BATCH_BYTES", "8KiB");
+    let path = s.log_path("web-1", "shop", "nginx");
+    let (old, _) = cri_block("a", 3000, 20);
+    hec.set_mode(Mode::Busy);
+    std::fs::write(&path, &old).unwrap();
+    let mut fwd = s.start("a");
+    wait_until(Duration::from_secs(20), "reading paused", Some(&fwd), || fwd.metric("logtrim_reading_paused", "") == 1.0);
+    // Lines of the old content not read yet are lost with it (no copy): only the new ones are checked.
+    let (new, kept) = cri_block("b", 6000, 20);
+    assert!(new.len() > old.len());
+    truncate_and_write(&path, &new);
+    hec.set_mode(Mode::Ok);
+    wait_for_all(&hec, &kept, Duration::from_secs(30), "every line written after the truncation", &fwd);
+    wait_until(Duration::from_secs(5), "the truncation counted", Some(&fwd), || fwd.metric("logtrim_file_rotations_total", r#"kind="truncate""#) == 1.0);
+    assert_eq!(fwd.metric("logtrim_input_malformed_total", ""), 0.0, "no line read from the middle");
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+/// Finding 1, across a restart: a file truncated and written past its checkpoint while the forwarder
+/// was stopped is read from its start (and the rest of the old content from its copy) on the next start.
+#[test]
+fn r15_a_truncation_while_stopped_loses_nothing() {
+    for copy in [false, true] {
+        let hec = Receiver::start(TOKEN);
+        let s = Setup::new(&format!("r15-trunc-restart-{copy}"), &hec.url());
+        let path = s.log_path("web-1", "shop", "nginx");
+        // Lines of different lengths each time, as real logs have: the bytes before the checkpoint tell.
+        let (old, mut kept) = cri_block("a", 1000, 20);
+        std::fs::write(&path, &old).unwrap();
+        let mut fwd = s.start("a");
+        fwd.wait_ready(Duration::from_secs(20));
+        wait_until(Duration::from_secs(20), "the first lines", Some(&fwd), || hec.ids().len() == kept.len());
+        fwd.signal("TERM");
+        assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+        let (more, ids) = cri_block("m", 200, 20);
+        let (new, new_ids) = cri_block("b", 3000, 20);
+        appended(&path, &more);
+        if copy {
+            kept.extend(ids);
+            std::fs::copy(&path, path.with_file_name(format!("{}.1", path.file_name().unwrap().to_string_lossy()))).unwrap();
+        }
+        truncate_and_write(&path, &new);
+        kept.extend(new_ids);
+        let mut fwd = s.start("b");
+        fwd.wait_ready(Duration::from_secs(20));
+        wait_for_all(&hec, &kept, Duration::from_secs(20), &format!("copy {copy}: every line written while stopped"), &fwd);
+        check_delivery(&hec.ids(), &kept, &[]);
+        wait_until(Duration::from_secs(5), "the truncation counted", Some(&fwd), || fwd.metric("logtrim_file_rotations_total", r#"kind="truncate""#) == 1.0);
+        fwd.signal("TERM");
+        assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+    }
+}
