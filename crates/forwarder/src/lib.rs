@@ -13,7 +13,8 @@
 //! - [`tail`]: discovery, reading, rotation, truncation; [`tail::checkpoint`]: at-least-once offsets.
 //! - [`pipeline`]: the reading thread: records, rules, trimming, summaries, budget, batches.
 //! - [`hec`]: the sink: load balancing, retries, acknowledgement, dead letters.
-//! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export.
+//! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export; [`ledger`]: where
+//!   every line read went (read = delivered + dropped + shed + blank + dead-lettered + pending).
 //!
 //! [`run`] is the whole forwarder with an injected shutdown future, so tests and the binary share it.
 #![deny(missing_docs)]
@@ -23,6 +24,7 @@ pub mod config;
 pub mod files;
 pub mod gzip;
 pub mod hec;
+pub mod ledger;
 pub mod meta;
 pub mod metrics;
 pub mod pipeline;

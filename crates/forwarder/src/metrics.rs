@@ -2,8 +2,8 @@
 //! low cardinality: rule names (capped, the rest folded into `_other`), endpoints, HTTP statuses.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use logtrim_core::BudgetStatus;
 use logtrim_core::budget::StoreState;
@@ -12,6 +12,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use crate::ledger::{Ledger, LedgerCollector};
 
 type Labels = Vec<(String, String)>;
 /// Named float gauges keyed by labels.
@@ -23,6 +25,8 @@ const MAX_RULES: usize = 256;
 /// Every metric the forwarder exports.
 pub struct Metrics {
     registry: Registry,
+    /// Where every line read went (exported by its own collector, from one consistent view).
+    pub ledger: Arc<Ledger>,
     rules_seen: Mutex<HashSet<String>>,
     records: Family<Labels, Counter>,
     bytes: Family<Labels, Counter>,
@@ -146,7 +150,10 @@ impl Metrics {
     /// All metrics, registered.
     pub fn new() -> Metrics {
         let mut r = Registry::with_prefix("logtrim");
+        let ledger = Arc::new(Ledger::default());
+        r.register_collector(Box::new(LedgerCollector(Arc::clone(&ledger))));
         Metrics {
+            ledger,
             records: reg!(r, "records", "Records decided, by rule and action (keep, drop)", Family::default()),
             bytes: reg!(r, "bytes", "Record bytes decided, by rule and action", Family::default()),
             input_records: reg!(r, "input_records", "Container log lines read (partial lines joined)", Counter::default()),

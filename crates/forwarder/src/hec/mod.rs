@@ -22,6 +22,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::Shared;
 use crate::config::Hec as HecConfig;
+use crate::ledger::Done;
 use crate::pipeline::Batch;
 use ack::AckBook;
 use balance::Balancer;
@@ -142,7 +143,7 @@ impl Sink {
                         let Some(id) = ack_id else {
                             m.ack_missing.inc();
                             tracing::warn!(endpoint = %ep.base, "ack is on but HEC answered without an ackId; is indexer acknowledgement enabled on the token?");
-                            self.done(&batch);
+                            self.done(&batch, Done::Delivered);
                             return;
                         };
                         let book = &self.books[self.balancer.endpoints.iter().position(|e| Arc::ptr_eq(e, ep)).unwrap_or(0)];
@@ -156,7 +157,7 @@ impl Sink {
                             continue;
                         }
                     }
-                    self.done(&batch);
+                    self.done(&batch, Done::Delivered);
                     return;
                 }
                 HecOutcome::Retry { reason, retry_after, unreachable, unconfirmed, .. } => {
@@ -200,15 +201,16 @@ impl Sink {
                             tracing::error!(seq = batch.seq, error = %e, "Cannot write the dead-letter file.");
                         }
                     }
-                    self.done(&batch);
+                    self.done(&batch, Done::DeadLettered);
                     return;
                 }
             }
         }
     }
 
-    fn done(&self, batch: &Batch) {
+    fn done(&self, batch: &Batch, how: Done) {
         let m = &self.shared.metrics;
+        m.ledger.done(batch.seq, how);
         m.events_sent.inc_by(u64::from(batch.events));
         m.bytes_sent.inc_by(batch.raw_bytes);
         m.bytes_sent_compressed.inc_by(batch.body.len() as u64);

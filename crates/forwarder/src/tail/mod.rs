@@ -476,6 +476,8 @@ impl Tail {
             }
         }
         tracker.supersede(f.id);
+        // The old track is done with: the pipeline forgets it once its last lines are registered.
+        self.finished.push(f.id);
         let fmt = f.joiner.as_ref().map(Joiner::format);
         f.id = new_id;
         f.pos = 0;
