@@ -395,12 +395,12 @@ impl Tail {
                 }
                 // The same file (the path's metadata is the open file's).
                 Ok(md) => {
-                    let old_head = Mark::of(&f.head);
                     let head = if f.rewritten || md.len() < f.pos { Head::Changed } else { check_head(f, &md) };
                     match head {
+                        // `head` still holds the old content's first bytes: they find its copy.
                         Head::Changed => {
                             self.stats.truncations += 1;
-                            copies.push((f.id, old_head));
+                            copies.push((f.id, Mark::of(&f.head)));
                         }
                         Head::Grew => tracker.set_head(f.id, Mark::of(&f.head)),
                         Head::Same => {}
