@@ -37,6 +37,7 @@ use tokio::sync::mpsc;
 
 use crate::Shared;
 use crate::config::{Config, EventMode};
+use crate::ledger::{BRING_IN_EVERY, BatchLines, Counts, Intake};
 use crate::meta::{self, FileMeta};
 use crate::tail::checkpoint::{Seq, TrackId};
 use crate::tail::{LineSink, Tail};
@@ -64,6 +65,9 @@ impl Hasher for IdHasher {
         self.0
     }
 }
+
+/// How far a batch reaches in each file and how many of its lines it holds: (file, offset, lines).
+type Reach = Vec<(TrackId, u64, u64)>;
 
 /// A sealed batch of HEC events, ready to send.
 #[derive(Clone, Debug)]
@@ -106,8 +110,9 @@ struct Batcher {
     raw: usize,
     events: u32,
     opened: Instant,
-    /// How far this batch reaches in each file, and where each file was before its first event here.
-    reach: Vec<(TrackId, u64)>,
+    /// How far this batch reaches in each file and how many of its lines it holds, and where each file
+    /// was before its first event here.
+    reach: Reach,
     first: IdMap<u64>,
     cap: usize,
     codec: Codec,
@@ -166,12 +171,12 @@ impl Batcher {
     fn commit(&mut self, n: usize, id: TrackId, before: u64, resume: u64) {
         match self.reach.last_mut() {
             // Both are filled together and emptied together: the file is in `first` already.
-            Some((last, r)) if *last == id => *r = resume,
+            Some((last, r, lines)) if *last == id => (*r, *lines) = (resume, *lines + 1),
             _ => {
                 self.first.entry(id).or_insert(before);
-                match self.reach.iter_mut().find(|(i, _)| *i == id) {
-                    Some((_, r)) => *r = resume,
-                    None => self.reach.push((id, resume)),
+                match self.reach.iter_mut().find(|(i, ..)| *i == id) {
+                    Some((_, r, lines)) => (*r, *lines) = (resume, *lines + 1),
+                    None => self.reach.push((id, resume, 1)),
                 }
             }
         }
@@ -201,8 +206,8 @@ impl Batcher {
         self.stage.clear();
     }
 
-    /// Seals the batch: the body, and how far it reaches in each file.
-    fn seal(&mut self) -> Option<(Batch, Vec<(TrackId, u64)>)> {
+    /// Seals the batch: the body, and how far it reaches in each file with how many lines it holds.
+    fn seal(&mut self) -> Option<(Batch, Reach)> {
         if self.events == 0 {
             return None;
         }
@@ -346,8 +351,13 @@ pub struct Pipeline {
     times: TimeCache,
     /// `{"log":…}` of the message in `log` event mode, for trimming (see [`Pipeline::encode_log`]).
     message: Vec<u8>,
-    /// Where each file was after its last line (the resume offset before its next record).
-    last_resume: IdMap<u64>,
+    /// Per file read, what its next line needs and what the ledger has not been told yet.
+    files: IdMap<FileLines>,
+    /// Batches sealed since the ledger was last told, with their lines per file name.
+    sealed: Vec<(Seq, BatchLines)>,
+    /// File names no file is read under any more, for the ledger.
+    gone: Vec<Arc<str>>,
+    last_bring_in: Instant,
     tx: mpsc::Sender<Batch>,
     shared: Arc<Shared>,
     budget: Option<BudgetLink>,
@@ -385,7 +395,10 @@ impl Pipeline {
             seconds: SecondDigits::default(),
             times: TimeCache::default(),
             message: Vec::new(),
-            last_resume: IdMap::default(),
+            files: IdMap::default(),
+            sealed: Vec::new(),
+            gone: Vec::new(),
+            last_bring_in: Instant::now(),
             tx,
             shared,
             budget,
@@ -416,7 +429,7 @@ impl Pipeline {
                 tail.discover(&mut tracker);
             }
             let read = tail.read(&mut self, 4);
-            if read == 0 || last_check.elapsed() >= poll {
+            if read == 0 || last_check.elapsed() >= poll || tail.needs_check() {
                 last_check = Instant::now();
                 tail.check(&mut self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
                 tail.finish_drained(&mut self, rotate_wait);
@@ -452,6 +465,7 @@ impl Pipeline {
         }
         self.seal();
         self.sync_progress(&mut tail);
+        self.bring_in();
         self.publish(&mut tail);
         self.budget
     }
@@ -545,28 +559,75 @@ impl Pipeline {
             .progress()
             .map(|(id, resume, read)| (id, self.batcher.first.get(&id).copied().unwrap_or(resume), read))
             .collect();
-        let finished = tail.take_finished();
-        let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
-        tracker.sync(None, &progress);
-        // A finished file's last lines may wait in the open batch: close it once they are registered.
-        if self.batcher.is_empty() {
-            for id in finished {
-                tracker.close(id);
-                self.last_resume.remove(&id);
+        let mut finished = tail.take_finished();
+        {
+            let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            tracker.sync(None, &progress);
+            // A finished file's last lines may wait in the open batch: close it once they are registered.
+            if self.batcher.is_empty() {
+                for &id in &finished {
+                    tracker.close(id);
+                }
+            } else {
+                self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).append(&mut finished);
             }
-        } else {
-            self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).extend(finished);
         }
+        for id in finished {
+            self.forget(id);
+        }
+        // Between two reads every line read is decided and placed: the ledger can be told.
+        if self.last_bring_in.elapsed() >= BRING_IN_EVERY {
+            self.bring_in();
+        }
+    }
+
+    /// The reader is done with a file: it is dropped once its counts are brought in, like every other
+    /// file's.
+    fn forget(&mut self, id: TrackId) {
+        if let Some(f) = self.files.get_mut(&id) {
+            f.done = true;
+        }
+    }
+
+    /// Tells the ledger what was read and decided, the batches sealed and what the open batch holds,
+    /// and drops the files the reader is done with. Only between reads (see [`crate::ledger`]).
+    fn bring_in(&mut self) {
+        self.last_bring_in = Instant::now();
+        let files = &self.files;
+        let open: Vec<(Arc<str>, u64)> =
+            self.batcher.reach.iter().filter_map(|(id, _, lines)| Some((Arc::clone(&files.get(id)?.name), *lines))).collect();
+        // A name is gone when no file the reader still reads has it.
+        for f in files.values().filter(|f| f.done) {
+            if !files.values().any(|o| !o.done && o.name == f.name) && !self.gone.contains(&f.name) {
+                self.gone.push(Arc::clone(&f.name));
+            }
+        }
+        let counts = self.files.values_mut().map(|f| {
+            let FileLines { name, counts, .. } = f;
+            (&*name, std::mem::take(counts))
+        });
+        let intake = Intake { counts, sealed: &mut self.sealed, open: open.iter().map(|(n, l)| (n, *l)), gone: &mut self.gone };
+        self.shared.metrics.ledger.bring_in(intake, self.last_bring_in);
+        self.files.retain(|_, f| !f.done);
     }
 
     fn seal(&mut self) {
         let Some((batch, reach)) = self.batcher.seal() else { return };
+        // The ledger learns the batch's lines per file at the next bring-in; every batch is registered,
+        // those without lines too (summaries), for the sink reports each one done.
+        let lines = reach.iter().filter_map(|(id, _, n)| Some((Arc::clone(&self.files.get(id)?.name), *n))).collect();
+        self.sealed.push((batch.seq, lines));
         {
+            let reach: Vec<(TrackId, u64)> = reach.iter().map(|&(id, offset, _)| (id, offset)).collect();
             let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
             tracker.sync(Some((batch.seq, &reach)), &[]);
-            for id in self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let closing: Vec<TrackId> = self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+            for &id in &closing {
                 tracker.close(id);
-                self.last_resume.remove(&id);
+            }
+            drop(tracker);
+            for id in closing {
+                self.forget(id);
             }
         }
         let m = &self.shared.metrics;
@@ -659,6 +720,11 @@ impl Pipeline {
         m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
         m.partials_lost.inc_by(s.partials_lost);
         m.file_errors.inc_by(s.errors);
+        for (kind, n) in crate::files::NotRegular::ALL.iter().zip(s.skipped) {
+            if n > 0 {
+                m.files_skipped.get_or_create(&vec![("type".into(), kind.name().into())]).inc_by(n);
+            }
+        }
         m.files.set(tail.len() as i64);
         m.unread_bytes.set(tail.unread_bytes() as i64);
         let lag = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();
@@ -666,10 +732,24 @@ impl Pipeline {
     }
 }
 
+/// A file being read, as the reading thread knows it.
+struct FileLines {
+    /// Where the file was after its last line (the resume offset before its next record).
+    resume: u64,
+    /// Its series in the ledger.
+    name: Arc<str>,
+    /// What the ledger has not been told yet.
+    counts: Counts,
+    /// The reader is done with the file (dropped at the next bring-in).
+    done: bool,
+}
+
 impl LineSink for Pipeline {
     fn line(&mut self, id: TrackId, meta: &FileMeta, msg: Option<Message<'_>>, resume: u64) {
-        let before = self.last_resume.insert(id, resume).unwrap_or(0);
+        let file = self.files.entry(id).or_insert_with(|| FileLines { resume: 0, name: Arc::clone(&meta.name), counts: Counts::default(), done: false });
+        let before = std::mem::replace(&mut file.resume, resume);
         let Some(m) = msg else { return };
+        file.counts.read += 1;
         let l = &mut self.local;
         l.records += 1;
         l.truncated += u64::from(m.truncated);
@@ -711,6 +791,7 @@ impl LineSink for Pipeline {
             }
         };
         if d.action == Action::Drop {
+            file.counts.dropped += 1;
             self.local.dropped += 1;
             if self.summarize {
                 self.summarize_dropped(parts.as_ref(), d);
@@ -751,6 +832,7 @@ impl LineSink for Pipeline {
                     // line (or one `trim:` cut the message of) is counted, not sent.
                     e.truncate(start);
                     self.local.blank += 1;
+                    file.counts.blank += 1;
                     return;
                 }
             }
@@ -766,6 +848,7 @@ impl LineSink for Pipeline {
             if b.acc.admit(self.now, d.priority, metered) == Admission::Shed {
                 self.batcher.stage.truncate(start);
                 self.local.shed += 1;
+                file.counts.shed += 1;
                 return;
             }
         }
@@ -908,7 +991,7 @@ mod tests {
                 }
                 let (sealed, reach) = b.seal().unwrap();
                 assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, level > 0, want.len() as u64));
-                assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
+                assert_eq!(reach, vec![(1, 1999 + 1500 * batch, 2000 + 1500 * batch)]);
                 if level == 0 {
                     assert_eq!(&sealed.body[..], &want[..], "batch {batch}");
                     continue;
