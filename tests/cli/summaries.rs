@@ -89,8 +89,8 @@ fn summaries_add_up_to_what_was_dropped_on_the_bundled_sample() {
             assert_eq!(c.summarized, c.dropped);
         }
         assert_eq!(per_rule.len(), 2);
-        assert_eq!(s.counters().total().overflow_records, 0);
-        assert_eq!(s.counters().total().events, events.len() as u64);
+        assert_eq!(p.counters().total().summary_overflow, 0);
+        assert_eq!(p.counters().total().summary_events, sink.summaries.len() as u64);
     }
 }
 

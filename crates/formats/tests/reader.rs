@@ -693,3 +693,66 @@ fn buffers_are_reused() {
         "only the read buffer is allocated"
     );
 }
+
+/// `parts` partial lines of `part` bytes each (CRI `P`, or Docker parts without `\n`), then the last
+/// part, produced as they are read.
+struct PartChain {
+    docker: bool,
+    parts: usize,
+    part: usize,
+    pending: Vec<u8>,
+}
+
+impl Read for PartChain {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pending.is_empty() && self.parts > 0 {
+            self.parts -= 1;
+            let body = "p".repeat(self.part);
+            let line = match (self.docker, self.parts) {
+                (false, 0) => "2026-11-22T10:00:00Z stdout F end\n".to_string(),
+                (false, _) => format!("2026-11-22T10:00:00Z stdout P {body}\n"),
+                (true, 0) => "{\"log\":\"end\\n\",\"stream\":\"stdout\",\"time\":\"t\"}\n".to_string(),
+                (true, _) => format!("{{\"log\":\"{body}\",\"stream\":\"stdout\",\"time\":\"t\"}}\n"),
+            };
+            self.pending = line.into_bytes();
+        }
+        let n = self.pending.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Issue 15: a chain of partial lines is joined only up to the cap, with the reader's memory bounded
+/// by it, however long the chain (the forwarder's joiner takes the same cap, `append_capped`).
+#[test]
+fn r15_partial_chains_are_joined_up_to_the_cap() {
+    for (docker, format) in [(false, InputFormat::Cri), (true, InputFormat::Docker)] {
+        let max = 64 * 1024;
+        let chain = PartChain {
+            docker,
+            parts: 1250,
+            part: 16 * 1024,
+            pending: Vec::new(),
+        };
+        let mut r = RecordReader::new(
+            chain,
+            format,
+            ReaderOptions {
+                max_record_bytes: max,
+                ..Default::default()
+            },
+        );
+        let rec = r.next_record().unwrap().unwrap();
+        let v: Value = serde_json::from_slice(rec.bytes).unwrap();
+        let log = v["log"].as_str().unwrap();
+        assert_eq!(log.len(), max, "{format}");
+        assert!(r.next_record().is_none());
+        assert!(
+            r.buffer_capacity() < 4 * max + 512 * 1024,
+            "{format}: buffers grew to {} over a 20 MB chain",
+            r.buffer_capacity()
+        );
+        assert_eq!(r.counters().truncated, 1, "{format}");
+    }
+}

@@ -4,37 +4,40 @@
 //! (`LOGTRIM_HEC_BATCH_BYTES`): [`SETTINGS`] is the single table of both, with the help text the
 //! README's table is checked against. Sizes take units (`1MB`, `256KiB`, or plain bytes), durations
 //! `250ms`, `5s`, `2m` (or plain seconds); lists in variables are comma-separated.
+//!
+//! A file is read as a tree of positioned YAML nodes and each setting is set through the same table
+//! the variables use, rather than by a typed parse that would stop at the first mistake: every unknown
+//! key and bad value in the file is reported at once, as `file:line:col: message`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::Spanned;
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    /// The file could not be read. (The cause is part of the message, not a `source()`, so that
+    /// `{:#}` does not print it twice.)
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    /// The file is not valid YAML for the configuration.
-    #[error("{path}: {message}")]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// What the parser said, with the position.
-        message: String,
-    },
-    /// Settings with bad values, every one of them.
-    #[error("invalid configuration:\n  {}", .0.join("\n  "))]
+    /// Every problem found, one per line: `file:line:col: message` for the file's, `VARIABLE: message`
+    /// for the environment's, `setting: message` for values that are wrong together.
+    #[error("{} in the configuration:\n{}", problems(.0.len()), .0.join("\n"))]
     Invalid(Vec<String>),
+}
+
+fn problems(n: usize) -> String {
+    if n == 1 { "1 problem".into() } else { format!("{n} problems") }
 }
 
 /// A duration in the configuration: `250ms`, `5s`, `2m`, `1h` or a number of seconds.
@@ -79,45 +82,103 @@ fn parse_list(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
 }
 
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = StrOrNum::deserialize(d)?;
-        parse_duration(&v.0).map(Dur).map_err(serde::de::Error::custom)
-    }
+/// A YAML node with the positions of its keys and values, read without the configuration's shape.
+enum Node {
+    /// `~`, or a key without a value.
+    Null,
+    /// Any scalar, as text: `5` and `"5s"` both reach the unit parsers.
+    Scalar(String),
+    Seq(Vec<Spanned<Node>>),
+    Map(Vec<(Spanned<String>, Spanned<Node>)>),
 }
 
-impl<'de> Deserialize<'de> for Size {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = StrOrNum::deserialize(d)?;
-        parse_size(&v.0).map(Size).map_err(serde::de::Error::custom)
-    }
-}
-
-/// A scalar read as text, so `5` and `"5s"` both reach the unit parsers.
-struct StrOrNum(String);
-
-impl<'de> Deserialize<'de> for StrOrNum {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+impl<'de> Deserialize<'de> for Node {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = StrOrNum;
+        impl<'de> Visitor<'de> for V {
+            type Value = Node;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a number or a string with a unit")
+                f.write_str("a YAML value")
             }
-            fn visit_str<E>(self, v: &str) -> Result<StrOrNum, E> {
-                Ok(StrOrNum(v.to_string()))
+            fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
             }
-            fn visit_u64<E>(self, v: u64) -> Result<StrOrNum, E> {
-                Ok(StrOrNum(v.to_string()))
+            fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
             }
-            fn visit_i64<E>(self, v: i64) -> Result<StrOrNum, E> {
-                Ok(StrOrNum(v.to_string()))
+            fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
             }
-            fn visit_f64<E>(self, v: f64) -> Result<StrOrNum, E> {
-                Ok(StrOrNum(v.to_string()))
+            fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+                Ok(Node::Scalar(v.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_none<E>(self) -> Result<Node, E> {
+                Ok(Node::Null)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Node::Seq(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+                let mut v = Vec::new();
+                while let Some(entry) = a.next_entry()? {
+                    v.push(entry);
+                }
+                Ok(Node::Map(v))
             }
         }
         d.deserialize_any(V)
+    }
+}
+
+/// A setting's value as given: a variable's text, or a YAML scalar, list or mapping.
+enum Value<'a> {
+    Null,
+    Text(&'a str),
+    List(Vec<&'a str>),
+    Pairs(Vec<(&'a str, &'a str)>),
+}
+
+impl Value<'_> {
+    fn text(&self) -> Result<&str, String> {
+        match self {
+            Value::Text(t) => Ok(t),
+            Value::Null => Err("a value is needed".into()),
+            Value::List(_) => Err("expected one value, not a list".into()),
+            Value::Pairs(_) => Err("expected one value, not a mapping".into()),
+        }
+    }
+
+    /// A list: a YAML sequence, or text split at commas.
+    fn list(&self) -> Result<Vec<String>, String> {
+        match self {
+            Value::Text(t) => Ok(parse_list(t)),
+            Value::Null => Ok(Vec::new()),
+            Value::List(l) => Ok(l.iter().map(|s| s.to_string()).collect()),
+            Value::Pairs(_) => Err("expected a list, not a mapping".into()),
+        }
+    }
+
+    /// Names and values: a YAML mapping, or text as `name=value,…`.
+    fn pairs(&self) -> Result<BTreeMap<String, String>, String> {
+        match self {
+            Value::Text(t) => parse_list(t)
+                .into_iter()
+                .map(|p| p.split_once('=').map(|(k, t)| (k.trim().to_string(), t.trim().to_string())).ok_or(format!("expected name=template, not {p:?}")))
+                .collect(),
+            Value::Null => Ok(BTreeMap::new()),
+            Value::Pairs(p) => Ok(p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            Value::List(_) => Err("expected a mapping of name: template, not a list".into()),
+        }
     }
 }
 
@@ -179,8 +240,7 @@ pub enum BudgetStore {
 }
 
 /// The whole configuration.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug)]
 pub struct Config {
     /// The rule file (a ConfigMap mount); reloaded when it changes.
     pub rules_file: PathBuf,
@@ -212,8 +272,7 @@ pub struct Config {
 }
 
 /// Container log files.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug)]
 pub struct Inputs {
     /// Glob patterns (wildcards `*` and `?` in the file name only).
     pub paths: Vec<String>,
@@ -236,8 +295,7 @@ pub struct Inputs {
 }
 
 /// The Splunk HEC sink.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug)]
 pub struct Hec {
     /// Base URLs (`https://splunk-1:8088`); requests are balanced over them.
     pub endpoints: Vec<String>,
@@ -294,8 +352,7 @@ pub struct Hec {
 }
 
 /// The daily byte budget's store.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
+#[derive(Clone, Debug)]
 pub struct Budget {
     /// `file` or `dynamodb`.
     pub store: BudgetStore,
@@ -379,13 +436,14 @@ impl Default for Budget {
     }
 }
 
-/// One setting: its dotted name, its help text, and how a variable's text sets it.
+/// One setting: its dotted name, its help text, and how a value (a variable's text, a file's YAML)
+/// sets it.
 pub struct Setting {
     /// Dotted name as in the YAML file.
     pub key: &'static str,
     /// What it does (the README table's text).
     pub help: &'static str,
-    set: fn(&mut Config, &str) -> Result<(), String>,
+    set: fn(&mut Config, Value<'_>) -> Result<(), String>,
 }
 
 impl Setting {
@@ -395,9 +453,28 @@ impl Setting {
     }
 }
 
+/// A setting whose setter takes its value as text (`$v: &str`); `list`: as a `Vec<String>`; `pairs`:
+/// as a `BTreeMap<String, String>`.
 macro_rules! setting {
     ($key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
-        Setting { key: $key, help: $help, set: |$c: &mut Config, $v: &str| -> Result<(), String> { $body; Ok(()) } }
+        setting!(@ text, $key, $help, |$c, $v| $body)
+    };
+    (list $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
+        setting!(@ list, $key, $help, |$c, $v| $body)
+    };
+    (pairs $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
+        setting!(@ pairs, $key, $help, |$c, $v| $body)
+    };
+    (@ $as:ident, $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
+        Setting {
+            key: $key,
+            help: $help,
+            set: |$c: &mut Config, value: Value<'_>| -> Result<(), String> {
+                let $v = value.$as()?;
+                $body;
+                Ok(())
+            },
+        }
     };
 }
 
@@ -417,8 +494,8 @@ pub static SETTINGS: &[Setting] = &[
     setting!("shutdown_deadline", "SIGTERM: time to flush in-flight batches and persist checkpoints", |c, v| c.shutdown_deadline = Dur(parse_duration(v)?)),
     setting!("reload_interval", "how often the rule file is checked for changes", |c, v| c.reload_interval = Dur(parse_duration(v)?)),
     setting!("summary_delay", "summaries are sent this long after their interval ends (late lines still count); least time between flushes", |c, v| c.summary_delay = Dur(parse_duration(v)?)),
-    setting!("inputs.paths", "globs of container log files (wildcards in the file name only)", |c, v| c.inputs.paths = parse_list(v)),
-    setting!("inputs.exclude", "file-name patterns to skip", |c, v| c.inputs.exclude = parse_list(v)),
+    setting!(list "inputs.paths", "globs of container log files (wildcards in the file name only)", |c, v| c.inputs.paths = v),
+    setting!(list "inputs.exclude", "file-name patterns to skip", |c, v| c.inputs.exclude = v),
     setting!("inputs.format", "`auto` (per file), `cri` or `docker`", |c, v| c.inputs.format = enum_value(v)?),
     setting!("inputs.max_line_bytes", "longest message passed on; longer ones are cut and counted", |c, v| c.inputs.max_line_bytes = Size(parse_size(v)?)),
     setting!("inputs.poll_interval", "how often idle files are checked for data, rotation, truncation", |c, v| c.inputs.poll_interval = Dur(parse_duration(v)?)),
@@ -426,7 +503,7 @@ pub static SETTINGS: &[Setting] = &[
     setting!("inputs.rotate_wait", "how long a rotated-away or deleted file is still read after its last data", |c, v| c.inputs.rotate_wait = Dur(parse_duration(v)?)),
     setting!("inputs.checkpoint_interval", "least time between checkpoint writes (a crash re-sends what was delivered within it); 0: after every delivery", |c, v| c.inputs.checkpoint_interval = Dur(parse_duration(v)?)),
     setting!("inputs.start_at", "files found at the very first start: `beginning` or `end`", |c, v| c.inputs.start_at = enum_value(v)?),
-    setting!("hec.endpoints", "HEC base URLs, comma-separated; requests are balanced over them", |c, v| c.hec.endpoints = parse_list(v)),
+    setting!(list "hec.endpoints", "HEC base URLs, comma-separated; requests are balanced over them", |c, v| c.hec.endpoints = v),
     setting!("hec.token", "the HEC token", |c, v| c.hec.token = v.into()),
     setting!("hec.token_file", "a file holding the token (a mounted Secret)", |c, v| c.hec.token_file = v.into()),
     setting!("hec.event", "`record` (the record the rules saw) or `log` (the message only)", |c, v| c.hec.event = enum_value(v)?),
@@ -434,12 +511,7 @@ pub static SETTINGS: &[Setting] = &[
     setting!("hec.source", "`source` template", |c, v| c.hec.source = v.into()),
     setting!("hec.sourcetype", "`sourcetype` template", |c, v| c.hec.sourcetype = v.into()),
     setting!("hec.index", "`index` template; empty: the token's default", |c, v| c.hec.index = v.into()),
-    setting!("hec.fields", "indexed fields, `name=template,…`", |c, v| {
-        c.hec.fields = parse_list(v)
-            .into_iter()
-            .map(|p| p.split_once('=').map(|(k, t)| (k.trim().to_string(), t.trim().to_string())).ok_or(format!("expected name=template, not {p:?}")))
-            .collect::<Result<_, _>>()?
-    }),
+    setting!(pairs "hec.fields", "indexed fields, `name=template,…`", |c, v| c.hec.fields = v),
     setting!("hec.batch_bytes", "uncompressed event bytes per request (Splunk Cloud takes ~1 MB)", |c, v| c.hec.batch_bytes = Size(parse_size(v)?)),
     setting!("hec.batch_time", "a partly filled batch is sent after this long", |c, v| c.hec.batch_time = Dur(parse_duration(v)?)),
     setting!("hec.gzip_level", "gzip level: 1, logtrim's one-pass encoder over each whole batch; 2–9, zlib-rs; 0 sends uncompressed", |c, v| c.hec.gzip_level = v.trim().parse().map_err(|_| format!("not a level: {v:?}"))?),
@@ -462,22 +534,34 @@ pub static SETTINGS: &[Setting] = &[
     setting!("budget.dynamodb_table", "DynamoDB table for `store: dynamodb`", |c, v| c.budget.dynamodb_table = v.into()),
 ];
 
+/// Where each setting was given and which ones were wrong, to point at the place a problem
+/// found later (by [`Config::validate`]) comes from.
+#[derive(Default)]
+struct Origins {
+    /// Setting → `file:line:col` or the variable that set it last.
+    at: BTreeMap<&'static str, String>,
+    /// Settings whose value was rejected: checking them together again would only repeat that.
+    failed: BTreeSet<&'static str>,
+}
+
 impl Config {
     /// Reads `path` (if given), then applies every `LOGTRIM_*` variable from `env`, then validates.
+    /// Every problem is reported, each where it was made.
     pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let mut cfg = match path {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.into(), source })?;
-                Config::from_yaml(p, &text)?
-            }
-            None => Config::default(),
-        };
+        let mut cfg = Config::default();
         let mut errors = Vec::new();
+        let mut origins = Origins::default();
+        let mut parsed = true;
+        if let Some(p) = path {
+            let text = crate::files::read_regular_string(p).map_err(|error| ConfigError::Read { path: p.into(), error })?;
+            parsed = cfg.apply_yaml(p, &text, &mut origins, &mut errors);
+        }
         for s in SETTINGS {
-            if let Some(v) = env(&s.env())
-                && let Err(e) = (s.set)(&mut cfg, &v)
-            {
+            let Some(v) = env(&s.env()) else { continue };
+            origins.at.insert(s.key, s.env());
+            if let Err(e) = (s.set)(&mut cfg, Value::Text(&v)) {
                 errors.push(format!("{}: {e}", s.env()));
+                origins.failed.insert(s.key);
             }
         }
         if cfg.node_name.is_empty() {
@@ -488,23 +572,59 @@ impl Config {
                 .to_string();
         }
         if cfg.hec.token.is_empty() && !cfg.hec.token_file.is_empty() {
-            match std::fs::read_to_string(&cfg.hec.token_file) {
+            match crate::files::read_regular_string(Path::new(&cfg.hec.token_file)) {
                 Ok(t) => cfg.hec.token = t.trim().to_string(),
-                Err(e) => errors.push(format!("hec.token_file: cannot read {:?}: {e}", cfg.hec.token_file)),
+                Err(e) => {
+                    let at = origins.at.get("hec.token_file").map(|a| format!("{a}: ")).unwrap_or_default();
+                    errors.push(format!("{at}hec.token_file: cannot read {:?}: {e}", cfg.hec.token_file));
+                    origins.failed.insert("hec.token_file");
+                    // The missing token is this problem, not another one.
+                    origins.failed.insert("hec.token");
+                }
             }
         }
-        if let Err(mut v) = cfg.validate() {
-            errors.append(&mut v);
+        // Checked together only when the file could be read as YAML: otherwise every setting it holds
+        // would be reported missing.
+        for problem in parsed.then(|| cfg.validate().err()).flatten().unwrap_or_default() {
+            let key = problem.split(':').next().unwrap_or_default();
+            if origins.failed.contains(key) {
+                continue;
+            }
+            match origins.at.get(key) {
+                Some(at) => errors.push(format!("{at}: {problem}")),
+                None => errors.push(problem),
+            }
         }
         if errors.is_empty() { Ok(cfg) } else { Err(ConfigError::Invalid(errors)) }
     }
 
-    /// Parses a configuration file's text (no environment, no validation).
+    /// Parses a configuration file's text (no environment, no validation); every problem in it.
     pub fn from_yaml(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let mut cfg = Config::default();
+        let mut errors = Vec::new();
+        cfg.apply_yaml(path, text, &mut Origins::default(), &mut errors);
+        if errors.is_empty() { Ok(cfg) } else { Err(ConfigError::Invalid(errors)) }
+    }
+
+    /// Sets what the file's text sets; each problem goes to `errors` as `file:line:col: message`.
+    /// False when the text is not YAML at all.
+    fn apply_yaml(&mut self, path: &Path, text: &str, origins: &mut Origins, errors: &mut Vec<String>) -> bool {
         if text.trim().is_empty() {
-            return Ok(Config::default());
+            return true;
         }
-        serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+        let at = |line: u32, col: u32| format!("{}:{line}:{col}", path.display());
+        let root: Spanned<Node> = match serde_saphyr::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                // YAML that does not parse stops here: there is no tree to look further into.
+                let (line, col) = e.location().map_or((1, 1), |l| (l.line() as u32, l.column() as u32));
+                errors.push(format!("{}: {}", at(line, col), yaml_message(&e)));
+                return false;
+            }
+        };
+        let mut walk = Walk { cfg: self, at: &at, origins, errors };
+        walk.section("", &root);
+        true
     }
 
     /// Every problem with the values, as `setting: message`.
@@ -583,6 +703,106 @@ impl Config {
     }
 }
 
+/// The serde-saphyr error's message without its position (given separately) or its snippet.
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let full = e.to_string();
+    let first = full.lines().next().unwrap_or_default().trim();
+    let msg = first.strip_prefix("error: ").unwrap_or(first);
+    let msg = match msg.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((_, m)) => m,
+        None => msg,
+    };
+    if msg.is_empty() { "invalid YAML".into() } else { msg.to_string() }
+}
+
+/// Going through a configuration file's tree, setting what it sets.
+struct Walk<'a> {
+    cfg: &'a mut Config,
+    at: &'a dyn Fn(u32, u32) -> String,
+    origins: &'a mut Origins,
+    errors: &'a mut Vec<String>,
+}
+
+impl Walk<'_> {
+    fn pos<T>(&self, n: &Spanned<T>) -> String {
+        (self.at)(n.referenced.line() as u32, n.referenced.column() as u32)
+    }
+
+    /// The settings under `prefix` (`""`: the top level, `"hec"`: its section).
+    fn section(&mut self, prefix: &str, node: &Spanned<Node>) {
+        let Node::Map(entries) = &node.value else {
+            let what = if prefix.is_empty() { "the configuration".to_string() } else { format!("{prefix:?}") };
+            self.errors.push(format!("{}: {what} must be a mapping of settings", self.pos(node)));
+            return;
+        };
+        for (k, v) in entries {
+            let key = if prefix.is_empty() { k.value.clone() } else { format!("{prefix}.{}", k.value) };
+            if let Some(s) = SETTINGS.iter().find(|s| s.key == key) {
+                self.setting(s, v);
+            } else if SETTINGS.iter().any(|s| s.key.len() > key.len() && s.key.starts_with(&key) && s.key.as_bytes()[key.len()] == b'.') {
+                self.section(&key, v);
+            } else {
+                self.errors.push(format!("{}: unknown setting {key:?}{}", self.pos(k), suggest(prefix, &k.value)));
+            }
+        }
+    }
+
+    fn setting(&mut self, s: &Setting, node: &Spanned<Node>) {
+        self.origins.at.insert(s.key, self.pos(node));
+        let value = match &node.value {
+            Node::Null => Value::Null,
+            Node::Scalar(t) => Value::Text(t),
+            Node::Seq(items) => {
+                let mut list = Vec::new();
+                for i in items {
+                    match &i.value {
+                        Node::Scalar(t) => list.push(t.as_str()),
+                        _ => return self.reject(s, i, "expected a list of single values".into()),
+                    }
+                }
+                Value::List(list)
+            }
+            Node::Map(entries) => {
+                let mut pairs = Vec::new();
+                for (k, v) in entries {
+                    match &v.value {
+                        Node::Scalar(t) => pairs.push((k.value.as_str(), t.as_str())),
+                        _ => return self.reject(s, v, "expected name: value pairs".into()),
+                    }
+                }
+                Value::Pairs(pairs)
+            }
+        };
+        if let Err(e) = (s.set)(self.cfg, value) {
+            self.reject(s, node, e);
+        }
+    }
+
+    fn reject<T>(&mut self, s: &Setting, node: &Spanned<T>, message: String) {
+        self.errors.push(format!("{}: {}: {message}", self.pos(node), s.key));
+        self.origins.failed.insert(s.key);
+    }
+}
+
+/// What to say after "unknown setting": the known key in the same section sharing the longest start
+/// with the unknown one (a likely typo), else every key the section accepts.
+fn suggest(prefix: &str, key: &str) -> String {
+    let mut known: Vec<&str> = SETTINGS
+        .iter()
+        .filter_map(|s| if prefix.is_empty() { Some(s.key) } else { s.key.strip_prefix(prefix)?.strip_prefix('.') })
+        .map(|rest| rest.split('.').next().unwrap_or(rest))
+        .collect();
+    known.dedup();
+    let common = |a: &str| a.bytes().zip(key.bytes()).take_while(|(x, y)| x == y).count();
+    let best = known.iter().map(|k| common(k)).max().unwrap_or(0);
+    let closest: Vec<&&str> = known.iter().filter(|k| common(k) == best).collect();
+    let section = if prefix.is_empty() { "the top level" } else { prefix };
+    match closest.as_slice() {
+        [one] if best >= 3 => format!(" (did you mean {one:?}?)"),
+        _ => format!(" ({section} accepts: {})", known.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,7 +850,40 @@ mod tests {
             assert!(e.contains(want), "{want} missing from {e}");
         }
         let e = Config::from_yaml(Path::new("c.yaml"), "hec:\n  batch_byte: 1MB\n").unwrap_err().to_string();
-        assert!(e.contains("batch_byte"), "{e}");
+        assert!(e.contains("c.yaml:2:3: unknown setting \"hec.batch_byte\" (did you mean \"batch_bytes\"?)"), "{e}");
+    }
+
+    /// Every problem in a file, each at its place; problems found by checking settings together point
+    /// at where the setting was given (the file or the variable); a bad value is not reported twice.
+    #[test]
+    fn every_problem_in_a_file_is_reported_at_its_place() {
+        let dir = std::env::temp_dir().join(format!("logtrim-fwd-cfg-all-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.yaml");
+        let text = "hec:\n  batch_byte: 1MB\n  batch_time: soon\n  endpoints: [https://a:8088, ftp://b]\n  fields: {ns: \"{namespace}\", pod: [x]}\ninputs:\n  paths:\n    - /x/*.log\n    - [nested]\nlistn: x\nlisten: nowhere\nbudget: 5\nshutdown_deadline: 20s\n";
+        std::fs::write(&p, text).unwrap();
+        let e = Config::load(Some(&p), env(&[("LOGTRIM_HEC_MAX_IN_FLIGHT", "many"), ("LOGTRIM_SUMMARY_DELAY", "10ms")])).unwrap_err();
+        let ConfigError::Invalid(problems) = e else { panic!("{e}") };
+        let f = p.display().to_string();
+        let want = [
+            format!("{f}:2:3: unknown setting \"hec.batch_byte\" (did you mean \"batch_bytes\"?)"),
+            format!("{f}:3:15: hec.batch_time: invalid duration \"soon\" (write e.g. 250ms, 5s, 2m)"),
+            format!("{f}:5:36: hec.fields: expected name: value pairs"),
+            format!("{f}:9:7: inputs.paths: expected a list of single values"),
+            format!("{f}:10:1: unknown setting \"listn\" (did you mean \"listen\"?)"),
+            format!("{f}:12:9: \"budget\" must be a mapping of settings"),
+            "LOGTRIM_HEC_MAX_IN_FLIGHT: not a count: \"many\"".to_string(),
+            format!("{f}:11:9: listen: \"nowhere\" is not an address such as 0.0.0.0:2020"),
+            "LOGTRIM_SUMMARY_DELAY: summary_delay: must be at least 100ms".to_string(),
+            format!("{f}:4:14: hec.endpoints: \"ftp://b\" is not an http:// or https:// URL"),
+            "hec.token: no token (set LOGTRIM_HEC_TOKEN or hec.token_file)".to_string(),
+        ];
+        assert_eq!(problems, want);
+        // YAML that does not parse: its one error, and nothing reported missing because of it.
+        std::fs::write(&p, "hec:\n  endpoints: [https://a:8088\n").unwrap();
+        let e = Config::load(Some(&p), env(&[])).unwrap_err().to_string();
+        assert!(e.starts_with("1 problem in the configuration:\n") && e.contains(&format!("{f}:2:")), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

@@ -13,7 +13,8 @@
 //! - [`tail`]: discovery, reading, rotation, truncation; [`tail::checkpoint`]: at-least-once offsets.
 //! - [`pipeline`]: the reading thread: records, rules, trimming, summaries, budget, batches.
 //! - [`hec`]: the sink: load balancing, retries, acknowledgement, dead letters.
-//! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export.
+//! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export; [`ledger`]: where
+//!   every line read went (read = delivered + dropped + shed + blank + dead-lettered + pending).
 //!
 //! [`run`] is the whole forwarder with an injected shutdown future, so tests and the binary share it.
 #![forbid(unsafe_code)]
@@ -21,8 +22,10 @@
 
 pub mod budget;
 pub mod config;
+pub mod files;
 pub mod gzip;
 pub mod hec;
+pub mod ledger;
 pub mod meta;
 pub mod metrics;
 pub mod pipeline;
@@ -65,26 +68,36 @@ pub struct Shared {
     pub persist_wake: tokio::sync::Notify,
 }
 
-/// Why the forwarder stopped with an error.
+/// Why the forwarder stopped with an error. An I/O cause is part of the message rather than a
+/// `source()`: logs print errors with `%`, the binary with `{:#}`, which would print it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// The state directory is unusable.
-    #[error("state directory {path}: {source}")]
+    #[error("state directory {path}: {error}")]
     StateDir {
         /// The directory.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    /// Checkpoints cannot be written in the state directory (at start).
+    #[error("state directory {path} cannot take checkpoints: {error}; without them every restart would send the log files again (is the volume read-only?)")]
+    StateNotWritable {
+        /// The directory.
+        path: String,
+        /// What failed.
+        error: checkpoint::CheckpointError,
+    },
+    /// The checkpoints could not be saved at shutdown.
+    #[error("checkpoints not saved: {0}; the next start reads the log files from the last checkpoint saved, sending again what was delivered since")]
+    CheckpointsNotSaved(checkpoint::CheckpointError),
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}")]
     Listen {
         /// The address.
         addr: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The sink could not be set up.
     #[error(transparent)]
@@ -97,17 +110,16 @@ pub enum RunError {
     Reader,
 }
 
-/// Why a rule file could not be loaded.
+/// Why a rule file could not be loaded (an I/O cause is part of the message, as in [`RunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum RulesError {
     /// Not readable.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         /// The file.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Not a valid rule file (every problem, as `file:line:col: message`).
     #[error("{0}")]
@@ -116,7 +128,7 @@ pub enum RulesError {
 
 /// Reads and compiles a rule file; returns it with its text (to notice changes).
 pub fn load_rules(path: &Path) -> Result<(RuleSet, String), RulesError> {
-    let text = std::fs::read_to_string(path).map_err(|source| RulesError::Read { path: path.display().to_string(), source })?;
+    let text = files::read_regular_string(path).map_err(|error| RulesError::Read { path: path.display().to_string(), error })?;
     let rules = RuleSet::from_yaml(&path.display().to_string(), &text).map_err(|d| RulesError::Invalid(d.to_string()))?;
     Ok((rules, text))
 }
@@ -133,15 +145,17 @@ pub struct Summary {
 /// Runs the forwarder until `shutdown` completes, then stops reading, delivers what is in flight within
 /// `cfg.shutdown_deadline`, and persists the checkpoints.
 pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl Future<Output = ()>) -> Result<Summary, RunError> {
-    let state_err = |source| RunError::StateDir { path: cfg.state_dir.display().to_string(), source };
+    let state_err = |error| RunError::StateDir { path: cfg.state_dir.display().to_string(), error };
     std::fs::create_dir_all(&cfg.state_dir).map_err(state_err)?;
-    let ckpt_path = cfg.state_dir.join("checkpoints.json");
-    let startup = match checkpoint::load(&ckpt_path) {
+    let ckpt = Arc::new(checkpoint::Writer::new(cfg.state_dir.join("checkpoints.json")));
+    let ckpt_path = ckpt.path();
+    checkpoint::check_writable(ckpt_path).map_err(|error| RunError::StateNotWritable { path: cfg.state_dir.display().to_string(), error })?;
+    let startup = match checkpoint::load(ckpt_path) {
         Ok(s) => s,
         Err(e) => {
             // Starting over re-sends files (duplicates) rather than crash-looping on a bad file.
             tracing::error!(error = %e, "Unreadable checkpoint file; moving it aside and reading files from the start.");
-            let _ = std::fs::rename(&ckpt_path, ckpt_path.with_extension("json.corrupt"));
+            let _ = std::fs::rename(ckpt_path, ckpt_path.with_extension("json.corrupt"));
             Some(Vec::new())
         }
     };
@@ -154,7 +168,7 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
 
     let listener = tokio::net::TcpListener::bind(&cfg.listen)
         .await
-        .map_err(|source| RunError::Listen { addr: cfg.listen.clone(), source })?;
+        .map_err(|error| RunError::Listen { addr: cfg.listen.clone(), error })?;
     let app = server::router(Arc::clone(&shared), Arc::clone(&sink.balancer));
     background.push(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -178,7 +192,7 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
         .map_err(state_err)?;
     let sink_task = tokio::spawn(Arc::clone(&sink).run(rx));
 
-    background.push(tokio::spawn(persist_loop(Arc::clone(&shared), ckpt_path.clone(), cfg.inputs.checkpoint_interval.0)));
+    background.push(tokio::spawn(persist_loop(Arc::clone(&shared), Arc::clone(&ckpt), cfg.inputs.checkpoint_interval.0)));
     background.push(tokio::spawn(reload_loop(Arc::clone(&shared), cfg.rules_file.clone(), rules_text, cfg.reload_interval.0)));
     tracing::info!(listen = %cfg.listen, endpoints = ?cfg.hec.endpoints, inputs = ?cfg.inputs.paths, "Forwarder started.");
 
@@ -209,28 +223,27 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
         let left = deadline.saturating_sub(started.elapsed()).min(Duration::from_secs(2));
         tokio::task::spawn_blocking(move || b.flush(left)).await.ok();
     }
-    let entries = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).entries();
-    match checkpoint::store(&ckpt_path, &entries) {
-        Ok(()) => {
-            shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), "ok".into())]).inc();
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot persist checkpoints.");
-            shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), "error".into())]).inc();
-        }
-    }
     for t in background {
         t.abort();
     }
+    // The periodic writer may still be storing (its blocking work outlives the task): the writer makes
+    // this store wait for it, and this snapshot is the newest.
+    let snapshot = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).entries();
+    let files = snapshot.len();
+    let stored = ckpt.store(snapshot);
+    let label = if stored.is_ok() { "ok" } else { "error" };
+    shared.metrics.checkpoint_writes.get_or_create(&vec![("result".into(), label.into())]).inc();
+    // Not saving them is a failed shutdown (the pod's exit code says so), not a clean stop with a log line.
+    stored.map_err(RunError::CheckpointsNotSaved)?;
     let summary = Summary { drained, shutdown_secs: started.elapsed().as_secs_f64() };
-    tracing::info!(drained = summary.drained, secs = summary.shutdown_secs, files = entries.len(), "Stopped.");
+    tracing::info!(drained = summary.drained, secs = summary.shutdown_secs, files, "Stopped.");
     Ok(summary)
 }
 
 /// Writes committed checkpoints as soon as a delivery moved them (and at least once a second for
 /// progress through dropped lines), at most once per `every`: what a crash re-sends is the batches in
 /// flight plus those delivered within the last `every`.
-async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Duration) {
+async fn persist_loop(shared: Arc<Shared>, ckpt: Arc<checkpoint::Writer>, every: Duration) {
     loop {
         tokio::select! {
             _ = shared.persist_wake.notified() => {}
@@ -239,10 +252,11 @@ async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Dura
         if !every.is_zero() {
             tokio::time::sleep(every).await;
         }
-        let Some(entries) = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).snapshot() else { continue };
-        let p = path.clone();
-        let res = tokio::task::spawn_blocking(move || checkpoint::store(&p, &entries)).await;
-        let ok = matches!(res, Ok(Ok(())));
+        let Some(snapshot) = shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).snapshot() else { continue };
+        let w = Arc::clone(&ckpt);
+        let res = tokio::task::spawn_blocking(move || w.store(snapshot)).await;
+        // Ok(false): shutdown stored a newer snapshot already.
+        let ok = matches!(res, Ok(Ok(_)));
         if let Ok(Err(e)) = &res {
             tracing::error!(error = %e, "Cannot persist checkpoints.");
         }
@@ -253,16 +267,32 @@ async fn persist_loop(shared: Arc<Shared>, path: std::path::PathBuf, every: Dura
 
 /// Checks the rule file every `every`; a changed file that compiles replaces the running rules, a
 /// broken one is logged and counted and the running rules stay.
+///
+/// Reading and compiling run on the blocking pool: this task shares the runtime's one thread with the
+/// probes, `/metrics` and every delivery, and a large rule set takes long enough to compile that
+/// kubelet would see the pod as dead and Splunk-bound batches would wait.
 async fn reload_loop(shared: Arc<Shared>, path: std::path::PathBuf, mut current: String, every: Duration) {
     loop {
         tokio::time::sleep(every).await;
         // ConfigMap updates swap a symlink: read through it each time rather than watching an inode.
-        let Ok(text) = tokio::fs::read_to_string(&path).await else { continue };
+        let p = path.clone();
+        let Ok(Ok(text)) = tokio::task::spawn_blocking(move || files::read_regular_string(&p)).await else { continue };
         if text == current {
             continue;
         }
         let m = &shared.metrics;
-        match RuleSet::from_yaml(&path.display().to_string(), &text) {
+        let (name, src) = (path.display().to_string(), text.clone());
+        let compiled = match tokio::task::spawn_blocking(move || RuleSet::from_yaml(&name, &src)).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(file = %path.display(), error = %e, "Compiling the changed rule file failed; keeping the running rules.");
+                m.reloads.get_or_create(&vec![("result".into(), "error".into())]).inc();
+                m.rules_ok.set(0);
+                current = text;
+                continue;
+            }
+        };
+        match compiled {
             Ok(rules) => {
                 tracing::info!(file = %path.display(), rules = rules.len(), "Loaded the changed rule file.");
                 *shared.new_rules.lock().unwrap_or_else(|e| e.into_inner()) = Some(rules);

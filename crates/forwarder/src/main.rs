@@ -16,7 +16,8 @@ use logtrim_forwarder::config::{Config, LogFormat};
     version,
     after_help = "Every setting of the file can be overridden by a LOGTRIM_* environment variable \
                   (LOGTRIM_HEC_TOKEN, LOGTRIM_RULES_FILE, ...): see README.md, \"Node forwarder (DaemonSet)\". \
-                  SIGTERM drains in-flight batches, saves checkpoints and exits 0."
+                  SIGTERM drains in-flight batches, saves checkpoints and exits 0 (2 if they \
+                  could not be saved)."
 )]
 struct Args {
     /// The YAML configuration (in Kubernetes, a mounted ConfigMap); default: $LOGTRIM_CONFIG, else

@@ -162,6 +162,8 @@ pub struct FileMeta {
     pub members: Members,
     /// Per stream (stdout, stderr): the HEC event's metadata members, each followed by a comma.
     pub hec_prefix: [Vec<u8>; 2],
+    /// The file name of the path the glob matched: the file's series in the ledger ([`crate::ledger`]).
+    pub name: std::sync::Arc<str>,
 }
 
 impl FileMeta {
@@ -189,7 +191,8 @@ impl FileMeta {
         // JSON written here, with one key that is not a record part: it cannot be refused.
         let members = Members::new(&object).unwrap_or_default();
         let prefix = |stream: &str| render_prefix(&Context { node, pod: pod.as_ref(), stream, file: &file }, t, None);
-        FileMeta { members, hec_prefix: [prefix("stdout"), prefix("stderr")] }
+        let name = path.file_name().map_or_else(|| file.clone(), |n| n.to_string_lossy());
+        FileMeta { members, hec_prefix: [prefix("stdout"), prefix("stderr")], name: std::sync::Arc::from(&*name) }
     }
 }
 

@@ -2,8 +2,8 @@
 //! low cardinality: rule names (capped, the rest folded into `_other`), endpoints, HTTP statuses.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
 
 use logtrim_core::BudgetStatus;
 use logtrim_core::budget::StoreState;
@@ -12,6 +12,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+
+use crate::ledger::{Ledger, LedgerCollector};
 
 type Labels = Vec<(String, String)>;
 /// Named float gauges keyed by labels.
@@ -23,6 +25,8 @@ const MAX_RULES: usize = 256;
 /// Every metric the forwarder exports.
 pub struct Metrics {
     registry: Registry,
+    /// Where every line read went (exported by its own collector, from one consistent view).
+    pub ledger: Arc<Ledger>,
     rules_seen: Mutex<HashSet<String>>,
     records: Family<Labels, Counter>,
     bytes: Family<Labels, Counter>,
@@ -60,6 +64,8 @@ pub struct Metrics {
     pub partials_lost: Counter,
     /// Errors opening or reading files.
     pub file_errors: Counter,
+    /// Matching paths that are not regular files, by type.
+    pub files_skipped: Family<Labels, Counter>,
     /// Files being read.
     pub files: Gauge,
     /// Bytes in the files not read yet.
@@ -144,7 +150,10 @@ impl Metrics {
     /// All metrics, registered.
     pub fn new() -> Metrics {
         let mut r = Registry::with_prefix("logtrim");
+        let ledger = Arc::new(Ledger::default());
+        r.register_collector(Box::new(LedgerCollector(Arc::clone(&ledger))));
         Metrics {
+            ledger,
             records: reg!(r, "records", "Records decided, by rule and action (keep, drop)", Family::default()),
             bytes: reg!(r, "bytes", "Record bytes decided, by rule and action", Family::default()),
             input_records: reg!(r, "input_records", "Container log lines read (partial lines joined)", Counter::default()),
@@ -165,6 +174,7 @@ impl Metrics {
             rotations: reg!(r, "file_rotations", "Rotations seen, by kind (rename, truncate)", Family::default()),
             partials_lost: reg!(r, "partials_lost", "Partial messages lost to a truncation without a copy", Counter::default()),
             file_errors: reg!(r, "file_errors", "Errors opening or reading log files", Counter::default()),
+            files_skipped: reg!(r, "files_skipped", "Paths matching inputs.paths that are not regular files (not read), by type: fifo, socket, device, directory", Family::default()),
             files: reg!(r, "files", "Log files being read", Gauge::default()),
             unread_bytes: reg!(r, "unread_bytes", "Bytes in the log files not read yet", Gauge::default()),
             checkpoint_lag: reg!(r, "checkpoint_lag_bytes", "Bytes read but not yet delivered and committed", Gauge::default()),

@@ -33,15 +33,16 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp};
 use logtrim_core::counters::RuleCounters;
 use logtrim_core::hec::EventValue;
-use logtrim_core::pipeline::{Encoding, Options, Sent, Sink};
+use logtrim_core::pipeline::{Encoding, NotSent, Options, Sent, Sink};
 use logtrim_core::record::parts::Parts;
 use logtrim_core::time::TimeCache;
-use logtrim_core::{Priority, Record, RuleSet, Summary};
+use logtrim_core::{Decision, Priority, Record, RuleSet, Summary};
 use logtrim_formats::container::{Log, Message, short_utf8};
 use tokio::sync::mpsc;
 
 use crate::Shared;
 use crate::config::{Config, EventMode};
+use crate::ledger::{BRING_IN_EVERY, BatchLines, Counts, Intake};
 use crate::meta::{self, FileMeta};
 use crate::tail::checkpoint::{Seq, TrackId};
 use crate::tail::{LineSink, Tail};
@@ -69,6 +70,9 @@ impl Hasher for IdHasher {
         self.0
     }
 }
+
+/// How far a batch reaches in each file and how many of its lines it holds: (file, offset, lines).
+type Reach = Vec<(TrackId, u64, u64)>;
 
 /// A sealed batch of HEC events, ready to send.
 #[derive(Clone, Debug)]
@@ -111,8 +115,9 @@ struct Batcher {
     raw: usize,
     events: u32,
     opened: Instant,
-    /// How far this batch reaches in each file, and where each file was before its first event here.
-    reach: Vec<(TrackId, u64)>,
+    /// How far this batch reaches in each file and how many of its lines it holds, and where each file
+    /// was before its first event here.
+    reach: Reach,
     first: IdMap<u64>,
     cap: usize,
     codec: Codec,
@@ -171,12 +176,12 @@ impl Batcher {
     fn commit(&mut self, n: usize, id: TrackId, before: u64, resume: u64) {
         match self.reach.last_mut() {
             // Both are filled together and emptied together: the file is in `first` already.
-            Some((last, r)) if *last == id => *r = resume,
+            Some((last, r, lines)) if *last == id => (*r, *lines) = (resume, *lines + 1),
             _ => {
                 self.first.entry(id).or_insert(before);
-                match self.reach.iter_mut().find(|(i, _)| *i == id) {
-                    Some((_, r)) => *r = resume,
-                    None => self.reach.push((id, resume)),
+                match self.reach.iter_mut().find(|(i, ..)| *i == id) {
+                    Some((_, r, lines)) => (*r, *lines) = (resume, *lines + 1),
+                    None => self.reach.push((id, resume, 1)),
                 }
             }
         }
@@ -206,8 +211,8 @@ impl Batcher {
         self.stage.clear();
     }
 
-    /// Seals the batch: the body, and how far it reaches in each file.
-    fn seal(&mut self) -> Option<(Batch, Vec<(TrackId, u64)>)> {
+    /// Seals the batch: the body, and how far it reaches in each file with how many lines it holds.
+    fn seal(&mut self) -> Option<(Batch, Reach)> {
         if self.events == 0 {
             return None;
         }
@@ -336,8 +341,10 @@ struct Output {
     budget: Option<BudgetLink>,
     now: Timestamp,
     local: Local,
-    /// Where each file was after its last line (the resume offset before its next record).
-    last_resume: IdMap<u64>,
+    /// Batches sealed since the ledger was last told, with their lines per file.
+    sealed: Vec<(Seq, Vec<(TrackId, u64)>)>,
+    /// Files closed when the batch holding their last lines was sealed, for the ledger.
+    closed_files: Vec<TrackId>,
     /// The sink's queue is gone (shutdown past its deadline): stop.
     closed: bool,
 }
@@ -352,6 +359,8 @@ struct Line<'a> {
     prefix: &'a [u8],
     /// The time as written in the file.
     time: &'a [u8],
+    /// The file's counts for the ledger.
+    counts: &'a mut Counts,
 }
 
 /// [`Output`] as the core pipeline's sink, for one line (or for summaries, with no line).
@@ -392,6 +401,16 @@ impl Sink for Events<'_> {
         }
     }
 
+    fn not_sent(&mut self, _: Record<'_>, _: Decision, why: NotSent) {
+        if let Some(l) = &mut self.line {
+            match why {
+                NotSent::Dropped => l.counts.dropped += 1,
+                NotSent::Shed => l.counts.shed += 1,
+                NotSent::Blank => l.counts.blank += 1,
+            }
+        }
+    }
+
     fn sent(&mut self, e: Sent) {
         let o = &mut *self.out;
         let n = o.place(e.start);
@@ -420,6 +439,11 @@ pub struct Pipeline {
     out: Output,
     /// The JSON record of a line that is not decided from its parts.
     record: Vec<u8>,
+    /// Per file read, what its next line needs and what the ledger has not been told yet.
+    files: IdMap<FileLines>,
+    /// File names no file is read under any more, for the ledger.
+    gone: Vec<Arc<str>>,
+    last_bring_in: Instant,
 }
 
 impl Pipeline {
@@ -457,10 +481,14 @@ impl Pipeline {
                 budget,
                 now: Timestamp::now(),
                 local: Local::default(),
-                last_resume: IdMap::default(),
+                sealed: Vec::new(),
+                closed_files: Vec::new(),
                 closed: false,
             },
             record: Vec::with_capacity(4096),
+            files: IdMap::default(),
+            gone: Vec::new(),
+            last_bring_in: Instant::now(),
         }
     }
 
@@ -485,7 +513,7 @@ impl Pipeline {
                 tail.discover(&mut tracker);
             }
             let read = tail.read(&mut self, 4);
-            if read == 0 || last_check.elapsed() >= poll {
+            if read == 0 || last_check.elapsed() >= poll || tail.needs_check() {
                 last_check = Instant::now();
                 tail.check(&mut self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
                 tail.finish_drained(&mut self, rotate_wait);
@@ -521,6 +549,7 @@ impl Pipeline {
         }
         self.out.seal();
         self.sync_progress(&mut tail);
+        self.bring_in();
         self.publish(&mut tail);
         self.out.budget
     }
@@ -560,18 +589,65 @@ impl Pipeline {
         let first = &self.out.batcher.first;
         let progress: Vec<(TrackId, u64, u64)> =
             tail.progress().map(|(id, resume, read)| (id, first.get(&id).copied().unwrap_or(resume), read)).collect();
-        let finished = tail.take_finished();
-        let mut tracker = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
-        tracker.sync(None, &progress);
-        // A finished file's last lines may wait in the open batch: close it once they are registered.
-        if self.out.batcher.is_empty() {
-            for id in finished {
-                tracker.close(id);
-                self.out.last_resume.remove(&id);
+        let mut finished = tail.take_finished();
+        {
+            let mut tracker = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            tracker.sync(None, &progress);
+            // A finished file's last lines may wait in the open batch: close it once they are registered.
+            if self.out.batcher.is_empty() {
+                for &id in &finished {
+                    tracker.close(id);
+                }
+            } else {
+                self.out.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).append(&mut finished);
             }
-        } else {
-            self.out.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).extend(finished);
         }
+        for id in finished.into_iter().chain(std::mem::take(&mut self.out.closed_files)) {
+            self.forget(id);
+        }
+        // Between two reads every line read is decided and placed: the ledger can be told.
+        if self.last_bring_in.elapsed() >= BRING_IN_EVERY {
+            self.bring_in();
+        }
+    }
+
+    /// The reader is done with a file: it is dropped once its counts are brought in, like every other
+    /// file's.
+    fn forget(&mut self, id: TrackId) {
+        if let Some(f) = self.files.get_mut(&id) {
+            f.done = true;
+        }
+    }
+
+    /// Tells the ledger what was read and decided, the batches sealed and what the open batch holds,
+    /// and drops the files the reader is done with. Only between reads (see [`crate::ledger`]).
+    fn bring_in(&mut self) {
+        for id in std::mem::take(&mut self.out.closed_files) {
+            self.forget(id);
+        }
+        self.last_bring_in = Instant::now();
+        let files = &self.files;
+        let name = |id: &TrackId| files.get(id).map(|f| Arc::clone(&f.name));
+        let open: Vec<(Arc<str>, u64)> =
+            self.out.batcher.reach.iter().filter_map(|(id, _, lines)| Some((name(id)?, *lines))).collect();
+        // Every batch is registered, those without lines too (summaries), for the sink reports each one done.
+        let mut sealed: Vec<(Seq, BatchLines)> = std::mem::take(&mut self.out.sealed)
+            .into_iter()
+            .map(|(seq, lines)| (seq, lines.iter().filter_map(|(id, n)| Some((name(id)?, *n))).collect()))
+            .collect();
+        // A name is gone when no file the reader still reads has it.
+        for f in files.values().filter(|f| f.done) {
+            if !files.values().any(|o| !o.done && o.name == f.name) && !self.gone.contains(&f.name) {
+                self.gone.push(Arc::clone(&f.name));
+            }
+        }
+        let counts = self.files.values_mut().map(|f| {
+            let FileLines { name, counts, .. } = f;
+            (&*name, std::mem::take(counts))
+        });
+        let intake = Intake { counts, sealed: &mut sealed, open: open.iter().map(|(n, l)| (n, *l)), gone: &mut self.gone };
+        self.out.shared.metrics.ledger.bring_in(intake, self.last_bring_in);
+        self.files.retain(|_, f| !f.done);
     }
 
     /// The core's counters, by rule and in total, into the metrics.
@@ -610,6 +686,11 @@ impl Pipeline {
         m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
         m.partials_lost.inc_by(s.partials_lost);
         m.file_errors.inc_by(s.errors);
+        for (kind, n) in crate::files::NotRegular::ALL.iter().zip(s.skipped) {
+            if n > 0 {
+                m.files_skipped.get_or_create(&vec![("type".into(), kind.name().into())]).inc_by(n);
+            }
+        }
         m.files.set(tail.len() as i64);
         m.unread_bytes.set(tail.unread_bytes() as i64);
         let lag = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();
@@ -635,13 +716,18 @@ impl Output {
 
     fn seal(&mut self) {
         let Some((batch, reach)) = self.batcher.seal() else { return };
+        // The ledger learns the batch's lines per file at the next bring-in.
+        self.sealed.push((batch.seq, reach.iter().map(|&(id, _, n)| (id, n)).collect()));
         {
+            let reach: Vec<(TrackId, u64)> = reach.iter().map(|&(id, offset, _)| (id, offset)).collect();
             let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
             tracker.sync(Some((batch.seq, &reach)), &[]);
-            for id in self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            let closing: Vec<TrackId> = self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
+            for &id in &closing {
                 tracker.close(id);
-                self.last_resume.remove(&id);
             }
+            drop(tracker);
+            self.closed_files.extend(closing);
         }
         let m = &self.shared.metrics;
         m.queue_depth.set((self.tx.max_capacity() - self.tx.capacity()) as i64 + 1);
@@ -695,17 +781,31 @@ impl Output {
     }
 }
 
+/// A file being read, as the reading thread knows it.
+struct FileLines {
+    /// Where the file was after its last line (the resume offset before its next record).
+    resume: u64,
+    /// Its series in the ledger.
+    name: Arc<str>,
+    /// What the ledger has not been told yet.
+    counts: Counts,
+    /// The reader is done with the file (dropped at the next bring-in).
+    done: bool,
+}
+
 impl LineSink for Pipeline {
     fn line(&mut self, id: TrackId, meta: &FileMeta, msg: Option<Message<'_>>, resume: u64) {
-        let before = self.out.last_resume.insert(id, resume).unwrap_or(0);
+        let file = self.files.entry(id).or_insert_with(|| FileLines { resume: 0, name: Arc::clone(&meta.name), counts: Counts::default(), done: false });
+        let before = std::mem::replace(&mut file.resume, resume);
         let Some(m) = msg else { return };
+        file.counts.read += 1;
         let l = &mut self.out.local;
         l.records += 1;
         l.truncated += u64::from(m.truncated);
         l.malformed += u64::from(m.malformed);
         l.invalid_utf8 += u64::from(m.invalid_utf8);
         l.unterminated += u64::from(m.unterminated);
-        let line = Line { id, before, resume, prefix: &meta.hec_prefix[m.stream as usize], time: m.time };
+        let line = Line { id, before, resume, prefix: &meta.hec_prefix[m.stream as usize], time: m.time, counts: &mut file.counts };
         let now = self.out.now;
         let mut events = Events { out: &mut self.out, line: Some(line) };
         // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's
@@ -763,7 +863,7 @@ mod tests {
                 }
                 let (sealed, reach) = b.seal().unwrap();
                 assert_eq!((sealed.seq, sealed.gzip, sealed.raw_bytes), (batch + 1, level > 0, want.len() as u64));
-                assert_eq!(reach, vec![(1, 1999 + 1500 * batch)]);
+                assert_eq!(reach, vec![(1, 1999 + 1500 * batch, 2000 + 1500 * batch)]);
                 if level == 0 {
                     assert_eq!(&sealed.body[..], &want[..], "batch {batch}");
                     continue;

@@ -6,12 +6,18 @@
 //!   rotation by rename and by copytruncate during writes, SIGTERM within the deadline.
 //! - `summaries`: summary events add up to the dropped lines (clock, reload and shutdown flushes);
 //!   kept events arrive trimmed; the budget meters summaries.
+//! - `hostile`: issue 15's hostile input and faults: partial-line chains, FIFOs, truncation,
+//!   receivers that answer 200 without a receipt, slow reloads, configuration and state-dir errors.
+//! - `ledger`: every line read is accounted for (delivered, dropped, shed, blank, dead-lettered,
+//!   pending), per file and in total, at every scrape under combined faults.
 //! - `manifests`: deploy/k8s passes `kubernetes-validate --strict`.
 //! - `cli`: `--help` and usage errors.
 
 mod cli;
 mod delivery;
 mod faults;
+mod hostile;
+mod ledger;
 mod manifests;
 mod summaries;
 mod support;

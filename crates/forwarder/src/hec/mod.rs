@@ -22,25 +22,25 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::Shared;
 use crate::config::Hec as HecConfig;
+use crate::ledger::Done;
 use crate::pipeline::Batch;
 use ack::AckBook;
 use balance::Balancer;
 use client::HecOutcome;
 
-/// Why the sink could not be set up.
+/// Why the sink could not be set up (an I/O cause is part of the message, as in [`crate::RunError`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The HTTP client could not be built (bad CA file, TLS setup).
     #[error("HTTP client: {0}")]
     Client(String),
     /// The CA file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     CaFile {
         /// The file.
         path: String,
         /// The error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -67,7 +67,7 @@ pub fn http_client(cfg: &HecConfig) -> Result<reqwest::Client, SinkError> {
         b = b.tls_danger_accept_invalid_certs(true);
     }
     if !cfg.ca_file.is_empty() {
-        let pem = std::fs::read(&cfg.ca_file).map_err(|source| SinkError::CaFile { path: cfg.ca_file.clone(), source })?;
+        let pem = crate::files::read_regular(std::path::Path::new(&cfg.ca_file)).map_err(|error| SinkError::CaFile { path: cfg.ca_file.clone(), error })?;
         for cert in reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| SinkError::Client(e.to_string()))? {
             b = b.tls_certs_merge([cert]);
         }
@@ -143,7 +143,7 @@ impl Sink {
                         let Some(id) = ack_id else {
                             m.ack_missing.inc();
                             tracing::warn!(endpoint = %ep.base, "ack is on but HEC answered without an ackId; is indexer acknowledgement enabled on the token?");
-                            self.done(&batch);
+                            self.done(&batch, Done::Delivered);
                             return;
                         };
                         let book = &self.books[self.balancer.endpoints.iter().position(|e| Arc::ptr_eq(e, ep)).unwrap_or(0)];
@@ -157,10 +157,15 @@ impl Sink {
                             continue;
                         }
                     }
-                    self.done(&batch);
+                    self.done(&batch, Done::Delivered);
                     return;
                 }
-                HecOutcome::Retry { reason, retry_after, unreachable, .. } => {
+                HecOutcome::Retry { reason, retry_after, unreachable, unconfirmed, .. } => {
+                    if unconfirmed && attempt == 0 {
+                        // A misconfiguration (a proxy answering for Splunk) rather than a busy HEC: said
+                        // loudly, once per batch.
+                        tracing::error!(endpoint = %ep.base, seq = batch.seq, reason = %reason, "HEC answered without its success reply, so the batch may not have reached Splunk; it is sent again.");
+                    }
                     self.balancer.failure(ep, unreachable, &reason);
                     drop(lease);
                     attempt += 1;
@@ -171,6 +176,7 @@ impl Sink {
                     }
                     tokio::time::sleep(delay).await;
                 }
+
                 HecOutcome::Reject { status, code, text } => {
                     self.balancer.success(ep);
                     m.dead_letter_batches.inc();
@@ -195,15 +201,16 @@ impl Sink {
                             tracing::error!(seq = batch.seq, error = %e, "Cannot write the dead-letter file.");
                         }
                     }
-                    self.done(&batch);
+                    self.done(&batch, Done::DeadLettered);
                     return;
                 }
             }
         }
     }
 
-    fn done(&self, batch: &Batch) {
+    fn done(&self, batch: &Batch, how: Done) {
         let m = &self.shared.metrics;
+        m.ledger.done(batch.seq, how);
         m.events_sent.inc_by(u64::from(batch.events));
         m.bytes_sent.inc_by(batch.raw_bytes);
         m.bytes_sent_compressed.inc_by(batch.body.len() as u64);

@@ -9,31 +9,39 @@
 //! - **Rename + create** (kubelet, Docker): the path resolves to a new inode. The old file stays open
 //!   and is read to its end until it has been quiet for `rotate_wait`; the new one is read from the
 //!   start.
-//! - **Copytruncate**: the file is shorter than what was read. The rest of the old content is looked
-//!   for in the copy next to it (`<name>.1`, `<name>-<date>`, same first bytes) and read from there;
-//!   the file itself is read again from the start.
+//! - **Truncation** (copytruncate, or a program truncating its own log): the file is shorter than what
+//!   was read, or it was written past that point again before the next look and its bytes changed: the
+//!   bytes just before the read position are read again with every chunk (one `pread` covers both) and
+//!   must not have changed, and the file's first bytes are compared at each poll when it was written
+//!   since. A pause in reading (backpressure) therefore widens nothing: the next read checks first. The
+//!   rest of the old content is looked for in the copy next to the file (`<name>.1`, `<name>-<date>`,
+//!   same first bytes) and read from there; the file itself is read again from the start. Checkpoints
+//!   carry the same two marks ([`checkpoint::Mark`]), so a truncation while the forwarder was down is
+//!   found at the next start.
 //! - **Lines** are cut at `max_line_bytes` (plus room for the CRI or Docker framing); the rest of an
-//!   over-long line is skipped without being buffered.
+//!   over-long line is skipped without being buffered. A message joined from partial lines (CRI `P`,
+//!   Docker's 16 KiB parts) is cut at `max_line_bytes` too, however many parts come before its last.
 
 pub mod checkpoint;
 
-use std::collections::HashMap;
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, Metadata};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use logtrim_formats::container::{self, ContainerFormat, Joiner, Message};
 
 use crate::config::{InputFormatSetting, Inputs, StartAt};
+use crate::files::{NotRegular, Opened, open_regular};
 use crate::meta::{FileMeta, Templates};
-use checkpoint::{Entry, TrackId, Tracker};
+use checkpoint::{BEFORE_MARK, Entry, Mark, TrackId, Tracker};
 
 /// Bytes read from a file per call.
 pub const CHUNK: usize = 128 * 1024;
-/// First bytes of a file kept to recognise its copy after a copytruncate.
-const HEAD: usize = 256;
+/// First bytes of a file kept to notice it was truncated and written again, and to recognise its copy.
+const HEAD: usize = checkpoint::MAX_MARK;
 /// Room for the framing around a message (CRI prefix, Docker JSON envelope and escapes).
 const FRAMING: usize = 16 * 1024;
 
@@ -65,15 +73,19 @@ pub struct TailStats {
     pub closed: u64,
     /// Errors opening or reading files.
     pub errors: u64,
+    /// Paths matching the globs that are not regular files, by [`NotRegular::index`]: each counted
+    /// once when first seen.
+    pub skipped: [u64; NotRegular::ALL.len()],
 }
 
 struct Follow {
     id: TrackId,
     path: PathBuf,
-    file: File,
+    /// Shared with the tracker, which marks the bytes before the checkpoint's offset from it.
+    file: Arc<File>,
     dev: u64,
     ino: u64,
-    /// Offset of the next byte `file` will read.
+    /// Offset of the next byte to read.
     pos: u64,
     /// Offset just after the last complete line handed out (`pos` minus the carried partial line).
     consumed: u64,
@@ -85,7 +97,16 @@ struct Follow {
     meta: FileMeta,
     /// Rotated away or deleted: when data was last seen.
     draining: Option<Instant>,
+    /// The file's first bytes (up to [`HEAD`]).
     head: Vec<u8>,
+    /// Size and modification time when `head` was last compared: while they stay, the file was not
+    /// written and need not be read to tell.
+    stamp: (u64, i64, i64),
+    /// The last bytes read, those just before `pos` (`before_len` of them).
+    before: [u8; BEFORE_MARK],
+    before_len: usize,
+    /// The bytes before `pos` changed: the file was truncated under the reader; `check` starts it again.
+    rewritten: bool,
     /// Where a restart resumes: before the oldest partial message, else `consumed`.
     resume: u64,
     /// `path` was a symbolic link when the file was opened (kubelet's `/var/log/containers` entries).
@@ -107,6 +128,11 @@ pub struct Tail {
     buf: Vec<u8>,
     /// Tracks the reader finished with, for the pipeline to close once their lines are registered.
     finished: Vec<TrackId>,
+    /// Matching paths that are not regular files, already logged and counted (only those the globs
+    /// still match are kept, so the set is bounded by them).
+    skipped: HashSet<PathBuf>,
+    /// A read found a file truncated: [`Tail::check`] is due now rather than at the next poll.
+    rewrites: bool,
     /// Counters since the last [`Tail::take_stats`].
     pub stats: TailStats,
 }
@@ -133,14 +159,22 @@ impl Tail {
             next_id: 1,
             first_start: startup.is_none(),
             startup: startup.unwrap_or_default(),
-            buf: Vec::with_capacity(CHUNK + FRAMING),
+            buf: Vec::with_capacity(BEFORE_MARK + CHUNK + FRAMING),
             finished: Vec::new(),
+            skipped: HashSet::new(),
+            rewrites: false,
             stats: TailStats::default(),
         }
     }
 
     fn phys_cap(&self) -> usize {
-        self.cfg.max_line_bytes.0 as usize + FRAMING
+        self.msg_cap() + FRAMING
+    }
+
+    /// The longest message passed on: joined partial lines are cut here too, so a chain of parts
+    /// without its last one holds at most this much.
+    fn msg_cap(&self) -> usize {
+        self.cfg.max_line_bytes.0 as usize
     }
 
     /// Number of files being read.
@@ -168,6 +202,11 @@ impl Tail {
         std::mem::take(&mut self.finished)
     }
 
+    /// A read found a truncated file: [`Tail::check`] should run now.
+    pub fn needs_check(&self) -> bool {
+        self.rewrites
+    }
+
     /// Evaluates the globs and opens files not followed yet. On the first call, checkpoints of files
     /// that were renamed while the forwarder was down are looked for next to their old name.
     pub fn discover(&mut self, tracker: &mut Tracker) {
@@ -185,75 +224,85 @@ impl Tail {
             }
         }
         found.sort();
+        let mut skipped = HashSet::new();
         for path in found {
             if self.active.contains_key(&path) {
                 continue;
             }
-            if let Err(e) = self.open_new(&path, tracker) {
-                self.stats.errors += 1;
-                tracing::warn!(file = %path.display(), error = %e, "Cannot open a log file; will retry.");
+            match self.open_new(&path, tracker) {
+                Ok(None) => {}
+                Ok(Some(kind)) => {
+                    if !self.skipped.contains(&path) {
+                        self.stats.skipped[kind.index()] += 1;
+                        tracing::warn!(file = %path.display(), kind = kind.name(), "Not a regular file; skipping it (only regular files are read).");
+                    }
+                    skipped.insert(path);
+                }
+                Err(e) => {
+                    self.stats.errors += 1;
+                    tracing::warn!(file = %path.display(), error = %e, "Cannot open a log file; will retry.");
+                }
             }
         }
+        self.skipped = skipped;
         for entry in std::mem::take(&mut self.startup) {
             self.resume_renamed(entry, tracker);
         }
         self.first_start = false;
     }
 
-    fn open_new(&mut self, path: &Path, tracker: &mut Tracker) -> std::io::Result<()> {
-        let mut file = File::open(path)?;
-        let md = file.metadata()?;
-        if !md.is_file() {
-            return Ok(());
-        }
+    /// Follows the file at `path`; what it is instead when it is not a regular file.
+    fn open_new(&mut self, path: &Path, tracker: &mut Tracker) -> std::io::Result<Option<NotRegular>> {
+        let (file, md) = match open_regular(path)? {
+            Opened::File(f, md) => (Arc::new(f), md),
+            Opened::Not(kind) => return Ok(Some(kind)),
+        };
         let (dev, ino, size) = (md.dev(), md.ino(), md.len());
         let known = self.startup.iter().position(|e| e.dev == dev && e.ino == ino);
+        // A checkpointed file that no longer holds what was read up to its offset was truncated (and
+        // perhaps written past the offset) while the forwarder was down: the head it had then finds its
+        // copy, and the file is read again from its start.
+        let mut truncated_while_stopped = None;
         let offset = match known {
             Some(i) => {
                 let e = self.startup.swap_remove(i);
-                if e.offset > size { 0 } else { e.offset }
+                if e.offset > size || !e.still_in(&file) {
+                    truncated_while_stopped = Some(e.head);
+                }
+                e.offset
             }
             None if self.first_start && self.cfg.start_at == StartAt::End => size,
             None => 0,
         };
-        file.seek(SeekFrom::Start(offset))?;
         let target = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         let id = self.next_id;
         self.next_id += 1;
-        tracker.open(id, Entry { path: path.to_path_buf(), target, dev, ino, offset });
+        let entry = Entry { path: path.to_path_buf(), target, dev, ino, offset, head: None, before: None };
+        tracker.open(id, entry, Some(Arc::clone(&file)));
         let meta = FileMeta::new(path, &self.node, &self.templates);
-        let mut f = self.follow(id, path.to_path_buf(), file, (dev, ino), offset, meta);
+        let mut f = follow(id, path.to_path_buf(), file, (dev, ino), offset, meta, self.joiner());
         f.via_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-        fill_head(&mut f);
+        if truncated_while_stopped.is_none() && check_head(&mut f, &md) == Head::Grew {
+            tracker.set_head(id, Mark::of(&f.head));
+        }
         self.files.push(f);
         self.active.insert(path.to_path_buf(), id);
         self.stats.opened += 1;
         tracing::debug!(file = %path.display(), offset, "Following a log file.");
-        Ok(())
+        if let Some(head) = truncated_while_stopped {
+            self.stats.truncations += 1;
+            tracing::warn!(file = %path.display(), checkpoint = offset, "Truncated while stopped: the file no longer holds what was read up to its checkpoint.");
+            self.truncated(id, tracker, head);
+        }
+        Ok(None)
     }
 
-    fn follow(&self, id: TrackId, path: PathBuf, file: File, (dev, ino): (u64, u64), offset: u64, meta: FileMeta) -> Follow {
-        let joiner = match self.cfg.format {
+    /// A joiner for a file of the configured format (`None`: detected from its first line).
+    fn joiner(&self) -> Option<Joiner> {
+        match self.cfg.format {
             InputFormatSetting::Auto => None,
-            InputFormatSetting::Cri => Some(Joiner::new(ContainerFormat::Cri, self.cfg.max_line_bytes.0 as usize)),
-            InputFormatSetting::Docker => Some(Joiner::new(ContainerFormat::Docker, self.cfg.max_line_bytes.0 as usize)),
-        };
-        Follow {
-            id,
-            path,
-            file,
-            dev,
-            ino,
-            pos: offset,
-            consumed: offset,
-            carry: Vec::new(),
-            skipping: false,
-            joiner,
-            meta,
-            draining: None,
-            head: Vec::new(),
-            resume: offset,
-            via_link: false,
+            InputFormatSetting::Cri => Some(Joiner::new(ContainerFormat::Cri, self.msg_cap())),
+            InputFormatSetting::Docker => Some(Joiner::new(ContainerFormat::Docker, self.msg_cap())),
         }
     }
 
@@ -266,15 +315,13 @@ impl Tail {
             let Ok(md) = d.metadata() else { continue };
             if md.dev() == e.dev && md.ino() == e.ino && md.is_file() && md.len() > e.offset {
                 let path = d.path();
-                let Ok(mut file) = File::open(&path) else { return };
-                if file.seek(SeekFrom::Start(e.offset)).is_err() {
-                    return;
-                }
+                let Ok(Opened::File(file, _)) = open_regular(&path) else { return };
+                let file = Arc::new(file);
                 let id = self.next_id;
                 self.next_id += 1;
-                tracker.open(id, Entry { path: path.clone(), target: path.clone(), ..e.clone() });
+                tracker.open(id, Entry { path: path.clone(), target: path.clone(), ..e.clone() }, Some(Arc::clone(&file)));
                 let meta = FileMeta::new(&e.path, &self.node, &self.templates);
-                let mut f = self.follow(id, path.clone(), file, (e.dev, e.ino), e.offset, meta);
+                let mut f = follow(id, path.clone(), file, (e.dev, e.ino), e.offset, meta, self.joiner());
                 f.draining = Some(Instant::now());
                 self.files.push(f);
                 tracing::info!(file = %path.display(), was = %e.path.display(), offset = e.offset, "Reading the rest of a file rotated while stopped.");
@@ -285,12 +332,18 @@ impl Tail {
 
     /// Reads up to `max_chunks` chunks from every file, handing lines to `sink`. Returns the bytes read.
     pub fn read(&mut self, sink: &mut impl LineSink, max_chunks: usize) -> u64 {
-        let cap = self.phys_cap();
+        let caps = (self.phys_cap(), self.msg_cap());
         let mut total = 0;
         for f in &mut self.files {
+            if f.rewritten {
+                continue;
+            }
             for _ in 0..max_chunks {
-                match read_chunk(f, &mut self.buf, cap, self.cfg.max_line_bytes.0 as usize, sink, &mut self.stats) {
-                    Ok(0) => break,
+                match read_chunk(f, &mut self.buf, caps, sink, &mut self.stats) {
+                    Ok(0) => {
+                        self.rewrites |= f.rewritten;
+                        break;
+                    }
                     Ok(n) => {
                         total += n as u64;
                         if let Some(d) = &mut f.draining {
@@ -317,6 +370,7 @@ impl Tail {
         let now = Instant::now();
         let mut reopen = Vec::new();
         let mut copies = Vec::new();
+        self.rewrites = false;
         for f in &mut self.files {
             if f.draining.is_some() {
                 continue;
@@ -339,19 +393,23 @@ impl Tail {
                     self.stats.rotations += 1;
                     reopen.push(f.path.clone());
                 }
-                Ok(_) => {
-                    let size = f.file.metadata().map(|m| m.len()).unwrap_or(f.pos);
-                    if size < f.pos {
-                        self.stats.truncations += 1;
-                        copies.push(f.id);
-                    } else if f.head.len() < HEAD {
-                        fill_head(f);
+                // The same file (the path's metadata is the open file's).
+                Ok(md) => {
+                    let head = if f.rewritten || md.len() < f.pos { Head::Changed } else { check_head(f, &md) };
+                    match head {
+                        // `head` still holds the old content's first bytes: they find its copy.
+                        Head::Changed => {
+                            self.stats.truncations += 1;
+                            copies.push((f.id, Mark::of(&f.head)));
+                        }
+                        Head::Grew => tracker.set_head(f.id, Mark::of(&f.head)),
+                        Head::Same => {}
                     }
                 }
             }
         }
-        for id in copies {
-            self.truncated(id, tracker);
+        for (id, head) in copies {
+            self.truncated(id, tracker, Some(head));
         }
         for path in reopen {
             if let Err(e) = self.open_new(&path, tracker) {
@@ -363,12 +421,13 @@ impl Tail {
     /// Finishes files rotated away or deleted that have been quiet for `rotate_wait`.
     pub fn finish_drained(&mut self, sink: &mut impl LineSink, rotate_wait: Duration) {
         let now = Instant::now();
+        let cap = self.msg_cap();
         let mut i = 0;
         while i < self.files.len() {
             let f = &mut self.files[i];
             if f.draining.is_some_and(|d| now.duration_since(d) >= rotate_wait) {
                 let mut f = self.files.swap_remove(i);
-                finish(&mut f, sink);
+                finish(&mut f, cap, sink);
                 self.finished.push(f.id);
                 self.stats.closed += 1;
                 tracing::debug!(file = %f.path.display(), "Finished a rotated or deleted file.");
@@ -379,44 +438,33 @@ impl Tail {
     }
 
     /// The file was truncated under us: read the rest of the old content from its copy, if there is
-    /// one, and start the file again from the beginning under a new track.
-    fn truncated(&mut self, id: TrackId, tracker: &mut Tracker) {
+    /// one (found by `head`, the mark of the old content's first bytes), and start the file again from
+    /// the beginning under a new track.
+    fn truncated(&mut self, id: TrackId, tracker: &mut Tracker, head: Option<Mark>) {
         let Some(i) = self.files.iter().position(|f| f.id == id) else { return };
-        let copy = find_copy(&self.files[i]);
+        let cap = self.msg_cap();
+        let copy = head.and_then(|h| find_copy(&self.files[i], h));
         let new_id = self.next_id;
         self.next_id += 1;
         let f = &mut self.files[i];
         let target = fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone());
-        tracker.open(new_id, Entry { path: f.path.clone(), target, dev: f.dev, ino: f.ino, offset: 0 });
+        let entry = Entry { path: f.path.clone(), target, dev: f.dev, ino: f.ino, offset: 0, head: None, before: None };
+        tracker.open(new_id, entry, Some(Arc::clone(&f.file)));
         let mut drained = None;
-        match copy.and_then(|p| {
-            let mut file = File::open(&p).ok()?;
-            file.seek(SeekFrom::Start(f.consumed)).ok()?;
-            let md = file.metadata().ok()?;
-            Some((p, file, md))
+        match copy.and_then(|p| match open_regular(&p).ok()? {
+            Opened::File(file, md) => Some((p, Arc::new(file), md)),
+            Opened::Not(_) => None,
         }) {
             Some((p, file, md)) => {
                 // The copy continues the old track: its lines carry on from the same partial state.
                 let copy_id = self.next_id;
                 self.next_id += 1;
-                tracker.open(copy_id, Entry { path: p.clone(), target: p.clone(), dev: md.dev(), ino: md.ino(), offset: f.consumed });
-                let mut c = Follow {
-                    id: copy_id,
-                    path: p.clone(),
-                    file,
-                    dev: md.dev(),
-                    ino: md.ino(),
-                    pos: f.consumed,
-                    consumed: f.consumed,
-                    carry: Vec::new(),
-                    skipping: f.skipping,
-                    joiner: f.joiner.take(),
-                    meta: f.meta.clone(),
-                    draining: Some(Instant::now()),
-                    head: f.head.clone(),
-                    resume: f.resume,
-                    via_link: false,
-                };
+                let entry = Entry { path: p.clone(), target: p.clone(), dev: md.dev(), ino: md.ino(), offset: f.consumed, head, before: None };
+                tracker.open(copy_id, entry, Some(Arc::clone(&file)));
+                let mut c = follow(copy_id, p.clone(), file, (md.dev(), md.ino()), f.consumed, f.meta.clone(), f.joiner.take());
+                c.skipping = f.skipping;
+                c.draining = Some(Instant::now());
+                c.head = f.head.clone();
                 c.resume = c.joiner.as_ref().and_then(Joiner::pending_since).unwrap_or(c.consumed);
                 drained = Some(c);
                 self.stats.truncation_copies += 1;
@@ -428,19 +476,23 @@ impl Tail {
             }
         }
         tracker.supersede(f.id);
+        // The old track is done with: the pipeline forgets it once its last lines are registered.
+        self.finished.push(f.id);
         let fmt = f.joiner.as_ref().map(Joiner::format);
         f.id = new_id;
-        let _ = f.file.seek(SeekFrom::Start(0));
         f.pos = 0;
         f.consumed = 0;
         f.resume = 0;
         f.carry.clear();
         f.skipping = false;
         f.head.clear();
+        f.stamp = (0, 0, 0);
+        f.before_len = 0;
+        f.rewritten = false;
         f.joiner = match (fmt, self.cfg.format) {
-            (_, InputFormatSetting::Cri) => Some(Joiner::new(ContainerFormat::Cri, self.cfg.max_line_bytes.0 as usize)),
-            (_, InputFormatSetting::Docker) => Some(Joiner::new(ContainerFormat::Docker, self.cfg.max_line_bytes.0 as usize)),
-            (Some(fmt), _) => Some(Joiner::new(fmt, self.cfg.max_line_bytes.0 as usize)),
+            (_, InputFormatSetting::Cri) => Some(Joiner::new(ContainerFormat::Cri, cap)),
+            (_, InputFormatSetting::Docker) => Some(Joiner::new(ContainerFormat::Docker, cap)),
+            (Some(fmt), _) => Some(Joiner::new(fmt, cap)),
             (None, _) => None,
         };
         self.active.insert(f.path.clone(), new_id);
@@ -464,19 +516,67 @@ fn renamed_away(f: &Follow) -> bool {
     linked && (!f.via_link || fs::symlink_metadata(&f.path).is_ok())
 }
 
-fn fill_head(f: &mut Follow) {
-    let mut head = [0u8; HEAD];
-    if let Ok(n) = f.file.read_at(&mut head, 0)
-        && n > f.head.len()
-    {
-        f.head = head[..n].to_vec();
+/// A followed file, read from `offset`.
+fn follow(id: TrackId, path: PathBuf, file: Arc<File>, (dev, ino): (u64, u64), offset: u64, meta: FileMeta, joiner: Option<Joiner>) -> Follow {
+    Follow {
+        id,
+        path,
+        file,
+        dev,
+        ino,
+        pos: offset,
+        consumed: offset,
+        carry: Vec::new(),
+        skipping: false,
+        joiner,
+        meta,
+        draining: None,
+        head: Vec::new(),
+        stamp: (0, 0, 0),
+        before: [0; BEFORE_MARK],
+        before_len: 0,
+        rewritten: false,
+        resume: offset,
+        via_link: false,
     }
 }
 
+/// What [`check_head`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Head {
+    /// The first bytes are those seen before.
+    Same,
+    /// They are, and more of them were taken.
+    Grew,
+    /// They are not: the file was truncated and written again.
+    Changed,
+}
+
+/// Compares the file's first bytes with those seen before, taking more of them while there are fewer
+/// than [`HEAD`]. A file whose size and modification time did not change since the last look was not
+/// written, so only written files cost a `pread`.
+fn check_head(f: &mut Follow, md: &Metadata) -> Head {
+    let stamp = (md.len(), md.mtime(), md.mtime_nsec());
+    if stamp == f.stamp {
+        return Head::Same;
+    }
+    f.stamp = stamp;
+    let mut head = [0u8; HEAD];
+    let Ok(n) = f.file.read_at(&mut head, 0) else { return Head::Same };
+    if n < f.head.len() || head[..f.head.len()] != f.head[..] {
+        return Head::Changed;
+    }
+    if n == f.head.len() {
+        return Head::Same;
+    }
+    f.head = head[..n].to_vec();
+    Head::Grew
+}
+
 /// A copy of `f` made by copytruncate: a file next to it named after it, at least as long as what
-/// was read, starting with the same bytes.
-fn find_copy(f: &Follow) -> Option<PathBuf> {
-    if f.head.is_empty() {
+/// was read, starting with the bytes `head` marks.
+fn find_copy(f: &Follow, head: Mark) -> Option<PathBuf> {
+    if head.len == 0 {
         return None;
     }
     let target = fs::canonicalize(&f.path).unwrap_or_else(|_| f.path.clone());
@@ -494,9 +594,8 @@ fn find_copy(f: &Follow) -> Option<PathBuf> {
         if !md.is_file() || md.len() < f.consumed || (md.dev(), md.ino()) == (f.dev, f.ino) {
             continue;
         }
-        let Ok(file) = File::open(e.path()) else { continue };
-        let mut head = vec![0u8; f.head.len()];
-        if file.read_exact_at(&mut head, 0).is_err() || head != f.head {
+        let Ok(Opened::File(file, _)) = open_regular(&e.path()) else { continue };
+        if !head.found(&file, 0) {
             continue;
         }
         let mtime = md.modified().unwrap_or(std::time::UNIX_EPOCH);
@@ -508,13 +607,13 @@ fn find_copy(f: &Follow) -> Option<PathBuf> {
 }
 
 /// Hands out what is left at the end of a file that will not grow again.
-fn finish(f: &mut Follow, sink: &mut impl LineSink) {
+fn finish(f: &mut Follow, cap: usize, sink: &mut impl LineSink) {
     if !f.carry.is_empty() {
         let carry = std::mem::take(&mut f.carry);
         let end = f.consumed + carry.len() as u64;
         let line = carry.strip_suffix(b"\r").unwrap_or(&carry);
         let offset = f.consumed;
-        line_out(f, line, offset, false, end, sink);
+        line_out(f, line, offset, false, end, cap, sink);
         f.consumed = end;
     }
     if let Some(j) = &mut f.joiner {
@@ -525,7 +624,8 @@ fn finish(f: &mut Follow, sink: &mut impl LineSink) {
     f.resume = f.consumed;
 }
 
-fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink: &mut impl LineSink) {
+/// Hands one physical line to the file's joiner, whose messages are cut at `cap` bytes.
+fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, cap: usize, sink: &mut impl LineSink) {
     if f.joiner.is_none() {
         if line.iter().all(u8::is_ascii_whitespace) {
             sink.line(f.id, &f.meta, None, f.resume);
@@ -533,7 +633,7 @@ fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink:
         }
         // Not a container log format: every line is read as text (a malformed CRI line is one).
         let fmt = container::detect(line).unwrap_or(ContainerFormat::Cri);
-        f.joiner = Some(Joiner::new(fmt, usize::MAX / 8));
+        f.joiner = Some(Joiner::new(fmt, cap));
     }
     let Some(j) = f.joiner.as_mut() else { return };
     if line.is_empty() {
@@ -557,23 +657,42 @@ fn line_out(f: &mut Follow, line: &[u8], offset: u64, cut: bool, end: u64, sink:
 fn read_chunk(
     f: &mut Follow,
     buf: &mut Vec<u8>,
-    phys_cap: usize,
-    _cap: usize,
+    (phys_cap, cap): (usize, usize),
     sink: &mut impl LineSink,
     stats: &mut TailStats,
 ) -> std::io::Result<usize> {
     let start = f.carry.len();
+    // Layout: room for the bytes before `pos`, the carried partial line, the new bytes. The read starts
+    // `k` bytes early, so the bytes last read come back in the same system call and are compared: a file
+    // truncated and written past `pos` since is noticed before anything is read from its middle.
+    let k = f.before_len;
+    let at = BEFORE_MARK + start;
     // The buffer keeps its length from call to call: zero-filling 128 KiB before every read cost ~2%
     // of the reading thread's instructions, and `read` overwrites what it returns anyway.
-    if buf.len() < start + CHUNK {
-        buf.resize(start + CHUNK, 0);
+    if buf.len() < at + CHUNK {
+        buf.resize(at + CHUNK, 0);
     }
-    buf[..start].copy_from_slice(&f.carry);
-    let n = f.file.read(&mut buf[start..start + CHUNK])?;
+    buf[BEFORE_MARK..at].copy_from_slice(&f.carry);
+    let got = f.file.read_at(&mut buf[at - k..at + CHUNK], f.pos - k as u64)?;
+    if got < k {
+        // Shorter than what was read: truncated (unless the read came back short, as a network file
+        // system's may). `check` takes it from here.
+        f.rewritten = f.file.metadata()?.len() < f.pos;
+        return Ok(0);
+    }
+    if buf[at - k..at] != f.before[..k] {
+        // Other bytes where the last read ended: truncated and written past `pos` since.
+        f.rewritten = true;
+        return Ok(0);
+    }
+    let n = got - k;
     if n == 0 {
         return Ok(0);
     }
-    let buf = &buf[..start + n];
+    let buf = &buf[BEFORE_MARK..at + n];
+    let kept = buf.len().min(BEFORE_MARK);
+    f.before[..kept].copy_from_slice(&buf[buf.len() - kept..]);
+    f.before_len = kept;
     f.carry.clear();
     f.pos += n as u64;
     let base = f.consumed;
@@ -601,14 +720,14 @@ fn read_chunk(
             line = &line[..phys_cap];
             stats.cut_lines += 1;
         }
-        line_out(f, line, base + i as u64, cut, base + end as u64 + 1, sink);
+        line_out(f, line, base + i as u64, cut, base + end as u64 + 1, cap, sink);
         i = end + 1;
     }
     if buf.len() - i > phys_cap {
         // An over-long line with no newline yet: pass its start on now and skip the rest.
         stats.cut_lines += 1;
         let line = &buf[i..i + phys_cap];
-        line_out(f, line, base + i as u64, true, base + buf.len() as u64, sink);
+        line_out(f, line, base + i as u64, true, base + buf.len() as u64, cap, sink);
         f.skipping = true;
         f.consumed = base + buf.len() as u64;
     } else {

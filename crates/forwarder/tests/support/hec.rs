@@ -2,20 +2,26 @@
 //! (gzip or plain, stacked events), `/services/collector/ack`, `/services/collector/health`, with the
 //! documented answers: 200 code 0 (with `ackId` when ack is on), 503 code 9 (busy), 403 code 4
 //! (invalid token), 400 code 6 (invalid data), 400 code 10 (ack on, no channel); and a mode in which
-//! it does not listen at all (connection refused), closing every open connection.
+//! it does not listen at all (connection refused), closing every open connection. Two modes are what
+//! a receiver that is not HEC does: a proxy's login page with 200, and an answer cut short (the status
+//! line and part of the body, then the connection closes); neither indexes the events.
 
 #![allow(dead_code)]
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::io::Read;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
@@ -30,6 +36,10 @@ pub enum Mode {
     InvalidToken,
     /// 400, code 6.
     InvalidData,
+    /// 200 with a proxy's HTML login page (health checks too).
+    LoginPage,
+    /// 200 and the start of HEC's success reply, then the connection closes.
+    CutShort,
 }
 
 /// What was received.
@@ -61,6 +71,11 @@ pub struct State {
     /// Requests by HTTP status.
     pub statuses: Mutex<HashMap<u16, u64>>,
     pub ack_polls: AtomicU64,
+    /// HEC success replies sent whole (`{"text":"Success","code":0}`), i.e. receipts.
+    pub receipts: AtomicU64,
+    /// Event posts answered with the login page, and cut short.
+    pub login_pages: AtomicU64,
+    pub cut: AtomicU64,
     pub health_checks: AtomicU64,
     acks: Mutex<HashMap<String, AckChannel>>,
     pub wire_bytes: AtomicU64,
@@ -75,12 +90,51 @@ pub struct Receiver {
     server: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-fn json(status: u16, body: String) -> Response<Full<Bytes>> {
+type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+fn json(status: u16, body: String) -> Response<Body> {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
+        .body(Full::new(Bytes::from(body)).map_err(|e| match e {}).boxed())
         .unwrap()
+}
+
+const LOGIN_PAGE: &str = "<!DOCTYPE html><html><head><title>Sign in</title></head><body><form action=\"/login\" method=\"post\">User <input name=\"u\"> Password <input name=\"p\" type=\"password\"></form></body></html>";
+
+fn login_page() -> Response<Body> {
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/html")
+        .body(Full::new(Bytes::from(LOGIN_PAGE)).map_err(|e| match e {}).boxed())
+        .unwrap()
+}
+
+/// A body that sends its first bytes, waits a moment so they reach the client, then fails: hyper
+/// closes the connection in the middle of the response.
+struct CutShort {
+    head: Option<Bytes>,
+    pause: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl hyper::body::Body for CutShort {
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Some(b) = self.head.take() {
+            return Poll::Ready(Some(Ok(Frame::data(b))));
+        }
+        match self.pause.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Some(Err("connection closed mid-response".into()))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+fn cut_short() -> Response<Body> {
+    let body = CutShort { head: Some(Bytes::from_static(br#"{"text":"Succ"#)), pause: Box::pin(tokio::time::sleep(Duration::from_millis(50))) };
+    Response::builder().status(200).header("content-type", "application/json").body(body.boxed()).unwrap()
 }
 
 /// The `id=<token>` in a log line, if any.
@@ -103,6 +157,9 @@ impl Receiver {
             received: Mutex::new(Received::default()),
             statuses: Mutex::new(HashMap::new()),
             ack_polls: AtomicU64::new(0),
+            receipts: AtomicU64::new(0),
+            login_pages: AtomicU64::new(0),
+            cut: AtomicU64::new(0),
             health_checks: AtomicU64::new(0),
             acks: Mutex::new(HashMap::new()),
             wire_bytes: AtomicU64::new(0),
@@ -190,7 +247,7 @@ async fn bind(port: u16) -> tokio::net::TcpListener {
     panic!("cannot bind {addr}");
 }
 
-async fn handle(req: Request<Incoming>, st: &State) -> Response<Full<Bytes>> {
+async fn handle(req: Request<Incoming>, st: &State) -> Response<Body> {
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let mode = *st.mode.lock().unwrap();
@@ -202,6 +259,7 @@ async fn handle(req: Request<Incoming>, st: &State) -> Response<Full<Bytes>> {
             st.health_checks.fetch_add(1, Ordering::Relaxed);
             match mode {
                 Mode::Busy => json(503, r#"{"text":"HEC is unhealthy, queues are full","code":18}"#.into()),
+                Mode::LoginPage => login_page(),
                 _ => json(200, r#"{"text":"HEC is healthy","code":17}"#.into()),
             }
         }
@@ -231,6 +289,12 @@ async fn handle(req: Request<Incoming>, st: &State) -> Response<Full<Bytes>> {
                 json(503, r#"{"text":"Server is busy","code":9}"#.into())
             } else if mode == Mode::InvalidData {
                 json(400, r#"{"text":"Invalid data format","code":6,"invalid-event-number":0}"#.into())
+            } else if mode == Mode::LoginPage {
+                st.login_pages.fetch_add(1, Ordering::Relaxed);
+                login_page()
+            } else if mode == Mode::CutShort {
+                st.cut.fetch_add(1, Ordering::Relaxed);
+                cut_short()
             } else if st.ack.load(Ordering::Relaxed) && channel.is_none() {
                 json(400, r#"{"text":"Data channel is missing","code":10}"#.into())
             } else {
@@ -253,8 +317,10 @@ async fn handle(req: Request<Incoming>, st: &State) -> Response<Full<Bytes>> {
                     let id = book.0;
                     book.0 += 1;
                     book.1.insert(id, Instant::now() + delay);
+                    st.receipts.fetch_add(1, Ordering::Relaxed);
                     json(200, format!(r#"{{"text":"Success","code":0,"ackId":{id}}}"#))
                 } else {
+                    st.receipts.fetch_add(1, Ordering::Relaxed);
                     json(200, r#"{"text":"Success","code":0}"#.into())
                 }
             }
