@@ -113,6 +113,49 @@ impl fmt::Display for Diagnostics {
     }
 }
 
+/// Where each line of a text starts, so a position is found without rescanning the text before it.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> LineIndex<'a> {
+        let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect();
+        LineIndex { text, starts }
+    }
+
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// How many lines [`str::lines`] would give.
+    pub(crate) fn len(&self) -> usize {
+        match self.starts.last() {
+            Some(&last) if last == self.text.len() => self.starts.len() - 1,
+            _ => self.starts.len(),
+        }
+    }
+
+    /// Line `n` (1-based) without its line break, as [`str::lines`] gives it; empty past the end.
+    pub(crate) fn line(&self, n: usize) -> &'a str {
+        let Some(&start) = n.checked_sub(1).and_then(|i| self.starts.get(i)) else { return "" };
+        let end = self.starts.get(n).map_or(self.text.len(), |&next| next - 1);
+        let line = self.text.get(start..end).unwrap_or("");
+        line.strip_suffix('\r').unwrap_or(line)
+    }
+
+    /// The position of byte offset `b`.
+    pub(crate) fn pos(&self, b: usize) -> Pos {
+        let b = b.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= b);
+        let start = self.starts[line - 1];
+        let col = self.text.get(start..b).map_or(0, |s| s.chars().count());
+        Pos::new(line as u32, col as u32 + 1)
+    }
+}
+
 /// The closest candidate by edit distance, if it is close enough to be a likely typo.
 pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
@@ -150,6 +193,24 @@ mod tests {
         assert!(out.contains("3 |     action: kep\n  |             ^^^\n"), "{out}");
         assert!(out.contains("= hint: did you mean \"keep\"?"), "{out}");
         assert!(out.ends_with("error: 1 error in f.yaml"), "{out}");
+    }
+
+    #[test]
+    fn line_index_agrees_with_lines_and_a_scan() {
+        for text in ["", "a", "a\n", "a\r\nbé\n\nc", "\n\n", "x\ny\r\n"] {
+            let ix = LineIndex::new(text);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(ix.len(), lines.len(), "{text:?}");
+            for (i, l) in lines.iter().enumerate() {
+                assert_eq!(ix.line(i + 1), *l, "{text:?}");
+            }
+            for (b, _) in text.char_indices().chain([(text.len(), ' ')]) {
+                let before = &text[..b];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                assert_eq!(ix.pos(b), Pos::new(line as u32, col as u32), "{text:?} at {b}");
+            }
+        }
     }
 
     #[test]

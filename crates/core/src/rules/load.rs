@@ -3,6 +3,7 @@
 //! serde-saphyr gives positions for YAML syntax errors, wrong types and unknown keys; `Spanned` gives the
 //! position of each scalar we check ourselves (action names, rates, expressions).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
@@ -11,7 +12,7 @@ use serde_saphyr::{Location, Spanned};
 use super::ast::{Expr, Path, Priority};
 use super::expr;
 use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
-use crate::diag::{Diagnostic, Pos, did_you_mean};
+use crate::diag::{Diagnostic, LineIndex, Pos, did_you_mean};
 use crate::engine::Action;
 use crate::sample::SampleRate;
 use crate::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
@@ -254,17 +255,20 @@ fn pos(loc: &Location) -> Pos {
 /// double-quoted scalars with escapes the column can be off by the escape's width, which is acceptable for
 /// an error caret.
 struct ScalarMap {
-    /// (file line, file column of the segment's first char, segment length in chars) for each source line.
-    segments: Vec<(u32, u32, usize)>,
+    /// (file line, file column of the segment's first char, segment length in chars, chars of the value
+    /// before the segment) for each source line.
+    segments: Vec<(u32, u32, usize, usize)>,
     value: String,
+    /// The last offset asked for and the chars of the value before it. The parser asks in increasing
+    /// order, so a long condition is counted through once, not once per field it names.
+    cursor: Cell<(usize, usize)>,
 }
 
 impl ScalarMap {
-    fn new(src: &str, loc: &Location, value: &str) -> ScalarMap {
-        let lines: Vec<&str> = src.lines().collect();
+    fn new(src: &LineIndex, loc: &Location, value: &str) -> ScalarMap {
         let line0 = loc.line() as usize;
         let col0 = loc.column() as usize;
-        let first = lines.get(line0.saturating_sub(1)).copied().unwrap_or("");
+        let first = src.line(line0);
         let lead = first.chars().nth(col0.saturating_sub(1));
         let mut segments = Vec::new();
         let (mut line, mut col) = match lead {
@@ -274,34 +278,43 @@ impl ScalarMap {
         };
         let mut covered = 0usize;
         let total = value.chars().count();
-        while covered <= total && line <= lines.len() {
-            let text = lines[line - 1];
+        while covered <= total && line <= src.len() {
+            let text = src.line(line);
             let start_col = match col.take() {
                 Some(c) => c,
                 None => text.chars().take_while(|c| c.is_whitespace()).count() + 1,
             };
             let len = text.chars().count().saturating_sub(start_col - 1);
-            segments.push((line as u32, start_col as u32, len));
+            segments.push((line as u32, start_col as u32, len, covered));
             covered += len + 1;
             line += 1;
         }
-        ScalarMap { segments, value: value.to_string() }
+        ScalarMap { segments, value: value.to_string(), cursor: Cell::new((0, 0)) }
+    }
+
+    fn chars_before(&self, byte_off: usize) -> usize {
+        let (from, before) = match self.cursor.get() {
+            (b, c) if b <= byte_off => (b, c),
+            _ => (0, 0),
+        };
+        let Some(between) = self.value.get(from..byte_off) else { return 0 };
+        let chars = before + between.chars().count();
+        self.cursor.set((byte_off, chars));
+        chars
     }
 
     fn pos(&self, byte_off: usize) -> Pos {
-        let mut chars = self.value.get(..byte_off).map(|s| s.chars().count()).unwrap_or(0);
-        for &(line, col, len) in &self.segments {
-            if chars <= len {
-                return Pos::new(line, col + chars as u32);
-            }
-            chars -= len + 1;
+        let chars = self.chars_before(byte_off);
+        let i = self.segments.partition_point(|&(_, _, len, start)| start + len < chars);
+        match self.segments.get(i) {
+            Some(&(line, col, _, start)) => Pos::new(line, col + (chars - start) as u32),
+            None => self.segments.last().map(|&(l, c, len, _)| Pos::new(l, c + len as u32)).unwrap_or_default(),
         }
-        self.segments.last().map(|&(l, c, len)| Pos::new(l, c + len as u32)).unwrap_or_default()
     }
 }
 
 /// Parses a field path written in YAML (a `key:` or `parse:` entry): dotted, with optional quoted segments.
-fn path_from_str(src: &str, text: &str, loc: &Location, what: &str) -> Result<Path, Diagnostic> {
+fn path_from_str(src: &LineIndex, text: &str, loc: &Location, what: &str) -> Result<Path, Diagnostic> {
     let map = ScalarMap::new(src, loc, text);
     let e = expr::parse(&format!("exists({text})"), &|off| map.pos(off.saturating_sub(7).min(text.len())))
         .map_err(|d| Diagnostic::new(pos(loc), format!("invalid {what} {text:?}: {}", d.message)).len(text.chars().count()))?;
@@ -351,7 +364,7 @@ fn rate(doc: &Spanned<RateDoc>) -> Result<SampleRate, Diagnostic> {
 const ACTIONS: [&str; 3] = ["keep", "drop", "sample"];
 
 fn action(
-    src: &str,
+    src: &LineIndex,
     action: &Spanned<String>,
     prio: Option<&Spanned<String>>,
     rate_doc: Option<&Spanned<RateDoc>>,
@@ -438,6 +451,7 @@ fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
 /// Loads a rule file. Collects every mistake it can find before giving up.
 pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     let doc: FileDoc = serde_saphyr::from_str(src).map_err(|e| vec![yaml_error(&e)])?;
+    let src = &LineIndex::new(src);
     let mut errs = Vec::new();
 
     let mut parse = Vec::new();
@@ -450,11 +464,11 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
         let mut search_from = list.referenced.span().byte_offset().unwrap_or(0) as usize;
         let mut parsers = Vec::new();
         for n in names {
-            let at = src.get(search_from..).and_then(|rest| rest.find(n.as_str())).map(|i| search_from + i);
+            let at = src.text().get(search_from..).and_then(|rest| rest.find(n.as_str())).map(|i| search_from + i);
             let p = match at {
                 Some(b) => {
                     search_from = b + n.len();
-                    byte_pos(src, b)
+                    src.pos(b)
                 }
                 None => pos(&list.referenced),
             };
@@ -560,14 +574,6 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
         (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget, trim: file_trim, sample_rate_field }),
         _ => Err(errs),
     }
-}
-
-/// The position of byte offset `b` in `src`.
-pub(crate) fn byte_pos(src: &str, b: usize) -> Pos {
-    let before = &src[..b.min(src.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-    Pos::new(line as u32, col as u32)
 }
 
 // ---- budget: ----------------------------------------------------------------------------------------
@@ -730,7 +736,7 @@ fn pct(share: f64) -> String {
 // ---- summarize: and trim: ----------------------------------------------------------------------------
 
 /// Adds a `summarize:` block to an action, checking that the action drops something.
-fn with_summary(src: &str, mut a: ActionSpec, doc: Option<&Spanned<SummarizeDoc>>, errs: &mut Vec<Diagnostic>) -> ActionSpec {
+fn with_summary(src: &LineIndex, mut a: ActionSpec, doc: Option<&Spanned<SummarizeDoc>>, errs: &mut Vec<Diagnostic>) -> ActionSpec {
     let Some(doc) = doc else { return a };
     if matches!(a.kind, ActionKind::Keep) {
         errs.push(
@@ -767,7 +773,7 @@ fn duration_secs(doc: &Spanned<DurationDoc>) -> Result<u64, Diagnostic> {
 }
 
 /// The `(name, path)` pairs of `by:` or `sum:`, each name once.
-fn named_paths(src: &str, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mut Vec<Diagnostic>) -> Vec<(String, Path)> {
+fn named_paths(src: &LineIndex, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mut Vec<Diagnostic>) -> Vec<(String, Path)> {
     let mut out: Vec<(String, Path)> = Vec::new();
     for it in items {
         let at = pos(&it.referenced);
@@ -798,7 +804,7 @@ fn named_paths(src: &str, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mu
     out
 }
 
-fn summarize(src: &str, doc: &Spanned<SummarizeDoc>, errs: &mut Vec<Diagnostic>) -> Option<SummarizeSpec> {
+fn summarize(src: &LineIndex, doc: &Spanned<SummarizeDoc>, errs: &mut Vec<Diagnostic>) -> Option<SummarizeSpec> {
     let before = errs.len();
     let d = &doc.value;
     let by = named_paths(src, &d.by, "summarize.by", errs);
