@@ -86,22 +86,39 @@ impl Diagnostics {
     }
 }
 
+/// Characters of source shown on each side of a caret: a long line is cut around it.
+const EXCERPT: usize = 60;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<&str> = self.text.lines().collect();
+        let lines = LineIndex::new(&self.text);
+        // Diagnostics are sorted: the column of each is found from the previous one's on the same line,
+        // so a long line holding many mistakes is walked once.
+        let mut at: Option<(u32, usize, usize)> = None;
         for d in &self.items {
             writeln!(f, "{}:{}: {}", self.file, d.pos, d.message)?;
-            if let Some(text) = lines.get(d.pos.line.saturating_sub(1) as usize) {
+            let line_no = d.pos.line as usize;
+            if line_no >= 1 && line_no <= lines.len() {
+                let text = lines.line(line_no);
+                let want = d.pos.col.saturating_sub(1) as usize;
+                let (mut b, mut c) = match at {
+                    Some((l, b, c)) if l == d.pos.line && c <= want => (b, c),
+                    _ => (0, 0),
+                };
+                for ch in text[b..].chars().take(want - c) {
+                    b += ch.len_utf8();
+                    c += 1;
+                }
+                at = Some((d.pos.line, b, c));
+                let start = text[..b].char_indices().rev().nth(EXCERPT - 1).map_or(0, |(i, _)| i);
+                let end = text[b..].char_indices().nth(EXCERPT + d.len as usize).map_or(text.len(), |(i, _)| b + i);
+                let (head, tail) = (if start > 0 { "…" } else { "" }, if end < text.len() { "…" } else { "" });
                 let num = d.pos.line.to_string();
                 let pad = " ".repeat(num.len());
                 writeln!(f, "{pad} |")?;
-                writeln!(f, "{num} | {text}")?;
+                writeln!(f, "{num} | {head}{}{tail}", &text[start..end])?;
                 // Underline in characters; tabs are kept so the caret lines up in a terminal.
-                let lead: String = text
-                    .chars()
-                    .take(d.pos.col.saturating_sub(1) as usize)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
+                let lead: String = head.chars().chain(text[start..b].chars()).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
                 writeln!(f, "{pad} | {lead}{}", "^".repeat(d.len as usize))?;
             }
             if let Some(h) = &d.hint {
@@ -193,6 +210,19 @@ mod tests {
         assert!(out.contains("3 |     action: kep\n  |             ^^^\n"), "{out}");
         assert!(out.contains("= hint: did you mean \"keep\"?"), "{out}");
         assert!(out.ends_with("error: 1 error in f.yaml"), "{out}");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_caret() {
+        let src = format!("when: {}x == 1\n", "a == 1 and ".repeat(100));
+        let col = 7 + 11 * 100;
+        let d = |c: usize| Diagnostic::new(Pos::new(1, c as u32), "m");
+        let out = Diagnostics::new("f.yaml", &src, vec![d(col), d(3)]).to_string();
+        let excerpt: Vec<&str> = out.lines().filter(|l| l.starts_with("1 | ")).collect();
+        assert_eq!(excerpt[0], format!("1 | {}…", &src[..2 + EXCERPT + 1]), "{out}");
+        assert_eq!(excerpt[1], format!("1 | …{}", &src[col - 1 - EXCERPT..src.len() - 1]), "{out}");
+        let carets: Vec<&str> = out.lines().filter(|l| l.ends_with('^')).collect();
+        assert_eq!(carets[1], format!("  | {}^", " ".repeat(1 + EXCERPT)), "{out}");
     }
 
     #[test]
