@@ -5,10 +5,21 @@ use logtrim_core::rules::expr::MAX_NESTING;
 use logtrim_core::{Action, Diagnostics, RuleSet};
 
 /// Runs `f` on a thread with a small stack, so that recursion growing with the input overflows here
-/// reliably. Unoptimised builds have large frames: this is enough for everything at the limits, and far
+/// reliably. Unoptimised builds have large frames: this is enough for conditions at the limit, and far
 /// too little for thousands of levels.
 fn small_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    std::thread::Builder::new().stack_size(512 * 1024).spawn(f).expect("spawn").join().expect("no panic")
+    on_stack(512 << 10, f)
+}
+
+/// The stack of a thread spawned with the defaults, or of a tokio worker: a forwarder reloads its rules
+/// on one. serde-saphyr recurses once per level of YAML with large frames in an unoptimised build, so a
+/// file at the YAML limit needs more than [`small_stack`]; thousands of levels would still overflow it.
+fn thread_stack<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    on_stack(2 << 20, f)
+}
+
+fn on_stack<T: Send + 'static>(bytes: usize, f: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new().stack_size(bytes).spawn(f).expect("spawn").join().expect("no panic")
 }
 
 fn one_rule(when: &str) -> String {
@@ -16,7 +27,7 @@ fn one_rule(when: &str) -> String {
 }
 
 fn errors(yaml: String) -> (Vec<String>, String) {
-    small_stack(move || match RuleSet::from_yaml("f.yaml", &yaml) {
+    thread_stack(move || match RuleSet::from_yaml("f.yaml", &yaml) {
         Ok(_) => panic!("no error for {:.200}", yaml),
         Err(e) => {
             let e: Diagnostics = e;
@@ -80,3 +91,114 @@ fn thousands_of_levels_are_refused_without_overflowing() {
     }
 }
 
+
+// ---- YAML structure ------------------------------------------------------------------------------
+
+use logtrim_core::rules::yaml::{MAX_DEPTH, MAX_FILE_BYTES};
+
+/// A test record nested `levels` deep: the file's mapping, `tests`, the test and `record` make four.
+fn nested_record(levels: usize) -> String {
+    let inner = levels - 3;
+    format!("tests:\n  - record: {}1{}\n    expect: keep\n", "{a: ".repeat(inner), "}".repeat(inner))
+}
+
+#[test]
+fn yaml_nesting_at_the_limit_is_read() {
+    let yaml = nested_record(MAX_DEPTH);
+    let rules = thread_stack(move || RuleSet::from_yaml("f.yaml", &yaml).map(|r| r.examples().len()).map_err(|e| e.to_string()));
+    assert_eq!(rules, Ok(1));
+}
+
+#[test]
+fn deep_yaml_is_a_positioned_error() {
+    let deep = format!("YAML nested deeper than {MAX_DEPTH} levels");
+    // One past the limit, then far past it in flow and block style.
+    let (h, full) = errors(nested_record(MAX_DEPTH + 1));
+    assert_eq!(h, [format!("f.yaml:2:{}: {deep}", 13 + 4 * (MAX_DEPTH + 1 - 4))], "{full}");
+    assert!(full.contains("hint: "), "{full}");
+    let (h, _) = errors(format!("rules: {}\n", "[".repeat(100_000)));
+    assert_eq!(h, [format!("f.yaml:1:{}: {deep}", 8 + MAX_DEPTH)]);
+    let (h, _) = errors(format!("tests:\n  - record: {}\n", "{a: ".repeat(100_000)));
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert!(h[0].ends_with(&deep), "{h:?}");
+    let block: String = (0..2000).map(|i| format!("{}a:\n", "  ".repeat(i))).collect();
+    let (h, _) = errors(format!("tests:\n  - record:\n{block}"));
+    assert_eq!(h.len(), 1, "{h:?}");
+    assert!(h[0].ends_with(&deep), "{h:?}");
+}
+
+// ---- sizes ---------------------------------------------------------------------------------------
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
+    let at_limit = format!("rules: []\n{}\n", "#".repeat(MAX_FILE_BYTES - 11));
+    assert_eq!(at_limit.len(), MAX_FILE_BYTES);
+    assert!(RuleSet::from_yaml("f.yaml", &at_limit).is_ok());
+    let (h, full) = errors(at_limit + " ");
+    assert_eq!(h, [format!("f.yaml:1:1: rule file is {} bytes, more than the 16 MiB a rule file may have", MAX_FILE_BYTES + 1)]);
+    assert!(full.contains("hint: "), "{full}");
+}
+
+// ---- structural errors -----------------------------------------------------------------------------
+
+/// A rule file's structural mistake, and the headline it must give.
+const STRUCTURAL: &[(&str, &str)] = &[
+    // Was: data did not match any variant of untagged enum WhenDoc.
+    ("rules:\n  - name: a\n    when: [log.status]\n    action: drop\n", "3:11: `when` must be a condition, found a list"),
+    // Was: invalid u64.
+    ("rules:\n  - name: a\n    action: drop\n    summarize: {max_groups: -1}\n", "4:29: `max_groups` must be a whole number, found the number -1"),
+    // Was: duplicate mapping key: action, set DuplicateKeyPolicy in Options if acceptable.
+    ("rules:\n  - name: a\n    action: drop\n    action: keep\n", "4:5: duplicate key \"action\" in a rule"),
+    // Was: error: line 3 column 13: expected string scalar (the position twice).
+    ("rules:\n  - name: a\n    action: [drop\n", "3:13: invalid YAML: unclosed bracket '['"),
+    // Was: unknown field `wen`, expected one of …
+    ("rules:\n  - name: a\n    wen: a == 1\n    action: drop\n", "3:5: unknown key \"wen\" in a rule"),
+    ("rules:\n  - when: a == 1\n    action: drop\n", "2:5: a rule needs a `name`"),
+    ("rules: {name: a}\n", "1:8: `rules` must be a list, found a mapping"),
+    ("budget: {limit: 4GB, time_zone: UTC, pacing: often}\n", "1:46: `pacing` must be true or false, found \"often\""),
+    ("tests:\n  - record: {a: 1}\n    expect: {action: keep, rules: x}\n", "3:28: unknown key \"rules\" in `expect`"),
+    ("rules:\n  - name: a\n    when:\n    action: drop\n", "3:5: empty condition"),
+    ("", "1:1: the rule file is empty"),
+];
+
+#[test]
+fn structural_mistakes_read_like_the_other_errors() {
+    for (yaml, want) in STRUCTURAL {
+        let (h, full) = errors(yaml.to_string());
+        assert_eq!(h, [format!("f.yaml:{want}")], "{yaml}");
+        assert!(full.contains("= hint: "), "{full}");
+        for leak in ["untagged", "u64", "budget breached", "DuplicateKeyPolicy", "error: line", "column", "expected one of"] {
+            assert!(!full.contains(leak), "{leak:?} in {full}");
+        }
+    }
+}
+
+#[test]
+fn every_structural_mistake_is_reported() {
+    let yaml = "rules:\n  - name: a\n    wen: log.status == 1\n    action: drop\n  - action: keep\n  - name: c\n    action: sample\n    rate: [1]\ndefault: {action: keep, priorty: low}\n";
+    let (h, _) = errors(yaml.to_string());
+    assert_eq!(
+        h,
+        [
+            "f.yaml:3:5: unknown key \"wen\" in a rule",
+            "f.yaml:5:5: a rule needs a `name`",
+            "f.yaml:8:11: `rate` must be a share, found a list",
+            "f.yaml:9:25: unknown key \"priorty\" in `default`",
+        ]
+    );
+    // Structural mistakes in one rule do not hide the other rules' mistakes of any kind.
+    let (h, _) = errors("rules:\n  - name: a\n    wen: x\n    action: drop\n  - name: b\n    action: kep\n".to_string());
+    assert_eq!(h, ["f.yaml:3:5: unknown key \"wen\" in a rule", "f.yaml:6:13: unknown action \"kep\""]);
+}
+
+#[test]
+fn invalid_utf8_is_positioned_at_its_first_bad_byte() {
+    let bytes = b"rules:\n  - name: a\n    action: keep\n  - name: b\xff\xfe\n    action: drop\n";
+    let e = RuleSet::from_yaml_bytes("f.yaml", bytes).map(|_| ()).unwrap_err();
+    assert_eq!(e.headlines(), ["f.yaml:4:12: invalid UTF-8: byte 0xff"]);
+    assert!(e.to_string().contains("hint: "), "{e}");
+    // Columns count characters: `é` is two bytes and one column.
+    let bytes = [b"rules:\n  - name: ".as_slice(), "é".as_bytes(), b"\xff"].concat();
+    let e = RuleSet::from_yaml_bytes("f.yaml", &bytes).map(|_| ()).unwrap_err();
+    assert_eq!(e.headlines(), ["f.yaml:2:12: invalid UTF-8: byte 0xff"]);
+}
