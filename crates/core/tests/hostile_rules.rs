@@ -94,6 +94,7 @@ fn thousands_of_levels_are_refused_without_overflowing() {
 
 // ---- YAML structure ------------------------------------------------------------------------------
 
+use logtrim_core::rules::MAX_FIELDS;
 use logtrim_core::rules::yaml::{MAX_DEPTH, MAX_FILE_BYTES};
 
 /// A test record nested `levels` deep: the file's mapping, `tests`, the test and `record` make four.
@@ -137,6 +138,20 @@ fn a_file_over_the_size_limit_is_refused_before_it_is_read() {
     let (h, full) = errors(at_limit + " ");
     assert_eq!(h, [format!("f.yaml:1:1: rule file is {} bytes, more than the 16 MiB a rule file may have", MAX_FILE_BYTES + 1)]);
     assert!(full.contains("hint: "), "{full}");
+}
+
+#[test]
+fn the_fields_read_have_a_limit() {
+    let fields = |n: usize| {
+        let terms: Vec<String> = (0..n).map(|i| format!("f{i} == 1")).collect();
+        format!("rules:\n  - name: many\n    when: {}\n    action: drop\n", terms.join(" or "))
+    };
+    assert!(RuleSet::from_yaml("f.yaml", &fields(MAX_FIELDS)).is_ok());
+    let yaml = fields(MAX_FIELDS + 1);
+    // Reported at the field one too many: the last term's.
+    let col = yaml.lines().nth(2).and_then(|l| l.rfind('f')).unwrap_or_default() + 1;
+    let (h, _) = errors(yaml);
+    assert_eq!(h, [format!("f.yaml:3:{col}: the rules read more than {MAX_FIELDS} different fields")]);
 }
 
 // ---- structural errors -----------------------------------------------------------------------------

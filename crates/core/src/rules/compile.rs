@@ -152,7 +152,12 @@ struct Compiler {
     seen_names: HashSet<String>,
     /// Something reads `_raw`, the record's own bytes.
     reads_raw: bool,
+    too_many_fields: bool,
 }
+
+/// The most fields a rule set may read (record fields, and below each parsed field): they are numbered in
+/// 16 bits.
+pub const MAX_FIELDS: usize = u16::MAX as usize;
 
 impl Compiler {
     fn top(&mut self, path: &[String]) -> u16 {
@@ -161,6 +166,21 @@ impl Compiler {
 
     fn field(&mut self, p: &Path) -> Option<FieldRef> {
         let r = self.resolve(p)?;
+        let counts = match r {
+            FieldRef::Parsed { source, .. } => {
+                let s = &self.sources[source as usize];
+                s.fields.len().max(s.nested_paths.len())
+            }
+            FieldRef::Top(_) | FieldRef::Raw => self.top_paths.len(),
+        };
+        if counts > MAX_FIELDS && !self.too_many_fields {
+            self.too_many_fields = true;
+            self.errs.push(
+                Diagnostic::new(p.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .len(p.len)
+                    .hint("a rule set reads a few dozen fields; check the program that wrote it"),
+            );
+        }
         let name = p.display();
         if !self.seen_names.contains(&name) {
             self.seen_names.insert(name.clone());
@@ -485,6 +505,13 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
             continue;
         }
         let top = c.top(&spec.field.segments);
+        if c.top_paths.len() > MAX_FIELDS && !c.too_many_fields {
+            c.too_many_fields = true;
+            c.errs.push(
+                Diagnostic::new(spec.field.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .hint("a rule set reads a few dozen fields; check the program that wrote it"),
+            );
+        }
         let mut nested_paths = Vec::new();
         let mut nested_ids = Ids::default();
         let mut level_keys = Vec::new();

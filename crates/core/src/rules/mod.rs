@@ -15,6 +15,7 @@ use crate::plan::Plan;
 use crate::summary::Summarizer;
 
 pub use ast::Priority;
+pub use compile::MAX_FIELDS;
 pub use load::Example;
 
 /// A compiled rule set: immutable, cheap to clone (an `Arc`), shareable across threads.
