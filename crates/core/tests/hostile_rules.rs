@@ -152,6 +152,9 @@ fn the_fields_read_have_a_limit() {
     let col = yaml.lines().nth(2).and_then(|l| l.rfind('f')).unwrap_or_default() + 1;
     let (h, _) = errors(yaml);
     assert_eq!(h, [format!("f.yaml:3:{col}: the rules read more than {MAX_FIELDS} different fields")]);
+    // A summary reads the record's time as well: three more fields, reported at the `summarize`.
+    let (h, _) = errors(fields(MAX_FIELDS).replace("action: drop\n", "action: drop\n    summarize: {by: [f0]}\n"));
+    assert_eq!(h, [format!("f.yaml:5:16: the rules read more than {MAX_FIELDS} different fields")]);
 }
 
 // ---- structural errors -----------------------------------------------------------------------------

@@ -646,7 +646,16 @@ fn extras(c: &mut Compiler, file: &RuleFile) -> (Vec<Extras>, Vec<SummaryPlan>, 
     let time_fields = if summaries.is_empty() {
         Vec::new()
     } else {
-        ["time", "@timestamp", "timestamp"].iter().map(|k| FieldRef::Top(c.top(&[k.to_string()]))).collect()
+        let fields: Vec<FieldRef> = ["time", "@timestamp", "timestamp"].iter().map(|k| FieldRef::Top(c.top(&[k.to_string()]))).collect();
+        let first = file.rules.iter().map(|r| &r.action).chain([&file.default]).find_map(|a| a.summarize.as_ref());
+        if let Some(s) = first.filter(|_| c.top_paths.len() > MAX_FIELDS && !c.too_many_fields) {
+            c.too_many_fields = true;
+            c.errs.push(
+                Diagnostic::new(s.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .hint("with `summarize`, a record's time is read too (`time`, `@timestamp`, `timestamp`); a rule set reads a few dozen fields"),
+            );
+        }
+        fields
     };
     (extras, summaries, time_fields, file_trim)
 }
