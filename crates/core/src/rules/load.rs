@@ -1,7 +1,8 @@
 //! YAML rule file → [`RuleFile`] AST, with every mistake reported at its file position.
 //!
-//! serde-saphyr gives positions for YAML syntax errors, wrong types and unknown keys; `Spanned` gives the
-//! position of each scalar we check ourselves (action names, rates, expressions).
+//! [`super::yaml`] turns the text into a tree of positioned nodes (or one YAML syntax error); the reader
+//! here checks its structure (keys, kinds of values) and the checks after it the meaning (action names,
+//! rates, expressions), each collecting every mistake it finds.
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
@@ -331,7 +332,7 @@ impl Reader<'_> {
         e.get(key).and_then(|n| self.text(n, &format!("`{key}`"), hint))
     }
 
-    /// A list; one value alone is read as a list of it when `one` allows.
+    /// The items of a list (none for an empty value); anything else is reported.
     fn list<'n>(&mut self, n: &'n Node, what: &str, hint: &str) -> &'n [Node] {
         match &n.kind {
             Kind::Seq(v) => v,
