@@ -2,7 +2,7 @@
 //! errors (or compile), never a stack overflow, a panic or minutes of CPU.
 
 use logtrim_core::rules::expr::MAX_NESTING;
-use logtrim_core::{Action, Diagnostics, RuleSet};
+use logtrim_core::{Action, RuleSet};
 
 /// Runs `f` on a thread with a small stack, so that recursion growing with the input overflows here
 /// reliably. Unoptimised builds have large frames: this is enough for conditions at the limit, and far
@@ -29,10 +29,7 @@ fn one_rule(when: &str) -> String {
 fn errors(yaml: String) -> (Vec<String>, String) {
     thread_stack(move || match RuleSet::from_yaml("f.yaml", &yaml) {
         Ok(_) => panic!("no error for {:.200}", yaml),
-        Err(e) => {
-            let e: Diagnostics = e;
-            (e.headlines(), e.to_string())
-        }
+        Err(e) => (e.headlines(), e.to_string()),
     })
 }
 
