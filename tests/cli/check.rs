@@ -106,6 +106,39 @@ fn yaml_syntax_and_unknown_keys() {
 }
 
 #[test]
+fn every_structural_mistake_is_reported_in_logtrims_words() {
+    let dir = Scratch::new("check-structure");
+    let f = dir.file(
+        "bad.yaml",
+        b"rules:\n  - name: a\n    when: [log.status]\n    action: drop\n  - name: b\n    action: drop\n    action: keep\n  - name: c\n    action: drop\n    summarize: {max_groups: -1}\n",
+    );
+    let o = logtrim(&["check", s(&f)], b"");
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let p = s(&f);
+    for line in [
+        format!("{p}:3:11: `when` must be a condition, found a list\n"),
+        format!("{p}:7:5: duplicate key \"action\" in a rule\n"),
+        format!("{p}:10:29: `max_groups` must be a whole number, found the number -1\n"),
+    ] {
+        assert!(err.contains(&line), "missing {line:?} in:\n{err}");
+    }
+    assert!(err.contains("error: 3 errors"), "{err}");
+    for leak in ["untagged", "u64", "DuplicateKeyPolicy", "error: line"] {
+        assert!(!err.contains(leak), "{leak:?} in:\n{err}");
+    }
+}
+
+#[test]
+fn a_rule_file_that_is_not_utf8_is_an_error_at_the_bad_byte() {
+    let dir = Scratch::new("check-utf8");
+    let f = dir.file("latin1.yaml", b"rules:\n  - name: caf\xe9\n    action: keep\n");
+    let o = logtrim(&["check", s(&f)], b"");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&format!("{}:2:14: invalid UTF-8: byte 0xe9\n", s(&f))), "{}", stderr(&o));
+}
+
+#[test]
 fn missing_rule_file_is_a_usage_error() {
     let o = logtrim(&["check", "/nonexistent/rules.yaml"], b"");
     assert_eq!(o.status.code(), Some(2));

@@ -14,8 +14,8 @@ use logtrim_core::RuleSet;
 
 /// Reads and compiles a rule file. `Ok(Err(text))` carries rendered rule errors (exit 1, not 2).
 pub fn load_rules(path: &Path) -> anyhow::Result<Result<RuleSet, String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read rule file {}", path.display()))?;
-    Ok(RuleSet::from_yaml(&path.display().to_string(), &text).map_err(|d| d.to_string()))
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read rule file {}", path.display()))?;
+    Ok(RuleSet::from_yaml_bytes(&path.display().to_string(), &bytes).map_err(|d| d.to_string()))
 }
 
 /// Loads rules for commands that need a valid set: rule errors are printed and turn into exit code 1.

@@ -86,22 +86,39 @@ impl Diagnostics {
     }
 }
 
+/// Characters of source shown on each side of a caret: a long line is cut around it.
+const EXCERPT: usize = 60;
+
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let lines: Vec<&str> = self.text.lines().collect();
+        let lines = LineIndex::new(&self.text);
+        // Diagnostics are sorted: the column of each is found from the previous one's on the same line,
+        // so a long line holding many mistakes is walked once.
+        let mut at: Option<(u32, usize, usize)> = None;
         for d in &self.items {
             writeln!(f, "{}:{}: {}", self.file, d.pos, d.message)?;
-            if let Some(text) = lines.get(d.pos.line.saturating_sub(1) as usize) {
+            let line_no = d.pos.line as usize;
+            if line_no >= 1 && line_no <= lines.len() {
+                let text = lines.line(line_no);
+                let want = d.pos.col.saturating_sub(1) as usize;
+                let (mut b, mut c) = match at {
+                    Some((l, b, c)) if l == d.pos.line && c <= want => (b, c),
+                    _ => (0, 0),
+                };
+                for ch in text[b..].chars().take(want - c) {
+                    b += ch.len_utf8();
+                    c += 1;
+                }
+                at = Some((d.pos.line, b, c));
+                let start = text[..b].char_indices().rev().nth(EXCERPT - 1).map_or(0, |(i, _)| i);
+                let end = text[b..].char_indices().nth(EXCERPT + d.len as usize).map_or(text.len(), |(i, _)| b + i);
+                let (head, tail) = (if start > 0 { "…" } else { "" }, if end < text.len() { "…" } else { "" });
                 let num = d.pos.line.to_string();
                 let pad = " ".repeat(num.len());
                 writeln!(f, "{pad} |")?;
-                writeln!(f, "{num} | {text}")?;
+                writeln!(f, "{num} | {head}{}{tail}", &text[start..end])?;
                 // Underline in characters; tabs are kept so the caret lines up in a terminal.
-                let lead: String = text
-                    .chars()
-                    .take(d.pos.col.saturating_sub(1) as usize)
-                    .map(|c| if c == '\t' { '\t' } else { ' ' })
-                    .collect();
+                let lead: String = head.chars().chain(text[start..b].chars()).map(|c| if c == '\t' { '\t' } else { ' ' }).collect();
                 writeln!(f, "{pad} | {lead}{}", "^".repeat(d.len as usize))?;
             }
             if let Some(h) = &d.hint {
@@ -110,6 +127,49 @@ impl fmt::Display for Diagnostics {
         }
         let n = self.items.len();
         write!(f, "error: {n} error{} in {}", if n == 1 { "" } else { "s" }, self.file)
+    }
+}
+
+/// Where each line of a text starts, so a position is found without rescanning the text before it.
+pub(crate) struct LineIndex<'a> {
+    text: &'a str,
+    /// Byte offset of the start of each line.
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub(crate) fn new(text: &'a str) -> LineIndex<'a> {
+        let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect();
+        LineIndex { text, starts }
+    }
+
+    pub(crate) fn text(&self) -> &'a str {
+        self.text
+    }
+
+    /// How many lines [`str::lines`] would give.
+    pub(crate) fn len(&self) -> usize {
+        match self.starts.last() {
+            Some(&last) if last == self.text.len() => self.starts.len() - 1,
+            _ => self.starts.len(),
+        }
+    }
+
+    /// Line `n` (1-based) without its line break, as [`str::lines`] gives it; empty past the end.
+    pub(crate) fn line(&self, n: usize) -> &'a str {
+        let Some(&start) = n.checked_sub(1).and_then(|i| self.starts.get(i)) else { return "" };
+        let end = self.starts.get(n).map_or(self.text.len(), |&next| next - 1);
+        let line = self.text.get(start..end).unwrap_or("");
+        line.strip_suffix('\r').unwrap_or(line)
+    }
+
+    /// The position of byte offset `b`.
+    pub(crate) fn pos(&self, b: usize) -> Pos {
+        let b = b.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= b);
+        let start = self.starts[line - 1];
+        let col = self.text.get(start..b).map_or(0, |s| s.chars().count());
+        Pos::new(line as u32, col as u32 + 1)
     }
 }
 
@@ -150,6 +210,37 @@ mod tests {
         assert!(out.contains("3 |     action: kep\n  |             ^^^\n"), "{out}");
         assert!(out.contains("= hint: did you mean \"keep\"?"), "{out}");
         assert!(out.ends_with("error: 1 error in f.yaml"), "{out}");
+    }
+
+    #[test]
+    fn a_long_line_is_cut_around_the_caret() {
+        let src = format!("when: {}x == 1\n", "a == 1 and ".repeat(100));
+        let col = 7 + 11 * 100;
+        let d = |c: usize| Diagnostic::new(Pos::new(1, c as u32), "m");
+        let out = Diagnostics::new("f.yaml", &src, vec![d(col), d(3)]).to_string();
+        let excerpt: Vec<&str> = out.lines().filter(|l| l.starts_with("1 | ")).collect();
+        assert_eq!(excerpt[0], format!("1 | {}…", &src[..2 + EXCERPT + 1]), "{out}");
+        assert_eq!(excerpt[1], format!("1 | …{}", &src[col - 1 - EXCERPT..src.len() - 1]), "{out}");
+        let carets: Vec<&str> = out.lines().filter(|l| l.ends_with('^')).collect();
+        assert_eq!(carets[1], format!("  | {}^", " ".repeat(1 + EXCERPT)), "{out}");
+    }
+
+    #[test]
+    fn line_index_agrees_with_lines_and_a_scan() {
+        for text in ["", "a", "a\n", "a\r\nbé\n\nc", "\n\n", "x\ny\r\n"] {
+            let ix = LineIndex::new(text);
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(ix.len(), lines.len(), "{text:?}");
+            for (i, l) in lines.iter().enumerate() {
+                assert_eq!(ix.line(i + 1), *l, "{text:?}");
+            }
+            for (b, _) in text.char_indices().chain([(text.len(), ' ')]) {
+                let before = &text[..b];
+                let line = before.matches('\n').count() + 1;
+                let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                assert_eq!(ix.pos(b), Pos::new(line as u32, col as u32), "{text:?} at {b}");
+            }
+        }
     }
 
     #[test]

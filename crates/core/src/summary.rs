@@ -756,7 +756,7 @@ rules:
         let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {by: [a, {a: b}]}\n");
         assert!(e.contains("summarize.by names \"a\" twice"), "{e}");
         let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {group_by: [a]}\n");
-        assert!(e.contains("unknown field") && e.contains("summarize accepts"), "{e}");
+        assert!(e.contains("t.yaml:4:17: unknown key \"group_by\" in `summarize`") && e.contains("`summarize` accepts"), "{e}");
         let e = errors("rules:\n  - name: d\n    action: drop\n    summarize: {priority: urgent}\n");
         assert!(e.contains("unknown priority \"urgent\""), "{e}");
         // On the default action too; every: as seconds.

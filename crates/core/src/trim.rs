@@ -831,7 +831,7 @@ rules:
         let e = err("trim: {remove: [\"a..b\"]}\n");
         assert!(e.contains("invalid field pattern \"a..b\""), "{e}");
         let e = err("trim: {cut: [a]}\n");
-        assert!(e.contains("trim accepts: remove, truncate"), "{e}");
+        assert!(e.contains("t.yaml:1:8: unknown key \"cut\" in `trim`") && e.contains("`trim` accepts: remove, truncate"), "{e}");
         let e = err("trim: {truncate: {log: 4XB}}\n");
         assert!(e.contains("unknown size unit"), "{e}");
     }

@@ -28,6 +28,7 @@
 //! assert_eq!(out.response.records[1].result, FirehoseResult::Ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod config;

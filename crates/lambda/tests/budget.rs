@@ -44,7 +44,7 @@ async fn the_budget_sheds_non_critical_events_and_keeps_every_critical_one() {
         let records: Vec<FirehoseRecord> = (0..100)
             .map(|i| {
                 let line = corpus.next().unwrap();
-                let d = oracle.decide(&line);
+                let d = oracle.decide(&line).decision();
                 if d.action == Action::Keep {
                     let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
                     let time = v["time"].as_str().unwrap().to_string();

@@ -78,7 +78,7 @@ pub fn kept(units: &[Unit], decider: &mut Decider) -> Vec<Unit> {
     units
         .iter()
         .filter_map(|u| {
-            let d = decider.decide_uncounted(&u.record);
+            let d = decider.decide_uncounted(&u.record).decision();
             if d.action != Action::Keep {
                 return None;
             }

@@ -78,9 +78,9 @@ fn budget_errors_are_positioned_with_hints() {
     );
     assert!(full.contains("America/New_York"), "{full}");
 
-    let (h, _) = errors("budget: {time_zone: UTC, limt: 4GB}\n");
-    assert_eq!(h.len(), 1);
-    assert!(h[0].contains("unknown field `limt`"), "{h:?}");
+    let (h, full) = errors("budget: {time_zone: UTC, limt: 4GB}\n");
+    assert_eq!(h, ["f.yaml:1:26: unknown key \"limt\" in `budget`"]);
+    assert!(full.contains("hint: did you mean \"limit\"? `budget` accepts: name, limit, time_zone"), "{full}");
     let (h, _) = errors("budget: {time_zone: UTC, limit: 4GB, chunk: 5GB, fallback_share: 0}\n");
     assert_eq!(h.len(), 2, "{h:?}");
     assert!(h[0].ends_with("lease chunk is larger than the daily limit"), "{h:?}");

@@ -1,6 +1,7 @@
 //! AST → [`Plan`]: resolves field paths to slots, checks what YAML alone cannot (duplicate names, unreachable
 //! rules, regexes, parser names, parsed field names) and derives literal prefilters.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use memchr::memmem::Finder;
@@ -41,28 +42,148 @@ pub(crate) const PARSERS: &[(&str, &[ParserKind])] = &[
     ),
 ];
 
+/// The ids given so far to paths, one lookup per field a condition names whatever the file's size.
+#[derive(Default)]
+struct Ids(HashMap<Vec<String>, u16>);
+
+impl Ids {
+    /// The id of `path` in `paths`, adding it if new.
+    fn intern(&mut self, paths: &mut Vec<Vec<String>>, path: &[String]) -> u16 {
+        if let Some(&i) = self.0.get(path) {
+            return i;
+        }
+        let i = paths.len() as u16;
+        paths.push(path.to_vec());
+        self.0.insert(path.to_vec(), i);
+        i
+    }
+}
+
+/// The paths of the parsed fields (`parse:`) as a trie of keys: finding the source a path lies under, or
+/// one it overlaps, takes a step per key of the path however many sources there are.
+struct SourceTrie {
+    /// Per node, its children by key; node 0 is the record itself.
+    next: Vec<HashMap<String, usize>>,
+    /// Per node: the source whose path ends there.
+    ends: Vec<Option<usize>>,
+    /// Per node: the first source whose path ends there or below.
+    first: Vec<usize>,
+}
+
+impl Default for SourceTrie {
+    fn default() -> SourceTrie {
+        SourceTrie { next: vec![HashMap::new()], ends: vec![None], first: vec![usize::MAX] }
+    }
+}
+
+impl SourceTrie {
+    fn insert(&mut self, path: &[String], source: usize) {
+        let mut at = 0;
+        self.first[at] = self.first[at].min(source);
+        for key in path {
+            at = match self.next[at].get(key) {
+                Some(&n) => n,
+                None => {
+                    let n = self.next.len();
+                    self.next.push(HashMap::new());
+                    self.ends.push(None);
+                    self.first.push(usize::MAX);
+                    self.next[at].insert(key.clone(), n);
+                    n
+                }
+            };
+            self.first[at] = self.first[at].min(source);
+        }
+        self.ends[at].get_or_insert(source);
+    }
+
+    /// The nodes of `path`'s prefixes that exist, the record itself first.
+    fn walk<'a>(&'a self, path: &'a [String]) -> impl Iterator<Item = usize> + 'a {
+        std::iter::once(0).chain(path.iter().scan(0, |at, key| {
+            *at = *self.next[*at].get(key)?;
+            Some(*at)
+        }))
+    }
+
+    /// The first source `path` overlaps: one whose path starts with `path`, or that `path` starts with.
+    fn overlap(&self, path: &[String]) -> Option<usize> {
+        let mut found = usize::MAX;
+        let mut depth = 0;
+        let mut last = 0;
+        for (i, at) in self.walk(path).enumerate() {
+            found = found.min(self.ends[at].unwrap_or(usize::MAX));
+            (depth, last) = (i, at);
+        }
+        if depth == path.len() {
+            found = found.min(self.first[last]);
+        }
+        (found != usize::MAX).then_some(found)
+    }
+
+    /// The source whose path `path` lies strictly below.
+    fn under(&self, path: &[String]) -> Option<usize> {
+        if path.is_empty() {
+            return None;
+        }
+        self.walk(&path[..path.len().saturating_sub(1)]).find_map(|at| self.ends[at])
+    }
+
+    /// The source whose path is `path`.
+    fn exact(&self, path: &[String]) -> Option<usize> {
+        let mut depth = 0;
+        let mut last = 0;
+        for (i, at) in self.walk(path).enumerate() {
+            (depth, last) = (i, at);
+        }
+        if depth == path.len() { self.ends[last] } else { None }
+    }
+}
+
+#[derive(Default)]
 struct Compiler {
     top_paths: Vec<Vec<String>>,
+    top_ids: Ids,
     sources: Vec<Source>,
+    source_trie: SourceTrie,
+    /// Per source: the ids of its parsed fields and of its nested paths.
+    source_ids: Vec<(Ids, Ids)>,
     errs: Vec<Diagnostic>,
     seen: Vec<(String, FieldRef)>,
+    seen_names: HashSet<String>,
     /// Something reads `_raw`, the record's own bytes.
     reads_raw: bool,
+    too_many_fields: bool,
 }
+
+/// The most fields a rule set may read (record fields, and below each parsed field): they are numbered in
+/// 16 bits.
+pub const MAX_FIELDS: usize = u16::MAX as usize;
 
 impl Compiler {
     fn top(&mut self, path: &[String]) -> u16 {
-        if let Some(i) = self.top_paths.iter().position(|p| p == path) {
-            return i as u16;
-        }
-        self.top_paths.push(path.to_vec());
-        (self.top_paths.len() - 1) as u16
+        self.top_ids.intern(&mut self.top_paths, path)
     }
 
     fn field(&mut self, p: &Path) -> Option<FieldRef> {
         let r = self.resolve(p)?;
+        let counts = match r {
+            FieldRef::Parsed { source, .. } => {
+                let s = &self.sources[source as usize];
+                s.fields.len().max(s.nested_paths.len())
+            }
+            FieldRef::Top(_) | FieldRef::Raw => self.top_paths.len(),
+        };
+        if counts > MAX_FIELDS && !self.too_many_fields {
+            self.too_many_fields = true;
+            self.errs.push(
+                Diagnostic::new(p.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .len(p.len)
+                    .hint("a rule set reads a few dozen fields; check the program that wrote it"),
+            );
+        }
         let name = p.display();
-        if !self.seen.iter().any(|(n, _)| *n == name) {
+        if !self.seen_names.contains(&name) {
+            self.seen_names.insert(name.clone());
             self.seen.push((name, r));
         }
         Some(r)
@@ -73,17 +194,14 @@ impl Compiler {
             self.reads_raw = true;
             return Some(FieldRef::Raw);
         }
-        let found = self
-            .sources
-            .iter()
-            .position(|s| p.segments.len() > s.path.len() && p.segments.starts_with(&s.path));
-        let Some(si) = found else {
+        let Some(si) = self.source_trie.under(&p.segments) else {
             return Some(FieldRef::Top(self.top(&p.segments)));
         };
         let src = &mut self.sources[si];
+        let (field_ids, nested_ids) = &mut self.source_ids[si];
         let sub: Vec<String> = p.segments[src.path.len()..].to_vec();
-        if let Some(fi) = src.fields.iter().position(|f| f.path == sub) {
-            return Some(FieldRef::Parsed { source: si as u16, field: fi as u16 });
+        if let Some(&fi) = field_ids.0.get(&sub) {
+            return Some(FieldRef::Parsed { source: si as u16, field: fi });
         }
         let has_json = src.parsers.iter().any(|k| matches!(k, ParserKind::Json | ParserKind::App | ParserKind::EnvoyJson));
         let has_app = src.parsers.contains(&ParserKind::App);
@@ -106,21 +224,17 @@ impl Compiler {
             self.errs.push(d);
             return None;
         }
-        let mut intern = |path: &[String]| -> u16 {
-            if let Some(i) = src.nested_paths.iter().position(|q| q == path) {
-                return i as u16;
-            }
-            src.nested_paths.push(path.to_vec());
-            (src.nested_paths.len() - 1) as u16
-        };
+        let mut intern = |path: &[String]| nested_ids.intern(&mut src.nested_paths, path);
         let envoy_alias = match (has_envoy_json, access) {
             (true, Some((_, _, key))) => Some(intern(&[key.to_string()])),
             _ => None,
         };
         // `level` is the normalised app level under `app`, but the raw JSON key when `json` or `envoy_json` won.
         let nested = (has_json && !is_format).then(|| intern(&sub));
+        let fi = src.fields.len() as u16;
+        field_ids.0.insert(sub.clone(), fi);
         src.fields.push(ParsedField { path: sub, is_format, is_level, access: access.map(|a| a.1), envoy_alias, nested });
-        Some(FieldRef::Parsed { source: si as u16, field: (src.fields.len() - 1) as u16 })
+        Some(FieldRef::Parsed { source: si as u16, field: fi })
     }
 
     fn cond(&mut self, e: &Expr) -> Option<Cond> {
@@ -280,6 +394,11 @@ fn leftmost_field(c: &Cond) -> Option<FieldRef> {
     }
 }
 
+/// The most literals a clause may have, and the most clauses a prefilter keeps. Each literal is a search
+/// through the whole record: past a few, the prefilter costs more than the rule it guards, and a condition
+/// with thousands of terms would hold a searcher for each.
+const MAX_PREFILTER: usize = 16;
+
 /// Clauses (each: any of these literals) that must all hold for `c` to be true.
 fn clauses(c: &Cond, comp: &Compiler, read: Read) -> Vec<Vec<Vec<u8>>> {
     let one = |f: FieldRef, s: &[u8]| -> Vec<Vec<Vec<u8>>> {
@@ -308,6 +427,9 @@ fn clauses(c: &Cond, comp: &Compiler, read: Read) -> Vec<Vec<Vec<u8>>> {
                 match cl.into_iter().filter(|c| !c.is_empty()).max_by_key(|c| c.iter().map(|l| l.len()).min().unwrap_or(0)) {
                     Some(c) => any.extend(c),
                     None => return vec![],
+                }
+                if any.len() > MAX_PREFILTER {
+                    return vec![];
                 }
             }
             vec![any]
@@ -349,7 +471,7 @@ fn paren(e: &Expr) -> String {
 
 /// Compiles a loaded rule file.
 pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
-    let mut c = Compiler { top_paths: Vec::new(), sources: Vec::new(), errs: Vec::new(), seen: Vec::new(), reads_raw: false };
+    let mut c = Compiler::default();
 
     // Sources first: paths below a source resolve to its parsed fields.
     for spec in &file.parse {
@@ -375,10 +497,7 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
                 }
             }
         }
-        if let Some(other) = c.sources.iter().find(|s| {
-            let (a, b) = (&s.path, &spec.field.segments);
-            a.starts_with(b) || b.starts_with(a)
-        }) {
+        if let Some(other) = c.source_trie.overlap(&spec.field.segments).map(|i| &c.sources[i]) {
             c.errs.push(
                 Diagnostic::new(spec.field.pos, format!("parse field {} overlaps {}", spec.field.display(), display_path(&other.path)))
                     .hint("a parsed field cannot sit inside another parsed field"),
@@ -386,18 +505,25 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
             continue;
         }
         let top = c.top(&spec.field.segments);
+        if c.top_paths.len() > MAX_FIELDS && !c.too_many_fields {
+            c.too_many_fields = true;
+            c.errs.push(
+                Diagnostic::new(spec.field.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .hint("a rule set reads a few dozen fields; check the program that wrote it"),
+            );
+        }
         let mut nested_paths = Vec::new();
+        let mut nested_ids = Ids::default();
         let mut level_keys = Vec::new();
         if parsers.contains(&ParserKind::App) {
             for k in LEVEL_KEYS {
-                nested_paths.push(vec![k.to_string()]);
-                level_keys.push((nested_paths.len() - 1) as u16);
+                level_keys.push(nested_ids.intern(&mut nested_paths, &[k.to_string()]));
             }
         }
-        let envoy_marker = parsers.contains(&ParserKind::EnvoyJson).then(|| {
-            nested_paths.push(vec!["response_code".to_string()]);
-            (nested_paths.len() - 1) as u16
-        });
+        let envoy_marker =
+            parsers.contains(&ParserKind::EnvoyJson).then(|| nested_ids.intern(&mut nested_paths, &["response_code".to_string()]));
+        c.source_trie.insert(&spec.field.segments, c.sources.len());
+        c.source_ids.push((Ids::default(), nested_ids));
         c.sources.push(Source {
             path: spec.field.segments.clone(),
             top,
@@ -414,22 +540,21 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
     let mut catch_all: Option<(String, crate::diag::Pos)> = None;
     // Nothing is read before the first rule; what it reads first is read for every later one.
     let mut read = Read::default();
-    let mut names: Vec<(String, crate::diag::Pos)> = Vec::new();
+    let mut names: HashMap<&str, crate::diag::Pos> = HashMap::new();
     for r in &file.rules {
-        if let Some((first, at)) = names.iter().find(|(n, _)| *n == r.name) {
+        if let Some(at) = names.get(r.name.as_str()) {
             c.errs.push(
                 Diagnostic::new(r.name_pos, format!("duplicate rule name {:?}", r.name))
                     .len(r.name.chars().count())
                     .hint(format!("first used at line {}; rule names must be unique (they name metrics and decisions)", at.line)),
             );
-            let _ = first;
         }
         if r.name == "default" {
             c.errs.push(
                 Diagnostic::new(r.name_pos, "rule name \"default\" is reserved").len(7).hint("\"default\" names the default action; pick another name"),
             );
         }
-        names.push((r.name.clone(), r.name_pos));
+        names.entry(&r.name).or_insert(r.name_pos);
         if let Some((ca, at)) = &catch_all {
             c.errs.push(
                 Diagnostic::new(r.name_pos, format!("rule {:?} can never match: {ca:?} ({at}) matches every record", r.name))
@@ -443,7 +568,8 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
             catch_all = Some((r.name.clone(), r.name_pos));
         }
         if let (Some(cond), Some(action)) = (cond, action) {
-            let pre: Vec<Vec<Vec<u8>>> = clauses(&cond, &c, read);
+            let mut pre: Vec<Vec<Vec<u8>>> = clauses(&cond, &c, read);
+            pre.truncate(MAX_PREFILTER);
             if rules.is_empty() {
                 read = Read::by(&cond);
             }
@@ -520,7 +646,16 @@ fn extras(c: &mut Compiler, file: &RuleFile) -> (Vec<Extras>, Vec<SummaryPlan>, 
     let time_fields = if summaries.is_empty() {
         Vec::new()
     } else {
-        ["time", "@timestamp", "timestamp"].iter().map(|k| FieldRef::Top(c.top(&[k.to_string()]))).collect()
+        let fields: Vec<FieldRef> = ["time", "@timestamp", "timestamp"].iter().map(|k| FieldRef::Top(c.top(&[k.to_string()]))).collect();
+        let first = file.rules.iter().map(|r| &r.action).chain([&file.default]).find_map(|a| a.summarize.as_ref());
+        if let Some(s) = first.filter(|_| c.top_paths.len() > MAX_FIELDS && !c.too_many_fields) {
+            c.too_many_fields = true;
+            c.errs.push(
+                Diagnostic::new(s.pos, format!("the rules read more than {MAX_FIELDS} different fields"))
+                    .hint("with `summarize`, a record's time is read too (`time`, `@timestamp`, `timestamp`); a rule set reads a few dozen fields"),
+            );
+        }
+        fields
     };
     (extras, summaries, time_fields, file_trim)
 }
@@ -567,11 +702,67 @@ fn status_class_of(c: &Compiler, p: &Path) -> Option<Path> {
     if last != "status_class" {
         return None;
     }
-    let src = c.sources.iter().find(|s| s.path == parent)?;
+    let src = &c.sources[c.source_trie.exact(parent)?];
     if !src.parsers.iter().any(|k| matches!(k, ParserKind::Access(_) | ParserKind::EnvoyJson)) {
         return None;
     }
     let mut status = p.clone();
     *status.segments.last_mut()? = "status".to_string();
     Some(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path of up to three keys from two.
+    fn paths() -> Vec<Vec<String>> {
+        let mut all = vec![vec![]];
+        let mut last = vec![vec![]];
+        for _ in 0..3 {
+            last = last.iter().flat_map(|p: &Vec<String>| ["a", "b"].map(|k| [p.clone(), vec![k.to_string()]].concat())).collect();
+            all.extend(last.clone());
+        }
+        all
+    }
+
+    #[test]
+    fn source_trie_answers_as_a_scan_of_the_sources_would() {
+        let all = paths();
+        // Candidates in several orders; as in `compile`, one that overlaps an accepted source is refused.
+        for step in [3, 5, 7, 11, 13] {
+            let mut t = SourceTrie::default();
+            let mut sources: Vec<&Vec<String>> = Vec::new();
+            for i in 0..all.len() {
+                let c = &all[(1 + i * step) % all.len()];
+                let overlap = sources.iter().position(|s| s.starts_with(c) || c.starts_with(s));
+                assert_eq!(t.overlap(c), overlap, "{sources:?} {c:?}");
+                if overlap.is_none() {
+                    t.insert(c, sources.len());
+                    sources.push(c);
+                }
+            }
+            assert!(sources.len() > 1, "{sources:?}");
+            for p in &all {
+                let under = sources.iter().position(|s| p.len() > s.len() && p.starts_with(s));
+                let exact = sources.iter().position(|s| *s == p);
+                assert_eq!(t.under(p), under, "{sources:?} {p:?}");
+                assert_eq!(t.exact(p), exact, "{sources:?} {p:?}");
+            }
+        }
+    }
+
+    fn prefilter_of(terms: usize) -> Option<String> {
+        let when: Vec<String> = (0..terms).map(|i| format!("host == \"h-{i:02}\"")).collect();
+        let yaml = format!("rules:\n  - name: hosts\n    when: {}\n    action: drop\n", when.join(" or "));
+        let plan = crate::RuleSet::from_yaml("f.yaml", &yaml).unwrap().explain();
+        plan.lines().find(|l| l.contains("prefilter")).map(str::to_string)
+    }
+
+    #[test]
+    fn a_prefilter_has_at_most_max_prefilter_literals() {
+        let line = prefilter_of(MAX_PREFILTER).expect("a prefilter");
+        assert_eq!(line.matches(" or ").count(), MAX_PREFILTER - 1, "{line}");
+        assert_eq!(prefilter_of(MAX_PREFILTER + 1), None);
+    }
 }

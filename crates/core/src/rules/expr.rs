@@ -2,6 +2,10 @@
 //!
 //! Precedence, loosest first: `or` (`||`), `and` (`&&`), `not` (`!`), then one comparison. Parentheses group.
 //! Errors carry file positions: the caller maps byte offsets inside the YAML scalar to file line and column.
+//!
+//! Parentheses and `not` nest at most [`MAX_NESTING`] deep. Every later walk over a condition (checking,
+//! compiling, `explain`, evaluating each record) recurses once per level, so this bound is what keeps a
+//! hostile rule file from overflowing the stack of the CLI, the Lambda or a running forwarder.
 
 use super::ast::{CmpOp, Expr, Lit, Path, StrOp};
 use crate::diag::{Diagnostic, Pos};
@@ -29,6 +33,11 @@ struct Token {
     start: usize,
     end: usize,
 }
+
+/// How deep parentheses and `not` may nest in one condition (as regex-syntax's `nest_limit` bounds a
+/// regex): far beyond what a person writes, and shallow enough for the recursive walks to fit in a small
+/// thread stack.
+pub const MAX_NESTING: usize = 64;
 
 const KEYWORDS: &[&str] = &[
     "and", "or", "not", "in", "matches", "starts_with", "ends_with", "contains", "exists", "true", "false", "null",
@@ -191,11 +200,28 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> 
 struct Parser<'a> {
     toks: Vec<Token>,
     i: usize,
+    /// Parentheses and `not`s open around the current token.
+    depth: usize,
     src: &'a str,
     pos: &'a dyn Fn(usize) -> Pos,
 }
 
 type PResult<T> = Result<T, Diagnostic>;
+
+/// A parenthesis being read (or the whole condition): the `or` terms so far, the `and` terms of the
+/// current one, and the `not`s before the atom being read.
+#[derive(Default)]
+struct Group {
+    paren: Option<Token>,
+    or: Vec<Expr>,
+    and: Vec<Expr>,
+    nots: usize,
+}
+
+/// One term as itself, several as `and`/`or`.
+fn join(mut v: Vec<Expr>, many: fn(Vec<Expr>) -> Expr) -> Expr {
+    if v.len() == 1 { v.pop().unwrap_or(Expr::True) } else { many(v) }
+}
 
 impl Parser<'_> {
     fn peek(&self) -> &Tok {
@@ -230,45 +256,81 @@ impl Parser<'_> {
         matches!(self.peek(), Tok::Op(o) if *o == op)
     }
 
+    fn is_or(&self) -> bool {
+        self.is_kw("or") || self.is_op("||")
+    }
+
+    fn is_and(&self) -> bool {
+        self.is_kw("and") || self.is_op("&&")
+    }
+
+    fn is_not(&self) -> bool {
+        self.is_kw("not") || self.is_op("!")
+    }
+
+    /// One more level of nesting at token `t`, or the error that says it is one too many.
+    fn enter(&mut self, t: &Token) -> PResult<()> {
+        if self.depth == MAX_NESTING {
+            return Err(self
+                .err_at(t, format!("condition nested deeper than {MAX_NESTING} levels"))
+                .hint(format!("parentheses and `not` may nest at most {MAX_NESTING} deep; split the condition into several rules")));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
+    /// `or` of `and`s of (`not`s of) atoms. Open parentheses are kept on an explicit stack rather than
+    /// by recursion, so the parser's own stack does not grow with the nesting.
     fn or(&mut self) -> PResult<Expr> {
-        let mut v = vec![self.and()?];
-        while self.is_kw("or") || self.is_op("||") {
-            self.next();
-            v.push(self.and()?);
-        }
-        Ok(if v.len() == 1 { v.pop().unwrap_or(Expr::True) } else { Expr::Or(v) })
-    }
-
-    fn and(&mut self) -> PResult<Expr> {
-        let mut v = vec![self.not()?];
-        while self.is_kw("and") || self.is_op("&&") {
-            self.next();
-            v.push(self.not()?);
-        }
-        Ok(if v.len() == 1 { v.pop().unwrap_or(Expr::True) } else { Expr::And(v) })
-    }
-
-    fn not(&mut self) -> PResult<Expr> {
-        if self.is_kw("not") || self.is_op("!") {
-            self.next();
-            return Ok(Expr::Not(Box::new(self.not()?)));
-        }
-        self.atom()
-    }
-
-    fn atom(&mut self) -> PResult<Expr> {
-        let t = self.next();
-        match &t.tok {
-            Tok::LParen => {
-                let e = self.or()?;
+        let mut open: Vec<Group> = Vec::new();
+        let mut g = Group::default();
+        loop {
+            while self.is_not() {
+                let t = self.next();
+                self.enter(&t)?;
+                g.nots += 1;
+            }
+            let t = self.next();
+            if t.tok == Tok::LParen {
+                self.enter(&t)?;
+                open.push(std::mem::replace(&mut g, Group { paren: Some(t), ..Group::default() }));
+                continue;
+            }
+            let mut e = self.atom(t)?;
+            // `e` is complete: close every `not`, `and`, `or` and parenthesis it completes.
+            loop {
+                for _ in 0..g.nots {
+                    e = Expr::Not(Box::new(e));
+                }
+                self.depth -= g.nots;
+                g.nots = 0;
+                g.and.push(e);
+                if self.is_and() {
+                    self.next();
+                    break;
+                }
+                g.or.push(join(std::mem::take(&mut g.and), Expr::And));
+                if self.is_or() {
+                    self.next();
+                    break;
+                }
+                e = join(std::mem::take(&mut g.or), Expr::Or);
+                let Some(paren) = g.paren.take() else { return Ok(e) };
                 let close = self.next();
                 if close.tok != Tok::RParen {
                     return Err(self
                         .err_at(&close, format!("expected \")\", found {}", self.describe(&close)))
-                        .hint(format!("the \"(\" at {} is not closed", (self.pos)(t.start))));
+                        .hint(format!("the \"(\" at {} is not closed", (self.pos)(paren.start))));
                 }
-                Ok(e)
+                self.depth -= 1;
+                g = open.pop().unwrap_or_default();
             }
+        }
+    }
+
+    /// Everything but `not` and parentheses: `true`, `false`, `exists(…)`, a comparison.
+    fn atom(&mut self, t: Token) -> PResult<Expr> {
+        match &t.tok {
             Tok::Ident(s) if s == "true" => Ok(Expr::True),
             Tok::Ident(s) if s == "false" => Ok(Expr::False),
             Tok::Ident(s) if s == "exists" => {
@@ -441,7 +503,7 @@ pub fn parse(src: &str, pos: &dyn Fn(usize) -> Pos) -> Result<Expr, Diagnostic> 
             None => d,
         }
     })?;
-    let mut p = Parser { toks, i: 0, src, pos };
+    let mut p = Parser { toks, i: 0, depth: 0, src, pos };
     if *p.peek() == Tok::End {
         return Err(Diagnostic::new(pos(0), "empty condition").hint("omit `when:` to match every record"));
     }

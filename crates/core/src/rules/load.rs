@@ -1,17 +1,17 @@
 //! YAML rule file → [`RuleFile`] AST, with every mistake reported at its file position.
 //!
-//! serde-saphyr gives positions for YAML syntax errors, wrong types and unknown keys; `Spanned` gives the
-//! position of each scalar we check ourselves (action names, rates, expressions).
+//! [`super::yaml`] turns the text into a tree of positioned nodes (or one YAML syntax error); the reader
+//! here checks its structure (keys, kinds of values) and the checks after it the meaning (action names,
+//! rates, expressions), each collecting every mistake it finds.
 
-use std::collections::{BTreeMap, HashMap};
-
-use serde::Deserialize;
-use serde_saphyr::{Location, Spanned};
+use std::cell::Cell;
+use std::collections::BTreeMap;
 
 use super::ast::{Expr, Path, Priority};
 use super::expr;
+use super::yaml::{self, Kind, Loc as Location, Node};
 use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
-use crate::diag::{Diagnostic, Pos, did_you_mean};
+use crate::diag::{Diagnostic, LineIndex, Pos, did_you_mean};
 use crate::primitives::Action;
 use crate::sample::SampleRate;
 use crate::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
@@ -107,40 +107,36 @@ pub struct Example {
 }
 
 // ---- the YAML shape ------------------------------------------------------------------------------
+//
+// The tree from `yaml::parse` is read into these by `Reader`, which reports every unknown, repeated or
+// missing key and every value of the wrong kind, and drops the rule (or section) it is in, so that the
+// checks after it only see well-formed parts.
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A value and where it is written.
+struct Spanned<T> {
+    value: T,
+    referenced: Location,
+}
+
 struct FileDoc {
     name: Option<String>,
-    #[allow(dead_code)]
-    description: Option<String>,
-    #[serde(default)]
-    parse: BTreeMap<String, Spanned<OneOrMany>>,
-    #[serde(default)]
+    /// By field, in the order of the field's text.
+    parse: Vec<(Spanned<String>, Spanned<OneOrMany>)>,
     rules: Vec<Spanned<RuleDoc>>,
     default: Option<Spanned<ActionDoc>>,
-    #[serde(default)]
     tests: Vec<Spanned<TestDoc>>,
     budget: Option<Spanned<BudgetDoc>>,
     trim: Option<Spanned<TrimDoc>>,
     sample_rate_field: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TrimDoc {
-    #[serde(default)]
     remove: Vec<Spanned<String>>,
-    #[serde(default)]
-    truncate: HashMap<Spanned<String>, Spanned<SizeDoc>>,
+    truncate: Vec<(Spanned<String>, Spanned<SizeDoc>)>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct SummarizeDoc {
-    #[serde(default)]
     by: Vec<Spanned<NamedPathDoc>>,
-    #[serde(default)]
     sum: Vec<Spanned<NamedPathDoc>>,
     every: Option<Spanned<DurationDoc>>,
     max_groups: Option<Spanned<u64>>,
@@ -148,66 +144,48 @@ struct SummarizeDoc {
 }
 
 /// `path`, or `{name: path}` to name it in the summary.
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum NamedPathDoc {
     Path(String),
     Named(BTreeMap<String, String>),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum DurationDoc {
     Secs(u64),
     Text(String),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct BudgetDoc {
     name: Option<String>,
     limit: Option<Spanned<SizeDoc>>,
     time_zone: Option<Spanned<String>>,
-    shed: Option<HashMap<Spanned<String>, Spanned<RateDoc>>>,
+    shed: Vec<(Spanned<String>, Spanned<RateDoc>)>,
     pacing: Option<bool>,
     chunk: Option<Spanned<SizeDoc>>,
     fallback_share: Option<Spanned<RateDoc>>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum SizeDoc {
     Num(u64),
     Text(String),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum OneOrMany {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum WhenDoc {
     Bool(bool),
     Expr(String),
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum RateDoc {
     Num(f64),
     Text(String),
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct RuleDoc {
     name: Spanned<String>,
-    #[allow(dead_code)]
-    description: Option<String>,
     when: Option<Spanned<WhenDoc>>,
     action: Spanned<String>,
     priority: Option<Spanned<String>>,
@@ -217,8 +195,6 @@ struct RuleDoc {
     trim: Option<Spanned<TrimDoc>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ActionDoc {
     action: Spanned<String>,
     priority: Option<Spanned<String>>,
@@ -227,25 +203,421 @@ struct ActionDoc {
     summarize: Option<Spanned<SummarizeDoc>>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct TestDoc {
     name: Option<String>,
     record: serde_json::Value,
     expect: Spanned<ExpectDoc>,
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
 enum ExpectDoc {
     Action(String),
     Full { action: String, rule: Option<String>, priority: Option<String> },
 }
 
+const FILE_KEYS: &[&str] = &["name", "description", "parse", "rules", "default", "tests", "budget", "trim", "sample_rate_field"];
+const RULE_KEYS: &[&str] = &["name", "description", "when", "action", "priority", "rate", "key", "summarize", "trim"];
+const DEFAULT_KEYS: &[&str] = &["action", "priority", "rate", "key", "summarize"];
+const TRIM_KEYS: &[&str] = &["remove", "truncate"];
+const SUMMARIZE_KEYS: &[&str] = &["by", "sum", "every", "max_groups", "priority"];
+const BUDGET_KEYS: &[&str] = &["name", "limit", "time_zone", "shed", "pacing", "chunk", "fallback_share"];
+const TEST_KEYS: &[&str] = &["name", "record", "expect"];
+const EXPECT_KEYS: &[&str] = &["action", "rule", "priority"];
+
+/// A mapping's entries once its keys are checked: each known key once, with its value.
+struct Entries<'n> {
+    node: &'n Node,
+    entries: Vec<(&'n str, &'n Node, &'n Node)>,
+}
+
+impl<'n> Entries<'n> {
+    /// The value of `key`, if written and not empty (`key:` alone, or `null`).
+    fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries.iter().find(|(k, _, v)| *k == key && v.kind != Kind::Null).map(|e| e.2)
+    }
+}
+
+/// Reads the YAML tree into the shapes above, collecting every structural mistake.
+struct Reader<'s> {
+    src: &'s str,
+    errs: Vec<Diagnostic>,
+}
+
+fn spanned<T>(value: T, n: &Node) -> Spanned<T> {
+    Spanned { value, referenced: n.at }
+}
+
+impl Reader<'_> {
+    fn wrong(&mut self, n: &Node, what: &str, expected: &str, hint: impl Into<String>) {
+        self.errs.push(Diagnostic::new(n.at.pos(), format!("{what} must be {expected}, found {}", n.describe(self.src))).hint(hint));
+    }
+
+    /// The entries of mapping `n`, reporting keys `section` does not accept and keys written twice.
+    /// `None`, reported, if `n` is not a mapping.
+    fn map<'n>(&mut self, n: &'n Node, section: &str, accepts: &[&str], hint: &str) -> Option<Entries<'n>> {
+        let Kind::Map(m) = &n.kind else {
+            self.wrong(n, section, "a mapping", hint);
+            return None;
+        };
+        let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
+        for (k, v) in m {
+            let Kind::Str(key) = &k.kind else {
+                self.wrong(k, &format!("a key in {section}"), "a name", format!("{section} accepts: {}", accepts.join(", ")));
+                continue;
+            };
+            if !accepts.contains(&key.as_str()) {
+                let d = Diagnostic::new(k.at.pos(), format!("unknown key {key:?} in {section}")).len(key.chars().count());
+                let list = format!("{section} accepts: {}", accepts.join(", "));
+                self.errs.push(match did_you_mean(key, accepts.iter().copied()) {
+                    Some(s) => d.hint(format!("did you mean {s:?}? {list}")),
+                    None => d.hint(list),
+                });
+                continue;
+            }
+            if let Some((_, first, _)) = entries.iter().find(|(e, _, _)| e == key) {
+                self.errs.push(
+                    Diagnostic::new(k.at.pos(), format!("duplicate key {key:?} in {section}"))
+                        .len(key.chars().count())
+                        .hint(format!("first written at line {}; each key may appear once per mapping", first.at.line)),
+                );
+                continue;
+            }
+            entries.push((key, k, v));
+        }
+        Some(Entries { node: n, entries })
+    }
+
+    /// Each entry of a mapping whose keys are the user's (field names, priorities), in file order.
+    fn pairs<'n>(&mut self, n: &'n Node, what: &str, hint: &str) -> Vec<(Spanned<String>, &'n Node)> {
+        let Kind::Map(m) = &n.kind else {
+            self.wrong(n, what, "a mapping", hint);
+            return Vec::new();
+        };
+        let mut out: Vec<(Spanned<String>, &'n Node)> = Vec::new();
+        for (k, v) in m {
+            let Some(key) = k.text(self.src) else {
+                self.wrong(k, &format!("a key in {what}"), "a name", hint);
+                continue;
+            };
+            if let Some((first, _)) = out.iter().find(|(e, _)| e.value == key) {
+                let line = first.referenced.line;
+                self.errs.push(
+                    Diagnostic::new(k.at.pos(), format!("duplicate key {key:?} in {what}"))
+                        .len(key.chars().count())
+                        .hint(format!("first written at line {line}; each key may appear once per mapping")),
+                );
+                continue;
+            }
+            out.push((spanned(key, k), v));
+        }
+        out
+    }
+
+    fn missing(&mut self, e: &Entries, section: &str, key: &str, hint: &str) {
+        let article = if key.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+        self.errs.push(Diagnostic::new(e.node.at.pos(), format!("{section} needs {article} `{key}`")).hint(hint));
+    }
+
+    /// A scalar as text (a number or `true` as written); lists and mappings are reported.
+    fn text(&mut self, n: &Node, what: &str, hint: &str) -> Option<Spanned<String>> {
+        match n.text(self.src) {
+            Some(t) => Some(spanned(t, n)),
+            None => {
+                self.wrong(n, what, "a string", hint);
+                None
+            }
+        }
+    }
+
+    fn opt_text(&mut self, e: &Entries, key: &str, hint: &str) -> Option<Spanned<String>> {
+        e.get(key).and_then(|n| self.text(n, &format!("`{key}`"), hint))
+    }
+
+    /// The items of a list (none for an empty value); anything else is reported.
+    fn list<'n>(&mut self, n: &'n Node, what: &str, hint: &str) -> &'n [Node] {
+        match &n.kind {
+            Kind::Seq(v) => v,
+            Kind::Null => &[],
+            _ => {
+                self.wrong(n, what, "a list", hint);
+                &[]
+            }
+        }
+    }
+
+    fn size(&mut self, n: &Node, what: &str) -> Option<Spanned<SizeDoc>> {
+        let hint = "write a number and a unit: 500MB, 4GB, 64KiB";
+        match &n.kind {
+            Kind::UInt(v) => Some(spanned(SizeDoc::Num(*v), n)),
+            Kind::Seq(_) | Kind::Map(_) => {
+                self.wrong(n, what, "a size", hint);
+                None
+            }
+            _ => n.text(self.src).map(|t| spanned(SizeDoc::Text(t), n)),
+        }
+    }
+
+    fn rate(&mut self, n: &Node, what: &str) -> Option<Spanned<RateDoc>> {
+        match &n.kind {
+            Kind::UInt(v) => Some(spanned(RateDoc::Num(*v as f64), n)),
+            Kind::Int(v) => Some(spanned(RateDoc::Num(*v as f64), n)),
+            Kind::Float(v) => Some(spanned(RateDoc::Num(*v), n)),
+            Kind::Seq(_) | Kind::Map(_) => {
+                self.wrong(n, what, "a share", "write a share such as 0.01 or 1%");
+                None
+            }
+            _ => n.text(self.src).map(|t| spanned(RateDoc::Text(t), n)),
+        }
+    }
+
+    fn file(&mut self, root: &Node) -> Option<FileDoc> {
+        if root.kind == Kind::Null {
+            self.errs.push(Diagnostic::new(Pos::new(1, 1), "the rule file is empty").hint("a rule file has `rules:` and a `default:` action; see docs/rules.md"));
+            return None;
+        }
+        let e = self.map(root, "a rule file", FILE_KEYS, "a rule file is a mapping with `rules:`, `default:` and the other keys of docs/rules.md")?;
+        let name = self.opt_text(&e, "name", "a name for reports and metrics, e.g. `name: k8s-splunk`").map(|n| n.value);
+        self.opt_text(&e, "description", "any text");
+        let mut parse = Vec::new();
+        if let Some(p) = e.get("parse") {
+            let hint = "e.g. `parse: {log: [access, app]}`: a field and the parsers to try";
+            for (field, v) in self.pairs(p, "`parse`", hint) {
+                let list = match &v.kind {
+                    Kind::Seq(items) => {
+                        let names: Vec<String> = items.iter().filter_map(|i| self.text(i, "a parser name", hint).map(|t| t.value)).collect();
+                        OneOrMany::Many(names)
+                    }
+                    _ => match self.text(v, &format!("the parsers of {:?}", field.value), hint) {
+                        Some(t) => OneOrMany::One(t.value),
+                        None => continue,
+                    },
+                };
+                parse.push((field, spanned(list, v)));
+            }
+            parse.sort_by(|a, b| a.0.value.cmp(&b.0.value));
+        }
+        let mut rules = Vec::new();
+        if let Some(rs) = e.get("rules") {
+            for (i, r) in self.list(rs, "`rules`", "write each rule as a list item: `- name: …`").iter().enumerate() {
+                if i == MAX_RULES {
+                    self.errs.push(Diagnostic::new(r.at.pos(), format!("more than {MAX_RULES} rules")).hint("a rule set this large is a mistake: merge rules with `in [...]` or `or`, or split the file"));
+                    break;
+                }
+                if let Some(rule) = self.rule(r) {
+                    rules.push(spanned(rule, r));
+                }
+            }
+        }
+        let default = e.get("default").and_then(|d| self.action_doc(d)).map(|a| spanned(a, e.get("default").unwrap_or(root)));
+        let mut tests = Vec::new();
+        if let Some(ts) = e.get("tests") {
+            for t in self.list(ts, "`tests`", "write each test as a list item: `- record: …`") {
+                if let Some(doc) = self.test(t) {
+                    tests.push(spanned(doc, t));
+                }
+            }
+        }
+        let budget = e.get("budget").and_then(|b| self.budget(b).map(|d| spanned(d, b)));
+        let trim = e.get("trim").and_then(|t| self.trim(t).map(|d| spanned(d, t)));
+        let sample_rate_field = self.opt_text(&e, "sample_rate_field", "the top-level key, e.g. `sample_rate_field: sample_rate`");
+        Some(FileDoc { name, parse, rules, default, tests, budget, trim, sample_rate_field })
+    }
+
+    fn rule(&mut self, n: &Node) -> Option<RuleDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "a rule", RULE_KEYS, "a rule is a mapping: `- name: …`, `when: …`, `action: …`")?;
+        let name = self.opt_text(&e, "name", "a rule's name is a word such as `drop-probes`");
+        if e.get("name").is_none() {
+            self.missing(&e, "a rule", "name", "add `name: …`: rule names are unique, they name metrics and decisions");
+        }
+        self.opt_text(&e, "description", "any text");
+        let when = e.get("when").and_then(|w| match &w.kind {
+            Kind::Bool(b) => Some(spanned(WhenDoc::Bool(*b), w)),
+            Kind::Seq(_) | Kind::Map(_) => {
+                self.wrong(w, "`when`", "a condition", "write the condition as one string: `when: log.status >= 500 and log.method == \"GET\"`");
+                None
+            }
+            _ => w.text(self.src).map(|t| spanned(WhenDoc::Expr(t), w)),
+        });
+        if let Some((_, k, _)) = e.entries.iter().find(|(k, _, v)| *k == "when" && v.kind == Kind::Null) {
+            self.errs.push(Diagnostic::new(k.at.pos(), "empty condition").len(4).hint("omit `when:` to match every record"));
+        }
+        let action = self.opt_text(&e, "action", "actions: keep, drop, sample");
+        if e.get("action").is_none() {
+            self.missing(&e, "a rule", "action", "add `action: keep`, `action: drop` or `action: sample`");
+        }
+        let priority = self.opt_text(&e, "priority", "priorities: critical, high, normal, low");
+        let rate = e.get("rate").and_then(|r| self.rate(r, "`rate`"));
+        let key = self.opt_text(&e, "key", "a field path such as `log.request_id`");
+        let summarize = e.get("summarize").and_then(|s| self.summarize(s).map(|d| spanned(d, s)));
+        let trim = e.get("trim").and_then(|t| self.trim(t).map(|d| spanned(d, t)));
+        if self.errs.len() != before {
+            return None;
+        }
+        Some(RuleDoc { name: name?, when, action: action?, priority, rate, key, summarize, trim })
+    }
+
+    fn action_doc(&mut self, n: &Node) -> Option<ActionDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "`default`", DEFAULT_KEYS, "e.g. `default: {action: keep, priority: normal}`")?;
+        let action = self.opt_text(&e, "action", "actions: keep, drop, sample");
+        if e.get("action").is_none() {
+            self.missing(&e, "`default`", "action", "add `action: keep`, `action: drop` or `action: sample`");
+        }
+        let priority = self.opt_text(&e, "priority", "priorities: critical, high, normal, low");
+        let rate = e.get("rate").and_then(|r| self.rate(r, "`rate`"));
+        let key = self.opt_text(&e, "key", "a field path such as `log.request_id`");
+        let summarize = e.get("summarize").and_then(|s| self.summarize(s).map(|d| spanned(d, s)));
+        if self.errs.len() != before {
+            return None;
+        }
+        Some(ActionDoc { action: action?, priority, rate, key, summarize })
+    }
+
+    fn trim(&mut self, n: &Node) -> Option<TrimDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "`trim`", TRIM_KEYS, "e.g. `trim: {remove: [kubernetes.annotations], truncate: {log: 64KiB}}`")?;
+        let hint = "a dotted field path; `*` matches any characters within one key";
+        let remove = match e.get("remove") {
+            Some(r) => self.list(r, "`remove`", "a list of field paths: `remove: [kubernetes.annotations]`").iter().filter_map(|i| self.text(i, "a field to remove", hint)).collect(),
+            None => Vec::new(),
+        };
+        let mut truncate = Vec::new();
+        if let Some(t) = e.get("truncate") {
+            for (k, v) in self.pairs(t, "`truncate`", "a field and its limit: `truncate: {log: 64KiB}`") {
+                if let Some(size) = self.size(v, &format!("the limit of {:?}", k.value)) {
+                    truncate.push((k, size));
+                }
+            }
+        }
+        (self.errs.len() == before).then_some(TrimDoc { remove, truncate })
+    }
+
+    fn named_paths(&mut self, n: Option<&Node>, what: &str) -> Vec<Spanned<NamedPathDoc>> {
+        let hint = "e.g. `- kubernetes.namespace_name` or `- namespace: kubernetes.namespace_name`";
+        let Some(n) = n else { return Vec::new() };
+        let mut out = Vec::new();
+        for it in self.list(n, what, hint) {
+            match &it.kind {
+                Kind::Map(_) => {
+                    let mut named = BTreeMap::new();
+                    for (k, v) in self.pairs(it, &format!("a {what} entry"), hint) {
+                        if let Some(p) = self.text(v, &format!("the path of {:?}", k.value), hint) {
+                            named.insert(k.value, p.value);
+                        }
+                    }
+                    out.push(spanned(NamedPathDoc::Named(named), it));
+                }
+                _ => {
+                    if let Some(t) = self.text(it, &format!("a {what} entry"), hint) {
+                        out.push(spanned(NamedPathDoc::Path(t.value), it));
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn summarize(&mut self, n: &Node) -> Option<SummarizeDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "`summarize`", SUMMARIZE_KEYS, "e.g. `summarize: {by: [kubernetes.namespace_name], every: 1m}`")?;
+        let by = self.named_paths(e.get("by"), "`summarize.by`");
+        let sum = self.named_paths(e.get("sum"), "`summarize.sum`");
+        let interval = "write a number and a unit: 30s, 1m, 5m, 1h (at least 1s, at most 24h)";
+        let every = e.get("every").and_then(|v| match &v.kind {
+            Kind::UInt(s) => Some(spanned(DurationDoc::Secs(*s), v)),
+            Kind::Seq(_) | Kind::Map(_) => {
+                self.wrong(v, "`every`", "an interval", interval);
+                None
+            }
+            _ => v.text(self.src).map(|t| spanned(DurationDoc::Text(t), v)),
+        });
+        let max_groups = e.get("max_groups").and_then(|v| match &v.kind {
+            Kind::UInt(m) => Some(spanned(*m, v)),
+            _ => {
+                self.wrong(v, "`max_groups`", "a whole number", "the groups one interval may hold before the rest are counted as `_other` (default 1000)");
+                None
+            }
+        });
+        let priority = self.opt_text(&e, "priority", "priorities: critical, high, normal, low");
+        (self.errs.len() == before).then_some(SummarizeDoc { by, sum, every, max_groups, priority })
+    }
+
+    fn budget(&mut self, n: &Node) -> Option<BudgetDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "`budget`", BUDGET_KEYS, "e.g. `budget: {limit: 4GB, time_zone: America/New_York}`")?;
+        let name = self.opt_text(&e, "name", "the budget's name, shared by the fleet").map(|n| n.value);
+        let limit = e.get("limit").and_then(|l| self.size(l, "`limit`"));
+        let time_zone = self.opt_text(&e, "time_zone", "an IANA time zone such as America/New_York or UTC");
+        let mut shed = Vec::new();
+        if let Some(s) = e.get("shed") {
+            for (k, v) in self.pairs(s, "`shed`", "priorities and the share of the limit they are shed at: `shed: {low: 80%}`") {
+                if let Some(r) = self.rate(v, &format!("the threshold of {:?}", k.value)) {
+                    shed.push((k, r));
+                }
+            }
+        }
+        let pacing = e.get("pacing").and_then(|p| match p.kind {
+            Kind::Bool(b) => Some(b),
+            _ => {
+                self.wrong(p, "`pacing`", "true or false", "`pacing: false` lets the day's budget be spent early");
+                None
+            }
+        });
+        let chunk = e.get("chunk").and_then(|c| self.size(c, "`chunk`"));
+        let fallback_share = e.get("fallback_share").and_then(|f| self.rate(f, "`fallback_share`"));
+        (self.errs.len() == before).then_some(BudgetDoc { name, limit, time_zone, shed, pacing, chunk, fallback_share })
+    }
+
+    fn test(&mut self, n: &Node) -> Option<TestDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "a test", TEST_KEYS, "a test is a mapping: `- record: …` and `expect: keep`")?;
+        let name = self.opt_text(&e, "name", "a label shown when the test fails").map(|n| n.value);
+        let record = e.get("record").map(|r| self.json(r));
+        if record.is_none() {
+            self.missing(&e, "a test", "record", "add `record:`, a mapping (sent as JSON) or a string (sent as it is)");
+        }
+        let expect = e.get("expect").and_then(|x| match &x.kind {
+            Kind::Map(_) => {
+                let f = self.map(x, "`expect`", EXPECT_KEYS, "e.g. `expect: {action: keep, rule: keep-errors, priority: critical}`")?;
+                let action = self.opt_text(&f, "action", "a test expects `keep` or `drop`");
+                if f.get("action").is_none() {
+                    self.missing(&f, "`expect`", "action", "add `action: keep` or `action: drop`");
+                }
+                let rule = self.opt_text(&f, "rule", "the name of the rule that decides, or `default`").map(|r| r.value);
+                let priority = self.opt_text(&f, "priority", "priorities: critical, high, normal, low").map(|p| p.value);
+                Some(spanned(ExpectDoc::Full { action: action?.value, rule, priority }, x))
+            }
+            _ => self.text(x, "`expect`", "a test expects `keep` or `drop`").map(|t| spanned(ExpectDoc::Action(t.value), x)),
+        });
+        if e.get("expect").is_none() {
+            self.missing(&e, "a test", "expect", "add `expect: keep` or `expect: drop`");
+        }
+        if self.errs.len() != before {
+            return None;
+        }
+        Some(TestDoc { name, record: record?, expect: expect? })
+    }
+
+    /// A test record as JSON; the tree is at most `yaml::MAX_DEPTH` deep, so the recursion is bounded.
+    fn json(&self, n: &Node) -> serde_json::Value {
+        use serde_json::Value;
+        match &n.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(*b),
+            Kind::Int(i) => Value::from(*i),
+            Kind::UInt(u) => Value::from(*u),
+            Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+            Kind::Str(s) => Value::String(s.clone()),
+            Kind::Seq(v) => Value::Array(v.iter().map(|i| self.json(i)).collect()),
+            Kind::Map(m) => Value::Object(m.iter().map(|(k, v)| (k.text(self.src).unwrap_or_default(), self.json(v))).collect()),
+        }
+    }
+}
+
 // ---- loading ---------------------------------------------------------------------------------------
 
 fn pos(loc: &Location) -> Pos {
-    Pos::new(loc.line() as u32, loc.column() as u32)
+    loc.pos()
 }
 
 /// Maps byte offsets inside a YAML scalar's value back to file positions.
@@ -254,17 +626,20 @@ fn pos(loc: &Location) -> Pos {
 /// double-quoted scalars with escapes the column can be off by the escape's width, which is acceptable for
 /// an error caret.
 struct ScalarMap {
-    /// (file line, file column of the segment's first char, segment length in chars) for each source line.
-    segments: Vec<(u32, u32, usize)>,
+    /// (file line, file column of the segment's first char, segment length in chars, chars of the value
+    /// before the segment) for each source line.
+    segments: Vec<(u32, u32, usize, usize)>,
     value: String,
+    /// The last offset asked for and the chars of the value before it. The parser asks in increasing
+    /// order, so a long condition is counted through once, not once per field it names.
+    cursor: Cell<(usize, usize)>,
 }
 
 impl ScalarMap {
-    fn new(src: &str, loc: &Location, value: &str) -> ScalarMap {
-        let lines: Vec<&str> = src.lines().collect();
-        let line0 = loc.line() as usize;
-        let col0 = loc.column() as usize;
-        let first = lines.get(line0.saturating_sub(1)).copied().unwrap_or("");
+    fn new(src: &LineIndex, loc: &Location, value: &str) -> ScalarMap {
+        let line0 = loc.line as usize;
+        let col0 = loc.col as usize;
+        let first = src.line(line0);
         let lead = first.chars().nth(col0.saturating_sub(1));
         let mut segments = Vec::new();
         let (mut line, mut col) = match lead {
@@ -274,34 +649,43 @@ impl ScalarMap {
         };
         let mut covered = 0usize;
         let total = value.chars().count();
-        while covered <= total && line <= lines.len() {
-            let text = lines[line - 1];
+        while covered <= total && line <= src.len() {
+            let text = src.line(line);
             let start_col = match col.take() {
                 Some(c) => c,
                 None => text.chars().take_while(|c| c.is_whitespace()).count() + 1,
             };
             let len = text.chars().count().saturating_sub(start_col - 1);
-            segments.push((line as u32, start_col as u32, len));
+            segments.push((line as u32, start_col as u32, len, covered));
             covered += len + 1;
             line += 1;
         }
-        ScalarMap { segments, value: value.to_string() }
+        ScalarMap { segments, value: value.to_string(), cursor: Cell::new((0, 0)) }
+    }
+
+    fn chars_before(&self, byte_off: usize) -> usize {
+        let (from, before) = match self.cursor.get() {
+            (b, c) if b <= byte_off => (b, c),
+            _ => (0, 0),
+        };
+        let Some(between) = self.value.get(from..byte_off) else { return 0 };
+        let chars = before + between.chars().count();
+        self.cursor.set((byte_off, chars));
+        chars
     }
 
     fn pos(&self, byte_off: usize) -> Pos {
-        let mut chars = self.value.get(..byte_off).map(|s| s.chars().count()).unwrap_or(0);
-        for &(line, col, len) in &self.segments {
-            if chars <= len {
-                return Pos::new(line, col + chars as u32);
-            }
-            chars -= len + 1;
+        let chars = self.chars_before(byte_off);
+        let i = self.segments.partition_point(|&(_, _, len, start)| start + len < chars);
+        match self.segments.get(i) {
+            Some(&(line, col, _, start)) => Pos::new(line, col + (chars - start) as u32),
+            None => self.segments.last().map(|&(l, c, len, _)| Pos::new(l, c + len as u32)).unwrap_or_default(),
         }
-        self.segments.last().map(|&(l, c, len)| Pos::new(l, c + len as u32)).unwrap_or_default()
     }
 }
 
 /// Parses a field path written in YAML (a `key:` or `parse:` entry): dotted, with optional quoted segments.
-fn path_from_str(src: &str, text: &str, loc: &Location, what: &str) -> Result<Path, Diagnostic> {
+fn path_from_str(src: &LineIndex, text: &str, loc: &Location, what: &str) -> Result<Path, Diagnostic> {
     let map = ScalarMap::new(src, loc, text);
     let e = expr::parse(&format!("exists({text})"), &|off| map.pos(off.saturating_sub(7).min(text.len())))
         .map_err(|d| Diagnostic::new(pos(loc), format!("invalid {what} {text:?}: {}", d.message)).len(text.chars().count()))?;
@@ -350,8 +734,11 @@ fn rate(doc: &Spanned<RateDoc>) -> Result<SampleRate, Diagnostic> {
 
 const ACTIONS: [&str; 3] = ["keep", "drop", "sample"];
 
+/// The most rules a file may have: a decision names its rule in 16 bits, the default action included.
+pub const MAX_RULES: usize = u16::MAX as usize;
+
 fn action(
-    src: &str,
+    src: &LineIndex,
     action: &Spanned<String>,
     prio: Option<&Spanned<String>>,
     rate_doc: Option<&Spanned<RateDoc>>,
@@ -408,37 +795,14 @@ fn action(
     (errs.len() == errs_before).then_some(ActionSpec { kind, priority, summarize: None })
 }
 
-/// Turns a serde-saphyr error into one positioned diagnostic with a one-line message.
-fn yaml_error(e: &serde_saphyr::Error) -> Diagnostic {
-    let at = e.location().map(|l| pos(&l)).unwrap_or(Pos::new(1, 1));
-    let full = e.to_string();
-    // The crate renders a snippet after the first line; we draw our own.
-    let first = full.lines().next().unwrap_or("invalid YAML").trim();
-    let msg = first.split(" at line ").next().unwrap_or(first).trim().to_string();
-    let hint = if msg.contains("unknown field") && msg.contains("time_zone") {
-        Some("budget accepts: name, limit, time_zone, shed, pacing, chunk, fallback_share")
-    } else if msg.contains("unknown field") && msg.contains("max_groups") {
-        Some("summarize accepts: by, sum, every, max_groups, priority")
-    } else if msg.contains("unknown field") && msg.contains("remove, truncate") {
-        Some("trim accepts: remove, truncate")
-    } else if msg.contains("unknown field") {
-        Some("rule files accept: name, description, parse, rules, default, tests, budget, trim, sample_rate_field; rules accept: name, description, when, action, priority, rate, key, summarize, trim")
-    } else if msg.contains("duplicate") {
-        Some("each key may appear once per mapping")
-    } else {
-        None
-    };
-    let d = Diagnostic::new(at, if msg.is_empty() { "invalid YAML".to_string() } else { msg });
-    match hint {
-        Some(h) => d.hint(h),
-        None => d,
-    }
-}
-
 /// Loads a rule file. Collects every mistake it can find before giving up.
 pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
-    let doc: FileDoc = serde_saphyr::from_str(src).map_err(|e| vec![yaml_error(&e)])?;
-    let mut errs = Vec::new();
+    let root = yaml::parse(src).map_err(|d| vec![d])?;
+    let mut reader = Reader { src, errs: Vec::new() };
+    let doc = reader.file(&root);
+    let mut errs = reader.errs;
+    let Some(doc) = doc else { return Err(errs) };
+    let src = &LineIndex::new(src);
 
     let mut parse = Vec::new();
     for (field, list) in &doc.parse {
@@ -447,20 +811,20 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
             OneOrMany::Many(v) => v.clone(),
         };
         // Each parser name's own position: search for it on the list's line(s) so errors point at the word.
-        let mut search_from = list.referenced.span().byte_offset().unwrap_or(0) as usize;
+        let mut search_from = list.referenced.bytes.map_or(0, |b| b.0);
         let mut parsers = Vec::new();
         for n in names {
-            let at = src.get(search_from..).and_then(|rest| rest.find(n.as_str())).map(|i| search_from + i);
+            let at = src.text().get(search_from..).and_then(|rest| rest.find(n.as_str())).map(|i| search_from + i);
             let p = match at {
                 Some(b) => {
                     search_from = b + n.len();
-                    byte_pos(src, b)
+                    src.pos(b)
                 }
                 None => pos(&list.referenced),
             };
             parsers.push((n, p));
         }
-        match path_from_str(src, field, &list.referenced, "parse field") {
+        match path_from_str(src, &field.value, &field.referenced, "parse field") {
             Ok(path) => parse.push(ParseSpec { field: path, parsers }),
             Err(d) => errs.push(d),
         }
@@ -562,14 +926,6 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     }
 }
 
-/// The position of byte offset `b` in `src`.
-pub(crate) fn byte_pos(src: &str, b: usize) -> Pos {
-    let before = &src[..b.min(src.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
-    Pos::new(line as u32, col as u32)
-}
-
 // ---- budget: ----------------------------------------------------------------------------------------
 
 fn size(doc: &Spanned<SizeDoc>, what: &str) -> Result<u64, Diagnostic> {
@@ -638,8 +994,8 @@ fn budget(doc: &Spanned<BudgetDoc>, file_name: Option<&str>, errs: &mut Vec<Diag
 
     let mut thresholds = policy::Thresholds::default();
     let mut written: Vec<(Priority, f64, Pos)> = Vec::new();
-    let mut keys: Vec<_> = b.shed.iter().flatten().collect();
-    keys.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+    let mut keys: Vec<_> = b.shed.iter().map(|(k, v)| (k, v)).collect();
+    keys.sort_by_key(|(k, _)| (k.referenced.line, k.referenced.col));
     for (k, v) in keys {
         let kpos = pos(&k.referenced);
         match Priority::from_name(&k.value) {
@@ -730,7 +1086,7 @@ fn pct(share: f64) -> String {
 // ---- summarize: and trim: ----------------------------------------------------------------------------
 
 /// Adds a `summarize:` block to an action, checking that the action drops something.
-fn with_summary(src: &str, mut a: ActionSpec, doc: Option<&Spanned<SummarizeDoc>>, errs: &mut Vec<Diagnostic>) -> ActionSpec {
+fn with_summary(src: &LineIndex, mut a: ActionSpec, doc: Option<&Spanned<SummarizeDoc>>, errs: &mut Vec<Diagnostic>) -> ActionSpec {
     let Some(doc) = doc else { return a };
     if matches!(a.kind, ActionKind::Keep) {
         errs.push(
@@ -767,7 +1123,7 @@ fn duration_secs(doc: &Spanned<DurationDoc>) -> Result<u64, Diagnostic> {
 }
 
 /// The `(name, path)` pairs of `by:` or `sum:`, each name once.
-fn named_paths(src: &str, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mut Vec<Diagnostic>) -> Vec<(String, Path)> {
+fn named_paths(src: &LineIndex, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mut Vec<Diagnostic>) -> Vec<(String, Path)> {
     let mut out: Vec<(String, Path)> = Vec::new();
     for it in items {
         let at = pos(&it.referenced);
@@ -798,7 +1154,7 @@ fn named_paths(src: &str, items: &[Spanned<NamedPathDoc>], what: &str, errs: &mu
     out
 }
 
-fn summarize(src: &str, doc: &Spanned<SummarizeDoc>, errs: &mut Vec<Diagnostic>) -> Option<SummarizeSpec> {
+fn summarize(src: &LineIndex, doc: &Spanned<SummarizeDoc>, errs: &mut Vec<Diagnostic>) -> Option<SummarizeSpec> {
     let before = errs.len();
     let d = &doc.value;
     let by = named_paths(src, &d.by, "summarize.by", errs);
@@ -834,8 +1190,8 @@ fn trim(doc: &Spanned<TrimDoc>, errs: &mut Vec<Diagnostic>) -> Option<TrimSpec> 
                 .hint("a dotted path; `*` matches any characters within one key; quote keys with dots: kubernetes.labels.\"app.kubernetes.io/name\"")),
         }
     }
-    let mut truncs: Vec<_> = doc.value.truncate.iter().collect();
-    truncs.sort_by_key(|(k, _)| (k.referenced.line(), k.referenced.column()));
+    let mut truncs: Vec<_> = doc.value.truncate.iter().map(|(k, v)| (k, v)).collect();
+    truncs.sort_by_key(|(k, _)| (k.referenced.line, k.referenced.col));
     for (k, v) in truncs {
         if let Err(e) = crate::trim::parse_pattern(&k.value) {
             errs.push(Diagnostic::new(pos(&k.referenced), format!("invalid field pattern {:?}: {e}", k.value)).len(k.value.chars().count()));
@@ -851,4 +1207,31 @@ fn trim(doc: &Spanned<TrimDoc>, errs: &mut Vec<Diagnostic>) -> Option<TrimSpec> 
         }
     }
     (errs.len() == before).then_some(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(kind: Kind) -> Node {
+        Node { at: Location { line: 1, col: 1, bytes: None }, kind }
+    }
+
+    fn text(s: &str) -> Node {
+        node(Kind::Str(s.to_string()))
+    }
+
+    /// Built as a tree: parsing this many rules' YAML in an unoptimised test build takes long.
+    #[test]
+    fn the_reader_stops_at_the_rule_past_the_limit() {
+        let rule = node(Kind::Map(vec![(text("name"), text("r")), (text("action"), text("drop"))]));
+        let mut items = vec![rule; MAX_RULES + 1];
+        items[MAX_RULES].at.line = 7;
+        let root = node(Kind::Map(vec![(text("rules"), node(Kind::Seq(items)))]));
+        let mut reader = Reader { src: "", errs: Vec::new() };
+        let doc = reader.file(&root).expect("a mapping");
+        assert_eq!(doc.rules.len(), MAX_RULES);
+        let h: Vec<String> = reader.errs.iter().map(|d| format!("{}: {}", d.pos, d.message)).collect();
+        assert_eq!(h, [format!("7:1: more than {MAX_RULES} rules")]);
+    }
 }

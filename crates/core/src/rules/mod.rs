@@ -4,17 +4,19 @@ pub mod ast;
 pub(crate) mod compile;
 pub mod expr;
 pub mod load;
+pub mod yaml;
 
 use std::sync::Arc;
 
 use crate::budget::BudgetSpec;
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics, LineIndex, Pos};
 use crate::engine::Decider;
 use crate::primitives::RuleId;
 use crate::plan::Plan;
 use crate::summary::Summarizer;
 
 pub use ast::Priority;
+pub use compile::MAX_FIELDS;
 pub use load::Example;
 
 /// A compiled rule set: immutable, cheap to clone (an `Arc`), shareable across threads.
@@ -28,10 +30,29 @@ pub struct RuleSet {
 impl RuleSet {
     /// Parses, checks and compiles a rule file. `file` is only used in error messages.
     pub fn from_yaml(file: &str, text: &str) -> Result<RuleSet, Diagnostics> {
+        if text.len() > yaml::MAX_FILE_BYTES {
+            let d = Diagnostic::new(Pos::new(1, 1), format!("rule file is {} bytes, more than the {} MiB a rule file may have", text.len(), yaml::MAX_FILE_BYTES >> 20))
+                .hint("a rule set this large is a mistake: check the program that wrote it, or merge rules with `in [...]`");
+            return Err(Diagnostics::new(file, "", vec![d]));
+        }
         let mut parsed = load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
         let budget = parsed.budget.take().map(Arc::new);
         let plan = compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
         Ok(RuleSet { plan: Arc::new(plan), budget })
+    }
+
+    /// [`RuleSet::from_yaml`] for a file's bytes: text that is not UTF-8 is an error at its first bad byte.
+    pub fn from_yaml_bytes(file: &str, bytes: &[u8]) -> Result<RuleSet, Diagnostics> {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => RuleSet::from_yaml(file, text),
+            Err(e) => {
+                let valid = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+                let at = LineIndex::new(valid).pos(valid.len());
+                let d = Diagnostic::new(at, format!("invalid UTF-8: byte 0x{:02x}", bytes[e.valid_up_to()]))
+                    .hint("rule files are UTF-8 text: save the file as UTF-8");
+                Err(Diagnostics::new(file, &String::from_utf8_lossy(bytes), vec![d]))
+            }
+        }
     }
 
     /// The daily byte budget (`budget:` in the file), if any.

@@ -33,20 +33,19 @@ impl PathTrie {
     /// ignored.
     pub fn new(paths: &[Vec<String>]) -> PathTrie {
         let mut nodes = vec![Node::default()];
+        // Children by (parent, key) while building: a linear search per key would make a rule set naming
+        // many fields quadratic to compile.
+        let mut index: std::collections::HashMap<(usize, &[u8]), usize> = std::collections::HashMap::new();
         for (id, path) in paths.iter().enumerate() {
             let Ok(id) = u16::try_from(id) else { break };
             let mut at = 0usize;
             for key in path {
-                let existing = nodes[at].children.iter().find(|(k, _)| **k == *key.as_bytes());
-                at = match existing {
-                    Some(&(_, child)) => child as usize,
-                    None => {
-                        let child = nodes.len();
-                        nodes.push(Node::default());
-                        nodes[at].children.push((key.as_bytes().into(), child as u32));
-                        child
-                    }
-                };
+                at = *index.entry((at, key.as_bytes())).or_insert_with(|| {
+                    let child = nodes.len();
+                    nodes.push(Node::default());
+                    nodes[at].children.push((key.as_bytes().into(), child as u32));
+                    child
+                });
             }
             nodes[at].ids.push(id);
         }
