@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use logtrim_core::budget::{SignedDuration, Timestamp};
-use logtrim_core::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
+use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
 use logtrim_core::RuleSet;
 use logtrim_testkit::corpus::bundled_sample;
 use serde_json::Value;

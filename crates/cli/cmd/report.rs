@@ -4,7 +4,7 @@ use std::path::Path;
 
 use logtrim_core::record::json::{Index, PathTrie, Raw};
 use logtrim_core::budget::{Timestamp, parse_size};
-use logtrim_core::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
 use logtrim_core::{Decision, Priority, Record, RuleCounters, RuleSet};
 use serde_json::json;
 

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use logtrim_core::budget::Timestamp;
-use logtrim_core::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
 use logtrim_core::{Decision, Record, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, MappingSpec, SUMMARY_FALLBACKS};
 

@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use logtrim_core::budget::Timestamp;
-use logtrim_core::hec::EventValue;
-use logtrim_core::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
+use logtrim_core::run::hec::EventValue;
+use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
 use logtrim_core::{Action, Record, RuleSet};
 
 struct Counting;

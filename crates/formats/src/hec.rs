@@ -1,7 +1,7 @@
 //! The HEC metadata of records that carry their own (Fluent Bit records, CloudWatch Logs events): a
 //! [`Mapping`] renders `time`, `host`, `source`, `sourcetype`, `index` and indexed `fields` from the
 //! record's fields, for the Lambda and for `logtrim run --hec`. The event around them — the envelope,
-//! the `event` value, what Splunk meters — is the core's ([`logtrim_core::hec`],
+//! the `event` value, what Splunk meters — is the core's ([`logtrim_core::run::hec`],
 //! [`logtrim_core::Pipeline`]).
 //!
 //! # Templates
@@ -15,7 +15,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use logtrim_core::hec::EventValue;
+use logtrim_core::run::hec::EventValue;
 use logtrim_core::record::json::{escape_into, push_json_str};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;

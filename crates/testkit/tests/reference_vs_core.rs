@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use logtrim_core::rules::ast::{CmpOp, Expr, Lit, Path, StrOp};
-use logtrim_core::rules::load;
+use logtrim_core::spec::ast::{CmpOp, Expr, Lit, Path, StrOp};
+use logtrim_core::spec::load;
 use logtrim_core::{Decision, Pos, RuleSet};
 use logtrim_testkit::corpus::Corpus;
 use logtrim_testkit::reference::Reference;
@@ -1870,7 +1870,7 @@ impl logtrim_core::Sink for Collect {
     fn out(&mut self) -> &mut Vec<u8> {
         &mut self.out
     }
-    fn sent(&mut self, e: logtrim_core::pipeline::Sent) {
+    fn sent(&mut self, e: logtrim_core::run::pipeline::Sent) {
         self.events.push(String::from_utf8_lossy(&self.out[e.start..]).into_owned());
         self.out.clear();
     }
@@ -1879,7 +1879,7 @@ impl logtrim_core::Sink for Collect {
 /// Each line of `file`, pushed as parts through one pipeline and as JSON text through another, for every
 /// rule set: the same events (decided, trimmed and encoded alike), counters and summaries.
 fn check_parts(file: PartsFile, sets: &[(String, RuleSet)]) -> Result<(), TestCaseError> {
-    use logtrim_core::pipeline::{Options, Pipeline};
+    use logtrim_core::run::pipeline::{Options, Pipeline};
     use logtrim_core::record::parts::{Members, Parts};
     let members: Vec<Members> = file.members.iter().map(|m| Members::new(m.as_bytes()).unwrap()).collect();
     let t0 = "2026-11-22T10:00:00Z".parse().unwrap();

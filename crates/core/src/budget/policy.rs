@@ -1,7 +1,7 @@
 //! What a budget allows: the daily limit, the spent share at which each priority is shed, pacing, and how
 //! the fleet leases it. Built from a rule file's `budget:` section ([`crate::RuleSet::budget`]) or in code.
 
-use crate::rules::Priority;
+use crate::primitives::Priority;
 
 use super::day::LicenseZone;
 

@@ -7,13 +7,13 @@
 //! nothing applies to is not copied at all.
 //!
 //! ```
-//! use logtrim_core::trim::{TrimPlan, Trimmer};
+//! use logtrim_core::run::trim::{TrimPlan, Trimmer};
 //!
 //! let plan = TrimPlan::new(&["kubernetes.annotations", "kubernetes.labels.pod-template-*"], &[("log", 64)])?;
 //! let mut t = Trimmer::default();
 //! let rec = br#"{"log":"ok","kubernetes":{"labels":{"app":"web","pod-template-hash":"abc"},"annotations":{"a":"b"}}}"#;
 //! assert_eq!(t.apply(rec, Some(&plan), None).unwrap(), br#"{"log":"ok","kubernetes":{"labels":{"app":"web"}}}"#);
-//! # Ok::<(), logtrim_core::trim::TrimPlanError>(())
+//! # Ok::<(), logtrim_core::run::trim::TrimPlanError>(())
 //! ```
 //!
 //! # What is guaranteed

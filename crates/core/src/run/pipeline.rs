@@ -16,7 +16,7 @@
 //! archive of what is not sent plugs in.
 //!
 //! ```
-//! use logtrim_core::pipeline::{Encoding, Options, Pipeline, Sink};
+//! use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sink};
 //! use logtrim_core::budget::Timestamp;
 //! use logtrim_core::RuleSet;
 //!
@@ -50,14 +50,14 @@
 use jiff::{SignedDuration, Timestamp};
 
 use crate::budget::{metered_event_bytes, metered_record_bytes};
-use crate::counters::Counters;
-use crate::engine::{Decided, Decider};
-use crate::hec::{EventValue, TimeWriter, field_value, json_string_prefix, push_without_newline};
+use crate::run::counters::Counters;
+use crate::run::decider::{Decided, Decider};
+use crate::run::hec::{EventValue, TimeWriter, field_value, json_string_prefix, push_without_newline};
 use crate::primitives::{Action, Decision, Priority, RecordKind};
 use crate::record::Record;
 use crate::record::json::{escape_into, push_json_str};
 use crate::rules::RuleSet;
-use crate::summary::{Summarized, Summarizer, Summary};
+use crate::run::summary::{Summarized, Summarizer, Summary};
 
 /// How kept records and summary events are written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub enum Encoding {
     /// Each as it is sent, followed by a newline (`logtrim run`, the Lambda's raw output): a record's own
     /// bytes (trimmed), a summary's JSON.
     Lines,
-    /// HEC events (see [`crate::hec`]).
+    /// HEC events (see [`crate::run::hec`]).
     Hec(EventValue),
 }
 

@@ -4,7 +4,7 @@
 //! The metadata members (`host`, `source`, `sourcetype`, `index`, `fields`) are the front-end's: the
 //! Lambda renders them from the record, the forwarder from the file a line came from. Everything else —
 //! the envelope, the time, which value is the `event`, and how many bytes Splunk meters for it — is
-//! written here, once, by [`crate::pipeline::Pipeline`]. Events are stacked with no separator, as HEC
+//! written here, once, by [`crate::run::pipeline::Pipeline`]. Events are stacked with no separator, as HEC
 //! batches them and as Firehose's Splunk destination concatenates them.
 
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};

@@ -9,16 +9,16 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use crate::counters::{Counters, RuleCounters};
+use crate::run::counters::{Counters, RuleCounters};
 use crate::plan::{CAction, Cond, FieldRef, Plan};
 use crate::primitives::{Action, Decision, RecordKind, RuleId, Value};
 use crate::record::Record;
 use crate::record::json::escaped_len;
 use crate::record::parts::{Members, Parts};
 use crate::record::view::View;
-use crate::rules::ast::CmpOp;
-use crate::summary::{Summarized, Summarizer};
-use crate::trim::{RateField, Trimmer};
+use crate::spec::ast::CmpOp;
+use crate::run::summary::{Summarized, Summarizer};
+use crate::run::trim::{RateField, Trimmer};
 
 /// What shaping a kept record changed ([`Decided::write_kept`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@
 //! interval and on shutdown.
 //!
 //! ```
-//! use logtrim_core::pipeline::{Encoding, Options, Pipeline, Sink};
+//! use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sink};
 //! use logtrim_core::{Action, RuleSet};
 //! use logtrim_core::budget::Timestamp;
 //!
@@ -57,7 +57,7 @@
 //! - a long-running forwarder flushes `Some(now - lateness)` once per interval (what has ended, leaving a
 //!   little time for late records), and `None` on shutdown, before its last batch;
 //! - a batch front-end (the Lambda) flushes `None` at the end of each batch;
-//! - a replay (the CLI) sets [`crate::pipeline::Options::lateness`], so intervals are flushed as the
+//! - a replay (the CLI) sets [`crate::run::pipeline::Options::lateness`], so intervals are flushed as the
 //!   records' own time moves past them (a forwarder reading a backlog does too).
 //!
 //! Several workers may write events for the same rule, interval and group; they add up.
@@ -65,7 +65,7 @@
 //! # Memory
 //!
 //! Each open interval of each rule holds at most `max_groups` groups; the records of any further group go
-//! to one `_other` group (and to [`crate::counters::RuleCounters::summary_overflow`]). Flushing closes intervals, so
+//! to one `_other` group (and to [`crate::run::counters::RuleCounters::summary_overflow`]). Flushing closes intervals, so
 //! memory stays at (open intervals) × (`max_groups` + 1) groups. Deciding a record allocates nothing once
 //! the groups exist: the group key is built in a reused buffer.
 
@@ -75,11 +75,12 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use crate::diag::Pos;
-use crate::engine::{Decided, json_number};
+use crate::run::decider::{Decided, json_number};
 use crate::record::json::push_json_str;
 use crate::plan::{FieldRef, Plan};
 use crate::primitives::{RuleId, Value};
-use crate::rules::ast::{Path, Priority};
+use crate::primitives::Priority;
+use crate::spec::ast::Path;
 
 /// The default `every`.
 pub const DEFAULT_EVERY_SECS: u64 = 60;
@@ -294,8 +295,8 @@ impl Window {
 /// Spare windows kept for reuse after a flush (their maps keep their capacity).
 const SPARE_WINDOWS: usize = 8;
 
-/// Counts dropped records into summaries. One per thread or task, next to its [`Decider`]; create it with
-/// [`crate::RuleSet::summarizer`].
+/// Counts dropped records into summaries. One per [`crate::Pipeline`], beside its decider, made from the
+/// same rule set.
 #[derive(Debug)]
 pub struct Summarizer {
     plan: Arc<Plan>,

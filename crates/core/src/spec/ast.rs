@@ -171,4 +171,3 @@ impl Expr {
     }
 }
 
-pub use crate::primitives::Priority;
