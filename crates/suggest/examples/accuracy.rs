@@ -63,7 +63,11 @@ fn main() {
         }
         let acc = grouping_accuracy(&truth, &groups);
         sum += acc;
-        println!("{name:<12} grouping accuracy {acc:.3}  ({} true templates, {} mined)", coverage(&truth, &groups).len(), mined.templates.len());
+        println!(
+            "{name:<12} grouping accuracy {acc:.3}  ({} true templates, {} mined)",
+            coverage(&truth, &groups).len(),
+            mined.templates.len()
+        );
         if verbose {
             for (t, n, c) in coverage(&truth, &groups) {
                 if c < 1.0 {

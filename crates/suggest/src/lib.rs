@@ -3,6 +3,8 @@
 //! - [`mask`]: cutting a message into tokens and masking its variable parts (numbers, ids, addresses,
 //!   times, levels) with one hand-written pass.
 //! - [`miner`]: a Drain-style template miner, per source, with bounded memory and deterministic output.
+//! - [`message`]: what a record says to the miner: its source, its message, its level and status, read
+//!   with the core's scanner and parsers as rules read them.
 //! - [`eval`]: grouping accuracy and coverage against known templates.
 //!
 //! ```
@@ -22,4 +24,5 @@
 
 pub mod eval;
 pub mod mask;
+pub mod message;
 pub mod miner;

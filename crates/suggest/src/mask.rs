@@ -93,8 +93,8 @@ fn is_word(b: u8) -> bool {
 }
 
 const CALENDAR: [&[u8]; 19] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec", b"Mon", b"Tue", b"Wed",
-    b"Thu", b"Fri", b"Sat", b"Sun",
+    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec", b"Mon", b"Tue", b"Wed", b"Thu", b"Fri",
+    b"Sat", b"Sun",
 ];
 
 /// `Dec`, `DEC`, `December`, `Sunday`: a three-letter abbreviation, or a full name starting with one.
@@ -104,6 +104,33 @@ fn is_calendar(w: &[u8]) -> bool {
     }
     let head = [w[0].to_ascii_uppercase(), w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()];
     CALENDAR.iter().any(|c| **c == head) && (w.len() == 3 || w[3..].iter().all(u8::is_ascii_lowercase))
+}
+
+/// The length of `key=` when `t` is a `key=value` pair with a value (a key of letters, digits, `_`, `.`,
+/// `-`, starting with a letter or `_`): logfmt's and klog's pairs. The message and level keys are left
+/// alone (a message is words; a level is masked as the header's).
+fn kv_key(t: &[u8]) -> Option<usize> {
+    let eq = t.iter().position(|&b| b == b'=')?;
+    let key = &t[..eq];
+    let ok = !key.is_empty()
+        && (key[0].is_ascii_alphabetic() || key[0] == b'_')
+        && key.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && eq + 1 < t.len()
+        && !matches!(key, b"msg" | b"message" | b"level" | b"lvl" | b"severity" | b"loglevel");
+    ok.then_some(eq + 1)
+}
+
+/// A JVM stack frame's method and source line: `com.example.Foo.bar(Foo.java:212)`.
+fn code_location(t: &[u8]) -> bool {
+    let Some(body) = t.strip_suffix(b")") else { return false };
+    let Some(open) = body.iter().rposition(|&b| b == b'(') else { return false };
+    let inner = &body[open + 1..];
+    let Some(colon) = inner.iter().rposition(|&b| b == b':') else { return false };
+    let (file, line) = (&inner[..colon], &inner[colon + 1..]);
+    open > 0
+        && !line.is_empty()
+        && line.iter().all(u8::is_ascii_digit)
+        && [&b".java"[..], b".kt", b".scala", b".groovy", b".clj"].iter().any(|ext| file.ends_with(ext))
 }
 
 /// Whether `rest` (what follows a month or weekday name) goes on with a number, or with one more name
@@ -203,9 +230,8 @@ impl Tokenizer {
             self.shape.extend_from_slice(VAR_MARK);
             masked = true;
         } else {
-            self.words_of(bytes);
             let shape = &mut self.shape;
-            pieces(bytes, &self.words, |p| match p {
+            shape_of(&mut self.words, bytes, |p| match p {
                 Piece::Lit(s) => shape.extend_from_slice(s),
                 Piece::Var => {
                     shape.extend_from_slice(VAR_MARK);
@@ -216,78 +242,87 @@ impl Tokenizer {
         let shape = xxh3_64(&self.shape);
         Token { start: start as u32, end: end as u32, shape, value, masked, form: shape, list: false }
     }
+}
 
-    /// Finds and classifies the words of `t` into `self.words`.
-    fn words_of(&mut self, t: &[u8]) {
-        let words = &mut self.words;
-        words.clear();
-        let mut i = 0;
-        while i < t.len() {
-            if !is_word(t[i]) {
-                i += 1;
-                continue;
-            }
-            let s = i;
-            let (mut digit, mut hex) = (false, true);
-            while i < t.len() && is_word(t[i]) {
-                digit |= t[i].is_ascii_digit();
-                hex &= t[i].is_ascii_hexdigit();
-                i += 1;
-            }
-            if words.len() == MAX_WORDS {
-                // Too many words to reason about one by one: the token is one variable if any has a digit.
-                let any = words.iter().any(|w| w.var) || t[s..].iter().any(u8::is_ascii_digit);
-                words.clear();
-                words.push(Word { start: 0, end: t.len() as u32, var: any, hex: false, calendar: false });
-                return;
-            }
-            let w = &t[s..i];
-            words.push(Word {
-                start: s as u32,
-                end: i as u32,
-                var: digit || (hex && w.len() >= 8),
-                hex,
-                calendar: !digit && is_calendar(w),
-            });
+/// The pieces of one token's shape: a `key=value` pair keeps its key, a stack frame's location is one
+/// variable, anything else is classified word by word.
+fn shape_of<'a>(words: &mut Vec<Word>, t: &'a [u8], mut emit: impl FnMut(Piece<'a>)) {
+    if let Some(key) = kv_key(t) {
+        // `key=value`: logfmt and klog's structured pairs; the key is the event's, the value a value.
+        emit(Piece::Lit(&t[..key]));
+        emit(Piece::Var);
+    } else if code_location(t) {
+        // A stack frame's location: every frame of a trace is the same event, `at <*>`.
+        emit(Piece::Var);
+    } else {
+        words_of(words, t);
+        pieces(t, words, emit);
+    }
+}
+
+/// Finds and classifies the words of `t` into `words`.
+fn words_of(words: &mut Vec<Word>, t: &[u8]) {
+    words.clear();
+    let mut i = 0;
+    while i < t.len() {
+        if !is_word(t[i]) {
+            i += 1;
+            continue;
         }
-        // A dotted or hyphenated name with a variable part is a variable whole: host names
-        // (`MININT-FNANLI5.fareast.corp.example.com`, `msra-sa-41`), versions, file names with a date.
-        let joined = |a: &Word, b: &Word| b.start == a.end + 1 && matches!(t[a.end as usize], b'.' | b'-');
-        let mut k = 0;
-        while k < words.len() {
-            let mut e = k;
-            while e + 1 < words.len() && joined(&words[e], &words[e + 1]) {
-                e += 1;
-            }
-            if e > k && words[k..=e].iter().any(|w| w.var) {
-                words[k..=e].iter_mut().for_each(|w| w.var = true);
-            }
-            k = e + 1;
+        let s = i;
+        let (mut digit, mut hex) = (false, true);
+        while i < t.len() && is_word(t[i]) {
+            digit |= t[i].is_ascii_digit();
+            hex &= t[i].is_ascii_hexdigit();
+            i += 1;
         }
-        // A file path (`/var/lib/x/y/`, `(/tmp/a/b):`, `path=/v1/charges`) is one variable, slashes and all:
-        // paths are values even without digits. One slash (`/default-rack`, `HTTP/1.1`) is not a path.
-        if let Some((from, to)) = path_span(t) {
-            words.retain(|w| w.end <= from || w.start >= to);
-            let at = words.iter().position(|w| w.start >= to).unwrap_or(words.len());
-            words.insert(at, Word { start: from, end: to, var: true, hex: false, calendar: false });
+        if words.len() == MAX_WORDS {
+            // Too many words to reason about one by one: the token is one variable if any has a digit.
+            let any = words.iter().any(|w| w.var) || t[s..].iter().any(u8::is_ascii_digit);
+            words.clear();
+            words.push(Word { start: 0, end: t.len() as u32, var: any, hex: false, calendar: false });
+            return;
         }
-        // Dates: a month or weekday name next to a variable, scanned both ways so `Sun Dec 04` is whole.
-        for k in (0..words.len()).rev() {
-            if words[k].calendar && words.get(k + 1).is_some_and(|n| n.var) {
-                words[k].var = true;
-            }
+        let w = &t[s..i];
+        words.push(Word { start: s as u32, end: i as u32, var: digit || (hex && w.len() >= 8), hex, calendar: !digit && is_calendar(w) });
+    }
+    // A dotted or hyphenated name with a variable part is a variable whole: host names
+    // (`MININT-FNANLI5.fareast.corp.example.com`, `msra-sa-41`), versions, file names with a date.
+    let joined = |a: &Word, b: &Word| b.start == a.end + 1 && matches!(t[a.end as usize], b'.' | b'-');
+    let mut k = 0;
+    while k < words.len() {
+        let mut e = k;
+        while e + 1 < words.len() && joined(&words[e], &words[e + 1]) {
+            e += 1;
         }
-        for k in 1..words.len() {
-            if words[k].calendar && words[k - 1].var {
-                words[k].var = true;
-            }
+        if e > k && words[k..=e].iter().any(|w| w.var) {
+            words[k..=e].iter_mut().for_each(|w| w.var = true);
         }
-        // A single character or a hex run between two variables is part of them.
-        for k in 1..words.len().saturating_sub(1) {
-            let w = words[k];
-            if !w.var && (w.end - w.start <= 1 || w.hex) && words[k - 1].var && words[k + 1].var {
-                words[k].var = true;
-            }
+        k = e + 1;
+    }
+    // A file path (`/var/lib/x/y/`, `(/tmp/a/b):`, `path=/v1/charges`) is one variable, slashes and all:
+    // paths are values even without digits. One slash (`/default-rack`, `HTTP/1.1`) is not a path.
+    if let Some((from, to)) = path_span(t) {
+        words.retain(|w| w.end <= from || w.start >= to);
+        let at = words.iter().position(|w| w.start >= to).unwrap_or(words.len());
+        words.insert(at, Word { start: from, end: to, var: true, hex: false, calendar: false });
+    }
+    // Dates: a month or weekday name next to a variable, scanned both ways so `Sun Dec 04` is whole.
+    for k in (0..words.len()).rev() {
+        if words[k].calendar && words.get(k + 1).is_some_and(|n| n.var) {
+            words[k].var = true;
+        }
+    }
+    for k in 1..words.len() {
+        if words[k].calendar && words[k - 1].var {
+            words[k].var = true;
+        }
+    }
+    // A single character or a hex run between two variables is part of them.
+    for k in 1..words.len().saturating_sub(1) {
+        let w = words[k];
+        if !w.var && (w.end - w.start <= 1 || w.hex) && words[k - 1].var && words[k + 1].var {
+            words[k].var = true;
         }
     }
 }
@@ -295,7 +330,8 @@ impl Tokenizer {
 /// Where a file path is in token `t`, if it has one: from a `/` at the start of the token or after one of
 /// `"'(=[:`, through the last word character, when it has two slashes or more.
 fn path_span(t: &[u8]) -> Option<(u32, u32)> {
-    let from = t.iter().enumerate().position(|(i, &b)| b == b'/' && (i == 0 || matches!(t[i - 1], b'"' | b'\'' | b'(' | b'=' | b'[' | b':')))?;
+    let from =
+        t.iter().enumerate().position(|(i, &b)| b == b'/' && (i == 0 || matches!(t[i - 1], b'"' | b'\'' | b'(' | b'=' | b'[' | b':')))?;
     let rest = &t[from..];
     let len = rest.iter().position(|&b| matches!(b, b'"' | b'\'' | b')' | b']' | b',' | b';')).unwrap_or(rest.len());
     let path = &rest[..len];
@@ -314,6 +350,13 @@ fn header_shape() -> u64 {
 /// `nova.compute.manager`, `core:`).
 fn header(msg: &[u8], out: &mut [Token]) {
     let text = |t: &Token| &msg[t.start as usize..t.end as usize];
+    if klog(msg) {
+        // `I1122 10:00:00.123456  1 proxier.go:805]`: through the file and line.
+        if let Some(end) = out.iter().take(5).position(|t| text(t).ends_with(b"]")).filter(|&e| e + 1 < out.len()) {
+            mask_header(&mut out[..=end]);
+        }
+        return;
+    }
     let Some(level) = out.iter().take(LEVEL_TOKENS).position(|t| level_word(text(t), t.start == 0)) else {
         syslog_header(msg, out);
         return;
@@ -322,11 +365,29 @@ fn header(msg: &[u8], out: &mut [Token]) {
     while end < out.len() && end <= level + 3 && end + 1 < out.len() && header_field(text(&out[end])) {
         end += 1;
     }
-    for t in &mut out[..end] {
+    mask_header(&mut out[..end]);
+}
+
+fn mask_header(tokens: &mut [Token]) {
+    for t in tokens {
         t.form = t.shape;
         t.shape = header_shape();
         t.masked = true;
     }
+}
+
+/// A klog line: `I`, `W`, `E` or `F`, four digits, a space, `hh:mm:ss`.
+fn klog(msg: &[u8]) -> bool {
+    let Some(h) = msg.get(..14) else { return false };
+    let digits = |r: std::ops::Range<usize>| h[r].iter().all(u8::is_ascii_digit);
+    matches!(h[0], b'I' | b'W' | b'E' | b'F')
+        && digits(1..5)
+        && h[5] == b' '
+        && digits(6..8)
+        && h[8] == b':'
+        && digits(9..11)
+        && h[11] == b':'
+        && digits(12..14)
 }
 
 /// A syslog header without a level: a time, a host and a `program[pid]:` (`Jun 14 15:16:01 combo
@@ -340,14 +401,12 @@ fn syslog_header(msg: &[u8], out: &mut [Token]) {
         t.len() > 1
             && t.ends_with(b":")
             && t[0].is_ascii_alphabetic()
-            && t[..t.len() - 1].iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'(' | b')' | b'[' | b']' | b'_' | b'-' | b'.' | b'/'))
+            && t[..t.len() - 1]
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'(' | b')' | b'[' | b']' | b'_' | b'-' | b'.' | b'/'))
     };
     if let Some(end) = (1..out.len().saturating_sub(1).min(3)).find(|&k| program(text(&out[k]))) {
-        for t in &mut out[..=end] {
-            t.form = t.shape;
-            t.shape = header_shape();
-            t.masked = true;
-        }
+        mask_header(&mut out[..=end]);
     }
 }
 
@@ -438,9 +497,8 @@ fn pieces<'a>(t: &'a [u8], words: &[Word], mut emit: impl FnMut(Piece<'a>)) {
 
 /// The shape of one token as text, variables written `<*>` (for templates shown to people).
 pub fn shape_text(tokenizer: &mut Tokenizer, token: &[u8]) -> String {
-    tokenizer.words_of(token);
     let mut out = String::new();
-    pieces(token, &tokenizer.words, |p| match p {
+    shape_of(&mut tokenizer.words, token, |p| match p {
         Piece::Lit(s) => out.push_str(&String::from_utf8_lossy(s)),
         Piece::Var => out.push_str(VAR),
     });
@@ -449,9 +507,8 @@ pub fn shape_text(tokenizer: &mut Tokenizer, token: &[u8]) -> String {
 
 /// The pieces of one token's shape, for the patterns rules match templates with.
 pub fn shape_pieces<'a>(tokenizer: &mut Tokenizer, token: &'a [u8]) -> Vec<Piece<'a>> {
-    tokenizer.words_of(token);
     let mut out = Vec::new();
-    pieces(token, &tokenizer.words, |p| out.push(p));
+    shape_of(&mut tokenizer.words, token, |p| out.push(p));
     out
 }
 
@@ -501,6 +558,7 @@ mod tests {
         assert_eq!(shapes("keyId: -127633188)"), ["keyId:", "<*>)"]);
         assert_eq!(shapes("Resolved MININT-FNANLI5.fareast.corp.example.com to /default-rack"), ["Resolved", "<*>", "to", "/default-rack"]);
         assert_eq!(shapes("at jk2_init() ok"), ["at", "<*>_init()", "ok"]);
+        assert!(same_shape("\tat com.example.Foo.bar(Foo.java:212)", "  at org.x.Y$Z.run(Y.kt:9)"));
         // An id without a digit is still one when it is long hex.
         assert_eq!(shapes("id deadbeefcafe"), ["id", "<*>"]);
     }
@@ -527,6 +585,15 @@ mod tests {
     }
 
     #[test]
+    fn pairs_keep_their_key() {
+        assert_eq!(
+            shapes("msg=\"charge created\" method=GET ipFamily=\"IPv4\" ruser= a=b=c"),
+            ["msg=\"charge", "created\"", "method=<*>", "ipFamily=<*>", "ruser=", "a=<*>"]
+        );
+        assert!(same_shape("x method=GET path=/healthz", "x method=POST path=/v1/charges"));
+    }
+
+    #[test]
     fn dates_with_names_are_one_variable() {
         assert_eq!(shapes("[Sun Dec 04 04:47:44 2005] [notice] jk2_init() ok"), ["H", "H", "<*>_init()", "ok"]);
         assert!(same_shape("[Sun Dec 04 04:47:44 2005] x", "[Mon Jan 16 00:00:01 2006] x"));
@@ -540,7 +607,10 @@ mod tests {
     #[test]
     fn bracketed_fields_are_one_token() {
         assert_eq!(shapes("thread [IPC Server handler 5 on 62270] done"), ["thread", "[IPC Server handler <*> on <*>]", "done"]);
-        assert!(same_shape("[req-38101a0b-2096-447d-96ea-a692162415ae 113d3a99c3da401f 54fadb412c4e40cd - - -] x", "[req-11111111-2222-3333-4444-555555555555 99 88 - - -] x"));
+        assert!(same_shape(
+            "[req-38101a0b-2096-447d-96ea-a692162415ae 113d3a99c3da401f 54fadb412c4e40cd - - -] x",
+            "[req-11111111-2222-3333-4444-555555555555 99 88 - - -] x"
+        ));
         assert_eq!(shapes("x [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - y").len(), 4);
         // An unmatched bracket is an ordinary token.
         assert_eq!(shapes("[oops a b"), ["[oops", "a", "b"]);
@@ -552,9 +622,19 @@ mod tests {
             shapes("2015-10-18 18:01:47,978 INFO [AsyncDispatcher event handler] org.apache.Foo: Resolved x to /default-rack"),
             ["H", "H", "H", "H", "Resolved", "x", "to", "/default-rack"]
         );
-        assert!(same_shape("2026-11-22 10:00:00,123 INFO  [main] c.e.Foo - Created order", "2026-11-22 10:00:00,123 ERROR [http-1] c.e.Bar - Created order"));
-        assert!(same_shape("nova-api.log.1 2017-05-16 00:00:00.008 25746 INFO nova.osapi.server [req-1 - -] GET x", "nova-api.log.1 2017-05-16 00:00:00.008 25746 INFO nova.metadata.server [-] GET x"));
+        assert!(same_shape(
+            "2026-11-22 10:00:00,123 INFO  [main] c.e.Foo - Created order",
+            "2026-11-22 10:00:00,123 ERROR [http-1] c.e.Bar - Created order"
+        ));
+        assert!(same_shape(
+            "nova-api.log.1 2017-05-16 00:00:00.008 25746 INFO nova.osapi.server [req-1 - -] GET x",
+            "nova-api.log.1 2017-05-16 00:00:00.008 25746 INFO nova.metadata.server [-] GET x"
+        ));
         assert!(same_shape("level=info msg=x", "level=\"warn\" msg=x"));
+        assert!(same_shape(
+            "I1122 10:00:00.123456       1 proxier.go:805] \"Syncing\" n=3",
+            "E1123 11:00:00.000001       1 config.go:12] \"Syncing\" n=4"
+        ));
         assert!(same_shape("WARN[0000] disk low", "INFO[0001] disk low"));
         assert!(same_shape("Error: disk low", "warning: disk low"));
         // Past the first tokens a level word is text, and so is a lower-case one without brackets.
@@ -563,7 +643,10 @@ mod tests {
         // The header never takes the whole line.
         assert_eq!(shapes("ERROR [main]"), ["H", "[main]"]);
         // A syslog header has no level: the program ends it.
-        assert!(same_shape("Jun 15 04:06:19 combo su(pam_unix)[21416]: session closed for user cyrus", "Jun 17 20:34:57 combo sshd(pam_unix)[30631]: session closed for user cyrus"));
+        assert!(same_shape(
+            "Jun 15 04:06:19 combo su(pam_unix)[21416]: session closed for user cyrus",
+            "Jun 17 20:34:57 combo sshd(pam_unix)[30631]: session closed for user cyrus"
+        ));
     }
 
     #[test]
