@@ -64,10 +64,10 @@ impl Default for Config {
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and fully specified here.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -76,33 +76,33 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (multiply-shift; the bias is far below anything a corpus can show).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
 
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `per_mille / 1000`.
-    fn chance(&mut self, per_mille: u64) -> bool {
+    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 
-    fn hex(&mut self, n: usize) -> String {
+    pub(crate) fn hex(&mut self, n: usize) -> String {
         (0..n).map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize])).collect()
     }
 
-    fn alnum(&mut self, n: usize) -> String {
+    pub(crate) fn alnum(&mut self, n: usize) -> String {
         // Kubernetes' pod-name suffix alphabet (no vowels, no ambiguous characters).
         (0..n).map(|_| char::from(b"bcdfghjklmnpqrstvwxz2456789"[self.below(27) as usize])).collect()
     }
 
-    fn uuid(&mut self) -> String {
+    pub(crate) fn uuid(&mut self) -> String {
         format!("{}-{}-4{}-{}{}-{}", self.hex(8), self.hex(4), self.hex(3), self.pick(&['8', '9', 'a', 'b']), self.hex(3), self.hex(12))
     }
 }

@@ -1,9 +1,12 @@
 //! Test and benchmark support for logtrim.
 //!
 //! - [`corpus`](mod@corpus): a seeded, deterministic generator of realistic Fluent Bit Kubernetes records.
+//! - [`shapes`](mod@shapes): labelled log files in the shapes of real ones (Loghub's, Grafana's, syslog),
+//!   written here, for measuring template mining.
 //! - [`reference`](mod@reference): a slow, plain evaluator of rule files written from the spec alone, to check the core
 //!   engine against (property tests) and to measure it against (benchmarks).
 #![deny(missing_docs)]
 
 pub mod corpus;
 pub mod reference;
+pub mod shapes;
