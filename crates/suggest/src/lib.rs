@@ -22,7 +22,9 @@
 //! No async runtime, no I/O: the CLI reads the records and writes what this crate computes.
 #![deny(missing_docs)]
 
+pub mod costs;
 pub mod eval;
 pub mod mask;
 pub mod message;
 pub mod miner;
+pub mod pattern;

@@ -54,6 +54,10 @@ pub struct Token {
     pub form: u64,
     /// Several neighbouring tokens of the same masked shape, read as one list (`blk_1 blk_2 blk_3`).
     pub list: bool,
+    /// The rest of a line longer than the token limit, as one variable.
+    pub tail: bool,
+    /// The token has whitespace in it: a bracketed field of several words, or a tail.
+    pub spaced: bool,
 }
 
 /// A piece of a token's shape.
@@ -240,7 +244,8 @@ impl Tokenizer {
             });
         }
         let shape = xxh3_64(&self.shape);
-        Token { start: start as u32, end: end as u32, shape, value, masked, form: shape, list: false }
+        let spaced = tail || (bytes[0] == b'[' && bytes.iter().any(|&b| is_space(b)));
+        Token { start: start as u32, end: end as u32, shape, value, masked, form: shape, list: false, tail, spaced }
     }
 }
 

@@ -152,7 +152,7 @@ const I_REQUEST_ID: usize = I_METHOD + 1;
 const I_USER_AGENT: usize = I_REQUEST_ID + 1;
 const I_LEN: usize = I_USER_AGENT + 1;
 
-/// Longest path kept, in segments; deeper ones end in one `/<*>`.
+/// Longest path kept, in segments; deeper ones end in one `/...` segment.
 const MAX_SEGMENTS: usize = 8;
 
 /// A value found in a JSON object, decoded when needed: a range into the input or into a buffer.
@@ -297,7 +297,7 @@ fn path_segments(path: &[u8], out: &mut Vec<u8>) {
     let mut n = 0;
     for seg in path.split(|&b| b == b'/').skip(1) {
         if n == MAX_SEGMENTS {
-            out.extend_from_slice(b" /\xFF");
+            out.extend_from_slice(b" /...");
             break;
         }
         if n > 0 {

@@ -65,6 +65,16 @@ pub struct GroupId(u32);
 impl GroupId {
     /// Messages that found no room: more templates than [`Config::max_templates`].
     pub const OVERFLOW: GroupId = GroupId(u32::MAX);
+
+    /// A dense index for per-group counts kept by the caller; `None` for the overflow.
+    pub fn index(self) -> Option<usize> {
+        (self != GroupId::OVERFLOW).then_some(self.0 as usize)
+    }
+
+    /// The group of an [`GroupId::index`].
+    pub fn from_index(i: usize) -> GroupId {
+        GroupId(i as u32)
+    }
 }
 
 /// How many different values of a position are remembered, to tell a constant from a variable.
@@ -83,6 +93,11 @@ struct Slot {
     shape: u64,
     /// Any shape is accepted here.
     wild: bool,
+    /// A token here was a list of several (`blk_1 blk_2`); `text` is then one element's shape.
+    list: bool,
+    /// A token here had spaces in it (a bracketed field), or was a long line's tail: its variables may
+    /// span words.
+    spans_words: bool,
     /// The token's own shape (a header token's `shape` is the header's), and whether it changed.
     form: u64,
     form_varies: bool,
@@ -116,6 +131,8 @@ impl Slot {
     fn absorb(&mut self, other: &Slot) {
         self.wild |= other.wild;
         self.form_varies |= other.form_varies || other.form != self.form;
+        self.spans_words |= other.spans_words;
+        self.list |= other.list;
         for k in 0..other.n as usize {
             let ex = other.examples.get(k).cloned();
             self.see(other.values[k], || ex.unwrap_or_default());
@@ -253,6 +270,8 @@ impl Miner {
                 grp.weight += weight;
                 for (slot, t) in grp.slots.iter_mut().zip(&tokens) {
                     slot.form_varies |= slot.form != t.form;
+                    slot.list |= t.list;
+                    slot.spans_words |= t.spaced;
                     slot.see(t.value, || clip(&message[t.start as usize..t.end as usize]));
                 }
                 GroupId(g)
@@ -345,12 +364,20 @@ impl Miner {
         let mut slots = Vec::with_capacity(tokens.len());
         for t in tokens {
             let raw = &message[t.start as usize..t.end as usize];
+            // A list is shown, and matched, as one of its elements repeated.
+            let elem = if t.list { raw.split(u8::is_ascii_whitespace).next().unwrap_or(raw) } else { raw };
             slots.push(Slot {
                 shape: t.shape,
                 wild: false,
                 form: t.form,
                 form_varies: false,
-                text: mask::shape_text(&mut self.tokenizer, raw).into(),
+                list: t.list,
+                spans_words: t.spaced,
+                text: match mask::shape_text(&mut self.tokenizer, elem) {
+                    // A tail, or a list of words masked by their neighbours (`Jun 14 15:16:01`): any words.
+                    s if t.tail || (t.list && !s.contains(mask::VAR)) => mask::VAR.into(),
+                    s => s.into(),
+                },
                 first: clip(raw),
                 values: [0; VALUES],
                 n: 0,
@@ -421,6 +448,8 @@ impl Miner {
                         shape: s.text.to_string(),
                         first: s.first.to_string(),
                         wild: s.wild || s.form_varies,
+                        spans_words: s.spans_words,
+                        list: s.list,
                         distinct: s.distinct(),
                         examples: s.examples.iter().map(|e| e.to_string()).collect(),
                     })
@@ -473,6 +502,10 @@ pub struct TemplateToken {
     pub wild: bool,
     /// Distinct values seen here (up to a few, then one more for "more").
     pub distinct: usize,
+    /// Its values may span several words (a bracketed field, the tail of a long line).
+    pub spans_words: bool,
+    /// It is a list: one element's shape (`shape`), repeated (`blk_1 blk_2 blk_3`).
+    pub list: bool,
     /// A few values seen here.
     pub examples: Vec<String>,
 }
@@ -485,13 +518,15 @@ impl TemplateToken {
 
     /// The text shown for it: `<*>` for a wildcard, the value itself when it never varied (so a
     /// constant with a digit, `jk2_init()`, reads as written), else the shape.
-    pub fn display(&self) -> &str {
+    pub fn display(&self) -> String {
         if self.wild {
-            mask::VAR
+            mask::VAR.to_string()
         } else if !self.varies() {
-            &self.first
+            self.first.clone()
+        } else if self.list {
+            format!("{}…", self.shape)
         } else {
-            &self.shape
+            self.shape.clone()
         }
     }
 }
