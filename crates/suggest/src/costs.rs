@@ -171,7 +171,7 @@ impl Stats {
 
 fn mix(counts: &[u64], names: &[&'static str]) -> Vec<(&'static str, u64)> {
     let mut v: Vec<(&'static str, u64)> = names.iter().zip(counts).filter(|(_, n)| **n > 0).map(|(k, n)| (*k, *n)).collect();
-    v.sort_by(|a, b| b.1.cmp(&a.1));
+    v.sort_by_key(|e| std::cmp::Reverse(e.1));
     v
 }
 

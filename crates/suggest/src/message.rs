@@ -294,8 +294,7 @@ pub fn stack_line(msg: &[u8]) -> bool {
 fn path_segments(path: &[u8], out: &mut Vec<u8>) {
     let path = path.split(|&b| b == b'?' || b == b'#').next().unwrap_or(path);
     out.clear();
-    let mut n = 0;
-    for seg in path.split(|&b| b == b'/').skip(1) {
+    for (n, seg) in path.split(|&b| b == b'/').skip(1).enumerate() {
         if n == MAX_SEGMENTS {
             out.extend_from_slice(b" /...");
             break;
@@ -305,7 +304,6 @@ fn path_segments(path: &[u8], out: &mut Vec<u8>) {
         }
         out.push(b'/');
         out.extend_from_slice(seg);
-        n += 1;
     }
     if out.is_empty() {
         out.extend_from_slice(if path.is_empty() { b"-" } else { path });
@@ -505,7 +503,10 @@ struct What {
 mod tests {
     use super::*;
 
-    fn read(r: &str) -> (String, String, Kind, Place, Option<Level>, Option<u32>, bool, Option<IdField>) {
+    /// Source, text, kind, place, level, status, protected, id.
+    type Read = (String, String, Kind, Place, Option<Level>, Option<u32>, bool, Option<IdField>);
+
+    fn read(r: &str) -> Read {
         let mut m = MessageReader::new();
         let x = m.read(r.as_bytes());
         (

@@ -26,10 +26,13 @@ pub struct Shape {
     pub labels: Vec<&'static str>,
 }
 
-/// Draws `n` lines from weighted templates — label, weight, what the header is given (a level, a
-/// component), how the message is written — each behind the header `head` writes.
-fn draw(name: &'static str, seed: u64, n: usize, templates: &[(&'static str, u64, &'static str, fn(&mut Rng) -> String)], head: fn(&mut Rng, &str) -> String) -> Shape {
-    let mut rng = Rng(seed ^ 0x5eed_0f_5a9e5);
+/// A template: its label, its weight, what the header is given (a level, a component), and how the
+/// message is written.
+type Template = (&'static str, u64, &'static str, fn(&mut Rng) -> String);
+
+/// Draws `n` lines from weighted templates, each behind the header `head` writes.
+fn draw(name: &'static str, seed: u64, n: usize, templates: &[Template], head: fn(&mut Rng, &str) -> String) -> Shape {
+    let mut rng = Rng(seed ^ 0x05ee_d0f5_a9e5);
     let total: u64 = templates.iter().map(|t| t.1).sum();
     let (mut lines, mut labels) = (Vec::with_capacity(n), Vec::with_capacity(n));
     for _ in 0..n {
@@ -73,7 +76,7 @@ const USERS: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "grac
 
 /// HDFS DataNode and NameNode: `081109 203615 148 INFO dfs.Component: …`.
 pub fn hdfs(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("receiving", 30, "INFO", |r| format!("dfs.DataNode$DataXceiver: Receiving block {} src: /{}:{} dest: /{}:{}", blk(r), ip(r), port(r), ip(r), 50010)),
         ("received", 30, "INFO", |r| format!("dfs.DataNode$PacketResponder: Received block {} of size {} from /{}", blk(r), r.range(1, 1 << 26), ip(r))),
         ("responder", 30, "INFO", |r| format!("dfs.DataNode$PacketResponder: Responder {} for block {} closing", r.below(3), blk(r))),
@@ -100,7 +103,7 @@ pub fn hdfs(seed: u64, n: usize) -> Shape {
 
 /// A Hadoop MapReduce application master: log4j with thread names of several words.
 pub fn hadoop(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("progress", 30, "INFO", |r| {
             let kind = *r.pick(&["m", "r"]);
             format!("org.apache.hadoop.mapred.TaskAttemptListenerImpl: Progress of TaskAttempt attempt_1445144423722_0020_{kind}_{:06}_{} is : {}.{}", r.below(20), r.below(2), r.below(2), r.below(1000))
@@ -134,7 +137,7 @@ pub fn hadoop(seed: u64, n: usize) -> Shape {
 
 /// OpenStack nova: a file-name prefix, a request context in brackets, wsgi request lines in app logs.
 pub fn openstack(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("get", 45, "nova.osapi_compute.wsgi.server", |r| {
             let path = match r.below(3) {
                 0 => format!("/v2/{}/servers/detail", r.hex(32)),
@@ -165,7 +168,7 @@ pub fn openstack(seed: u64, n: usize) -> Shape {
 
 /// ZooKeeper: a dash between the time and the level, nested brackets for the thread.
 pub fn zookeeper(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("notification", 15, "INFO", |r| format!("Notification time out: {}", r.pick(&[400, 800, 1600, 3200, 6400, 60000]))),
         ("conn-request", 20, "INFO", |r| format!("Received connection request /{}:{}", ip(r), port(r))),
         ("broken", 20, "WARN", |r| format!("Connection broken for id {}, my id = {}, error = ", r.range(1, 3), r.range(1, 3))),
@@ -186,7 +189,7 @@ pub fn zookeeper(seed: u64, n: usize) -> Shape {
 
 /// Apache httpd's error log: a bracketed date with day and month names.
 pub fn apache_error(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("found-child", 40, "notice", |r| format!("jk2_init() Found child {} in scoreboard slot {}", r.range(1000, 30_000), r.below(12))),
         ("init-ok", 25, "notice", |_| "workerEnv.init() ok /etc/httpd/conf/workers2.properties".to_string()),
         ("error-state", 25, "error", |r| format!("mod_jk child workerEnv in error state {}", r.range(6, 9))),
@@ -202,7 +205,7 @@ pub fn apache_error(seed: u64, n: usize) -> Shape {
 
 /// Kafka brokers: a bracketed time, then a bracketed component with `key=value` context.
 pub fn kafka(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("rolled", 30, "LocalLog", |r| format!("Rolled new log segment at offset {} in {} ms. (kafka.log.LocalLog)", r.below(1 << 30), r.below(20))),
         ("snapshot", 30, "ProducerStateManager", |r| format!("Wrote producer snapshot at offset {} with {} producer ids in {} ms. (kafka.log.ProducerStateManager)", r.below(1 << 30), r.below(5), r.below(20))),
         ("deleting", 20, "UnifiedLog", |r| format!("Deleting segment LogSegment(baseOffset={}, size={}, lastModifiedTime={}, largestRecordTimestamp=Some({})) due to retention size breach. (kafka.log.LocalLog$)", r.below(1 << 30), r.below(1 << 30), r.below(1 << 40), r.below(1 << 40))),
@@ -216,7 +219,7 @@ pub fn kafka(seed: u64, n: usize) -> Shape {
 
 /// HashiCorp Vault: an RFC 3339 time, a bracketed level, two spaces, a subsystem.
 pub fn vault(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("revoked", 40, "INFO", |r| format!("expiration: revoked lease: lease_id=auth/kubernetes/login/h{}", r.hex(40))),
         ("mounted", 15, "INFO", |r| {
             let t = *r.pick(&["kv", "pki", "transit", "database", "ssh"]);
@@ -231,7 +234,7 @@ pub fn vault(seed: u64, n: usize) -> Shape {
 
 /// Kubernetes components in klog, structured: a quoted message and `key=value` pairs.
 pub fn klog(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("probe", 30, "I", |r| {
             let result = *r.pick(&["success", "failure"]);
             format!("\"Probe result\" probeType=\"Readiness\" pod=\"{}/{}-{}\" result=\"{result}\"", r.pick(&["shop", "web"]), r.pick(&["cart", "checkout"]), r.alnum(5))
@@ -249,7 +252,7 @@ pub fn klog(seed: u64, n: usize) -> Shape {
 
 /// logfmt services: the message is a quoted value among `key=value` pairs.
 pub fn logfmt(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("push", 60, "debug", |r| {
             let rpc = *r.pick(&["/push.v1.PusherService/Push", "/ingester.v1.IngesterService/Push"]);
             format!("caller=http.go:194 msg=\"POST {rpc} ({}) {}.{}µs\"", r.pick(&[200, 200, 400]), r.below(900), r.below(1000))
@@ -263,7 +266,7 @@ pub fn logfmt(seed: u64, n: usize) -> Shape {
 
 /// JSON application logs (one object a line): the message is `msg`.
 pub fn json_app(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("completed", 35, "debug", |r| {
             format!(r#""msg":"request completed","method":"{}","request":"/api/repos/{}/builds/{}","status":{}"#, r.pick(&["GET", "POST"]), r.pick(USERS), r.below(9999), r.pick(&[200, 200, 404]))
         }),
@@ -281,7 +284,7 @@ pub fn json_app(seed: u64, n: usize) -> Shape {
 
 /// syslog: a time, a host, a program; some values are words.
 pub fn syslog(seed: u64, n: usize) -> Shape {
-    const T: &[(&str, u64, &str, fn(&mut Rng) -> String)] = &[
+    const T: &[Template] = &[
         ("auth-failure", 35, "sshd(pam_unix)", |r| {
             let host = if r.chance(500) { ip(r) } else { (*r.pick(&["csnsu.nsuok.edu", "zummit.com", "massive.example.org", "troi.example.net", "lib.example.edu.pl"])).to_string() };
             format!("authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost={host}")
