@@ -76,6 +76,9 @@ pub enum Command {
         #[arg(long, value_name = "SIZE", requires = "budget")]
         rate: Option<String>,
     },
+    /// Find the message templates that cost the most and propose rules that cut them, checked on the
+    /// input: never a record at warn or above, with status 400 or above, or kept at high or critical
+    Suggest(crate::cmd::suggest::SuggestArgs),
     /// Show which rule decides one record, and the field values the rules saw
     Explain {
         /// Rule file

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             cmd::report::run(&rules, &input, days, format, no_progress, budget)
         }
         Command::Explain { rules, record, format } => cmd::explain::run(&rules, &record, format),
+        Command::Suggest(args) => cmd::suggest::run(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

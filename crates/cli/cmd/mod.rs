@@ -5,6 +5,7 @@ pub mod check;
 pub mod explain;
 pub mod report;
 pub mod run;
+pub mod suggest;
 pub mod test;
 
 use std::path::Path;

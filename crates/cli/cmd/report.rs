@@ -16,21 +16,21 @@ use logtrim_core::time;
 use super::budget;
 
 /// Splunk's license usage searches compute GB as bytes / 1024³.
-const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub(crate) const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Earliest and latest record timestamps, from the first of `time`, `@timestamp`, `timestamp` that parses.
 #[derive(Default)]
-struct Span {
+pub(crate) struct Span {
     trie: Option<PathTrie>,
     /// The fast JSON scanner's buffers, reused from record to record.
     index: Index,
     /// Epoch milliseconds.
-    min: Option<i64>,
-    max: Option<i64>,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
 }
 
 impl Span {
-    fn see(&mut self, rec: &[u8]) {
+    pub(crate) fn see(&mut self, rec: &[u8]) {
         let trie = self.trie.get_or_insert_with(|| {
             PathTrie::new(&[vec!["time".into()], vec!["@timestamp".into()], vec!["timestamp".into()]])
         });
@@ -51,18 +51,18 @@ impl Span {
         }
     }
 
-    fn days(&self) -> Option<f64> {
+    pub(crate) fn days(&self) -> Option<f64> {
         let d = (self.max? - self.min?) as f64 / 86_400_000.0;
         // Less than a minute of data says nothing about a day.
         (d * 86_400.0 >= 60.0).then_some(d)
     }
 }
 
-fn pct(part: u64, whole: u64) -> f64 {
+pub(crate) fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
 }
 
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= GB {
         format!("{:.2} GB", b / GB)
@@ -246,7 +246,7 @@ fn print_text(
 }
 
 /// A span of days as a person would say it: samples are often minutes long, and "0.00 days" says nothing.
-fn span(days: f64) -> String {
+pub(crate) fn span(days: f64) -> String {
     let secs = days * 86_400.0;
     if days >= 1.0 {
         format!("{days:.2} days")

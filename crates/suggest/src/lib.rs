@@ -23,8 +23,10 @@
 #![deny(missing_docs)]
 
 pub mod costs;
+pub mod emit;
 pub mod eval;
 pub mod mask;
 pub mod message;
 pub mod miner;
 pub mod pattern;
+pub mod propose;

@@ -523,7 +523,7 @@ impl TemplateToken {
             mask::VAR.to_string()
         } else if !self.varies() {
             self.first.clone()
-        } else if self.list {
+        } else if self.list && self.shape != mask::VAR {
             format!("{}…", self.shape)
         } else {
             self.shape.clone()
