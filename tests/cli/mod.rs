@@ -7,6 +7,7 @@ mod filters;
 mod report;
 mod run;
 mod sample;
+mod suggest;
 mod summaries;
 
 use std::io::Write;
