@@ -3,6 +3,7 @@
 pub mod budget;
 pub mod check;
 pub mod explain;
+pub mod html;
 pub mod report;
 pub mod run;
 pub mod suggest;

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use logtrim_core::record::json::{Index, PathTrie, Raw};
 use logtrim_core::budget::{Timestamp, metered_record_bytes, parse_size};
 use logtrim_core::{Action, RuleCounters, RuleSet, SummaryCounters, SummaryRuleCounters};
@@ -88,6 +90,7 @@ pub fn run(
     format: OutputFormat,
     no_progress: bool,
     budget_args: Option<BudgetArgs>,
+    html: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
     if let Some(d) = days {
@@ -108,8 +111,12 @@ pub fn run(
     let shapes = rules.shapes_output();
     let mut summaries = Summaries::new(&rules);
     let clamp = |n: u64| n.min(u64::from(u32::MAX)) as u32;
+    let mut pictures = html.map(|_| super::html::Pictures::new());
     let stats = for_each_record(input, !no_progress, |rec| {
         let d = decider.decide(rec);
+        if let Some(p) = &mut pictures {
+            p.add(rec, d);
+        }
         // What is sent for a kept record: trimmed, with its sample rate (counted in the rule's counters).
         let sent = (shapes && d.action == Action::Keep).then(|| metered_record_bytes(decider.trim(rec, d)));
         if budget_spec.is_some() {
@@ -167,6 +174,10 @@ pub fn run(
         })
         .collect();
     let out = Output::new(&total, &summary_counters);
+    if let (Some(path), Some(p)) = (html, pictures) {
+        let page = p.report_page(&rules, &rows, &total, days, days_source, out.any().then(|| out.sent()), replay.as_ref());
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match format {
         OutputFormat::Text => {
             print_text(&rules, &rows, &total, &stats, days, days_source);

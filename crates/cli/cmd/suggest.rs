@@ -710,7 +710,64 @@ impl View<'_> {
     }
 
     fn html(&self) -> String {
-        String::new()
+        use logtrim_suggest::html::{Page, PerDay, ProposalRow, RuleBar, render};
+        let t = self.totals;
+        let name = self.rules.map_or("no rules".to_string(), |r| r.name().unwrap_or("(unnamed)").to_string());
+        let mut summary = vec![
+            format!("input: {} records, {}; sent by the rules: {} records, {}", t.records, human(t.bytes), t.sent_records, human(t.sent_bytes)),
+            format!("mined: {} templates from {} source(s); {} records over --max-templates", self.mining.templates.len(), self.sources(), self.mining.overflow.records),
+        ];
+        if !self.checked.is_empty() {
+            summary.push(format!(
+                "with the {} proposed rules the rules send {} instead of {} (volume reduced by {:.1}%)",
+                self.checked.len(),
+                human(self.v.kept_after),
+                human(t.sent_bytes),
+                100.0 - pct(self.v.kept_after, t.sent_bytes)
+            ));
+        }
+        let rules: Vec<RuleBar> = self
+            .checked
+            .iter()
+            .map(|c| {
+                let before: u64 = c.proposal.templates.iter().map(|i| self.mining.templates[*i as usize].stats.sent_bytes).sum();
+                RuleBar { name: c.proposal.name.clone(), action: action_text(&c.proposal, &self.o.sample_rate_text()), before, after: before.saturating_sub(c.measured.dropped_bytes) }
+            })
+            .chain((!self.checked.is_empty()).then(|| RuleBar { name: "everything sent".into(), action: "all rules".into(), before: t.sent_bytes, after: self.v.kept_after }))
+            .collect();
+        let per_day = self.days.map(|d| {
+            let mut bars = vec![("sent by the rules now".to_string(), t.sent_bytes as f64 / GB / d)];
+            if !self.checked.is_empty() {
+                bars.push(("with the proposals".to_string(), self.v.kept_after as f64 / GB / d));
+                bars.push(("after trimming and summaries".to_string(), self.v.sent_after as f64 / GB / d));
+            }
+            PerDay { bars, source: self.days_from.to_string() }
+        });
+        let page = Page {
+            title: format!("logtrim suggest: {name}"),
+            summary,
+            rules,
+            rules_caption: "What the templates each proposed rule is for send now, and what is left with it; the last row is everything the rules send.".into(),
+            per_day,
+            templates: super::html::template_bars(self.mining, t.sent_bytes, self.o.top.max(10)),
+            proposals: self
+                .checked
+                .iter()
+                .map(|c| {
+                    let open = self.open_records(&c.proposal);
+                    ProposalRow {
+                        name: c.proposal.name.clone(),
+                        action: action_text(&c.proposal, &self.o.sample_rate_text()),
+                        subject: subject(&c.proposal, self.mining),
+                        saved: c.measured.dropped_bytes,
+                        precision: pct(c.measured.in_template, c.measured.matched),
+                        recall: pct(c.measured.in_template, open),
+                    }
+                })
+                .collect(),
+            budget: None,
+        };
+        render(&page)
     }
 }
 

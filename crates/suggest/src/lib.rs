@@ -25,6 +25,7 @@
 pub mod costs;
 pub mod emit;
 pub mod eval;
+pub mod html;
 pub mod mask;
 pub mod message;
 pub mod miner;
