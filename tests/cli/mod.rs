@@ -4,6 +4,8 @@ mod bad_input;
 mod captured;
 mod check;
 mod filters;
+#[cfg(unix)]
+mod html;
 mod report;
 mod run;
 mod sample;
