@@ -18,7 +18,7 @@ pub struct Seen {
 }
 
 /// Largest record kept as an example (examples become embedded tests).
-const EXAMPLE_BYTES: usize = 16 << 10;
+const EXAMPLE_BYTES: usize = 8 << 10;
 /// Methods and deciding rules remembered per template.
 const FEW: usize = 8;
 
@@ -226,6 +226,18 @@ impl Costs {
     pub fn add(&mut self, record: &[u8], seen: Seen) -> GroupId {
         let m = self.reader.read(record);
         let g = self.miner.add(m.source, m.kind, m.text, record.len() as u64);
+        // Fold the counts of merged groups now: what is held stays bounded by the live templates.
+        for (from, into) in self.miner.take_merged() {
+            if let (Some(f), Some(i)) = (from.index(), into.index())
+                && f < self.stats.len()
+            {
+                let moved = std::mem::take(&mut self.stats[f]);
+                if self.stats.len() <= i {
+                    self.stats.resize_with(i + 1, Stats::default);
+                }
+                self.stats[i].absorb(moved);
+            }
+        }
         let stats = match g.index() {
             Some(i) => {
                 if self.stats.len() <= i {

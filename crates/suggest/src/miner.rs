@@ -176,6 +176,8 @@ pub struct Miner {
     parent: Vec<u32>,
     live: usize,
     overflow: (u64, u64),
+    /// Groups merged since the last [`Miner::take_merged`]: (merged, into).
+    merged: Vec<(u32, u32)>,
 }
 
 fn clip(b: &[u8]) -> Box<str> {
@@ -205,6 +207,7 @@ impl Miner {
             parent: Vec::new(),
             live: 0,
             overflow: (0, 0),
+            merged: Vec::new(),
         }
     }
 
@@ -399,7 +402,11 @@ impl Miner {
         let keep = members[0];
         self.groups[keep as usize].slots[p].wild = true;
         for &m in &members[1..] {
+            // What is left of a merged group is its parent link and an empty record: memory goes with the
+            // live templates.
             let other = std::mem::take(&mut self.groups[m as usize].slots);
+            self.groups[m as usize].example = Box::default();
+            self.merged.push((m, keep));
             let (count, weight) = (self.groups[m as usize].count, self.groups[m as usize].weight);
             let g = &mut self.groups[keep as usize];
             for (s, o) in g.slots.iter_mut().zip(&other) {
@@ -414,6 +421,12 @@ impl Miner {
             b.retain(|g| *g == keep || !members.contains(g));
         }
         keep
+    }
+
+    /// Groups merged into others since the last call, as (merged, into): callers that keep counts per
+    /// group fold them now, so that what they hold stays bounded by the live templates.
+    pub fn take_merged(&mut self) -> impl Iterator<Item = (GroupId, GroupId)> + '_ {
+        self.merged.drain(..).map(|(a, b)| (GroupId(a), GroupId(b)))
     }
 
     /// Templates so far (merged groups count once).
@@ -663,6 +676,28 @@ mod tests {
         assert_eq!(ids, [Some(0), Some(1), None, Some(0), None]);
         assert_eq!(mined.overflow.count, 2);
         assert_eq!(mined.templates[0].text(), "one two <*>");
+    }
+
+    #[test]
+    fn templates_stay_within_the_limit_whatever_comes() {
+        let cfg = Config { max_templates: 40, ..Config::default() };
+        let mut m = Miner::new(cfg);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut word = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ["alpha", "beta", "gamma", "delta", "eps", "zeta", "eta", "theta", "iota", "kappa"][(x % 10) as usize].repeat(1 + (x >> 8) as usize % 3)
+        };
+        for _ in 0..20_000 {
+            let n = 1 + (word().len() % 7);
+            let line: Vec<String> = (0..n).map(|_| word()).collect();
+            m.add(b"s", Kind::Text, line.join(" ").as_bytes(), 1);
+            assert!(m.len() <= 40);
+        }
+        let mined = m.finish();
+        assert!(mined.templates.len() <= 40);
+        assert_eq!(mined.templates.iter().map(|t| t.count).sum::<u64>() + mined.overflow.count, 20_000);
     }
 
     #[test]
