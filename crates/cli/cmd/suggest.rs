@@ -585,7 +585,7 @@ impl View<'_> {
                 let open = self.open_records(p);
                 println!("{:>3}. {}  {}  ({})", i + 1, p.name, action_text(p, &self.o.sample_rate_text()), subject(p, self.mining));
                 println!("     why:     {}", p.reason);
-                println!("     when:    {}", p.when);
+                println!("     when:    {}", clip(&p.when, 200));
                 println!(
                     "     matches: {} records; precision {:.1}%, recall {:.1}% of the {} open records it is for",
                     m.matched,

@@ -37,6 +37,14 @@ impl NaiveMiner {
 
     /// Mines one record: a Fluent Bit JSON line (`log`, or its JSON's `msg`), or a text line.
     pub fn add(&mut self, record: &[u8]) {
+        let key = self.template_key(record);
+        let e = self.templates.entry(key).or_default();
+        e.0 += 1;
+        e.1 += record.len() as u64;
+    }
+
+    /// The template a record is counted in: `source \t masked message`.
+    pub fn template_key(&self, record: &[u8]) -> String {
         let (source, message) = match serde_json::from_slice::<serde_json::Value>(record) {
             Ok(v) => {
                 let k = &v["kubernetes"];
@@ -54,9 +62,7 @@ impl NaiveMiner {
         for m in &self.masks {
             masked = m.replace_all(&masked, "<*>").into_owned();
         }
-        let e = self.templates.entry(format!("{source}\t{masked}")).or_default();
-        e.0 += 1;
-        e.1 += record.len() as u64;
+        format!("{source}\t{masked}")
     }
 
     /// Templates found.
