@@ -108,6 +108,33 @@ fn a_rule_file_that_cannot_take_the_guard_gets_no_proposals() {
     assert_eq!(std::fs::read(&emit).unwrap(), std::fs::read(&rules).unwrap());
 }
 
+#[test]
+fn a_heavy_field_is_trimmed_and_the_trim_measured() {
+    let dir = Scratch::new("suggest-trim");
+    let mut data = String::new();
+    for i in 0..300 {
+        data += &format!(
+            r#"{{"time":"2026-11-22T10:{:02}:{:02}Z","log":"{{\"level\":\"info\",\"msg\":\"upload {i} stored\"}}","request_body":"{}","kubernetes":{{"namespace_name":"shop","container_name":"api"}}}}"#,
+            i / 60,
+            i % 60,
+            "b".repeat(700)
+        );
+        data.push('\n');
+    }
+    let input = dir.file("in.jsonl", data.as_bytes());
+    let (v, emit, _) = suggest(&dir, &[s(&input)]);
+    let p = &v["proposals"][0];
+    assert_eq!((p["action"].as_str(), p["trim_remove"][0].as_str()), (Some("keep"), Some("request_body")), "{v}");
+    assert!(p["trimmed_bytes"].as_u64().unwrap() > 300 * 700);
+    assert_eq!(p["saved_bytes"], 0);
+    let (kept, sent) = kept_and_sent(&emit, &input);
+    assert_eq!(kept, v["total"]["sent_bytes_after"].as_u64().unwrap());
+    assert_eq!(sent, v["total"]["output_bytes_after"].as_u64().unwrap());
+    assert!(sent < kept / 4);
+    let o = logtrim(&["test", s(&emit)], b"");
+    assert!(o.status.success(), "{}", stdout(&o));
+}
+
 /// Runs the written rules over `data` and returns the records they drop.
 fn dropped(dir: &Scratch, rules: &Path, input: &Path) -> Vec<Vec<u8>> {
     let out = dir.0.join("dropped.jsonl");

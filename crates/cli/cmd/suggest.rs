@@ -123,6 +123,8 @@ struct Measured {
     in_template: u64,
     dropped: u64,
     dropped_bytes: u64,
+    /// Bytes its `trim:` cut from the records it kept.
+    trimmed_bytes: u64,
     protected_dropped: u64,
     drop_example: Option<String>,
     keep_example: Option<String>,
@@ -386,14 +388,18 @@ fn verify(
             sent_before += rec.len() as u64;
         }
         let d1 = after.decide(rec);
+        let mut trimmed = 0;
         if d1.action == Action::Keep {
             v.kept_after += rec.len() as u64;
-            sent_after += after.trim_measured(rec, d1).bytes.len() as u64;
+            let t = after.trim_measured(rec, d1);
+            sent_after += t.bytes.len() as u64;
+            trimmed = t.trimmed;
         }
         added_after += sum_after.dropped(&mut after, rec, d1).iter().map(|s| s.metered_bytes()).sum::<u64>();
         let Some(p) = d1.rule.index().and_then(|r| r.checked_sub(n_user)).filter(|&p| p < proposals.len()) else { return Ok(()) };
         let m = &mut v.per[p];
         m.matched += 1;
+        m.trimmed_bytes += trimmed;
         if template.is_some_and(|t| proposals[p].templates.contains(&t)) {
             m.in_template += 1;
         }
@@ -500,7 +506,9 @@ fn action_text(p: &Proposal, rate: &str) -> String {
         propose::Action::Drop => "drop".to_string(),
         propose::Action::Sample { key: Some(k) } => format!("sample {rate} by {k}"),
         propose::Action::Sample { key: None } => format!("sample {rate}"),
+        propose::Action::Trim => format!("keep, trim {}", p.trim.join(", ")),
     };
+    let base = if p.trim.is_empty() || matches!(p.action, propose::Action::Trim) { base } else { format!("{base}, trim {}", p.trim.join(", ")) };
     if p.summarize_by.is_empty() { base } else { format!("{base} + summarize") }
 }
 
@@ -563,8 +571,8 @@ impl View<'_> {
                 .template
                 .tokens
                 .iter()
-                .filter(|k| k.varies())
-                .take(4)
+                .filter(|k| k.varies() && !k.wild)
+                .take(3)
                 .map(|k| format!("{} ({})", clip(&k.display(), 30), k.examples.iter().map(|e| clip(e, 24)).collect::<Vec<_>>().join(", ")))
                 .collect();
             if !varies.is_empty() {
@@ -594,7 +602,8 @@ impl View<'_> {
                     open
                 );
                 let gb = gb_day(m.dropped_bytes, self.days).map_or(String::new(), |g| format!(", {g:.3} GB/day"));
-                println!("     saves:   {} ({:.1}% of what is sent){gb}; 0 protected records dropped", human(m.dropped_bytes), pct(m.dropped_bytes, t.sent_bytes));
+                let trims = if m.trimmed_bytes > 0 { format!(", and trims {} from what it keeps", human(m.trimmed_bytes)) } else { String::new() };
+                println!("     saves:   {} ({:.1}% of what is sent){gb}{trims}; 0 protected records dropped", human(m.dropped_bytes), pct(m.dropped_bytes, t.sent_bytes));
             }
             let after = self.v.kept_after;
             let gb = match self.days {
@@ -610,7 +619,9 @@ impl View<'_> {
             println!("after trimming and summaries: {} instead of {}", human(self.v.sent_after), human(self.v.sent_before));
         }
         for s in self.skipped.iter().take(5) {
-            println!("not proposed: template {}: {}", s.template, s.reason);
+            let t = &self.mining.templates[s.template as usize].template;
+            let src = if t.source.is_empty() { "-" } else { t.source.as_str() };
+            println!("not proposed: template {} of {src} ({}): {}", s.template, clip(&t.text(), 40), s.reason);
         }
         if let Some(p) = &self.o.emit {
             println!("wrote {}: {} proposed rule(s), {} test(s) from records of the input", p.display(), self.checked.len(), self.tests);
@@ -658,7 +669,9 @@ impl View<'_> {
                     "name": p.name,
                     "templates": p.templates,
                     "for": subject(p, self.mining),
-                    "action": match p.action { propose::Action::Drop => "drop", propose::Action::Sample { .. } => "sample" },
+                    "action": match p.action { propose::Action::Drop => "drop", propose::Action::Sample { .. } => "sample", propose::Action::Trim => "keep" },
+                    "trim_remove": p.trim,
+                    "trimmed_bytes": m.trimmed_bytes,
                     "rate": matches!(p.action, propose::Action::Sample { .. }).then(|| self.o.sample_rate_text()),
                     "key": match &p.action { propose::Action::Sample { key } => key.clone(), _ => None },
                     "summarize_by": p.summarize_by.iter().map(|(n, f)| json!({n: f})).collect::<Vec<_>>(),
@@ -731,7 +744,8 @@ impl View<'_> {
             .iter()
             .map(|c| {
                 let before: u64 = c.proposal.templates.iter().map(|i| self.mining.templates[*i as usize].stats.sent_bytes).sum();
-                RuleBar { name: c.proposal.name.clone(), action: action_text(&c.proposal, &self.o.sample_rate_text()), before, after: before.saturating_sub(c.measured.dropped_bytes) }
+                let after = before.saturating_sub(c.measured.dropped_bytes + c.measured.trimmed_bytes);
+                RuleBar { name: c.proposal.name.clone(), action: action_text(&c.proposal, &self.o.sample_rate_text()), before, after }
             })
             .chain((!self.checked.is_empty()).then(|| RuleBar { name: "everything sent".into(), action: "all rules".into(), before: t.sent_bytes, after: self.v.kept_after }))
             .collect();
@@ -747,7 +761,7 @@ impl View<'_> {
             title: format!("logtrim suggest: {name}"),
             summary,
             rules,
-            rules_caption: "What the templates each proposed rule is for send now, and what is left with it; the last row is everything the rules send.".into(),
+            rules_caption: "What the templates each proposed rule is for send now, and what is left with it (dropped and trimmed bytes gone); the last row is everything the rules send, before trimming.".into(),
             per_day,
             templates: super::html::template_bars(self.mining, t.sent_bytes, self.o.top.max(10)),
             proposals: self

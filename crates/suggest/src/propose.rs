@@ -63,6 +63,8 @@ pub enum Action {
         /// The sampling key.
         key: Option<String>,
     },
+    /// Keep every record, without the heavy fields in [`Proposal::trim`].
+    Trim,
 }
 
 /// A proposed rule.
@@ -78,8 +80,10 @@ pub struct Proposal {
     pub summarize_by: Vec<(String, String)>,
     /// The `summarize: sum:` entries.
     pub summarize_sum: Vec<(String, String)>,
-    /// The priority of the records a sample rule keeps: what the default action gave them.
+    /// The priority of the records a sample or trim rule keeps: what the default action gave them.
     pub priority: Priority,
+    /// Fields the rule's `trim: remove:` cuts from what it keeps.
+    pub trim: Vec<String>,
     /// Its condition, in the rule language.
     pub when: String,
     /// Why this action, for people.
@@ -174,6 +178,42 @@ fn source_parts(t: &TemplateCost) -> (Option<String>, Vec<(String, String)>) {
         Some(SourceKind::LogGroup) => (Some(format!("cloudwatch.logGroup == {}", quote(src))), vec![("log_group".into(), "cloudwatch.logGroup".into())]),
         _ => (None, Vec::new()),
     }
+}
+
+/// Members never proposed for trimming: what rules and people read, what says where and when, and
+/// anything that may describe an error.
+const ESSENTIAL: [&str; 13] = ["log", "message", "msg", "MESSAGE", "time", "@timestamp", "timestamp", "stream", "level", "severity", "status", "cloudwatch", "ts"];
+const ESSENTIAL_K8S: [&str; 4] = ["namespace_name", "container_name", "pod_name", "host"];
+
+/// The heaviest member of a record that may be trimmed (a top-level key, or one under `kubernetes`), as a
+/// trim path with its share of the record's bytes.
+fn heavy_member(record: &[u8]) -> Option<(String, f64)> {
+    let serde_json::Value::Object(map) = serde_json::from_slice::<serde_json::Value>(record).ok()? else { return None };
+    let size = |k: &str, v: &serde_json::Value| k.len() + 4 + serde_json::to_string(v).map_or(0, |s| s.len());
+    let plain = |k: &str| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let errorish = |k: &str| ["stack", "error", "err", "exception", "trace", "cause"].iter().any(|w| k.to_ascii_lowercase().contains(w));
+    let mut best: Option<(String, usize)> = None;
+    let mut see = |path: String, n: usize| {
+        if best.as_ref().is_none_or(|b| n > b.1) {
+            best = Some((path, n));
+        }
+    };
+    for (k, v) in &map {
+        if !plain(k) || errorish(k) || ESSENTIAL.contains(&k.as_str()) {
+            continue;
+        }
+        if k == "kubernetes" {
+            for (kk, vv) in v.as_object().into_iter().flatten() {
+                if plain(kk) && !errorish(kk) && !ESSENTIAL_K8S.contains(&kk.as_str()) {
+                    see(format!("kubernetes.{kk}"), size(kk, vv));
+                }
+            }
+        } else {
+            see(k.clone(), size(k, v));
+        }
+    }
+    let (path, n) = best?;
+    (n >= 100).then(|| (path, n as f64 / record.len().max(1) as f64))
 }
 
 const HEALTH_PATHS: [&str; 7] = ["/healthz", "/readyz", "/livez", "/health", "/ready", "/ping", "/metrics"];
@@ -352,6 +392,27 @@ pub fn propose(templates: &[TemplateCost], sent: u64, s: &Settings, taken: &Hash
             };
             (a, r, slug(t))
         };
+        // A heavy field: cut it from what a sample keeps, or, when it is most of every record, keep every
+        // record without it instead of sampling.
+        let mut trim = Vec::new();
+        let mut action = action;
+        let mut reason = reason;
+        if matches!(c, Candidate::One(_))
+            && matches!(action, Action::Sample { .. })
+            && let Some((member, share)) = st.example_open.as_deref().and_then(heavy_member)
+        {
+            if share >= 0.5 {
+                action = Action::Trim;
+                reason = format!("`{member}` is {:.0}% of its records: every record kept, without it", share * 100.0);
+                by.clear();
+                sum.clear();
+                trim.push(member);
+            } else if share >= 0.2 {
+                reason = format!("{reason}; `{member}` ({:.0}% of its records) cut from those kept", share * 100.0);
+                trim.push(member);
+            }
+        }
+        let trim_share = st.example_open.as_deref().and_then(heavy_member).map_or(0.0, |h| h.1);
         when.push(guard(place));
         let src_slug: String = t.template.source.rsplit('/').next().unwrap_or("").chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
         let base = if group && !src_slug.is_empty() { format!("suggest-{src_slug}-{slug}") } else { format!("suggest-{slug}") };
@@ -364,7 +425,9 @@ pub fn propose(templates: &[TemplateCost], sent: u64, s: &Settings, taken: &Hash
         names.insert(name.clone());
         let estimate = match action {
             Action::Drop => open,
+            Action::Sample { .. } if !trim.is_empty() => (open as f64 * (1.0 - s.rate * (1.0 - trim_share))) as u64,
             Action::Sample { .. } => (open as f64 * (1.0 - s.rate)) as u64,
+            Action::Trim => (open as f64 * trim_share) as u64,
         };
         covered.extend(members.iter().map(|t| t.template.id));
         let p = Proposal {
@@ -374,6 +437,7 @@ pub fn propose(templates: &[TemplateCost], sent: u64, s: &Settings, taken: &Hash
             summarize_by: by,
             summarize_sum: sum,
             priority,
+            trim,
             when: when.join(" and "),
             reason,
             estimate,
@@ -410,6 +474,14 @@ impl Proposal {
                 }
                 l.push(format!("  priority: {}", self.priority.name()));
             }
+            Action::Trim => {
+                l.push("  action: keep".into());
+                l.push(format!("  priority: {}", self.priority.name()));
+            }
+        }
+        if !self.trim.is_empty() {
+            l.push("  trim:".into());
+            l.push(format!("    remove: [{}]", self.trim.join(", ")));
         }
         if !self.summarize_by.is_empty() || !self.summarize_sum.is_empty() {
             l.push("  summarize:".into());
@@ -543,6 +615,32 @@ mod tests {
             let want = if rec.contains("kube-probe") { &p[0].name } else { &p[1].name };
             assert_eq!(r.rule_name(got.rule), want);
         }
+    }
+
+    #[test]
+    fn a_heavy_field_is_trimmed_instead_of_sampling_or_from_what_is_sampled() {
+        let mut recs = Vec::new();
+        for i in 0..200 {
+            let blob = "x".repeat(600);
+            recs.push(format!(r#"{{"log":"{{\"level\":\"info\",\"msg\":\"upload {i}\"}}","request_body":"{blob}",{K8S}}}"#));
+            recs.push(format!(r#"{{"log":"{{\"level\":\"info\",\"msg\":\"render {i} done in 3ms\"}}","headers":"{}",{K8S}}}"#, "h".repeat(100)));
+        }
+        let t = costs(&recs);
+        let sent: u64 = recs.iter().map(|r| r.len() as u64).sum();
+        let (p, _) = propose(&t, sent, &Settings::default(), &HashSet::new(), Priority::Normal);
+        let upload = p.iter().find(|x| x.name.contains("upload")).unwrap();
+        assert_eq!((&upload.action, upload.trim.as_slice()), (&Action::Trim, ["request_body".to_string()].as_slice()));
+        assert!(upload.summarize_by.is_empty());
+        let render = p.iter().find(|x| x.name.contains("render")).unwrap();
+        assert_eq!((&render.action, render.trim.as_slice()), (&Action::Sample { key: None }, ["headers".to_string()].as_slice()));
+        let r = rules(&p);
+        let mut d = r.decider();
+        let dec = d.decide(recs[0].as_bytes());
+        assert_eq!((dec.action, r.rule_name(dec.rule)), (Decided::Keep, upload.name.as_str()));
+        let out = d.trim(recs[0].as_bytes(), dec);
+        assert!(!String::from_utf8_lossy(out).contains("request_body") && out.len() < 300);
+        // Never a field that may describe an error, nor where and when.
+        assert_eq!(heavy_member(br#"{"log":"x","stacktrace":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#), None);
     }
 
     #[test]
