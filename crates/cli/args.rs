@@ -82,6 +82,7 @@ pub enum Command {
     },
     /// Find the message templates that cost the most and propose rules that cut them, checked on the
     /// input: never a record at warn or above, with status 400 or above, or kept at high or critical
+    #[command(override_usage = "logtrim suggest [OPTIONS] [RULES] [FILE]...")]
     Suggest(crate::cmd::suggest::SuggestArgs),
     /// Show which rule decides one record, and the field values the rules saw
     Explain {
