@@ -114,7 +114,12 @@ impl Stats {
             self.id_field.get_or_insert(id);
         }
         if let Some(method) = m.method {
-            count(&mut self.methods, String::from_utf8_lossy(method).into_owned(), 1);
+            // Compared as bytes: a name is allocated once, when first seen.
+            if let Some(e) = self.methods.iter_mut().find(|(k, _)| k.as_bytes() == method) {
+                e.1 += 1;
+            } else if self.methods.len() < FEW {
+                self.methods.push((String::from_utf8_lossy(method).into_owned(), 1));
+            }
         }
         count(&mut self.rules, seen.rule, 1);
     }

@@ -133,9 +133,13 @@ pub fn guard(place: Place) -> String {
             let names = r"(?i)^\s*(warn|warning|wrn|error|err|severe|fatal|ftl|critical|crit|panic|pnc|dpanic|emerg|emergency|alert)\s*$";
             let mut parts: Vec<String> = LEVEL_KEYS
                 .iter()
-                .map(|k| {
-                    let p = top_path(k);
-                    format!("not ({p} matches {}) and not ({p} in [40, 50, 60])", quote(names))
+                .map(|k| match top_path(k) {
+                    // A top-level key with a dot (ECS's `log.level`) is no path: read it in the record's text.
+                    p if p.starts_with('"') => {
+                        let names = names.trim_start_matches("(?i)^\\s*").trim_end_matches("\\s*$");
+                        format!("not (_raw matches {})", quote(&format!(r#"(?i)"{}"\s*:\s*"\s*{names}\s*""#, crate::pattern::escape(k))))
+                    }
+                    p => format!("not ({p} matches {}) and not ({p} in [40, 50, 60])", quote(names)),
                 })
                 .collect();
             parts.push("not (status >= 400)".into());
@@ -641,6 +645,32 @@ mod tests {
         assert!(!String::from_utf8_lossy(out).contains("request_body") && out.len() < 300);
         // Never a field that may describe an error, nor where and when.
         assert_eq!(heavy_member(br#"{"log":"x","stacktrace":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#), None);
+    }
+
+    #[test]
+    fn a_records_own_message_is_guarded_by_its_own_level_keys() {
+        // CloudWatch JSON messages and Merge_Log records: no `log`, the message and level at the top.
+        let rec = |level: &str, i: usize| format!(r#"{{"cloudwatch":{{"logGroup":"/aws/lambda/f"}},"severity":"{level}","message":"tick {i} done","requestId":"r{i}"}}"#);
+        let mut recs = Vec::new();
+        for i in 0..200 {
+            recs.push(rec(if i % 5 == 0 { "ERROR" } else { "info" }, i));
+        }
+        recs.push(r#"{"cloudwatch":{"logGroup":"/aws/lambda/f"},"log.level":"warning","message":"tick 1 done","requestId":"x"}"#.to_string());
+        recs.push(r#"{"cloudwatch":{"logGroup":"/aws/lambda/f"},"level":50,"message":"tick 2 done","requestId":"y"}"#.to_string());
+        let t = costs(&recs);
+        let (p, _) = propose(&t, 1, &Settings { min_share: 0.0, ..Settings::default() }, &HashSet::new(), Priority::Normal);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].when.starts_with(r#"cloudwatch.logGroup == "/aws/lambda/f" and message matches"#), "{}", p[0].when);
+        assert_eq!(p[0].action, Action::Sample { key: Some("requestId".into()) });
+        let r = rules(&p);
+        let mut d = r.decider();
+        for (i, rec) in recs.iter().enumerate() {
+            // Protected records never reach the proposal; the others all do.
+            let protected = i % 5 == 0 || i >= 200;
+            let got = d.decide(rec.as_bytes());
+            assert_eq!(r.rule_name(got.rule) == p[0].name, !protected, "{rec}");
+            assert!(!protected || got.action == Decided::Keep);
+        }
     }
 
     #[test]
