@@ -149,6 +149,7 @@ struct Checked {
 pub fn run(o: &SuggestArgs) -> anyhow::Result<Outcome> {
     let (rate, rate_text) = parse_rate(&o.sample_rate)?;
     anyhow::ensure!(o.max_templates > 0, "--max-templates must be at least 1");
+    anyhow::ensure!((0.0..=100.0).contains(&o.min_share), "--min-share is a percentage, 0 to 100; got {}", o.min_share);
     if let Some(d) = o.days {
         anyhow::ensure!(d > 0.0 && d.is_finite(), "--days must be a positive number, got {d}");
     }
@@ -349,6 +350,8 @@ fn describe(p: &Proposal, m: &Mining) -> String {
         text.truncate(cut);
         text.push_str("...");
     }
+    // A description is a YAML quoted scalar: control characters of a message cannot be in it.
+    let text: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
     format!("{}: {text} ({})", subject(p, m), p.reason)
 }
 

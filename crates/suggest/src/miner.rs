@@ -6,21 +6,29 @@
 //! templates of the same source, kind and token count:
 //!
 //! 1. a template that accepts it takes it: every position holds the same shape, or is a wildcard;
-//! 2. otherwise, if templates that differ from it at exactly one position `p` (and agree everywhere
-//!    else) hold, with it, [`Config::merge_after`] or more different words at `p`, `p` is a variable
-//!    nobody masked (user names, host names, directories): they all become one template with a
-//!    wildcard at `p`;
-//! 3. otherwise it starts a template of its own.
+//! 2. otherwise, a template that differs from it at exactly one position `p`, where one of the two is a
+//!    variable the other fits (`rhost=zummit.com` beside `rhost=<*>`), merges with it;
+//! 3. otherwise, if templates that differ from it at exactly one position `p` (and agree everywhere
+//!    else, with two words at least) hold, with it, [`Config::merge_after`] or more different words at
+//!    `p`, `p` is a variable nobody masked (user names, host names, directories): they all become one
+//!    template with a wildcard at `p`;
+//! 4. otherwise it starts a template of its own.
 //!
-//! Step 2 is where this differs from Drain, which merges a line into the most similar template once a
+//! Step 3 is where this differs from Drain, which merges a line into the most similar template once a
 //! share of tokens agree: that merges `VM Started` with `VM Paused`, or `GET` with `POST`, which differ
 //! in one word but are different events. Counting how many different words a position has seen tells a
 //! value (many) from a handful of alternatives (few), and needs no per-source threshold.
 //!
-//! Memory is bounded by [`Config::max_templates`]: at the limit a new signature joins the template of
-//! its bucket it agrees with most, if that is at least half of its positions (which become wildcards), or
-//! else is counted in one overflow template. The signature map is bounded too. The result depends only
-//! on the messages and their order: the same input always gives the same templates and ids.
+//! Finding those templates costs one lookup per position, not a scan: every template is indexed under
+//! its shapes with one position left out, so a message finds each template it differs from at one
+//! position (or that has a wildcard there). Templates with wildcards at two positions or more are few
+//! and kept in a list per bucket. Where Drain keys its tree by the first tokens, and so never merges a
+//! variable first word, any position can be the one that differs here.
+//!
+//! Memory is bounded by [`Config::max_templates`]: at the limit a new signature joins a template it
+//! differs from at one position (which becomes a wildcard), or is counted in one overflow template. The
+//! signature map is bounded too. The result depends only on the messages and their order: the same input
+//! always gives the same templates and ids.
 
 use std::collections::HashMap;
 
@@ -155,7 +163,7 @@ struct Group {
     example: Box<str>,
 }
 
-/// Buckets hold the live templates of one source, kind and token count.
+/// A bucket: the templates of one source, kind and token count.
 type BucketKey = (u32, Kind, u16);
 
 /// The miner. Feed it with [`Miner::add`], then [`Miner::finish`].
@@ -170,7 +178,12 @@ pub struct Miner {
     /// Signature → group, for messages whose signature was seen before.
     cache: HashMap<u64, u32>,
     cache_cap: usize,
-    buckets: HashMap<BucketKey, Vec<u32>>,
+    /// Templates by their shapes but one: `near(bucket, q, shapes but q's)` → the groups created with
+    /// those shapes. A message finds every template it differs from at one position, or that is a
+    /// wildcard there, with one lookup per position, however many templates its bucket holds.
+    near: HashMap<u64, Vec<u32>>,
+    /// Per bucket, the templates with wildcards at two positions or more, which `near` cannot find.
+    floating: HashMap<BucketKey, Vec<u32>>,
     groups: Vec<Group>,
     /// Union-find parents: a merged group points at the group it joined.
     parent: Vec<u32>,
@@ -202,7 +215,8 @@ impl Miner {
             source_names: Vec::new(),
             cache: HashMap::new(),
             cache_cap,
-            buckets: HashMap::new(),
+            near: HashMap::new(),
+            floating: HashMap::new(),
             groups: Vec::new(),
             parent: Vec::new(),
             live: 0,
@@ -289,15 +303,43 @@ impl Miner {
         id
     }
 
+    /// The `near` keys of a message's tokens, one per position.
+    fn near_keys(key: BucketKey, tokens: &[Token], out: &mut Vec<u64>) {
+        let mix = |q: usize, shape: u64| (shape ^ (q as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(0xff51_afd7_ed55_8ccd).rotate_left(29);
+        let all = tokens.iter().enumerate().fold(0u64, |h, (q, t)| h.wrapping_add(mix(q, t.shape)));
+        let bucket = (u64::from(key.0) << 24) ^ ((key.1 as u64) << 16) ^ u64::from(key.2);
+        out.clear();
+        out.extend(tokens.iter().enumerate().map(|(q, t)| {
+            let rest = all.wrapping_sub(mix(q, t.shape));
+            (rest ^ bucket.wrapping_mul(0xc2b2_ae3d_27d4_eb4f)).wrapping_add(mix(q, 0x5bd1_e995))
+        }));
+    }
+
     /// Where a message of a new signature goes (see the module docs); `None` is the overflow.
     fn place(&mut self, key: BucketKey, tokens: &[Token], message: &[u8]) -> Option<u32> {
-        let bucket = self.buckets.entry(key).or_default();
+        let mut keys = Vec::with_capacity(tokens.len());
+        Miner::near_keys(key, tokens, &mut keys);
+        // Candidates: templates created with the same shapes but at one position, and those with
+        // wildcards at several; merged ones are left out (and dropped from the lists on the way).
+        let mut candidates: Vec<u32> = Vec::new();
+        for k in &keys {
+            if let Some(list) = self.near.get_mut(k) {
+                list.retain(|&g| self.parent[g as usize] == g);
+                candidates.extend_from_slice(list);
+            }
+        }
+        if let Some(list) = self.floating.get_mut(&key) {
+            list.retain(|&g| self.parent[g as usize] == g);
+            candidates.extend_from_slice(list);
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
         let groups = &self.groups;
         let mismatches = |g: u32| {
             groups[g as usize].slots.iter().zip(tokens).enumerate().filter(|(_, (s, t))| !s.wild && s.shape != t.shape).map(|(i, _)| i)
         };
         // 1. A template that accepts it; the most specific one (fewest wildcards) if several.
-        let accepting = bucket
+        let accepting = candidates
             .iter()
             .copied()
             .filter(|&g| mismatches(g).next().is_none())
@@ -308,7 +350,7 @@ impl Miner {
         // 2. Siblings: templates that differ from it at exactly one position, and agree on words elsewhere:
         // a message that is one word after its header has no context to call that word a variable.
         let mut siblings: Vec<(usize, u32)> = Vec::new();
-        for &g in bucket.iter() {
+        for &g in &candidates {
             let mut m = mismatches(g);
             if let (Some(p), None) = (m.next(), m.next())
                 && tokens.iter().enumerate().filter(|(q, t)| *q != p && !t.masked).count() >= ANCHORS
@@ -346,22 +388,27 @@ impl Miner {
             let members: Vec<u32> = siblings.iter().filter(|s| s.0 == p).map(|s| s.1).collect();
             return Some(self.merge(key, &members, p));
         }
-        // 3. A template of its own, or, at the limit, the closest one or the overflow.
+        // 3. A template of its own, or, at the limit, the closest candidate (one position apart, which
+        // becomes a wildcard) or the overflow.
         if self.live >= self.cfg.max_templates {
-            let bucket = &self.buckets[&key];
-            let closest = bucket.iter().copied().map(|g| (mismatches(g).count(), g)).min();
-            return match closest {
-                Some((miss, g)) if miss * 2 <= tokens.len() => {
-                    let slots = &mut self.groups[g as usize].slots;
-                    for (s, t) in slots.iter_mut().zip(tokens) {
-                        if s.shape != t.shape {
-                            s.wild = true;
-                        }
+            let closest = candidates
+                .iter()
+                .copied()
+                .filter(|&g| {
+                    let mut m = mismatches(g);
+                    m.next().is_some() && m.next().is_none()
+                })
+                .min();
+            if let Some(g) = closest {
+                let slots = &mut self.groups[g as usize].slots;
+                for (s, t) in slots.iter_mut().zip(tokens) {
+                    if s.shape != t.shape {
+                        s.wild = true;
                     }
-                    Some(g)
                 }
-                _ => None,
-            };
+                self.refloat(key, g);
+            }
+            return closest;
         }
         let id = self.groups.len() as u32;
         let mut slots = Vec::with_capacity(tokens.len());
@@ -391,10 +438,20 @@ impl Miner {
         self.groups.push(Group { source: key.0, kind: key.1, slots, count: 0, weight: 0, example: clip(message) });
         self.parent.push(id);
         self.live += 1;
-        if let Some(b) = self.buckets.get_mut(&key) {
-            b.push(id);
+        for k in keys {
+            self.near.entry(k).or_default().push(id);
         }
         Some(id)
+    }
+
+    /// Puts `g` among the floating templates of its bucket once it has two wildcards or more.
+    fn refloat(&mut self, key: BucketKey, g: u32) {
+        if self.groups[g as usize].slots.iter().filter(|s| s.wild).count() >= 2 {
+            let list = self.floating.entry(key).or_default();
+            if !list.contains(&g) {
+                list.push(g);
+            }
+        }
     }
 
     /// Merges `members` (siblings at position `p`) into the first of them, with a wildcard at `p`.
@@ -417,9 +474,7 @@ impl Miner {
             self.parent[m as usize] = keep;
             self.live -= 1;
         }
-        if let Some(b) = self.buckets.get_mut(&key) {
-            b.retain(|g| *g == keep || !members.contains(g));
-        }
+        self.refloat(key, keep);
         keep
     }
 
