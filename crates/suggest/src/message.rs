@@ -106,8 +106,8 @@ pub struct Message<'a> {
     pub probe: bool,
     /// A request or trace id the record carries, usable as a sampling key.
     pub id: Option<IdField>,
-    /// A line of a stack trace (`\tat …`, `Caused by: …`, `… 12 more`, an exception's first line, Python
-    /// and Go traces): part of an error even without a level of its own.
+    /// A line of a stack trace (`\tat …`, `Caused by: …`, `… 12 more`, an exception's first line, Python,
+    /// Go, PHP and Ruby frames): part of an error even without a level of its own.
     pub stack: bool,
 }
 
@@ -282,12 +282,23 @@ pub fn stack_line(msg: &[u8]) -> bool {
     {
         return true;
     }
-    // An exception's first line: `java.lang.IllegalStateException: …`, `pkg.FooError: …`.
-    let first = t.split(|&b| b == b' ').next().unwrap_or(t);
-    let class = first.strip_suffix(b":").unwrap_or(first);
-    class.contains(&b'.')
-        && class.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$'))
-        && [&b"Exception"[..], b"Error", b"Throwable"].iter().any(|s| class.ends_with(s))
+    // PHP's and Laravel's frames (`#0 /app/x.php(12): f()`, `#12 {main}`, `[stacktrace]`), Go's file lines
+    // under a frame (`\t/src/x.go:88`), Ruby's (`from /app/x.rb:12:in 'f'`).
+    let contains = |needle: &[u8]| t.windows(needle.len()).any(|w| w == needle);
+    let digits = t.iter().skip(1).take_while(|b| b.is_ascii_digit()).count();
+    if (t.first() == Some(&b'#') && digits > 0 && t.get(1 + digits) == Some(&b' ')) || t == b"[stacktrace]" || t.starts_with(b"Stack trace:") {
+        return true;
+    }
+    if (indented && t.first() == Some(&b'/') && contains(b".go:")) || (t.starts_with(b"from /") && contains(b":in ")) {
+        return true;
+    }
+    // An exception named anywhere in the line: `java.lang.IllegalStateException: …`, a multi-line error's
+    // continuation (`thrown {"exception":"… FatalError(code: 0): Uncaught ReflectionException …`) — a
+    // class name ending in `Exception`, `Error` or `Throwable` after a letter, so `Unhandled Error` or `an
+    // error` are not.
+    [&b"Exception"[..], b"Error", b"Throwable"]
+        .iter()
+        .any(|name| t.windows(name.len() + 1).any(|w| w[0].is_ascii_alphabetic() && &w[1..] == *name))
 }
 
 /// Appends the segments of an access log's path (without its query) to `out`, separated by spaces.
@@ -578,10 +589,17 @@ mod tests {
             "java.lang.IllegalStateException: paid",
             "\t... 42 more",
             "  File \"/app/x.py\", line 3, in f",
+            "#0 /app/vendor/laravel/Pipeline.php(167): Illuminate\\Pipeline\\Pipeline->then()",
+            "#12 {main}",
+            "[stacktrace]",
+            "\t/src/handler.go:88 +0x1d",
+            "from /app/lib/x.rb:12:in 'call'",
+            "  thrown {\"exception\":\"[object] (Symfony\\\\Component\\\\FatalError(code: 0): Uncaught ReflectionException",
+            "KeyError: 'id'",
         ] {
             assert!(stack_line(line.as_bytes()), "{line}");
         }
-        for line in ["at noon the job ran", "Exception handling is on", "request completed"] {
+        for line in ["at noon the job ran", "Exception handling is on", "request completed", "#hashtag news", "/healthz ok", "\"Unhandled Error\" logger=x", "an error rate of 0"] {
             assert!(!stack_line(line.as_bytes()), "{line}");
         }
         // A line that starts like JSON but is not is text.

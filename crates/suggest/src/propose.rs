@@ -21,8 +21,9 @@
 //! `not (log.level in ["warn", "error", "fatal"]) and not (log.status >= 400)` (for a record's own `msg`,
 //! the same over its level keys and `status`), so a record at warn or above, or with status 400 or
 //! above, is never dropped or sampled by a proposal even where its template has some. Stack trace lines
-//! are protected too: a template of them is never a candidate, and the CLI checks every proposal against
-//! every record of the input before writing it.
+//! and lines naming an exception are protected too ([`crate::message::stack_line`]): a template of them is
+//! never a candidate, and the CLI checks every proposal against every record of the input before writing
+//! it.
 
 use std::collections::HashSet;
 
