@@ -123,7 +123,7 @@ struct Measured {
     in_template: u64,
     dropped: u64,
     dropped_bytes: u64,
-    /// Bytes its `trim:` cut from the records it kept.
+    /// Bytes its own `trim:` cut from the records it kept, beyond what the rule file's trimming cuts.
     trimmed_bytes: u64,
     protected_dropped: u64,
     drop_example: Option<String>,
@@ -379,10 +379,13 @@ fn verify(
         let d0 = before.as_mut().map(|d| (d.decide(rec), d));
         let kept_before = d0.as_ref().is_none_or(|(d, _)| d.action == Action::Keep);
         let high = d0.as_ref().is_some_and(|(d, _)| d.action == Action::Keep && d.priority >= Priority::High);
+        // What the rule file's own trimming cuts, so a proposal is credited only with what its `trim:` adds.
+        let mut trimmed_before = 0;
         if let Some((d, dec)) = d0 {
             if d.action == Action::Keep {
                 let t = dec.trim_measured(rec, d);
                 sent_before += t.bytes.len() as u64;
+                trimmed_before = t.trimmed;
             }
             if let Some(s) = &mut sum_before {
                 added_before += s.dropped(dec, rec, d).iter().map(|s| s.metered_bytes()).sum::<u64>();
@@ -402,7 +405,9 @@ fn verify(
         let Some(p) = d1.rule.index().and_then(|r| r.checked_sub(n_user)).filter(|&p| p < proposals.len()) else { return Ok(()) };
         let m = &mut v.per[p];
         m.matched += 1;
-        m.trimmed_bytes += trimmed;
+        if !proposals[p].trim.is_empty() {
+            m.trimmed_bytes += trimmed.saturating_sub(trimmed_before);
+        }
         if template.is_some_and(|t| proposals[p].templates.contains(&t)) {
             m.in_template += 1;
         }
