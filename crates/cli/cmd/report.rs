@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use logtrim_core::record::json::{Index, PathTrie, Raw};
 use logtrim_core::budget::{Timestamp, metered_record_bytes, parse_size};
 use logtrim_core::{Action, RuleCounters, RuleSet, SummaryCounters, SummaryRuleCounters};
@@ -16,21 +18,21 @@ use logtrim_core::time;
 use super::budget;
 
 /// Splunk's license usage searches compute GB as bytes / 1024³.
-const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub(crate) const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Earliest and latest record timestamps, from the first of `time`, `@timestamp`, `timestamp` that parses.
 #[derive(Default)]
-struct Span {
+pub(crate) struct Span {
     trie: Option<PathTrie>,
     /// The fast JSON scanner's buffers, reused from record to record.
     index: Index,
     /// Epoch milliseconds.
-    min: Option<i64>,
-    max: Option<i64>,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
 }
 
 impl Span {
-    fn see(&mut self, rec: &[u8]) {
+    pub(crate) fn see(&mut self, rec: &[u8]) {
         let trie = self.trie.get_or_insert_with(|| {
             PathTrie::new(&[vec!["time".into()], vec!["@timestamp".into()], vec!["timestamp".into()]])
         });
@@ -51,18 +53,18 @@ impl Span {
         }
     }
 
-    fn days(&self) -> Option<f64> {
+    pub(crate) fn days(&self) -> Option<f64> {
         let d = (self.max? - self.min?) as f64 / 86_400_000.0;
         // Less than a minute of data says nothing about a day.
         (d * 86_400.0 >= 60.0).then_some(d)
     }
 }
 
-fn pct(part: u64, whole: u64) -> f64 {
+pub(crate) fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
 }
 
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= GB {
         format!("{:.2} GB", b / GB)
@@ -88,6 +90,7 @@ pub fn run(
     format: OutputFormat,
     no_progress: bool,
     budget_args: Option<BudgetArgs>,
+    html: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
     if let Some(d) = days {
@@ -108,8 +111,12 @@ pub fn run(
     let shapes = rules.shapes_output();
     let mut summaries = Summaries::new(&rules);
     let clamp = |n: u64| n.min(u64::from(u32::MAX)) as u32;
+    let mut pictures = html.map(|_| super::html::Pictures::new());
     let stats = for_each_record(input, !no_progress, |rec| {
         let d = decider.decide(rec);
+        if let Some(p) = &mut pictures {
+            p.add(rec, d);
+        }
         // What is sent for a kept record: trimmed, with its sample rate (counted in the rule's counters).
         let sent = (shapes && d.action == Action::Keep).then(|| metered_record_bytes(decider.trim(rec, d)));
         if budget_spec.is_some() {
@@ -167,6 +174,10 @@ pub fn run(
         })
         .collect();
     let out = Output::new(&total, &summary_counters);
+    if let (Some(path), Some(p)) = (html, pictures) {
+        let page = p.report_page(&rules, &rows, &total, days, days_source, out.any().then(|| out.sent()), replay.as_ref());
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match format {
         OutputFormat::Text => {
             print_text(&rules, &rows, &total, &stats, days, days_source);
@@ -246,7 +257,7 @@ fn print_text(
 }
 
 /// A span of days as a person would say it: samples are often minutes long, and "0.00 days" says nothing.
-fn span(days: f64) -> String {
+pub(crate) fn span(days: f64) -> String {
     let secs = days * 86_400.0;
     if days >= 1.0 {
         format!("{days:.2} days")
