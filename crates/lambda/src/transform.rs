@@ -66,12 +66,22 @@ pub struct Settings {
     pub can_reingest: bool,
 }
 
+/// The largest response Lambda returns: 6 MiB.
+pub const MAX_RESPONSE_LIMIT: usize = 6_291_456;
+
+/// The smallest response cap that answers every request Firehose sends. Every record is answered, with or
+/// without data, and an answer without data (`{"recordId":…,"result":"ProcessingFailed","data":""}`)
+/// is shorter than the record's entry in the request (`{"recordId":…,"approximateArrivalTimestamp":…,
+/// "data":…}`): the answers alone can take nearly as many bytes as the request, and requests reach
+/// Lambda's 6 MB.
+pub const MIN_RESPONSE_LIMIT: usize = 6_000_000;
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             output: Output::Hec,
             mapping: Mapping::new(&Default::default()).expect("the default mapping compiles"),
-            response_limit: 6_000_000,
+            response_limit: MIN_RESPONSE_LIMIT,
             chunk_limit: 1 << 20,
             max_decompressed: decode::MAX_DECOMPRESSED,
             can_reingest: true,
@@ -232,11 +242,8 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 .iter()
                 .zip(&work)
                 .map(|(r, w)| match w {
-                    Work::Failed(_) => ResponseRecord::serialized_len(
-                        &r.record_id,
-                        FirehoseResult::ProcessingFailed,
-                        if failed_data { r.data.len() } else { 0 },
-                    ),
+                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(&r.record_id, FirehoseResult::ProcessingFailed, &r.data),
+                    Work::Failed(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::ProcessingFailed, 0),
                     Work::Dropped => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
                     Work::Ok { .. } => ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0),
                 })
@@ -245,11 +252,15 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
     let mut failed_data = true;
     let mut used = mandatory(true);
     if used > s.response_limit {
-        // Only possible with a limit below the request size: Firehose keeps its own copy of failed
-        // records' data, so answer them with empty data rather than exceed the limit.
+        // Firehose keeps its own copy of failed records' data, so answer them with empty data rather
+        // than exceed the limit.
         tracing::warn!(needed = used, limit = s.response_limit, "Failed records answered without their data to fit the response.");
         failed_data = false;
         used = mandatory(false);
+        if used > s.response_limit {
+            // Every record must be answered; these answers are smaller than the request Lambda accepted.
+            tracing::error!(needed = used, limit = s.response_limit, "The answers every record needs exceed the response limit.");
+        }
     }
 
     // Which `Ok` records fit, in input order, with `reserve` bytes kept for the summary events.
@@ -740,6 +751,23 @@ default:
             seen += again.tally.total().kept;
         }
         assert_eq!(seen, 200);
+    }
+
+    #[test]
+    fn r15_failed_data_is_counted_as_it_is_escaped() {
+        // Invalid base64 made of characters JSON escapes: echoed as it came, `"` takes two bytes.
+        let failed = |data: String| FirehoseRecord { record_id: "q".into(), approximate_arrival_timestamp: None, data };
+        let s = Settings::default();
+        let o = run(&[failed("\"".repeat(3_500_000))], &s);
+        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        assert_eq!(bytes as u64, o.stats.response_bytes);
+        assert!(bytes <= s.response_limit, "{bytes}");
+        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        // Data that fits escaped is echoed, and counted exactly.
+        let data = "\"\\\u{1}x".repeat(1000);
+        let o = run(&[failed(data.clone()), rec("1", OK_LINE)], &s);
+        assert_eq!(o.response.records[0].data, data);
+        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
