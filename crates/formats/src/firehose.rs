@@ -62,12 +62,6 @@ pub enum DecodeError {
         /// serde_json's message.
         message: String,
     },
-    /// A record that is not UTF-8 (HEC events are JSON strings).
-    #[error("line {line}: not valid UTF-8")]
-    NotUtf8 {
-        /// 1-based line number within the decompressed data.
-        line: usize,
-    },
 }
 
 /// How the data was compressed; re-ingested chunks are compressed the same way.

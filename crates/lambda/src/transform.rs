@@ -8,7 +8,9 @@
 //!   `Dropped` means nothing survived (or a CONTROL_MESSAGE, or the record was re-ingested);
 //!   `ProcessingFailed` means the data could not be decoded and carries the original base64 text
 //!   unchanged. An error is never a silent drop: a record with one bad JSON line fails as a whole,
-//!   whatever the rules would have said about that line.
+//!   whatever the rules would have said about that line. A line that is not UTF-8 is not bad JSON but
+//!   text, as the rules read it: kept, it is sent as a text event with each invalid sequence replaced by
+//!   U+FFFD (HEC output) or as its bytes (original output), and counted.
 //! - The serialized response never exceeds [`Settings::response_limit`]. The size is computed
 //!   exactly (see [`ResponseRecord::serialized_len`]): first the room every record needs in any case
 //!   (a `Dropped` entry, or a failed record with its original data), then `Ok` records in input order
@@ -177,6 +179,9 @@ pub struct Stats {
     pub summary_events: u64,
     /// Their bytes, before base64.
     pub summary_bytes: u64,
+    /// Kept events whose line was not UTF-8, sent as text with each invalid sequence replaced by U+FFFD
+    /// (HEC output; the original output sends the bytes as they came).
+    pub events_invalid_utf8: u64,
 }
 
 /// Asks the daily byte budget whether an event the rules keep, of this priority and metered size, may
@@ -418,7 +423,7 @@ fn encode_summary(e: &Summary, s: &Settings, out: &mut Vec<u8>) -> u64 {
                 fallbacks: Fallbacks { time_ms: Some(e.start.as_millisecond()), source: Some("logtrim"), sourcetype: Some("logtrim:summary") },
             };
             // A summary is valid JSON and UTF-8, so this cannot fail.
-            s.mapping.encode(input, out).unwrap_or_default()
+            s.mapping.encode(input, out).unwrap_or_default().metered
         }
         Output::Original => {
             out.extend_from_slice(e.json.as_bytes());
@@ -512,7 +517,7 @@ fn process(
                                 },
                             };
                             match s.mapping.encode(input, &mut out) {
-                                Ok(m) => m,
+                                Ok(e) => e.metered,
                                 Err(e) => return fail(o, format!("log event {:?}: {e}", ev.id)),
                             }
                         }
@@ -546,7 +551,13 @@ fn process(
                             event_record: (t.bytes.as_ptr() != line.as_ptr()).then_some(t.bytes),
                             fallbacks: Fallbacks { time_ms: r.approximate_arrival_timestamp, ..Fallbacks::default() },
                         };
-                        s.mapping.encode(input, &mut out).map(Some).map_err(|e| e.to_string())
+                        s.mapping
+                            .encode(input, &mut out)
+                            .map(|e| {
+                                o.stats.events_invalid_utf8 += u64::from(e.invalid_utf8);
+                                Some(e.metered)
+                            })
+                            .map_err(|e| e.to_string())
                     }
                     (Action::Keep, Output::Original) => validate(line).map(|()| {
                         let t = decider.trim_measured(line, d);
@@ -586,10 +597,14 @@ fn budget(admit: &mut Admit<'_>, priority: Priority, metered: u64, out: &mut Vec
     }
 }
 
-/// A line starting with `{` must be valid JSON.
+/// A line starting with `{` must be valid JSON, unless it is not UTF-8: then it is text, as the rules
+/// read it.
 fn validate(line: &[u8]) -> Result<(), String> {
-    if decode::is_json_line(line) {
-        serde_json::from_slice::<serde::de::IgnoredAny>(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    if decode::is_json_line(line)
+        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line)
+        && std::str::from_utf8(line).is_ok()
+    {
+        return Err(format!("invalid JSON: {e}"));
     }
     Ok(())
 }
@@ -768,6 +783,42 @@ default:
         let o = run(&[failed(data.clone()), rec("1", OK_LINE)], &s);
         assert_eq!(o.response.records[0].data, data);
         assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+    }
+
+    #[test]
+    fn r15_a_line_that_is_not_utf8_is_decided_and_sent_as_text() {
+        let line = |i: usize| format!(r#"10.0.0.{i} - - [22/Nov/2026:10:00:01 +0000] "GET /x HTTP/1.1" 503 5 "-" "curl/8.5.0""#).into_bytes();
+        let bad = [&line(51)[..20], b"\xff", &line(51)[20..]].concat();
+        let data: Vec<u8> = (1..=100).flat_map(|i| [if i == 51 { bad.clone() } else { line(i) }, b"\n".to_vec()].concat()).collect();
+        let o = run(&[rec("1", &data)], &Settings::default());
+        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
+        let out = decode_base64(&o.response.records[0].data).unwrap();
+        let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out).into_iter().map(Result::unwrap).collect();
+        assert_eq!(events.len(), 100);
+        assert_eq!(events[50]["event"], String::from_utf8_lossy(&bad).as_ref(), "U+FFFD for the bad byte");
+        assert_eq!(events[51]["event"], String::from_utf8(line(52)).unwrap());
+        assert_eq!(o.stats.events_invalid_utf8, 1);
+        // The original output sends the bytes as they came.
+        let o = run(&[rec("1", &data)], &Settings { output: Output::Original, ..Settings::default() });
+        assert_eq!(decode_base64(&o.response.records[0].data).unwrap(), data);
+
+        // A line starting with `{` that is not UTF-8 is not JSON: the rules read it as text, kept or dropped.
+        let rules = RuleSet::from_yaml("t.yaml", "rules:\n  - name: marked\n    when: log contains \"drop-me\"\n    action: drop\ndefault:\n  action: keep\n").unwrap();
+        let data = b"{\"log\":\"drop-me \xe9\"}\n{\"log\":\"caf\xe9\"}\n";
+        for output in [Output::Hec, Output::Original] {
+            let s = Settings { output, ..Settings::default() };
+            let o = transform(&[rec("1", data)], &mut rules.decider(), &s);
+            assert_eq!(o.response.records[0].result, FirehoseResult::Ok, "{output:?}");
+            assert_eq!((o.tally.total().kept, o.tally.total().dropped), (1, 1));
+            let out = decode_base64(&o.response.records[0].data).unwrap();
+            match output {
+                Output::Hec => assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["event"], "{\"log\":\"caf\u{fffd}\"}"),
+                Output::Original => assert_eq!(out, b"{\"log\":\"caf\xe9\"}\n"),
+            }
+        }
+        // Valid UTF-8 that is not JSON still fails the record.
+        let o = transform(&[rec("1", b"{\"log\":\"x\"\n")], &mut rules.decider(), &Settings::default());
+        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
     }
 
     #[test]
