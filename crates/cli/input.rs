@@ -22,6 +22,9 @@ pub struct InputStats {
     pub malformed: u64,
     pub truncated: u64,
     pub unterminated_partial: u64,
+    /// Container-log lines that were parts of longer messages, and the records they were joined into.
+    pub joined_lines: u64,
+    pub joined_records: u64,
     /// Firehose records of captured events that could not be decoded (the Lambda answers them
     /// `ProcessingFailed`), as `file: recordId …: error`.
     pub failed_records: Vec<String>,
@@ -38,6 +41,9 @@ impl InputStats {
         }
         if self.truncated > 0 {
             v.push(format!("{} records were longer than --max-record-bytes and were truncated", self.truncated));
+        }
+        if self.joined_lines > 0 {
+            v.push(format!("{} partial container-log lines were joined into {} records", self.joined_lines, self.joined_records));
         }
         if self.unterminated_partial > 0 {
             v.push(format!("{} partial container-log lines had no final part at end of input", self.unterminated_partial));
@@ -167,6 +173,8 @@ pub fn for_each_record(
         stats.malformed += c.malformed;
         stats.truncated += c.truncated;
         stats.unterminated_partial += c.unterminated_partial;
+        stats.joined_lines += c.joined_lines;
+        stats.joined_records += c.joined_records;
     }
     bar.finish_and_clear();
     Ok(stats)

@@ -286,6 +286,7 @@ fn json_doc(
             "files": stats.files, "records": total.matched, "bytes": total.matched_bytes,
             "lines": stats.lines, "empty_lines": stats.empty, "malformed_lines": stats.malformed,
             "truncated_records": stats.truncated, "unterminated_partials": stats.unterminated_partial,
+            "joined_partial_lines": stats.joined_lines, "joined_records": stats.joined_records,
             "invalid_json_records": invalid_json, "failed_files": stats.failed,
             "undecodable_firehose_records": stats.failed_records,
         },
