@@ -289,6 +289,8 @@ fn json_doc(
             "joined_partial_lines": stats.joined_lines, "joined_records": stats.joined_records,
             "invalid_json_records": invalid_json, "failed_files": stats.failed,
             "undecodable_firehose_records": stats.failed_records,
+            "undecodable_firehose_record_count": stats.failed_record_count,
+            "firehose_records_without_data": stats.records_without_data, "read_as_lines": stats.read_as_lines,
         },
         "rules": rule_rows,
         "total": {"records": total.matched, "bytes": total.matched_bytes, "kept_records": total.kept, "kept_bytes": total.kept_bytes,
