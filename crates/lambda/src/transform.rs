@@ -203,7 +203,7 @@ pub struct Stats {
     /// Their bytes, before base64.
     pub summary_bytes: u64,
     /// Kept events whose line was not UTF-8, sent as text with each invalid sequence replaced by U+FFFD
-    /// (HEC output; the original output sends the bytes as they came).
+    /// (HEC output; the original output sends the bytes as they came), in records that did not fail.
     pub events_invalid_utf8: u64,
 }
 
@@ -529,6 +529,8 @@ fn process(
     let out_cap = room / 4 * 3;
     let mut spilled = false;
     let mut groups = Groups::new(s.chunk_limit);
+    // Committed with the tally, when the whole record succeeds.
+    let mut invalid_utf8 = 0;
     // Counts a dropped event in this record's summaries.
     let mut stage = |decider: &mut Decider, rec: &[u8], d: Decision, time_ms: Option<i64>, bytes: u64| {
         if let Some(st) = staged.as_deref_mut().filter(|_| d.action == Action::Drop) {
@@ -603,7 +605,7 @@ fn process(
                         s.mapping
                             .encode(input, &mut out)
                             .map(|e| {
-                                o.stats.events_invalid_utf8 += u64::from(e.invalid_utf8);
+                                invalid_utf8 += u64::from(e.invalid_utf8);
                                 Some(e.metered)
                             })
                             .map_err(|e| e.to_string())
@@ -633,6 +635,7 @@ fn process(
         }
     }
     o.tally.absorb(tally);
+    o.stats.events_invalid_utf8 += invalid_utf8;
     if groups.output == 0 {
         Work::Dropped
     } else if !spilled && base64_len(out.len()) <= room {
@@ -928,9 +931,10 @@ default:
                 Output::Original => assert_eq!(out, b"{\"log\":\"caf\xe9\"}\n"),
             }
         }
-        // Valid UTF-8 that is not JSON still fails the record.
-        let o = transform(&[rec("1", b"{\"log\":\"x\"\n")], &mut rules.decider(), &Settings::default());
+        // Valid UTF-8 that is not JSON still fails the record, and nothing of it is counted.
+        let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut rules.decider(), &Settings::default());
         assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!((o.stats.events_invalid_utf8, o.tally.total().matched), (0, 0));
     }
 
     /// Counts the bytes this thread holds and the most it held: the transform runs on the test's thread,
