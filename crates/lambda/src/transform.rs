@@ -74,14 +74,14 @@ pub struct Settings {
     pub can_reingest: bool,
 }
 
-/// The largest response Lambda returns: 6 MiB.
+/// The largest response Lambda returns (its payload limit).
 pub const MAX_RESPONSE_LIMIT: usize = 6_291_456;
 
 /// The smallest response cap that answers every request Firehose sends. Every record is answered, with or
 /// without data, and an answer without data (`{"recordId":…,"result":"ProcessingFailed","data":""}`)
 /// is shorter than the record's entry in the request (`{"recordId":…,"approximateArrivalTimestamp":…,
 /// "data":…}`): the answers alone can take nearly as many bytes as the request, and requests reach
-/// Lambda's 6 MB.
+/// Lambda's payload limit.
 pub const MIN_RESPONSE_LIMIT: usize = 6_000_000;
 
 impl Default for Settings {
