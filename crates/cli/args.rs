@@ -89,7 +89,8 @@ pub enum Command {
         /// Rule file
         #[arg(value_name = "RULES")]
         rules: PathBuf,
-        /// The record: a JSON object or a text line; `-` reads it from stdin
+        /// The record: a JSON object or a text line; `-` reads records from stdin, one per line, each
+        /// explained as soon as it is read
         #[arg(value_name = "RECORD")]
         record: String,
         /// Output format
