@@ -80,13 +80,22 @@ pub enum Command {
         /// timestamps or --days
         #[arg(long, value_name = "SIZE", requires = "budget")]
         rate: Option<String>,
+        /// Also write a self-contained HTML page of charts here: volume by rule, GB/day, the costliest
+        /// templates, and with --budget the licence day
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
+    /// Find the message templates that cost the most and propose rules that cut them, checked on the
+    /// input: never a record at warn or above, with status 400 or above, or kept at high or critical
+    #[command(override_usage = "logtrim suggest [OPTIONS] [RULES] [FILE]...")]
+    Suggest(crate::cmd::suggest::SuggestArgs),
     /// Show which rule decides one record, and the field values the rules saw
     Explain {
         /// Rule file
         #[arg(value_name = "RULES")]
         rules: PathBuf,
-        /// The record: a JSON object or a text line; `-` reads it from stdin
+        /// The record: a JSON object or a text line; `-` reads records from stdin, one per line, each
+        /// explained as soon as it is read
         #[arg(value_name = "RECORD")]
         record: String,
         /// Output format

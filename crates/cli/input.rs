@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use logtrim_formats::firehose::{self, CapturedKind};
+use logtrim_formats::firehose::{self, CapturedError, CapturedKind};
 use logtrim_formats::{InputFormat, ReaderOptions, RecordReader};
 
 use crate::args::{InputArgs, InputFormatArg};
@@ -22,9 +22,18 @@ pub struct InputStats {
     pub malformed: u64,
     pub truncated: u64,
     pub unterminated_partial: u64,
+    /// Container-log lines that were parts of longer messages, and the records they were joined into.
+    pub joined_lines: u64,
+    pub joined_records: u64,
     /// Firehose records of captured events that could not be decoded (the Lambda answers them
-    /// `ProcessingFailed`), as `file: recordId …: error`.
+    /// `ProcessingFailed`), as `file: recordId …: error`: the first few of each file.
     pub failed_records: Vec<String>,
+    /// How many there were, listed or not.
+    pub failed_record_count: u64,
+    /// Firehose records without `data` (the Lambda answers them `Dropped`).
+    pub records_without_data: u64,
+    /// Files that looked like captured documents but were not, and were read as lines, with why.
+    pub read_as_lines: Vec<String>,
     /// Files that failed midway (corrupt gzip, I/O error), with the error.
     pub failed: Vec<String>,
 }
@@ -39,12 +48,23 @@ impl InputStats {
         if self.truncated > 0 {
             v.push(format!("{} records were longer than --max-record-bytes and were truncated", self.truncated));
         }
+        if self.joined_lines > 0 {
+            v.push(format!("{} partial container-log lines were joined into {} records", self.joined_lines, self.joined_records));
+        }
         if self.unterminated_partial > 0 {
             v.push(format!("{} partial container-log lines had no final part at end of input", self.unterminated_partial));
         }
-        if !self.failed_records.is_empty() {
-            v.push(format!("{} Firehose records could not be decoded:", self.failed_records.len()));
+        if self.failed_record_count > 0 {
+            let listed = self.failed_records.len() as u64;
+            let more = if listed < self.failed_record_count { format!(" (the first {listed} listed)") } else { String::new() };
+            v.push(format!("{} Firehose records could not be decoded{more}:", self.failed_record_count));
             v.extend(self.failed_records.iter().map(|r| format!("  {r}")));
+        }
+        if self.records_without_data > 0 {
+            v.push(format!("{} Firehose records had no data (the Lambda answers them Dropped)", self.records_without_data));
+        }
+        for f in &self.read_as_lines {
+            v.push(format!("{f}; read as lines"));
         }
         for f in &self.failed {
             v.push(format!("stopped reading {f}"));
@@ -52,9 +72,6 @@ impl InputStats {
         v
     }
 }
-
-/// Captured Lambda inputs are read whole; this bounds the memory that takes.
-const MAX_CAPTURED: usize = 1 << 30;
 
 fn format_of(a: InputFormatArg) -> InputFormat {
     match a {
@@ -125,25 +142,31 @@ pub fn for_each_record(
         let captured = forced.or_else(|| (args.input_format == InputFormatArg::Auto).then(|| firehose::sniff_captured(&prefix)).flatten());
         let rest: Box<dyn Read> = match captured {
             Some(kind) => {
-                (&mut src).take((MAX_CAPTURED - prefix.len()) as u64).read_to_end(&mut prefix).with_context(|| format!("cannot read {}", f.display()))?;
-                match firehose::read_captured(kind, prefix.clone(), MAX_CAPTURED) {
-                    Ok(c) => {
-                        stats.bytes_in += prefix.len() as u64;
-                        stats.records += c.records.len() as u64;
-                        for (id, e) in &c.failed {
-                            stats.failed_records.push(format!("{}: recordId {id:?}: {e}", f.display()));
-                        }
-                        for r in &c.records {
-                            each(r)?;
-                        }
-                        continue;
+                // Decoded record by record with the Lambda's code and cap, as the function would.
+                let input = io::Cursor::new(prefix).chain(&mut src);
+                let c = firehose::read_captured(kind, input, firehose::MAX_DECOMPRESSED, &mut each)?;
+                stats.bytes_in += c.bytes_in;
+                stats.records += c.records;
+                stats.failed_record_count += c.failed_count;
+                stats.records_without_data += c.without_data;
+                for (id, e) in &c.failed {
+                    stats.failed_records.push(format!("{}: recordId {id:?}: {e}", f.display()));
+                }
+                match (c.error, c.unread) {
+                    (None, _) => continue,
+                    // Looked like one but is not: read it as lines like any other file, and say so.
+                    (Some(CapturedError::NotFirehoseEvent(why) | CapturedError::NotCloudWatch(why)), Some(unread)) if forced.is_none() => {
+                        let what = match kind {
+                            CapturedKind::FirehoseEvent => "a saved Firehose event",
+                            CapturedKind::CloudWatch => "a CloudWatch Logs payload",
+                        };
+                        stats.read_as_lines.push(format!("{} looked like {what} but is not one ({why})", f.display()));
+                        Box::new(io::Cursor::new(unread).chain(src))
                     }
-                    Err(e) if forced.is_some() => {
+                    (Some(e), _) => {
                         stats.failed.push(format!("{}: {e}", f.display()));
                         continue;
                     }
-                    // Looked like one but is not: read it as lines like any other file.
-                    Err(_) => Box::new(io::Cursor::new(prefix)),
                 }
             }
             None => Box::new(io::Cursor::new(prefix).chain(src)),
@@ -167,6 +190,8 @@ pub fn for_each_record(
         stats.malformed += c.malformed;
         stats.truncated += c.truncated;
         stats.unterminated_partial += c.unterminated_partial;
+        stats.joined_lines += c.joined_lines;
+        stats.joined_records += c.joined_records;
     }
     bar.finish_and_clear();
     Ok(stats)

@@ -24,11 +24,12 @@ fn main() -> ExitCode {
         Command::Check { rules, explain } => cmd::check::run(&rules, explain),
         Command::Test { rules, format } => cmd::test::run(&rules, format),
         Command::Run { rules, input, output, dropped, hec } => cmd::run::run(&rules, &input, output.as_deref(), dropped.as_deref(), hec),
-        Command::Report { rules, input, days, format, no_progress, budget, rate } => {
+        Command::Report { rules, input, days, format, no_progress, budget, rate, html } => {
             let budget = budget.as_deref().map(|limit| cmd::report::BudgetArgs { limit: Some(limit), rate: rate.as_deref() });
-            cmd::report::run(&rules, &input, days, format, no_progress, budget)
+            cmd::report::run(&rules, &input, days, format, no_progress, budget, html.as_deref())
         }
         Command::Explain { rules, record, format } => cmd::explain::run(&rules, &record, format),
+        Command::Suggest(args) => cmd::suggest::run(&args),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

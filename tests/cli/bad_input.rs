@@ -55,6 +55,23 @@ fn a_10_mb_line_is_truncated_and_counted_not_lost() {
 }
 
 #[test]
+fn r15_json_lines_with_dockers_keys_are_read_one_record_per_line() {
+    // No newline at the end of `log` and no other keys: JSON lines, not Docker's 16 KiB parts.
+    let line = |i: usize| {
+        format!(r#"{{"log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /p HTTP/1.1\" 503 0 \"-\" \"curl/8\"","stream":"stdout","time":"2026-11-22T10:00:00.{i:06}Z"}}"#)
+    };
+    let input: String = (0..20_000).map(|i| line(i) + "\n").collect();
+    let (o, _d) = run(input.as_bytes(), &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = o.stdout.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    assert!(o.stdout == input.as_bytes(), "every line kept as it is: {lines} lines out\n{}", stderr(&o));
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    // Read as Docker on purpose: joined, and the note says how many lines became how many records.
+    let (o, _d) = run(input.as_bytes(), &["--input-format", "docker"]);
+    assert!(stderr(&o).contains("note: 20000 partial container-log lines were joined into 1 records"), "{}", stderr(&o));
+}
+
+#[test]
 fn empty_input_reports_zero() {
     let (o, _d) = run(b"", &[]);
     assert!(o.status.success(), "{}", stderr(&o));

@@ -110,8 +110,55 @@ fn forcing_a_captured_format_on_other_input_is_a_clear_error() {
     let o = logtrim(&["report", "--input-format", "firehose", s(&rules), s(&f)], b"");
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("not a Firehose transformation event"), "{}", stderr(&o));
-    // JSON lines that carry a `recordId` key are still read as lines under auto-detection.
+    // JSON lines that carry a `recordId` key are still read as lines under auto-detection, with a note.
     let f = dir.file("ids.jsonl", b"{\"recordId\":\"1\",\"log\":\"x\"}\n{\"recordId\":\"2\",\"log\":\"y\"}\n");
-    let v = json(&logtrim(&["report", "--format", "json", s(&rules), s(&f)], b""));
+    let o = logtrim(&["report", "--format", "json", s(&rules), s(&f)], b"");
+    let v = json(&o);
     assert_eq!(v["total"]["records"], 2, "{v}");
+    assert!(stderr(&o).contains("ids.jsonl looked like a saved Firehose event but is not one (missing field `records`"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("read as lines"), "{}", stderr(&o));
+}
+
+fn event_of(records: &[(&str, Option<String>)]) -> Vec<u8> {
+    let recs: Vec<String> = records
+        .iter()
+        .map(|(id, data)| match data {
+            Some(d) => format!(r#"    {{"recordId": "{id}", "approximateArrivalTimestamp": 1795341600000, "data": "{d}"}}"#),
+            None => format!(r#"    {{"recordId": "{id}", "approximateArrivalTimestamp": 1795341600000}}"#),
+        })
+        .collect();
+    format!("{{\n  \"invocationId\": \"i\",\n  \"records\": [\n{}\n  ]\n}}\n", recs.join(",\n")).into_bytes()
+}
+
+#[test]
+fn r15_records_past_the_lambdas_cap_are_undecodable_as_in_the_lambda() {
+    // A record inflating past the Lambda's 64 MiB cap, as gzip members of 1 MiB each, between two that
+    // do not: the Lambda fails it, so the CLI reports it rather than reading 70 MiB of lines.
+    let member = gzip(format!("{{\"log\":\"{}\"}}\n", access(503)).repeat((1 << 20) / 100).as_bytes());
+    let big = encode_base64(&member.repeat(70));
+    let small = encode_base64(format!("{{\"log\":\"{}\"}}\n{{\"log\":\"{}\"}}\n", access(503), access(204)).as_bytes());
+    let dir = Scratch::new("captured-cap");
+    let rules = dir.file("r.yaml", RULES);
+    let event = dir.file("event.json", &event_of(&[("r1", Some(small.clone())), ("r2", Some(big)), ("r3", Some(small))]));
+    let o = logtrim(&["report", "--format", "json", s(&rules), s(&event)], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["total"]["records"], 4, "{v}");
+    let failed = v["input"]["undecodable_firehose_records"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{v}");
+    assert!(failed[0].as_str().unwrap().contains("recordId \"r2\": decompressed data exceeds 67108864 bytes"), "{v}");
+}
+
+#[test]
+fn r15_a_record_without_data_does_not_turn_the_event_into_text() {
+    let lines = format!("{{\"log\":\"{}\"}}\n{{\"log\":\"{}\"}}\n", access(503), access(204));
+    let dir = Scratch::new("captured-no-data");
+    let rules = dir.file("r.yaml", RULES);
+    let event = dir.file("event.json", &event_of(&[("r1", None), ("r2", Some(encode_base64(lines.as_bytes())))]));
+    let o = logtrim(&["report", "--format", "json", s(&rules), s(&event)], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["total"]["records"], 2, "the second record's two lines: {v}");
+    assert_eq!(v["input"]["firehose_records_without_data"], 1, "{v}");
+    assert!(stderr(&o).contains("note: 1 Firehose records had no data (the Lambda answers them Dropped)"), "{}", stderr(&o));
 }

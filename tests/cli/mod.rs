@@ -4,9 +4,12 @@ mod bad_input;
 mod captured;
 mod check;
 mod filters;
+#[cfg(unix)]
+mod html;
 mod report;
 mod run;
 mod sample;
+mod suggest;
 mod summaries;
 
 use std::io::Write;

@@ -135,3 +135,48 @@ fn explain_names_the_rule_and_the_fields() {
     assert_eq!(v["priority"], "critical");
     assert_eq!(v["fields"]["log.status"], "503");
 }
+
+#[test]
+fn r15_explain_reads_stdin_as_a_stream_of_records() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = Scratch::new("explain-stream");
+    let rules = dir.file("r.yaml", RULES);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_logtrim"))
+        .args(["explain", s(&rules), "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let reader = std::thread::spawn(move || {
+        for line in out.lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    // Each record is explained while stdin is still open.
+    for (rec, rule) in [(&records()[1].0, "probes"), (&records()[0].0, "errors")] {
+        writeln!(stdin, "{rec}").unwrap();
+        let decision = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(l) if l.starts_with("decision: ") => break l,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("{rule}: nothing explained while stdin stays open");
+                }
+            }
+        };
+        assert!(decision.starts_with("decision: "), "{decision}");
+        assert_eq!(rx.recv_timeout(Duration::from_secs(30)).unwrap(), format!("rule:     {rule}"));
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    reader.join().unwrap();
+}

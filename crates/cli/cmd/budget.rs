@@ -59,6 +59,8 @@ pub struct Replay {
     end: BudgetStatus,
     /// What the rules alone keep per day at this rate (before the budget).
     rules_keep: u64,
+    /// Seconds into the day and bytes spent, once a simulated minute (for `--html`).
+    curve: Vec<(f64, u64)>,
 }
 
 /// Replays `outcomes` as the licence day that contains `start`, at `rate` input bytes per day.
@@ -73,6 +75,7 @@ pub fn replay(spec: BudgetSpec, outcomes: &[Outcome], rate: u64, start: Timestam
     let mut acc = Accountant::new(spec.clone(), day.start);
     let mut store = MemoryStore::new();
     let mut timeline = vec![];
+    let mut curve = vec![];
     let mut first_shed = [None; 4];
     let (mut level, mut pacing) = (0u8, false);
     let mut next_check = 0.0f64;
@@ -94,6 +97,7 @@ pub fn replay(spec: BudgetSpec, outcomes: &[Outcome], rate: u64, start: Timestam
             if elapsed >= next_check {
                 next_check = elapsed + 60.0;
                 let st = acc.status(now);
+                curve.push((elapsed, st.spent));
                 if st.pacing != pacing {
                     pacing = st.pacing;
                     let what = if pacing {
@@ -126,6 +130,7 @@ pub fn replay(spec: BudgetSpec, outcomes: &[Outcome], rate: u64, start: Timestam
         timeline,
         first_shed,
         rules_keep: (kept_per_pass as f64 * rate as f64 / input as f64) as u64,
+        curve,
     })
 }
 
@@ -174,6 +179,23 @@ impl Replay {
             pct(kept, s.limit),
             gb(e.over_limit)
         );
+    }
+
+    /// The day as `--html` draws it: spend against the limit, and when pacing and shedding start.
+    pub fn chart(&self) -> logtrim_suggest::html::Timeline {
+        let secs = |t: Timestamp| t.duration_since(self.day_start).as_secs_f64();
+        logtrim_suggest::html::Timeline {
+            limit: self.spec.limit,
+            spend: self.curve.clone(),
+            events: self.timeline.iter().map(|e| (secs(e.at), format!("{} {}", self.clock(e.at), e.what))).collect(),
+            caption: format!(
+                "Replayed as one licence day: limit {}/day (\"{}\", the day ends at midnight {}), input {}/day. Critical records are never shed.",
+                gb(self.spec.limit),
+                self.spec.name,
+                self.spec.zone.name(),
+                gb(self.rate)
+            ),
+        }
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -1,30 +1,44 @@
 //! `logtrim explain`: which rule decides one record, and what the rules saw.
 
-use std::io::Read;
-use std::path::Path;
+use std::io;
 
 use anyhow::Context;
-use logtrim_core::RecordKind;
+use logtrim_core::{Decider, RecordKind, RuleSet};
+use logtrim_formats::{InputFormat, ReaderOptions, RecordReader};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::args::OutputFormat;
 
-pub fn run(rules_path: &Path, record: &str, format: OutputFormat) -> anyhow::Result<Outcome> {
+pub fn run(rules_path: &std::path::Path, record: &str, format: OutputFormat) -> anyhow::Result<Outcome> {
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
-    let mut bytes = if record == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("cannot read the record from stdin")?;
-        b
-    } else {
-        record.as_bytes().to_vec()
-    };
-    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        bytes.pop();
-    }
     let mut d = rules.decider();
-    let decision = d.decide_uncounted(&bytes).decision();
-    let (kind, fields) = d.fields_seen(&bytes);
+    if record != "-" {
+        explain(&rules, &mut d, record.trim_end_matches(['\n', '\r']).as_bytes(), format)?;
+        return Ok(Outcome::Ok);
+    }
+    // Each line of stdin is a record, explained as soon as it is read: stdin can be a stream of any
+    // length, and a line is held only up to the length `run` reads whole.
+    let opts = ReaderOptions::default();
+    let mut reader = RecordReader::new(io::stdin().lock(), InputFormat::Text, opts.clone());
+    let mut first = true;
+    while let Some(r) = reader.next_record() {
+        let r = r.context("cannot read the record from stdin")?;
+        if !std::mem::take(&mut first) && format == OutputFormat::Text {
+            println!();
+        }
+        explain(&rules, &mut d, r.bytes, format)?;
+    }
+    let truncated = reader.counters().truncated;
+    if truncated > 0 {
+        eprintln!("note: {truncated} records were longer than {} bytes and were truncated", opts.max_record_bytes);
+    }
+    Ok(Outcome::Ok)
+}
+
+fn explain(rules: &RuleSet, d: &mut Decider, bytes: &[u8], format: OutputFormat) -> anyhow::Result<()> {
+    let decision = d.decide_uncounted(bytes).decision();
+    let (kind, fields) = d.fields_seen(bytes);
     let kind = match kind {
         RecordKind::Json => "json",
         RecordKind::Text => "text",
@@ -53,5 +67,5 @@ pub fn run(rules_path: &Path, record: &str, format: OutputFormat) -> anyhow::Res
             );
         }
     }
-    Ok(Outcome::Ok)
+    Ok(())
 }

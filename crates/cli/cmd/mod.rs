@@ -3,8 +3,10 @@
 pub mod budget;
 pub mod check;
 pub mod explain;
+pub mod html;
 pub mod report;
 pub mod run;
+pub mod suggest;
 pub mod test;
 
 use std::path::Path;

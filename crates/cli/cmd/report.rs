@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use anyhow::Context;
+
 use logtrim_core::record::json::{Index, PathTrie, Raw};
 use logtrim_core::budget::{Timestamp, parse_size};
 use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
@@ -16,21 +18,21 @@ use logtrim_core::time;
 use super::budget;
 
 /// Splunk's license usage searches compute GB as bytes / 1024³.
-const GB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub(crate) const GB: f64 = 1024.0 * 1024.0 * 1024.0;
 
 /// Earliest and latest record timestamps, from the first of `time`, `@timestamp`, `timestamp` that parses.
 #[derive(Default)]
-struct Span {
+pub(crate) struct Span {
     trie: Option<PathTrie>,
     /// The fast JSON scanner's buffers, reused from record to record.
     index: Index,
     /// Epoch milliseconds.
-    min: Option<i64>,
-    max: Option<i64>,
+    pub(crate) min: Option<i64>,
+    pub(crate) max: Option<i64>,
 }
 
 impl Span {
-    fn see(&mut self, rec: &[u8]) {
+    pub(crate) fn see(&mut self, rec: &[u8]) {
         let trie = self.trie.get_or_insert_with(|| {
             PathTrie::new(&[vec!["time".into()], vec!["@timestamp".into()], vec!["timestamp".into()]])
         });
@@ -51,18 +53,18 @@ impl Span {
         }
     }
 
-    fn days(&self) -> Option<f64> {
+    pub(crate) fn days(&self) -> Option<f64> {
         let d = (self.max? - self.min?) as f64 / 86_400_000.0;
         // Less than a minute of data says nothing about a day.
         (d * 86_400.0 >= 60.0).then_some(d)
     }
 }
 
-fn pct(part: u64, whole: u64) -> f64 {
+pub(crate) fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
 }
 
-fn human(bytes: u64) -> String {
+pub(crate) fn human(bytes: u64) -> String {
     let b = bytes as f64;
     if b >= GB {
         format!("{:.2} GB", b / GB)
@@ -123,6 +125,7 @@ pub fn run(
     format: OutputFormat,
     no_progress: bool,
     budget_args: Option<BudgetArgs>,
+    html: Option<&Path>,
 ) -> anyhow::Result<Outcome> {
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
     if let Some(d) = days {
@@ -142,10 +145,14 @@ pub fn run(
     let mut span = Span::default();
     let mut sink = Tally { events: Vec::new(), outcomes: budget_spec.is_some().then(Vec::new), input: 0 };
     let start = Timestamp::now();
+    let mut pictures = html.map(|_| super::html::Pictures::new());
     let stats = for_each_record(input, !no_progress, |rec| {
         sink.input = clamp(rec.len() as u64 + 1);
         let fallback = pipeline.last_summarized_time().unwrap_or(start);
-        pipeline.push(rec, fallback, &mut sink);
+        let (d, _) = pipeline.push(rec, fallback, &mut sink);
+        if let Some(p) = &mut pictures {
+            p.add(rec, d);
+        }
         if days.is_none() || budget_spec.is_some() {
             span.see(rec);
         }
@@ -184,6 +191,10 @@ pub fn run(
         })
         .collect();
     let out = Output::new(&total);
+    if let (Some(path), Some(p)) = (html, pictures) {
+        let page = p.report_page(&rules, &rows, &total, days, days_source, out.any().then(|| out.sent()), replay.as_ref());
+        std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    }
     match format {
         OutputFormat::Text => {
             print_text(&rules, &rows, &total, &stats, days, days_source);
@@ -263,7 +274,7 @@ fn print_text(
 }
 
 /// A span of days as a person would say it: samples are often minutes long, and "0.00 days" says nothing.
-fn span(days: f64) -> String {
+pub(crate) fn span(days: f64) -> String {
     let secs = days * 86_400.0;
     if days >= 1.0 {
         format!("{days:.2} days")
@@ -303,8 +314,11 @@ fn json_doc(
             "files": stats.files, "records": total.matched, "bytes": total.matched_bytes,
             "lines": stats.lines, "empty_lines": stats.empty, "malformed_lines": stats.malformed,
             "truncated_records": stats.truncated, "unterminated_partials": stats.unterminated_partial,
+            "joined_partial_lines": stats.joined_lines, "joined_records": stats.joined_records,
             "invalid_json_records": invalid_json, "failed_files": stats.failed,
             "undecodable_firehose_records": stats.failed_records,
+            "undecodable_firehose_record_count": stats.failed_record_count,
+            "firehose_records_without_data": stats.records_without_data, "read_as_lines": stats.read_as_lines,
         },
         "rules": rule_rows,
         "total": {"records": total.matched, "bytes": total.matched_bytes, "kept_records": total.kept, "kept_bytes": total.kept_bytes,

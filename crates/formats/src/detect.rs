@@ -15,8 +15,15 @@ pub(crate) fn classify(line: &[u8]) -> InputFormat {
         .position(|b| !b.is_ascii_whitespace())
         .map(|i| line[i]);
     match first {
+        // A json-file line whose `log` lacks the newline is a 16 KiB part; short ones are JSON lines
+        // that happen to have Docker's keys, and joining them as parts would make one record of many.
         Some(b'{') => match docker::parse(line) {
-            Some(d) if d.stream.is_some() && d.time.is_some() && d.only_docker_keys => {
+            Some(d)
+                if d.stream.is_some()
+                    && d.time.is_some()
+                    && d.only_docker_keys
+                    && d.is_as_written(line) =>
+            {
                 InputFormat::Docker
             }
             _ => InputFormat::Json,
@@ -91,6 +98,10 @@ mod tests {
             InputFormat::Json
         );
         assert_eq!(
+            classify(br#"{"log":"GET / 503","stream":"stdout","time":"2019-01-01T11:11:11Z"}"#),
+            InputFormat::Json
+        );
+        assert_eq!(
             classify(br#"[1554141513.598656,{"log":"x"}]"#),
             InputFormat::Json
         );
@@ -113,5 +124,8 @@ mod tests {
         assert_eq!(detect(b"{}", b"x\n{}", true, 16), InputFormat::Json);
         assert_eq!(detect(b"x", b"{}\n", true, 16), InputFormat::Text);
         assert_eq!(detect(b"x", b"{}\n{}\n", true, 2), InputFormat::Text);
+        // A stream's last part, short and without its newline, among json-file lines.
+        let last = br#"{"log":"$ ","stream":"stdout","time":"t"}"#;
+        assert_eq!(detect(d, &[&d[..], b"\n", last].concat(), true, 16), InputFormat::Docker);
     }
 }

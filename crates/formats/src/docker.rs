@@ -20,10 +20,21 @@ pub(crate) struct DockerLine {
     pub only_docker_keys: bool,
 }
 
+/// Docker splits a longer line into parts of this many bytes; only a stream's very last part (output
+/// that ended without a newline) is shorter.
+pub(crate) const PART_BYTES: usize = 16 * 1024;
+
 impl DockerLine {
     /// True when `log` does not end in a newline, i.e. the line continues in the next part.
     pub(crate) fn is_partial(&self, line: &[u8]) -> bool {
         !ends_with_newline(&line[self.log.0..self.log.1])
+    }
+
+    /// Whether the line has the shape the json-file driver writes: a `log` ending in a newline, or a
+    /// part of a longer line, which carries at least [`PART_BYTES`] (escaped, at least as many).
+    /// JSON lines of the same keys whose `log` lacks the newline do not.
+    pub(crate) fn is_as_written(&self, line: &[u8]) -> bool {
+        !self.is_partial(line) || self.log.1 - self.log.0 >= PART_BYTES
     }
 }
 
@@ -90,6 +101,9 @@ mod tests {
         let l = br#"{"log":"part","stream":"stdout","time":"t","kubernetes":{"pod_name":"x"}}"#;
         let d = parse(l).unwrap();
         assert!(d.is_partial(l));
+        assert!(!d.is_as_written(l), "a short part is only ever a stream's last");
+        let l = format!(r#"{{"log":"{}","stream":"stdout","time":"t"}}"#, "x".repeat(PART_BYTES));
+        assert!(parse(l.as_bytes()).unwrap().is_as_written(l.as_bytes()));
         assert!(!d.only_docker_keys);
         assert!(parse(br#""log":"x\n","stream":"stdout","time":"t"}"#).is_none());
         assert!(parse(br#"{"log":1,"stream":"stdout","time":"t"}"#).is_none());

@@ -17,12 +17,14 @@
 //!   `key` hashes a value that is unique per event and identical when the event comes back through
 //!   re-ingestion (never arrival order or time).
 
+use std::cell::{Cell, RefCell};
 use std::io::Read;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
 use logtrim_core::record::json::push_json_str;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// Decompressed payloads larger than this are refused (a decompression bomb, or a CloudWatch payload
@@ -62,12 +64,6 @@ pub enum DecodeError {
         line: usize,
         /// serde_json's message.
         message: String,
-    },
-    /// A record that is not UTF-8 (HEC events are JSON strings).
-    #[error("line {line}: not valid UTF-8")]
-    NotUtf8 {
-        /// 1-based line number within the decompressed data.
-        line: usize,
     },
 }
 
@@ -343,20 +339,36 @@ pub fn sniff_captured(prefix: &[u8]) -> Option<CapturedKind> {
     }
 }
 
-/// The records a captured document held, in order, as the Lambda's rules see them: each NDJSON or text
-/// line, and each CloudWatch Logs event as built by [`cloudwatch_record`].
+/// What [`read_captured`] found in a captured document besides the records it handed over.
 #[derive(Debug, Default)]
 pub struct Captured {
-    /// The records.
-    pub records: Vec<Vec<u8>>,
+    /// Records handed over: NDJSON or text lines, and CloudWatch Logs events.
+    pub records: u64,
+    /// Firehose records read.
+    pub firehose_records: u64,
     /// Firehose records that could not be decoded (the Lambda answers them `ProcessingFailed`), by
-    /// `recordId`.
+    /// `recordId`: the first [`FAILED_LISTED`] of them.
     pub failed: Vec<(String, DecodeError)>,
+    /// How many Firehose records could not be decoded, listed or not.
+    pub failed_count: u64,
+    /// Firehose records without `data`, read as empty as the Lambda reads them (it answers them
+    /// `Dropped`).
+    pub without_data: u64,
     /// CloudWatch Logs `CONTROL_MESSAGE`s (no log data; the Lambda drops them).
-    pub control_messages: usize,
+    pub control_messages: u64,
+    /// Bytes of the document read, as stored (compressed or not).
+    pub bytes_in: u64,
+    /// Why the document was not read to its end; what is counted above was read before.
+    pub error: Option<CapturedError>,
+    /// When the document turned out not to be of the kind asked for before any of its records was read:
+    /// the bytes taken from the input, to be read again as lines followed by the rest of the input.
+    pub unread: Option<Vec<u8>>,
 }
 
-/// Why a captured document could not be read as a whole.
+/// How many undecodable Firehose records [`Captured::failed`] lists.
+pub const FAILED_LISTED: usize = 100;
+
+/// Why a captured document could not be read to its end.
 #[derive(Debug, thiserror::Error)]
 pub enum CapturedError {
     /// Not a Firehose transformation event.
@@ -365,60 +377,284 @@ pub enum CapturedError {
     /// Not a CloudWatch Logs subscription payload.
     #[error("not a CloudWatch Logs subscription payload: {0}")]
     NotCloudWatch(String),
+    /// A Firehose record longer than any record whose data could decode within the cap.
+    #[error("a Firehose record is longer than {limit} bytes of JSON: its data could not decode within the cap")]
+    RecordTooLarge {
+        /// The longest record read, in bytes.
+        limit: u64,
+    },
+    /// Reading the document failed (I/O, or its gzip or zlib stream is corrupt).
+    #[error("cannot read the document: {0}")]
+    Io(#[source] std::io::Error),
 }
 
-/// Only what a saved invocation event needs for reading; other members are ignored.
-#[derive(Deserialize)]
-struct SavedEvent {
-    records: Vec<SavedRecord>,
+impl CapturedError {
+    /// Whether the document is simply not of the kind asked for (rather than broken or unreadable).
+    pub fn is_other_kind(&self) -> bool {
+        matches!(self, CapturedError::NotFirehoseEvent(_) | CapturedError::NotCloudWatch(_))
+    }
 }
 
+/// One Firehose record of a saved invocation event; other members are ignored. A missing `data` is
+/// read as empty, as the Lambda's request type reads it.
 #[derive(Deserialize)]
 struct SavedRecord {
     #[serde(rename = "recordId")]
     record_id: String,
-    data: String,
+    data: Option<String>,
 }
 
-/// Reads a whole captured document of the given kind into its records, decoding each Firehose record
-/// with the Lambda's own [`decode_data`]. A record that does not decode is listed in
-/// [`Captured::failed`]; the document itself failing to parse is an error.
-pub fn read_captured(kind: CapturedKind, bytes: Vec<u8>, limit: usize) -> Result<Captured, CapturedError> {
+/// A record's JSON beyond the base64 of the cap: its id and other members.
+const RECORD_SLACK: u64 = 64 << 10;
+
+/// Reads a captured document of the given kind from `input` (plain, gzip or zlib), handing each record
+/// to `each` in order, as the Lambda's rules see it: each NDJSON or text line, and each CloudWatch Logs
+/// event as built by [`cloudwatch_record`]. A Firehose event is read one record at a time, each decoded
+/// with the Lambda's own [`decode_data`] and its `limit` (the Lambda's is [`MAX_DECOMPRESSED`]), so
+/// memory holds one record whatever the document's size; a record that does not decode is counted in
+/// [`Captured::failed`]. A CloudWatch Logs payload is one record: it is read whole, up to `limit`.
+///
+/// The document failing part-way is not an error of this function: [`Captured::error`] says why, after
+/// the records read before; an error from `each` stops the reading and is returned.
+pub fn read_captured<R: Read, E>(
+    kind: CapturedKind,
+    input: R,
+    limit: usize,
+    mut each: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<Captured, E> {
     let mut out = Captured::default();
     match kind {
-        CapturedKind::FirehoseEvent => {
-            let (_, plain) = decompress(bytes, limit).map_err(|e| CapturedError::NotFirehoseEvent(e.to_string()))?;
-            let event: SavedEvent =
-                serde_json::from_slice(&plain).map_err(|e| CapturedError::NotFirehoseEvent(e.to_string()))?;
-            for r in event.records {
-                match decode_data(&r.data, limit) {
-                    Ok(d) => out.push(d.payload),
-                    Err(e) => out.failed.push((r.record_id, e)),
-                }
-            }
-        }
-        CapturedKind::CloudWatch => match decode(bytes, limit) {
-            Ok(Decoded { payload: p @ (Payload::CloudWatch(_) | Payload::CloudWatchControl), .. }) => out.push(p),
-            Ok(_) => return Err(CapturedError::NotCloudWatch("no \"messageType\" member".into())),
-            Err(e) => return Err(CapturedError::NotCloudWatch(e.to_string())),
-        },
+        CapturedKind::FirehoseEvent => read_event(input, limit, &mut each, &mut out)?,
+        CapturedKind::CloudWatch => read_cloudwatch(input, limit, &mut each, &mut out)?,
     }
     Ok(out)
 }
 
-impl Captured {
-    fn push(&mut self, payload: Payload) {
-        match &payload {
-            Payload::Lines(_) => self.records.extend(payload.lines().map(|(_, l)| l.to_vec())),
-            Payload::CloudWatch(cw) => {
-                for ev in &cw.log_events {
-                    let mut buf = Vec::new();
-                    cloudwatch_record(cw, ev, &mut buf);
-                    self.records.push(buf);
-                }
+/// Hands over the records a decoded payload holds.
+fn emit<E>(payload: &Payload, scratch: &mut Vec<u8>, each: &mut dyn FnMut(&[u8]) -> Result<(), E>, out: &mut Captured) -> Result<(), E> {
+    match payload {
+        Payload::Lines(_) => {
+            for (_, l) in payload.lines() {
+                out.records += 1;
+                each(l)?;
             }
-            Payload::CloudWatchControl => self.control_messages += 1,
         }
+        Payload::CloudWatch(cw) => {
+            for ev in &cw.log_events {
+                cloudwatch_record(cw, ev, scratch);
+                out.records += 1;
+                each(scratch)?;
+            }
+        }
+        Payload::CloudWatchControl => out.control_messages += 1,
+    }
+    Ok(())
+}
+
+fn read_cloudwatch<R: Read, E>(input: R, limit: usize, each: &mut dyn FnMut(&[u8]) -> Result<(), E>, out: &mut Captured) -> Result<(), E> {
+    let mut bytes = Vec::new();
+    // More than `limit` stored bytes cannot decode within it (compression only ever helps a little on
+    // data that does not compress), and the read stops there.
+    if let Err(e) = input.take(limit as u64 + 1).read_to_end(&mut bytes) {
+        out.error = Some(CapturedError::Io(e));
+        return Ok(());
+    }
+    out.bytes_in = bytes.len() as u64;
+    match decode(bytes, limit) {
+        Ok(Decoded { payload: p @ (Payload::CloudWatch(_) | Payload::CloudWatchControl), .. }) => emit(&p, &mut Vec::new(), each, out)?,
+        Ok(Decoded { payload: Payload::Lines(plain), .. }) => {
+            out.error = Some(CapturedError::NotCloudWatch("no \"messageType\" member".into()));
+            // Decompressed, the document reads as the same lines.
+            out.unread = Some(plain);
+        }
+        Err(e) => out.error = Some(CapturedError::NotCloudWatch(e.to_string())),
+    }
+    Ok(())
+}
+
+/// What a Firehose event's reading shares between its layers: the deserializer, the visitor, and the
+/// readers underneath.
+struct EventState<'a, E> {
+    limit: usize,
+    each: &'a mut dyn FnMut(&[u8]) -> Result<(), E>,
+    out: &'a mut Captured,
+    /// The error `each` returned, carried out of the deserializer.
+    stopped: Option<E>,
+    scratch: Vec<u8>,
+}
+
+/// The input as stored, kept while no record has been read (so a document of another kind can be read
+/// again as lines), and counted.
+struct Tee<'a, R> {
+    inner: R,
+    kept: &'a RefCell<Option<Vec<u8>>>,
+    read_one: &'a Cell<bool>,
+    bytes: &'a Cell<u64>,
+}
+
+impl<R: Read> Read for Tee<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bytes.set(self.bytes.get() + n as u64);
+        let mut kept = self.kept.borrow_mut();
+        if self.read_one.get() {
+            *kept = None;
+        } else if let Some(k) = kept.as_mut() {
+            k.extend_from_slice(&buf[..n]);
+        }
+        Ok(n)
+    }
+}
+
+/// The decompressed document, refusing to read more than `bound` bytes for one record: the JSON
+/// string of a record's `data` is held whole while it is parsed.
+struct Bounded<'a, R> {
+    inner: R,
+    since: &'a Cell<u64>,
+    bound: u64,
+}
+
+impl<R: Read> Read for Bounded<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.since.get() > self.bound {
+            return Err(std::io::Error::other("record too long"));
+        }
+        let n = self.inner.read(buf)?;
+        self.since.set(self.since.get() + n as u64);
+        Ok(n)
+    }
+}
+
+fn read_event<R: Read, E>(input: R, limit: usize, each: &mut dyn FnMut(&[u8]) -> Result<(), E>, out: &mut Captured) -> Result<(), E> {
+    let kept = RefCell::new(Some(Vec::new()));
+    let (read_one, bytes, since) = (Cell::new(false), Cell::new(0), Cell::new(0));
+    let bound = base64_len(limit) as u64 + RECORD_SLACK;
+    let mut tee = Tee { inner: input, kept: &kept, read_one: &read_one, bytes: &bytes };
+    let mut head = [0u8; 2];
+    let mut n = 0;
+    while n < head.len() {
+        match tee.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                out.error = Some(CapturedError::Io(e));
+                return Ok(());
+            }
+        }
+    }
+    let stored = std::io::Cursor::new(head[..n].to_vec()).chain(tee);
+    let plain: Box<dyn Read + '_> = match sniff(&head[..n]) {
+        Compression::None => Box::new(stored),
+        Compression::Gzip => Box::new(MultiGzDecoder::new(stored)),
+        Compression::Zlib => Box::new(ZlibDecoder::new(stored)),
+    };
+    let reader = std::io::BufReader::with_capacity(64 << 10, Bounded { inner: plain, since: &since, bound });
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let mut state = EventState { limit, each, out, stopped: None, scratch: Vec::new() };
+    let result = EventSeed { state: &mut state, read_one: &read_one, since: &since }.deserialize(&mut de).and_then(|()| de.end());
+    drop(de);
+    let EventState { stopped, out, .. } = state;
+    if let Some(e) = stopped {
+        return Err(e);
+    }
+    out.bytes_in = bytes.get();
+    if let Err(e) = result {
+        out.error = Some(if since.get() > bound {
+            CapturedError::RecordTooLarge { limit: bound }
+        } else if e.is_io() {
+            CapturedError::Io(e.into())
+        } else {
+            CapturedError::NotFirehoseEvent(e.to_string())
+        });
+        if out.firehose_records == 0 && out.error.as_ref().is_some_and(CapturedError::is_other_kind) {
+            out.unread = kept.borrow_mut().take();
+        }
+    }
+    Ok(())
+}
+
+/// The event object: its `records` array is read element by element; other members are skipped.
+struct EventSeed<'s, 'a, E> {
+    state: &'s mut EventState<'a, E>,
+    read_one: &'s Cell<bool>,
+    since: &'s Cell<u64>,
+}
+
+impl<'de, E> DeserializeSeed<'de> for EventSeed<'_, '_, E> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, E> Visitor<'de> for EventSeed<'_, '_, E> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a Firehose transformation event")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut records = false;
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "records" && !records {
+                records = true;
+                map.next_value_seed(RecordsSeed { state: &mut *self.state, read_one: self.read_one, since: self.since })?;
+            } else {
+                map.next_value::<IgnoredAny>()?;
+            }
+        }
+        if !records {
+            return Err(serde::de::Error::missing_field("records"));
+        }
+        Ok(())
+    }
+}
+
+/// The `records` array: each record decoded and handed over as soon as it is read.
+struct RecordsSeed<'s, 'a, E> {
+    state: &'s mut EventState<'a, E>,
+    read_one: &'s Cell<bool>,
+    since: &'s Cell<u64>,
+}
+
+impl<'de, E> DeserializeSeed<'de> for RecordsSeed<'_, '_, E> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, E> Visitor<'de> for RecordsSeed<'_, '_, E> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of Firehose records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let st = self.state;
+        while let Some(r) = seq.next_element::<SavedRecord>()? {
+            self.read_one.set(true);
+            self.since.set(0);
+            st.out.firehose_records += 1;
+            let data = r.data.unwrap_or_else(|| {
+                st.out.without_data += 1;
+                String::new()
+            });
+            let step = match decode_data(&data, st.limit) {
+                Ok(d) => emit(&d.payload, &mut st.scratch, st.each, st.out),
+                Err(e) => {
+                    st.out.failed_count += 1;
+                    if st.out.failed.len() < FAILED_LISTED {
+                        st.out.failed.push((r.record_id, e));
+                    }
+                    Ok(())
+                }
+            };
+            if let Err(e) = step {
+                st.stopped = Some(e);
+                return Err(serde::de::Error::custom("stopped by the reader's caller"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -544,14 +780,68 @@ mod tests {
             encode_base64(&gz(cw)),
         );
         assert_eq!(sniff_captured(event.as_bytes()), Some(CapturedKind::FirehoseEvent));
-        let c = read_captured(CapturedKind::FirehoseEvent, event.into_bytes(), 1 << 20).unwrap();
-        let recs: Vec<String> = c.records.iter().map(|r| String::from_utf8(r.clone()).unwrap()).collect();
-        assert_eq!(recs[..2], [r#"{"log":"one"}"#, r#"{"log":"two"}"#]);
-        assert_eq!(recs[2], r#"{"cloudwatch":{"id":"e1","logGroup":"g","logStream":"s"},"log":"hello"}"#);
-        assert_eq!(recs[3], r#"{"cloudwatch":{"id":"e2","logGroup":"g","logStream":"s"},"level":"error"}"#);
-        assert_eq!(c.failed.len(), 1);
-        assert_eq!(c.failed[0].0, "c");
-        assert!(matches!(c.failed[0].1, DecodeError::Base64(_)));
+        for input in [event.clone().into_bytes(), gz(event.as_bytes())] {
+            let (c, recs) = read_all(CapturedKind::FirehoseEvent, &input, 1 << 20);
+            assert_eq!(recs[..2], [r#"{"log":"one"}"#, r#"{"log":"two"}"#]);
+            assert_eq!(recs[2], r#"{"cloudwatch":{"id":"e1","logGroup":"g","logStream":"s"},"log":"hello"}"#);
+            assert_eq!(recs[3], r#"{"cloudwatch":{"id":"e2","logGroup":"g","logStream":"s"},"level":"error"}"#);
+            assert_eq!((c.records, c.firehose_records, c.failed_count), (4, 3, 1));
+            assert_eq!(c.failed[0].0, "c");
+            assert!(matches!(c.failed[0].1, DecodeError::Base64(_)));
+            assert!(c.error.is_none(), "{:?}", c.error);
+            assert_eq!(c.bytes_in, input.len() as u64);
+        }
+    }
+
+    fn read_all(kind: CapturedKind, input: &[u8], limit: usize) -> (Captured, Vec<String>) {
+        let mut recs = Vec::new();
+        let c = read_captured(kind, input, limit, |r| {
+            recs.push(String::from_utf8(r.to_vec()).unwrap());
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        (c, recs)
+    }
+
+    fn event_of(records: &[String]) -> String {
+        format!(r#"{{"invocationId":"i","records":[{}]}}"#, records.join(","))
+    }
+
+    #[test]
+    fn r15_captured_records_decode_within_the_lambdas_cap_one_at_a_time() {
+        // Records that inflate past the cap fail as the Lambda fails them, and the others still count.
+        let bomb = encode_base64(&gz(&b"x\n".repeat(600_000)));
+        let fine = encode_base64(b"{\"log\":\"ok\"}\n");
+        let records: Vec<String> = [&bomb, &fine, &bomb]
+            .iter()
+            .enumerate()
+            .map(|(i, d)| format!(r#"{{"recordId":"{i}","data":"{d}"}}"#))
+            .collect();
+        let (c, recs) = read_all(CapturedKind::FirehoseEvent, event_of(&records).as_bytes(), 1 << 20);
+        assert_eq!(recs, [r#"{"log":"ok"}"#]);
+        assert_eq!(c.failed_count, 2);
+        assert_eq!(c.failed[0].1, DecodeError::TooLarge { limit: 1 << 20 });
+        // Each record is handed over before the next one is read: a broken document stops after them.
+        let broken = format!(r#"{{"records":[{},{{"recordId":"x","data":"#, records[1]);
+        let (c, recs) = read_all(CapturedKind::FirehoseEvent, broken.as_bytes(), 1 << 20);
+        assert_eq!(recs.len(), 1);
+        assert!(matches!(c.error, Some(CapturedError::NotFirehoseEvent(_))), "{:?}", c.error);
+        assert!(c.unread.is_none(), "records were read: it is not read again");
+        // A record whose JSON is longer than any data that could decode within the cap stops the reading
+        // without being held whole.
+        let long = event_of(&[records[1].clone(), format!(r#"{{"recordId":"big","data":"{}"}}"#, "A".repeat(3 << 20))]);
+        let (c, recs) = read_all(CapturedKind::FirehoseEvent, long.as_bytes(), 1 << 20);
+        assert_eq!(recs.len(), 1);
+        assert!(matches!(c.error, Some(CapturedError::RecordTooLarge { .. })), "{:?}", c.error);
+    }
+
+    #[test]
+    fn r15_a_record_without_data_is_read_as_empty_like_the_lambda_reads_it() {
+        let records = [r#"{"recordId":"a"}"#.to_string(), format!(r#"{{"recordId":"b","data":"{}"}}"#, encode_base64(b"line\n"))];
+        let (c, recs) = read_all(CapturedKind::FirehoseEvent, event_of(&records).as_bytes(), 1 << 20);
+        assert_eq!(recs, ["line"]);
+        assert_eq!((c.firehose_records, c.without_data), (2, 1));
+        assert!(c.error.is_none());
     }
 
     #[test]
@@ -560,10 +850,11 @@ mod tests {
         let z = gz(cw);
         // Only the first bytes of the stream are needed to tell.
         assert_eq!(sniff_captured(&z[..z.len() - 4]), Some(CapturedKind::CloudWatch));
-        let c = read_captured(CapturedKind::CloudWatch, z, 1 << 20).unwrap();
-        assert_eq!(c.records.len(), 1);
+        let (c, recs) = read_all(CapturedKind::CloudWatch, &z, 1 << 20);
+        assert_eq!(recs.len(), 1);
+        assert_eq!(c.records, 1);
         let control = gz(br#"{"messageType":"CONTROL_MESSAGE","logEvents":[]}"#);
-        assert_eq!(read_captured(CapturedKind::CloudWatch, control, 1 << 20).unwrap().control_messages, 1);
+        assert_eq!(read_all(CapturedKind::CloudWatch, &control, 1 << 20).0.control_messages, 1);
     }
 
     #[test]
@@ -571,9 +862,17 @@ mod tests {
         assert_eq!(sniff_captured(br#"{"log":"the \"recordId\" was x"}"#), None);
         assert_eq!(sniff_captured(b"recordId messageType"), None);
         assert_eq!(sniff_captured(b""), None);
-        // A JSON-lines file whose records really have the key: sniffed, then rejected as a whole.
+        // A JSON-lines file whose records really have the key: sniffed, then handed back to be read as
+        // lines, every byte taken from the input with it.
         let nd = b"{\"recordId\":\"1\"}\n{\"recordId\":\"2\"}\n".to_vec();
         assert_eq!(sniff_captured(&nd), Some(CapturedKind::FirehoseEvent));
-        assert!(read_captured(CapturedKind::FirehoseEvent, nd, 1 << 20).is_err());
+        let (c, recs) = read_all(CapturedKind::FirehoseEvent, &nd, 1 << 20);
+        assert!(recs.is_empty());
+        assert!(matches!(c.error, Some(CapturedError::NotFirehoseEvent(_))), "{:?}", c.error);
+        assert_eq!(c.unread.as_deref(), Some(&nd[..]));
+        let nd = b"{\"messageType\":\"1\"}\n{\"messageType\":\"2\"}\n".to_vec();
+        let c = read_all(CapturedKind::CloudWatch, &nd, 1 << 20).0;
+        assert!(matches!(c.error, Some(CapturedError::NotCloudWatch(_))), "{:?}", c.error);
+        assert_eq!(c.unread.as_deref(), Some(&nd[..]));
     }
 }

@@ -189,6 +189,11 @@ pub struct ReaderCounters {
     /// CRI/Docker partial lines still waiting for their final part at the end of the input;
     /// each was returned as a record of its own.
     pub unterminated_partial: u64,
+    /// CRI/Docker lines that were parts of a longer message (its last part included), joined
+    /// into [`joined_records`](Self::joined_records) records.
+    pub joined_lines: u64,
+    /// Records built by joining partial lines.
+    pub joined_records: u64,
     /// CRI records whose message had invalid UTF-8, replaced by U+FFFD to keep the JSON valid.
     pub invalid_utf8: u64,
 }

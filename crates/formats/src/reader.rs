@@ -233,6 +233,7 @@ impl<R: Read> RecordReader<R> {
                 Some(l) => {
                     let slot = &mut self.pending[l.stream as usize];
                     if l.partial || slot.active {
+                        c.joined_lines += 1;
                         if !slot.active {
                             slot.begin(line.number, l.time, b"");
                         }
@@ -274,6 +275,7 @@ impl<R: Read> RecordReader<R> {
                     if !partial && !slot.active {
                         return passed(c, json);
                     }
+                    c.joined_lines += 1;
                     if !slot.active {
                         slot.begin(line.number, span(d.time), stream);
                     }
@@ -305,6 +307,7 @@ impl<R: Read> RecordReader<R> {
             docker::write_record(&mut self.out, &p.msg, &p.stream, &p.time);
         }
         self.counters.truncated += u64::from(p.truncated);
+        self.counters.joined_records += 1;
         Emit {
             src: Src::Out,
             line: p.line,

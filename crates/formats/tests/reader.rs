@@ -234,6 +234,7 @@ fn cri_partials_join_per_stream_with_the_first_time() {
     assert_eq!(got[2].0["log"], "alone");
     assert_eq!(out.counters.unterminated_partial, 0);
     assert_eq!(out.counters.lines, 6);
+    assert_eq!((out.counters.joined_lines, out.counters.joined_records), (5, 2));
 }
 
 #[test]
@@ -307,7 +308,8 @@ fn docker_complete_lines_pass_through_unchanged() {
 
 #[test]
 fn docker_16k_partials_are_joined_per_stream() {
-    let big = "a\\\"".repeat(16384 / 3);
+    // Parts of 16 KiB, as Docker writes them: two characters per `a\"`.
+    let big = "a\\\"".repeat(16384 / 2);
     let mut input = String::new();
     input += &format!(
         "{{\"log\":\"{big}\",\"stream\":\"stdout\",\"time\":\"2019-01-01T11:11:11.1Z\"}}\n"
@@ -324,7 +326,7 @@ fn docker_16k_partials_are_joined_per_stream() {
     assert_eq!(out.format, InputFormat::Docker);
     assert_eq!(out.recs.len(), 2);
     let v = out.recs[0].json();
-    let expect = "a\\\"".repeat(16384 / 3).replace("\\\"", "\"");
+    let expect = "a\\\"".repeat(16384 / 2).replace("\\\"", "\"");
     assert_eq!(v["log"].as_str().unwrap(), format!("{expect}{expect}end\n"));
     assert_eq!(v["stream"], "stdout");
     assert_eq!(v["time"], "2019-01-01T11:11:11.1Z");
@@ -334,6 +336,27 @@ fn docker_16k_partials_are_joined_per_stream() {
     assert_eq!(v["stream"], "stderr");
     assert_eq!(out.recs[1].line, 2);
     assert_eq!(out.counters.unterminated_partial, 0);
+    assert_eq!((out.counters.joined_lines, out.counters.joined_records), (5, 2));
+}
+
+#[test]
+fn r15_json_lines_with_dockers_keys_are_not_joined_into_one_record() {
+    // JSON lines whose `log` has no trailing newline and no other keys: not Docker's 16 KiB parts.
+    let line = |i: usize| {
+        format!(
+            r#"{{"log":"10.0.0.{i} - - [22/Nov/2026:10:00:00 +0000] \"GET /api HTTP/1.1\" 503 0 \"-\" \"curl/8\"","stream":"stdout","time":"2026-11-22T10:00:00.{i:06}Z"}}"#
+        )
+    };
+    let input: String = (0..20_000).map(|i| line(i) + "\n").collect();
+    let out = read(input.as_bytes(), InputFormat::Auto);
+    assert_eq!(out.format, InputFormat::Json);
+    assert_eq!(out.recs.len(), 20_000);
+    assert_eq!(out.recs[19_999].text(), line(19_999));
+    assert_eq!((out.counters.joined_lines, out.counters.joined_records), (0, 0));
+    // Read as Docker on purpose, they are joined, and the counters say how many into how many.
+    let out = read(input.as_bytes(), InputFormat::Docker);
+    assert_eq!(out.recs.len(), 1);
+    assert_eq!((out.counters.joined_lines, out.counters.joined_records), (20_000, 1));
 }
 
 #[test]

@@ -8,7 +8,7 @@
 //! | `LOGTRIM_OUTPUT` | `hec` | `hec`: HEC event JSON; `original`: the kept records' bytes, one per line |
 //! | `LOGTRIM_HEC_TIME` … `LOGTRIM_HEC_FIELDS` | see [`MappingSpec::default`] | the HEC mapping templates |
 //! | `LOGTRIM_DELIVERY_STREAM` | from the event's `deliveryStreamArn` | stream to re-ingest overflow into |
-//! | `LOGTRIM_RESPONSE_LIMIT` | `6000000` | response size cap in bytes (Lambda's limit is 6 MiB) |
+//! | `LOGTRIM_RESPONSE_LIMIT` | `6000000` | response size cap in bytes, `6000000..=6291456` (Lambda's limit is 6 MiB; below, the answers every record needs may not fit) |
 //! | `LOGTRIM_REINGEST_MAX_ATTEMPTS` | `10` | PutRecordBatch attempts before the invocation fails |
 //! | `LOGTRIM_REINGEST_BACKOFF_MS` | `100` | first retry delay, doubled per attempt up to 5 s |
 //! | `LOGTRIM_MAX_DECOMPRESSED` | `67108864` | per-record decompressed size cap |
@@ -23,7 +23,7 @@ use logtrim_core::RuleSet;
 
 use crate::hec::{Mapping, MappingSpec};
 use crate::reingest::RetryPolicy;
-use crate::transform::{Output, Settings};
+use crate::transform::{self, Output, Settings};
 
 /// Where the rule set comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -129,6 +129,22 @@ impl Config {
         if let Err(es) = Mapping::new(&hec) {
             errors.extend(es.into_iter().map(|e| format!("LOGTRIM_HEC_{}: {} in {:?}", e.name.to_uppercase(), e.message, e.template)));
         }
+        let (min, max) = (transform::MIN_RESPONSE_LIMIT as u64, transform::MAX_RESPONSE_LIMIT as u64);
+        let response_limit = match set("LOGTRIM_RESPONSE_LIMIT").map(|v| (v.trim().parse::<u64>(), v)) {
+            None => min,
+            Some((Ok(n), _)) if (min..=max).contains(&n) => n,
+            Some((Ok(n), _)) if n < min => {
+                errors.push(format!(
+                    "LOGTRIM_RESPONSE_LIMIT: {n} is below {min}: every record of a request is answered, even \
+                     without data, and those answers alone can take nearly the request's size, up to 6 MB"
+                ));
+                min
+            }
+            Some((_, v)) => {
+                errors.push(format!("LOGTRIM_RESPONSE_LIMIT: expected an integer in {min}..={max} (Lambda's 6 MiB), got {v:?}"));
+                min
+            }
+        } as usize;
         let mut num = |k: &str, default: u64, min: u64, max: u64| -> u64 {
             match set(k) {
                 None => default,
@@ -141,7 +157,6 @@ impl Config {
                 },
             }
         };
-        let response_limit = num("LOGTRIM_RESPONSE_LIMIT", 6_000_000, 1_000, 6_291_456) as usize;
         let max_decompressed = num("LOGTRIM_MAX_DECOMPRESSED", crate::decode::MAX_DECOMPRESSED as u64, 1 << 20, 1 << 30) as usize;
         let max_attempts = num("LOGTRIM_REINGEST_MAX_ATTEMPTS", 10, 1, 100) as u32;
         let backoff = num("LOGTRIM_REINGEST_BACKOFF_MS", 100, 0, 60_000);
@@ -260,6 +275,19 @@ mod tests {
         assert!(e.to_string().contains("LOGTRIM_HEC_HOST: unclosed"), "{e}");
         let both = cfg(&[("LOGTRIM_RULES_YAML", "x"), ("LOGTRIM_RULES_FILE", "y")]).unwrap_err();
         assert!(both.0[0].contains("only one"));
+    }
+
+    #[test]
+    fn r15_response_limits_too_small_for_a_full_request_are_refused() {
+        let rules = ("LOGTRIM_RULES_YAML", "rules: []\ndefault: {action: keep}\n");
+        let e = cfg(&[rules, ("LOGTRIM_RESPONSE_LIMIT", "100000")]).unwrap_err();
+        assert_eq!(e.0.len(), 1, "{e}");
+        assert!(e.0[0].starts_with("LOGTRIM_RESPONSE_LIMIT: 100000 is below 6000000: every record"), "{e}");
+        assert!(cfg(&[rules, ("LOGTRIM_RESPONSE_LIMIT", "5999999")]).is_err());
+        assert!(cfg(&[rules, ("LOGTRIM_RESPONSE_LIMIT", "6291457")]).unwrap_err().0[0].contains("6000000..=6291456"));
+        for ok in ["6000000", "6291456"] {
+            assert_eq!(cfg(&[rules, ("LOGTRIM_RESPONSE_LIMIT", ok)]).unwrap().response_limit.to_string(), ok);
+        }
     }
 
     #[test]

@@ -68,6 +68,7 @@ pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> S
         ("EventBytesTrimmed", "Bytes", total.trimmed_bytes),
         ("SummaryEvents", "Count", stats.summary_events),
         ("SummaryBytes", "Bytes", stats.summary_bytes),
+        ("EventsInvalidUtf8", "Count", stats.events_invalid_utf8),
     ] {
         put(&mut root, name.to_string(), unit, json!(v));
     }

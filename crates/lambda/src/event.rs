@@ -93,11 +93,18 @@ pub struct ResponseRecord {
 }
 
 impl ResponseRecord {
-    /// Serialized size in bytes of a record with this id and result and `data_len` bytes of base64.
+    /// Serialized size in bytes of a record with this id and result and `data_len` bytes of base64
+    /// (which JSON never escapes).
     pub fn serialized_len(record_id: &str, result: FirehoseResult, data_len: usize) -> usize {
         // {"recordId":<id>,"result":"<r>","data":"<data>"}
         const FIXED: usize = r#"{"recordId":,"result":"","data":""}"#.len();
         FIXED + json_str_len(record_id) + result.as_str().len() + data_len
+    }
+
+    /// Serialized size in bytes of a record answered with `data` as it is, escaped where JSON needs it:
+    /// a failed record's data is echoed as it arrived, and need not be base64 at all.
+    pub fn serialized_len_with(record_id: &str, result: FirehoseResult, data: &str) -> usize {
+        ResponseRecord::serialized_len(record_id, result, json_str_len(data) - 2)
     }
 }
 
@@ -199,6 +206,11 @@ mod tests {
         ] {
             let r = ResponseRecord { record_id: id.into(), result, data: data.into() };
             assert_eq!(serde_json::to_string(&r).unwrap().len(), ResponseRecord::serialized_len(id, result, data.len()));
+        }
+        // Echoed data that is not base64 is escaped where JSON needs it.
+        for data in ["SGk=", "\"\"\"", "a\\b\n\u{1}\u{1f}é\u{7f}", ""] {
+            let r = ResponseRecord { record_id: "1".into(), result: FirehoseResult::ProcessingFailed, data: data.into() };
+            assert_eq!(serde_json::to_string(&r).unwrap().len(), ResponseRecord::serialized_len_with("1", r.result, data), "{data:?}");
         }
     }
 

@@ -18,8 +18,9 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+use logtrim_core::record::json::escape_into;
 use logtrim_formats::template;
+use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::decode::push_json_str;
@@ -27,12 +28,19 @@ use crate::decode::push_json_str;
 /// Why a record could not be encoded. The whole Firehose record is answered `ProcessingFailed`.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HecError {
-    /// A record starting with `{` that is not valid JSON.
+    /// A record starting with `{` that is valid UTF-8 but not valid JSON.
     #[error("invalid JSON: {0}")]
     Json(String),
-    /// A record that is not valid UTF-8.
-    #[error("not valid UTF-8")]
-    NotUtf8,
+}
+
+/// What [`Mapping::encode`] appended.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Encoded {
+    /// The bytes Splunk will meter for the event (its `event` value: see
+    /// `logtrim_core::budget::metered_event_bytes`).
+    pub metered: u64,
+    /// The record was not UTF-8: sent as a text event, each invalid sequence replaced by U+FFFD.
+    pub invalid_utf8: bool,
 }
 
 /// A bad template in the configuration.
@@ -200,15 +208,21 @@ impl Mapping {
         Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie, slots: paths.len() })
     }
 
-    /// Appends one HEC event for `input` to `out` and returns the bytes Splunk will meter for it (its
-    /// `event` value: see `logtrim_core::budget::metered_event_bytes`). On error `out` is left as it was.
-    pub fn encode(&self, input: Input<'_>, out: &mut Vec<u8>) -> Result<u64, HecError> {
-        let text = std::str::from_utf8(input.record).map_err(|_| HecError::NotUtf8)?;
-        let json = crate::decode::is_json_line(input.record);
+    /// Appends one HEC event for `input` to `out`. On error `out` is left as it was.
+    ///
+    /// A record that is not UTF-8 is not JSON either (the rules read it as text): its event is the text
+    /// with each invalid sequence replaced by U+FFFD, as the CLI and the forwarder read such lines, and
+    /// its metadata comes from the templates' literals and the fallbacks.
+    pub fn encode(&self, input: Input<'_>, out: &mut Vec<u8>) -> Result<Encoded, HecError> {
+        let text = std::str::from_utf8(input.record).ok();
         let mut values: Vec<Option<&RawValue>> = vec![None; self.slots];
-        if json {
-            extract(text, &self.trie, &mut values).map_err(|e| HecError::Json(e.to_string()))?;
-        }
+        let json = match text {
+            Some(t) if crate::decode::is_json_line(input.record) => {
+                extract(t, &self.trie, &mut values).map_err(|e| HecError::Json(e.to_string()))?;
+                true
+            }
+            _ => false,
+        };
         let start = out.len();
         out.push(b'{');
         let mut scratch = String::new();
@@ -237,25 +251,34 @@ impl Mapping {
         out.extend_from_slice(b"\"event\":");
         let event_start = out.len();
         // The event comes from the record as sent (trimmed), the metadata above from the record as read.
+        let ebytes = input.event_record.unwrap_or(input.record);
         let etext = match input.event_record {
-            Some(e) => std::str::from_utf8(e).map_err(|_| HecError::NotUtf8)?,
+            Some(e) => std::str::from_utf8(e).ok(),
             None => text,
         };
         let mut evalues: Option<Vec<Option<&RawValue>>> = None;
-        let field = match self.event {
-            EventSource::Field(i) if input.event_record.is_some() && json => {
+        let field = match (&self.event, etext) {
+            (EventSource::Field(i), Some(etext)) if input.event_record.is_some() && json => {
                 let ev = evalues.insert(vec![None; self.slots]);
-                extract(etext, &self.trie, ev).map_err(|e| HecError::Json(e.to_string()))?;
-                ev[i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'['))
+                if let Err(e) = extract(etext, &self.trie, ev) {
+                    out.truncate(start);
+                    return Err(HecError::Json(e.to_string()));
+                }
+                ev[*i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'['))
             }
-            EventSource::Field(i) => values[i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'[')),
-            EventSource::Record => None,
+            (EventSource::Field(i), _) => values[*i].filter(|r| !matches!(r.get().as_bytes()[0], b'n' | b'[')),
+            (EventSource::Record, _) => None,
         };
-        match (field, input.event_text) {
-            (Some(raw), _) => out.extend_from_slice(raw.get().as_bytes()),
-            (None, Some(t)) => push_json_str(out, t),
-            (None, None) if json => out.extend_from_slice(etext.trim().as_bytes()),
-            (None, None) => push_json_str(out, etext),
+        match (field, input.event_text, etext) {
+            (Some(raw), _, _) => out.extend_from_slice(raw.get().as_bytes()),
+            (None, Some(t), _) => push_json_str(out, t),
+            (None, None, Some(t)) if json => out.extend_from_slice(t.trim().as_bytes()),
+            (None, None, Some(t)) => push_json_str(out, t),
+            (None, None, None) => {
+                out.push(b'"');
+                escape_into(out, ebytes);
+                out.push(b'"');
+            }
         }
         let metered = logtrim_core::budget::metered_event_bytes(&out[event_start..]);
         let mut first = true;
@@ -273,7 +296,7 @@ impl Mapping {
         }
         out.push(b'}');
         debug_assert!(out.len() > start);
-        Ok(metered)
+        Ok(Encoded { metered, invalid_utf8: text.is_none() })
     }
 
     fn render<'v>(&self, t: &Template, values: &[Option<&'v RawValue>], scratch: &mut String) -> Option<Cow<'v, str>> {
@@ -482,13 +505,31 @@ mod tests {
     }
 
     #[test]
-    fn bad_json_and_bad_utf8_fail() {
+    fn bad_json_fails() {
         let m = Mapping::new(&MappingSpec::default()).unwrap();
         let mut out = b"keep".to_vec();
         assert!(matches!(m.encode(input(br#"{"log":"x""#), &mut out), Err(HecError::Json(_))));
         assert!(matches!(m.encode(input(br#"{"log":"x"} trailing"#), &mut out), Err(HecError::Json(_))));
-        assert_eq!(m.encode(input(b"caf\xe9"), &mut out), Err(HecError::NotUtf8));
         assert_eq!(out, b"keep");
+    }
+
+    #[test]
+    fn a_record_that_is_not_utf8_is_text_with_replacement_characters() {
+        let m = Mapping::new(&MappingSpec { event: "{log}".into(), ..MappingSpec::default() }).unwrap();
+        let fb = Fallbacks { time_ms: Some(1_000), ..Fallbacks::default() };
+        for (record, event) in [(&b"caf\xe9 \"q\"\x01"[..], "caf\u{fffd} \"q\"\u{1}"), (b"{\"log\":\"\xff\"}", "{\"log\":\"\u{fffd}\"}")] {
+            let mut out = Vec::new();
+            let e = m.encode(Input { record, event_text: None, event_record: None, fallbacks: fb }, &mut out).unwrap();
+            assert!(e.invalid_utf8);
+            let v: Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v, json!({"time": 1.0, "event": event}));
+            assert_eq!(e.metered, event.len() as u64);
+        }
+        // Trimmed: the event is the text as sent.
+        let mut out = Vec::new();
+        m.encode(Input { record: b"caf\xe9 and more", event_text: None, event_record: Some(b"caf\xe9"), fallbacks: fb }, &mut out).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap()["event"], "caf\u{fffd}");
+        assert!(!m.encode(input(b"cafe"), &mut out).unwrap().invalid_utf8);
     }
 
     #[test]

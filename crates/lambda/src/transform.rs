@@ -8,7 +8,9 @@
 //!   `Dropped` means nothing survived (or a CONTROL_MESSAGE, or the record was re-ingested);
 //!   `ProcessingFailed` means the data could not be decoded and carries the original base64 text
 //!   unchanged. An error is never a silent drop: a record with one bad JSON line fails as a whole,
-//!   whatever the rules would have said about that line.
+//!   whatever the rules would have said about that line. A line that is not UTF-8 is not bad JSON but
+//!   text, as the rules read it: kept, it is sent as a text event with each invalid sequence replaced by
+//!   U+FFFD (HEC output) or as its bytes (original output), and counted.
 //! - The serialized response never exceeds [`Settings::response_limit`]. The size is computed
 //!   exactly (see [`ResponseRecord::serialized_len`]): first the room every record needs in any case
 //!   (a `Dropped` entry, or a failed record with its original data), then `Ok` records in input order
@@ -20,6 +22,12 @@
 //! - When re-ingestion is impossible (the stream reads from a Kinesis data stream) an overflowing
 //!   record is answered `ProcessingFailed` with empty data: Firehose writes its own copy of the
 //!   record to the `processing-failed` S3 prefix.
+//! - Memory is bounded: records are decoded one at a time and each one's payload is released once its
+//!   output is known; a record's output is kept only while it could still fit in the response (past
+//!   that it is measured but not kept), and the outputs held for the response stay within the response
+//!   limit. A record whose output cannot be held is queued for re-ingestion as soon as it is known, as
+//!   an overflowing record is (see above). So an invocation holds the request, one decoded record (at
+//!   most [`Settings::max_decompressed`]), about a response's worth of output, and the re-ingested data.
 //! - Kept events are trimmed (`trim:`, `sample_rate_field:`) before they are encoded and metered; the
 //!   HEC metadata is still read from the event as it came.
 //! - Summaries (`summarize:`) count the dropped events of the records whose answer is final in this
@@ -66,12 +74,22 @@ pub struct Settings {
     pub can_reingest: bool,
 }
 
+/// The largest response Lambda returns (its payload limit).
+pub const MAX_RESPONSE_LIMIT: usize = 6_291_456;
+
+/// The smallest response cap that answers every request Firehose sends. Every record is answered, with or
+/// without data, and an answer without data (`{"recordId":…,"result":"ProcessingFailed","data":""}`)
+/// is shorter than the record's entry in the request (`{"recordId":…,"approximateArrivalTimestamp":…,
+/// "data":…}`): the answers alone can take nearly as many bytes as the request, and requests reach
+/// Lambda's payload limit.
+pub const MIN_RESPONSE_LIMIT: usize = 6_000_000;
+
 impl Default for Settings {
     fn default() -> Settings {
         Settings {
             output: Output::Hec,
             mapping: Mapping::new(&Default::default()).expect("the default mapping compiles"),
-            response_limit: 6_000_000,
+            response_limit: MIN_RESPONSE_LIMIT,
             chunk_limit: 1 << 20,
             max_decompressed: decode::MAX_DECOMPRESSED,
             can_reingest: true,
@@ -114,6 +132,23 @@ impl Tally {
                 c.dropped_bytes += bytes;
             }
         }
+    }
+
+    /// Adds `other` to these counts and zeroes it, keeping its allocation for the next record.
+    fn absorb(&mut self, other: &mut Tally) {
+        if self.rules.len() < other.rules.len() {
+            self.rules.resize(other.rules.len(), RuleCounters::default());
+        }
+        for (c, o) in self.rules.iter_mut().zip(&mut other.rules) {
+            *c += std::mem::take(o);
+        }
+        self.default += std::mem::take(&mut other.default);
+    }
+
+    /// Zeroes the counts, keeping the allocation.
+    fn clear(&mut self) {
+        self.rules.iter_mut().for_each(|c| *c = RuleCounters::default());
+        self.default = RuleCounters::default();
     }
 
     /// One rule's counts.
@@ -167,6 +202,9 @@ pub struct Stats {
     pub summary_events: u64,
     /// Their bytes, before base64.
     pub summary_bytes: u64,
+    /// Kept events whose line was not UTF-8, sent as text with each invalid sequence replaced by U+FFFD
+    /// (HEC output; the original output sends the bytes as they came), in records that did not fail.
+    pub events_invalid_utf8: u64,
 }
 
 /// Asks the daily byte budget whether an event the rules keep, of this priority and metered size, may
@@ -189,7 +227,11 @@ pub struct Outcome {
 enum Work {
     Failed(String),
     Dropped,
-    Ok { out: Vec<u8>, decoded: Decoded, unit_out: Vec<usize> },
+    /// Kept events held for the response, and how the record splits should they not fit after all.
+    Ok { out: Vec<u8>, groups: Groups },
+    /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
+    /// that is impossible, answered `ProcessingFailed`).
+    Overflow,
 }
 
 /// Transforms one invocation's records. See the module docs for the guarantees.
@@ -206,17 +248,32 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
     let mut scratch = Vec::new();
+    let mut tally = Tally::default();
     // Each record's summaries apart, merged once its answer is final.
     let summarize = decider.summarizer().is_active();
     let mut staged: Vec<Option<Summarizer>> = Vec::with_capacity(records.len());
+
+    let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
+    let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
+    let fallback_entry = |r: &FirehoseRecord| ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
+    let ok_entry = |r: &FirehoseRecord, n: usize| ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(n));
+    // Outputs are held for the response only while they could fit in it, counting the answers every
+    // record needs: the rest is re-ingested as soon as it is known, so memory holds one decoded record
+    // and at most a response's worth of output.
+    let mut held = envelope + records.iter().map(fallback_entry).sum::<usize>();
     let work: Vec<Work> = records
         .iter()
         .map(|r| {
             let mut st = None;
-            let w = process(r, decider, s, &mut scratch, &mut o, admit, summarize.then_some(&mut st));
-            if let Work::Failed(reason) = &w {
-                tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed.");
-                st = None;
+            let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
+            let w = process(r, decider, s, Ctx { scratch: &mut scratch, tally: &mut tally, room }, &mut o, admit, summarize.then_some(&mut st));
+            match &w {
+                Work::Failed(reason) => {
+                    tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed.");
+                    st = None;
+                }
+                Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
+                Work::Dropped | Work::Overflow => {}
             }
             staged.push(st);
             w
@@ -224,46 +281,43 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
         .collect();
 
     // Room every record needs whatever happens.
-    let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
-    let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
     let mandatory = |failed_data: bool| -> usize {
         envelope
             + records
                 .iter()
                 .zip(&work)
                 .map(|(r, w)| match w {
-                    Work::Failed(_) => ResponseRecord::serialized_len(
-                        &r.record_id,
-                        FirehoseResult::ProcessingFailed,
-                        if failed_data { r.data.len() } else { 0 },
-                    ),
+                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(&r.record_id, FirehoseResult::ProcessingFailed, &r.data),
+                    Work::Failed(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::ProcessingFailed, 0),
                     Work::Dropped => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
-                    Work::Ok { .. } => ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0),
+                    Work::Ok { .. } | Work::Overflow => fallback_entry(r),
                 })
                 .sum::<usize>()
     };
     let mut failed_data = true;
     let mut used = mandatory(true);
     if used > s.response_limit {
-        // Only possible with a limit below the request size: Firehose keeps its own copy of failed
-        // records' data, so answer them with empty data rather than exceed the limit.
+        // Firehose keeps its own copy of failed records' data, so answer them with empty data rather
+        // than exceed the limit.
         tracing::warn!(needed = used, limit = s.response_limit, "Failed records answered without their data to fit the response.");
         failed_data = false;
         used = mandatory(false);
+        if used > s.response_limit {
+            // Every record must be answered; these answers are smaller than the request Lambda accepted.
+            tracing::error!(needed = used, limit = s.response_limit, "The answers every record needs exceed the response limit.");
+        }
     }
 
-    // Which `Ok` records fit, in input order, with `reserve` bytes kept for the summary events.
-    let ok_extra = |r: &FirehoseRecord, n: usize| {
-        ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(n)) - ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0)
-    };
+    // Which `Ok` records fit, in input order, with `reserve` bytes kept for the summary events. `room`
+    // already counts each record's fallback entry, which its `Ok` entry replaces.
     let fit = |reserve: usize| -> Vec<bool> {
         let mut room = used + reserve;
         records
             .iter()
             .zip(&work)
             .map(|(r, w)| match w {
-                Work::Ok { out, .. } if room + ok_extra(r, out.len()) <= s.response_limit => {
-                    room += ok_extra(r, out.len());
+                Work::Ok { out, .. } if room + ok_entry(r, out.len()) <= s.response_limit + fallback_entry(r) => {
+                    room = room + ok_entry(r, out.len()) - fallback_entry(r);
                     true
                 }
                 _ => false,
@@ -286,7 +340,7 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
             // No `Ok` record: the first `Dropped` one (re-ingested `Ok` records are answered `Dropped`).
             work.iter().position(|w| match w {
                 Work::Dropped => true,
-                Work::Ok { .. } => s.can_reingest,
+                Work::Ok { .. } | Work::Overflow => s.can_reingest,
                 Work::Failed(_) => false,
             })
         })
@@ -301,8 +355,7 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 rec(FirehoseResult::ProcessingFailed, if failed_data { r.data.clone() } else { String::new() })
             }
             Work::Dropped if carries => {
-                used += ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(summary_data.len()))
-                    - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
+                used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += summary_data.len() as u64;
                 rec(FirehoseResult::Ok, encode_base64(&summary_data))
@@ -311,39 +364,35 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 o.stats.records_dropped += 1;
                 rec(FirehoseResult::Dropped, String::new())
             }
-            Work::Ok { mut out, decoded, unit_out } => {
-                let full = ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(out.len()));
-                if fits[i] {
-                    if carries {
-                        out.extend_from_slice(&summary_data);
-                    }
-                    used += ok_extra(r, out.len());
-                    o.stats.records_ok += 1;
-                    o.stats.bytes_out += out.len() as u64;
-                    rec(FirehoseResult::Ok, encode_base64(&out))
-                } else if s.can_reingest {
-                    if full <= s.chunk_limit {
-                        o.reingest.push(decode_base64(&r.data).expect("decoded before"));
-                    } else {
-                        o.reingest.extend(split(&decoded, &unit_out, s.chunk_limit));
-                    }
-                    o.stats.records_reingested += 1;
-                    if carries {
-                        // Its events go back through Firehose; its answer carries the summaries.
-                        used += ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(summary_data.len()))
-                            - ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
-                        o.stats.records_ok += 1;
-                        o.stats.bytes_out += summary_data.len() as u64;
-                        rec(FirehoseResult::Ok, encode_base64(&summary_data))
-                    } else {
-                        o.stats.records_dropped += 1;
-                        rec(FirehoseResult::Dropped, String::new())
-                    }
-                } else {
-                    o.stats.records_overflow_failed += 1;
-                    o.stats.records_failed += 1;
-                    rec(FirehoseResult::ProcessingFailed, String::new())
+            Work::Ok { mut out, .. } if fits[i] => {
+                if carries {
+                    out.extend_from_slice(&summary_data);
                 }
+                used = used + ok_entry(r, out.len()) - fallback_entry(r);
+                o.stats.records_ok += 1;
+                o.stats.bytes_out += out.len() as u64;
+                rec(FirehoseResult::Ok, encode_base64(&out))
+            }
+            Work::Ok { .. } | Work::Overflow if s.can_reingest => {
+                if let Work::Ok { out, groups } = &w {
+                    queue_reingest(r, None, groups, out.len(), s, &mut o.reingest);
+                }
+                o.stats.records_reingested += 1;
+                if carries {
+                    // Its events go back through Firehose; its answer carries the summaries.
+                    used = used + ok_entry(r, summary_data.len()) - fallback_entry(r);
+                    o.stats.records_ok += 1;
+                    o.stats.bytes_out += summary_data.len() as u64;
+                    rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                } else {
+                    o.stats.records_dropped += 1;
+                    rec(FirehoseResult::Dropped, String::new())
+                }
+            }
+            Work::Ok { .. } | Work::Overflow => {
+                o.stats.records_overflow_failed += 1;
+                o.stats.records_failed += 1;
+                rec(FirehoseResult::ProcessingFailed, String::new())
             }
         };
         o.response.records.push(answer);
@@ -407,7 +456,7 @@ fn encode_summary(e: &Summary, s: &Settings, out: &mut Vec<u8>) -> u64 {
                 fallbacks: Fallbacks { time_ms: Some(e.start.as_millisecond()), source: Some("logtrim"), sourcetype: Some("logtrim:summary") },
             };
             // A summary is valid JSON and UTF-8, so this cannot fail.
-            s.mapping.encode(input, out).unwrap_or_default()
+            s.mapping.encode(input, out).unwrap_or_default().metered
         }
         Output::Original => {
             out.extend_from_slice(e.json.as_bytes());
@@ -436,35 +485,52 @@ fn encode_summaries(events: &[Summary], s: &Settings, admit: &mut Admit<'_>, o: 
     data
 }
 
-/// Decodes, decides and encodes one record.
+/// What [`process`] works with besides the record: buffers reused across records, and the room left.
+struct Ctx<'a> {
+    /// The record the rules see for a CloudWatch event.
+    scratch: &'a mut Vec<u8>,
+    /// The record's decisions, committed to the outcome only when the whole record succeeds.
+    tally: &'a mut Tally,
+    /// Base64 bytes the record's `Ok` data may take in the response for its output to be held.
+    room: usize,
+}
+
+/// Decodes, decides and encodes one record. Its decoded payload is released on return: a record whose
+/// output turns out not to fit the room left is queued for re-ingestion now, and its output is not kept
+/// beyond that room.
 fn process(
     r: &FirehoseRecord,
     decider: &mut Decider,
     s: &Settings,
-    scratch: &mut Vec<u8>,
+    ctx: Ctx<'_>,
     o: &mut Outcome,
     admit: &mut Admit<'_>,
     mut staged: Option<&mut Option<Summarizer>>,
 ) -> Work {
+    let Ctx { scratch, tally, room } = ctx;
     let raw = match decode_base64(&r.data) {
         Ok(raw) => raw,
         Err(e) => return Work::Failed(e.to_string()),
     };
     let raw_len = raw.len() as u64;
     o.stats.bytes_in += raw_len;
-    let fail = |o: &mut Outcome, reason: String| {
+    let fail = |o: &mut Outcome, tally: &mut Tally, reason: String| {
+        tally.clear();
         o.stats.bytes_failed += raw_len;
         Work::Failed(reason)
     };
     let decoded = match decode::decode(raw, s.max_decompressed) {
         Ok(d) => d,
-        Err(e) => return fail(o, e.to_string()),
+        Err(e) => return fail(o, tally, e.to_string()),
     };
     let mut out = Vec::new();
-    let mut unit_out = Vec::new();
-    // Decisions are committed to the tally only when the whole record succeeds: (decision, event
-    // bytes, bytes trimmed, bytes added).
-    let mut decisions: Vec<(Decision, u64, u64, u64)> = Vec::new();
+    // Past this much output the record cannot be held whatever follows (its base64 would exceed the
+    // room): the output is then measured, unit by unit, but not kept.
+    let out_cap = room / 4 * 3;
+    let mut spilled = false;
+    let mut groups = Groups::new(s.chunk_limit);
+    // Committed with the tally, when the whole record succeeds.
+    let mut invalid_utf8 = 0;
     // Counts a dropped event in this record's summaries.
     let mut stage = |decider: &mut Decider, rec: &[u8], d: Decision, time_ms: Option<i64>, bytes: u64| {
         if let Some(st) = staged.as_deref_mut().filter(|_| d.action == Action::Drop) {
@@ -478,15 +544,13 @@ fn process(
             for ev in &cw.log_events {
                 cloudwatch_record(cw, ev, scratch);
                 let d = decider.decide_uncounted(scratch);
-                decisions.push((d, ev.message.len() as u64, 0, 0));
                 let before = out.len();
+                let (mut trimmed, mut added) = (0, 0);
                 stage(decider, scratch, d, Some(ev.timestamp), ev.message.len() as u64);
                 if d.action == Action::Keep {
                     // Trimmed as the message: a JSON message by its fields, a text one as `log`.
                     let t = decider.trim_measured(ev.message.as_bytes(), d);
-                    if let Some(last) = decisions.last_mut() {
-                        (last.2, last.3) = (t.trimmed, t.added);
-                    }
+                    (trimmed, added) = (t.trimmed, t.added);
                     let message = std::str::from_utf8(t.bytes).unwrap_or(&ev.message);
                     let metered = match s.output {
                         Output::Hec => {
@@ -501,8 +565,8 @@ fn process(
                                 },
                             };
                             match s.mapping.encode(input, &mut out) {
-                                Ok(m) => m,
-                                Err(e) => return fail(o, format!("log event {:?}: {e}", ev.id)),
+                                Ok(e) => e.metered,
+                                Err(e) => return fail(o, tally, format!("log event {:?}: {e}", ev.id)),
                             }
                         }
                         Output::Original => {
@@ -513,21 +577,24 @@ fn process(
                     };
                     budget(admit, d.priority, metered, &mut out, before, o);
                 }
-                unit_out.push(out.len() - before);
+                tally.add(d, ev.message.len() as u64, trimmed, added);
+                groups.push(Groups::cloudwatch_input(ev), out.len() - before);
+                if spilled || out.len() > out_cap {
+                    spilled = true;
+                    out.clear();
+                }
             }
         }
         Payload::Lines(_) => {
             for (line_no, line) in decoded.payload.lines() {
                 let d = decider.decide_uncounted(line);
-                decisions.push((d, line.len() as u64, 0, 0));
                 let before = out.len();
+                let (mut trimmed, mut added) = (0, 0);
                 stage(decider, line, d, r.approximate_arrival_timestamp, line.len() as u64);
                 let result = match (d.action, s.output) {
                     (Action::Keep, Output::Hec) => {
                         let t = decider.trim_measured(line, d);
-                        if let Some(last) = decisions.last_mut() {
-                            (last.2, last.3) = (t.trimmed, t.added);
-                        }
+                        (trimmed, added) = (t.trimmed, t.added);
                         let input = Input {
                             record: line,
                             event_text: None,
@@ -535,13 +602,17 @@ fn process(
                             event_record: (t.bytes.as_ptr() != line.as_ptr()).then_some(t.bytes),
                             fallbacks: Fallbacks { time_ms: r.approximate_arrival_timestamp, ..Fallbacks::default() },
                         };
-                        s.mapping.encode(input, &mut out).map(Some).map_err(|e| e.to_string())
+                        s.mapping
+                            .encode(input, &mut out)
+                            .map(|e| {
+                                invalid_utf8 += u64::from(e.invalid_utf8);
+                                Some(e.metered)
+                            })
+                            .map_err(|e| e.to_string())
                     }
                     (Action::Keep, Output::Original) => validate(line).map(|()| {
                         let t = decider.trim_measured(line, d);
-                        if let Some(last) = decisions.last_mut() {
-                            (last.2, last.3) = (t.trimmed, t.added);
-                        }
+                        (trimmed, added) = (t.trimmed, t.added);
                         out.extend_from_slice(t.bytes);
                         out.push(b'\n');
                         Some(metered_record_bytes(t.bytes))
@@ -550,18 +621,32 @@ fn process(
                     (Action::Drop, _) => validate(line).map(|()| None),
                 };
                 match result {
-                    Err(e) => return fail(o, format!("line {line_no}: {e}")),
+                    Err(e) => return fail(o, tally, format!("line {line_no}: {e}")),
                     Ok(Some(metered)) => budget(admit, d.priority, metered, &mut out, before, o),
                     Ok(None) => {}
                 }
-                unit_out.push(out.len() - before);
+                tally.add(d, line.len() as u64, trimmed, added);
+                groups.push(Groups::line_input(line), out.len() - before);
+                if spilled || out.len() > out_cap {
+                    spilled = true;
+                    out.clear();
+                }
             }
         }
     }
-    for (d, bytes, trimmed, added) in decisions {
-        o.tally.add(d, bytes, trimmed, added);
+    o.tally.absorb(tally);
+    o.stats.events_invalid_utf8 += invalid_utf8;
+    if groups.output == 0 {
+        Work::Dropped
+    } else if !spilled && base64_len(out.len()) <= room {
+        Work::Ok { out, groups }
+    } else {
+        drop(out);
+        if s.can_reingest {
+            queue_reingest(r, Some(&decoded), &groups, groups.output, s, &mut o.reingest);
+        }
+        Work::Overflow
     }
-    if out.is_empty() { Work::Dropped } else { Work::Ok { out, decoded, unit_out } }
 }
 
 /// Lets the budget veto the event just appended to `out` (from `before`).
@@ -575,10 +660,14 @@ fn budget(admit: &mut Admit<'_>, priority: Priority, metered: u64, out: &mut Vec
     }
 }
 
-/// A line starting with `{` must be valid JSON.
+/// A line starting with `{` must be valid JSON, unless it is not UTF-8: then it is text, as the rules
+/// read it.
 fn validate(line: &[u8]) -> Result<(), String> {
-    if decode::is_json_line(line) {
-        serde_json::from_slice::<serde::de::IgnoredAny>(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    if decode::is_json_line(line)
+        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line)
+        && std::str::from_utf8(line).is_ok()
+    {
+        return Err(format!("invalid JSON: {e}"));
     }
     Ok(())
 }
@@ -587,44 +676,96 @@ fn validate(line: &[u8]) -> Result<(), String> {
 /// envelope.
 const CHUNK_INPUT_LIMIT: usize = 900_000;
 
-/// Splits a record into chunks of whole units (lines or log events) whose serialized output stays
-/// under `chunk_limit` and whose input stays under [`CHUNK_INPUT_LIMIT`], framed and compressed as the
-/// original was. A single unit over the limits is a chunk of its own.
-fn split(decoded: &Decoded, unit_out: &[usize], chunk_limit: usize) -> Vec<Vec<u8>> {
-    let out_limit = chunk_limit / 4 * 3; // output bytes before base64
-    let sizes: Vec<usize> = match &decoded.payload {
-        Payload::Lines(_) => decoded.payload.lines().map(|(_, l)| l.len() + 1).collect(),
-        Payload::CloudWatch(cw) => cw.log_events.iter().map(|e| e.message.len() + e.id.len() + 64).collect(),
-        Payload::CloudWatchControl => return Vec::new(),
-    };
-    let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
-    let (mut gin, mut gout) = (0, 0);
-    for (i, (&inp, &outp)) in sizes.iter().zip(unit_out).enumerate() {
-        match groups.last_mut() {
-            Some(g) if gin + inp <= CHUNK_INPUT_LIMIT && gout + outp <= out_limit => {
-                g.end = i + 1;
-                gin += inp;
-                gout += outp;
-            }
-            _ => {
-                groups.push(i..i + 1);
-                gin = inp;
-                gout = outp;
-            }
-        }
+/// How a record splits into chunks of whole units (lines or log events) for re-ingestion: each chunk's
+/// output at most the chunk limit (as base64) and its input under [`CHUNK_INPUT_LIMIT`]; a single unit
+/// over the limits is a chunk of its own. Built a unit at a time while the record is processed, so only
+/// the chunk boundaries are kept, and nothing is allocated for a record that is one chunk.
+#[derive(Debug)]
+struct Groups {
+    /// Output bytes (before base64) a chunk may hold.
+    out_limit: usize,
+    /// Where each chunk but the current one ends (unit index, exclusive).
+    ends: Vec<usize>,
+    /// Units seen.
+    units: usize,
+    /// Input and output bytes of the current chunk.
+    input: usize,
+    chunk_output: usize,
+    /// Output bytes of the whole record.
+    output: usize,
+}
+
+impl Groups {
+    fn new(chunk_limit: usize) -> Groups {
+        Groups { out_limit: chunk_limit / 4 * 3, ends: Vec::new(), units: 0, input: 0, chunk_output: 0, output: 0 }
     }
+
+    /// A line's input size: the line and its newline.
+    fn line_input(line: &[u8]) -> usize {
+        line.len() + 1
+    }
+
+    /// A CloudWatch event's input size: its message and id, and room for the rest of its JSON.
+    fn cloudwatch_input(ev: &decode::LogEvent) -> usize {
+        ev.message.len() + ev.id.len() + 64
+    }
+
+    fn push(&mut self, input: usize, output: usize) {
+        if self.units > 0 && (self.input + input > CHUNK_INPUT_LIMIT || self.chunk_output + output > self.out_limit) {
+            self.ends.push(self.units);
+            (self.input, self.chunk_output) = (0, 0);
+        }
+        self.units += 1;
+        self.input += input;
+        self.chunk_output += output;
+        self.output += output;
+    }
+
+    fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        let ends = self.ends.iter().copied().chain(std::iter::once(self.units));
+        starts.zip(ends).map(|(a, b)| a..b).filter(|r| !r.is_empty())
+    }
+}
+
+/// Queues a record whose `out_len` bytes of output do not fit the response for re-ingestion: as its
+/// original bytes when that output fits a chunk, else split per `groups`, framed and compressed as the
+/// original was. `decoded` is the record's payload when it is still at hand; otherwise it is decoded
+/// again (it decoded before, and decoding is deterministic), so no record's payload outlives its turn.
+fn queue_reingest(r: &FirehoseRecord, decoded: Option<&Decoded>, groups: &Groups, out_len: usize, s: &Settings, into: &mut Vec<Vec<u8>>) {
+    let whole = || decode_base64(&r.data).expect("decoded before");
+    if ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(out_len)) <= s.chunk_limit {
+        into.push(whole());
+        return;
+    }
+    let again;
+    let decoded = match decoded {
+        Some(d) => d,
+        None => match decode::decode_data(&r.data, s.max_decompressed) {
+            Ok(d) => {
+                again = d;
+                &again
+            }
+            Err(_) => return into.push(whole()),
+        },
+    };
+    into.extend(split(decoded, groups));
+}
+
+/// The chunks of `groups`, framed and compressed as the original was.
+fn split(decoded: &Decoded, groups: &Groups) -> Vec<Vec<u8>> {
     let encode = |bytes: Vec<u8>| match decoded.compression {
         Compression::None => bytes,
         c => decode::compress(c, &bytes),
     };
     match &decoded.payload {
         Payload::Lines(_) => {
-            let lines: Vec<&[u8]> = decoded.payload.lines().map(|(_, l)| l).collect();
+            let mut lines = decoded.payload.lines().map(|(_, l)| l);
             groups
-                .into_iter()
+                .ranges()
                 .map(|g| {
                     let mut b = Vec::new();
-                    for l in &lines[g] {
+                    for l in lines.by_ref().take(g.len()) {
                         b.extend_from_slice(l);
                         b.push(b'\n');
                     }
@@ -633,7 +774,7 @@ fn split(decoded: &Decoded, unit_out: &[usize], chunk_limit: usize) -> Vec<Vec<u
                 .collect()
         }
         Payload::CloudWatch(cw) => groups
-            .into_iter()
+            .ranges()
             .map(|g| {
                 let part = decode::CloudWatchData { log_events: cw.log_events[g].to_vec(), ..cw.clone() };
                 encode(serde_json::to_vec(&part).expect("serializing to a Vec cannot fail"))
@@ -740,6 +881,154 @@ default:
             seen += again.tally.total().kept;
         }
         assert_eq!(seen, 200);
+    }
+
+    #[test]
+    fn r15_failed_data_is_counted_as_it_is_escaped() {
+        // Invalid base64 made of characters JSON escapes: echoed as it came, `"` takes two bytes.
+        let failed = |data: String| FirehoseRecord { record_id: "q".into(), approximate_arrival_timestamp: None, data };
+        let s = Settings::default();
+        let o = run(&[failed("\"".repeat(3_500_000))], &s);
+        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        assert_eq!(bytes as u64, o.stats.response_bytes);
+        assert!(bytes <= s.response_limit, "{bytes}");
+        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        // Data that fits escaped is echoed, and counted exactly.
+        let data = "\"\\\u{1}x".repeat(1000);
+        let o = run(&[failed(data.clone()), rec("1", OK_LINE)], &s);
+        assert_eq!(o.response.records[0].data, data);
+        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+    }
+
+    #[test]
+    fn r15_a_line_that_is_not_utf8_is_decided_and_sent_as_text() {
+        let line = |i: usize| format!(r#"10.0.0.{i} - - [22/Nov/2026:10:00:01 +0000] "GET /x HTTP/1.1" 503 5 "-" "curl/8.5.0""#).into_bytes();
+        let bad = [&line(51)[..20], b"\xff", &line(51)[20..]].concat();
+        let data: Vec<u8> = (1..=100).flat_map(|i| [if i == 51 { bad.clone() } else { line(i) }, b"\n".to_vec()].concat()).collect();
+        let o = run(&[rec("1", &data)], &Settings::default());
+        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
+        let out = decode_base64(&o.response.records[0].data).unwrap();
+        let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out).into_iter().map(Result::unwrap).collect();
+        assert_eq!(events.len(), 100);
+        assert_eq!(events[50]["event"], String::from_utf8_lossy(&bad).as_ref(), "U+FFFD for the bad byte");
+        assert_eq!(events[51]["event"], String::from_utf8(line(52)).unwrap());
+        assert_eq!(o.stats.events_invalid_utf8, 1);
+        // The original output sends the bytes as they came.
+        let o = run(&[rec("1", &data)], &Settings { output: Output::Original, ..Settings::default() });
+        assert_eq!(decode_base64(&o.response.records[0].data).unwrap(), data);
+
+        // A line starting with `{` that is not UTF-8 is not JSON: the rules read it as text, kept or dropped.
+        let rules = RuleSet::from_yaml("t.yaml", "rules:\n  - name: marked\n    when: log contains \"drop-me\"\n    action: drop\ndefault:\n  action: keep\n").unwrap();
+        let data = b"{\"log\":\"drop-me \xe9\"}\n{\"log\":\"caf\xe9\"}\n";
+        for output in [Output::Hec, Output::Original] {
+            let s = Settings { output, ..Settings::default() };
+            let o = transform(&[rec("1", data)], &mut rules.decider(), &s);
+            assert_eq!(o.response.records[0].result, FirehoseResult::Ok, "{output:?}");
+            assert_eq!((o.tally.total().kept, o.tally.total().dropped), (1, 1));
+            let out = decode_base64(&o.response.records[0].data).unwrap();
+            match output {
+                Output::Hec => assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["event"], "{\"log\":\"caf\u{fffd}\"}"),
+                Output::Original => assert_eq!(out, b"{\"log\":\"caf\xe9\"}\n"),
+            }
+        }
+        // Valid UTF-8 that is not JSON still fails the record, and nothing of it is counted.
+        let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut rules.decider(), &Settings::default());
+        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!((o.stats.events_invalid_utf8, o.tally.total().matched), (0, 0));
+    }
+
+    /// Counts the bytes this thread holds and the most it held: the transform runs on the test's thread,
+    /// and tests on other threads do not disturb the count.
+    mod counting {
+        use std::alloc::{GlobalAlloc, Layout, System};
+        use std::cell::Cell;
+
+        pub struct Counting;
+
+        thread_local! {
+            static LIVE: Cell<isize> = const { Cell::new(0) };
+            static PEAK: Cell<isize> = const { Cell::new(0) };
+        }
+
+        fn add(n: isize) {
+            let _ = LIVE.try_with(|l| {
+                l.set(l.get() + n);
+                let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
+            });
+        }
+
+        unsafe impl GlobalAlloc for Counting {
+            unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+                add(l.size() as isize);
+                unsafe { System.alloc(l) }
+            }
+            unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+                add(-(l.size() as isize));
+                unsafe { System.dealloc(p, l) }
+            }
+            unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+                add(n as isize - l.size() as isize);
+                unsafe { System.realloc(p, l, n) }
+            }
+        }
+
+        /// The most this thread held above what it held before `f`, in bytes.
+        pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
+            let base = LIVE.with(Cell::get);
+            PEAK.with(|p| p.set(base));
+            let t = f();
+            (t, (PEAK.with(Cell::get) - base) as usize)
+        }
+    }
+
+    #[global_allocator]
+    static ALLOC: counting::Counting = counting::Counting;
+
+    #[test]
+    fn r15_memory_stays_bounded_by_one_record_and_the_response() {
+        // Records that inflate to the cap, every line kept: their output is larger than any response.
+        let record_bytes = 8 << 20;
+        let line = br#"10.0.0.9 - - [22/Nov/2026:10:00:01 +0000] "GET /api/orders?id=1 HTTP/1.1" 503 5 "-" "curl/8.5.0""#;
+        let plain: Vec<u8> = line.iter().chain(b"\n").copied().cycle().take(record_bytes / (line.len() + 1) * (line.len() + 1)).collect();
+        let records: Vec<_> = (0..6).map(|i| rec(&i.to_string(), &decode::compress(Compression::Gzip, &plain))).collect();
+        let s = Settings { max_decompressed: record_bytes, ..Settings::default() };
+        let (o, peak) = counting::peak_of(|| run(&records, &s));
+        assert!(o.response.records.iter().all(|r| r.result == FirehoseResult::Dropped));
+        assert_eq!(o.stats.records_reingested, 6);
+        assert_eq!(o.tally.total().kept as usize, 6 * plain.len() / (line.len() + 1));
+        // One record decoded at a time (its buffer up to twice its size while it inflates), its output
+        // cut off at the response limit, the outputs held for the response (within the limit), and the
+        // chunks to re-ingest.
+        let reingest: usize = o.reingest.iter().map(Vec::len).sum();
+        let bound = 2 * record_bytes + 2 * s.response_limit + reingest + (1 << 20);
+        assert!(peak <= bound, "peak {peak} bytes, bound {bound}");
+    }
+
+    #[test]
+    fn a_held_record_that_no_longer_fits_is_decoded_again_and_split() {
+        // Held when processed; the failed record after it takes the room, so it is split from its data.
+        let lines: Vec<String> = (0..60).map(|i| format!(r#"{{"log":"line {i} {}"}}"#, "y".repeat(100))).collect();
+        let big = rec("big", &decode::compress(Compression::Gzip, lines.join("\n").as_bytes()));
+        let failed = FirehoseRecord { record_id: "bad".into(), approximate_arrival_timestamp: None, data: "!".repeat(10_000) };
+        let s = Settings { response_limit: 20_000, chunk_limit: 5_000, ..Settings::default() };
+        let alone = run(std::slice::from_ref(&big), &s);
+        assert_eq!(alone.response.records[0].result, FirehoseResult::Ok, "fits without the failed record");
+        let o = run(&[big, failed], &s);
+        assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
+        assert_eq!(o.response.records[1].data.len(), 10_000);
+        assert!(o.reingest.len() > 1, "{}", o.reingest.len());
+        let kept: u64 = o.reingest.iter().map(|c| run(&[rec("c", c)], &s).tally.total().kept).sum();
+        assert_eq!(kept, 60);
+        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+    }
+
+    #[test]
+    fn a_short_output_from_a_kinesis_source_is_answered() {
+        // An `Ok` entry shorter than the `ProcessingFailed` one it would replace.
+        let s = Settings { output: Output::Original, can_reingest: false, ..Settings::default() };
+        let o = run(&[rec("1", b"a")], &s);
+        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
+        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]

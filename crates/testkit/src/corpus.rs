@@ -64,10 +64,10 @@ impl Default for Config {
 
 /// SplitMix64 (Steele, Lea, Flood 2014): tiny, fast, and fully specified here.
 #[derive(Clone, Debug)]
-struct Rng(u64);
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -76,33 +76,33 @@ impl Rng {
     }
 
     /// Uniform in `0..n` (multiply-shift; the bias is far below anything a corpus can show).
-    fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         ((self.next_u64() as u128 * n as u128) >> 64) as u64
     }
 
-    fn range(&mut self, lo: u64, hi: u64) -> u64 {
+    pub(crate) fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi - lo + 1)
     }
 
     /// True with probability `per_mille / 1000`.
-    fn chance(&mut self, per_mille: u64) -> bool {
+    pub(crate) fn chance(&mut self, per_mille: u64) -> bool {
         self.below(1000) < per_mille
     }
 
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len() as u64) as usize]
     }
 
-    fn hex(&mut self, n: usize) -> String {
+    pub(crate) fn hex(&mut self, n: usize) -> String {
         (0..n).map(|_| char::from(b"0123456789abcdef"[self.below(16) as usize])).collect()
     }
 
-    fn alnum(&mut self, n: usize) -> String {
+    pub(crate) fn alnum(&mut self, n: usize) -> String {
         // Kubernetes' pod-name suffix alphabet (no vowels, no ambiguous characters).
         (0..n).map(|_| char::from(b"bcdfghjklmnpqrstvwxz2456789"[self.below(27) as usize])).collect()
     }
 
-    fn uuid(&mut self) -> String {
+    pub(crate) fn uuid(&mut self) -> String {
         format!("{}-{}-4{}-{}{}-{}", self.hex(8), self.hex(4), self.hex(3), self.pick(&['8', '9', 'a', 'b']), self.hex(3), self.hex(12))
     }
 }
@@ -316,12 +316,29 @@ fn status(rng: &mut Rng) -> u32 {
     }
 }
 
+/// An access log's event: its path without the query.
+fn path_event(path: &str) -> String {
+    path.split('?').next().unwrap_or(path).to_string()
+}
+
 fn client_ip(rng: &mut Rng) -> String {
     match rng.below(4) {
         0 => format!("10.244.{}.{}", rng.below(8), rng.range(2, 254)),
         1 => format!("172.16.{}.{}", rng.below(32), rng.range(2, 254)),
         _ => format!("{}.{}.{}.{}", rng.range(23, 223), rng.below(256), rng.below(256), rng.range(1, 254)),
     }
+}
+
+/// What made a record: the template of its message, and whether it is of a class suggestions must never
+/// drop. The generator knows both, so template mining and proposed rules can be checked against them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Label {
+    /// `<namespace>/<container> <event>`: the source, then the event — an access log's path without its
+    /// query (ids in the paths are constants of the list they are drawn from), an application message
+    /// as written before its variables are filled in, `frame` for every line of a stack trace's frames.
+    pub template: String,
+    /// Level warn or above, an access log with status 400 or above, or a line of an error's stack trace.
+    pub protected: bool,
 }
 
 /// A generator of records; also an iterator over them (each without its newline).
@@ -336,8 +353,12 @@ pub struct Corpus {
     produced: u64,
     /// Last emitted time in nanoseconds since the start, to keep times strictly increasing.
     last_ns: u64,
-    /// Lines of a multi-line event still to come (a stack trace), with their pod.
-    pending: VecDeque<(usize, usize, String, &'static str)>,
+    /// Lines of a multi-line event still to come (a stack trace), with their pod and event.
+    pending: VecDeque<(usize, usize, String, &'static str, String)>,
+    /// The event of the record being generated, and whether it is protected (see [`Label`]).
+    event: (String, bool),
+    /// The label of the last record returned.
+    label: Label,
 }
 
 impl Corpus {
@@ -360,7 +381,30 @@ impl Corpus {
                 total
             })
             .collect();
-        Corpus { rng, config, pods, cumulative, produced: 0, last_ns: 0, pending: VecDeque::new() }
+        Corpus { rng, config, pods, cumulative, produced: 0, last_ns: 0, pending: VecDeque::new(), event: Default::default(), label: Label::default() }
+    }
+
+    /// The next record and what made it.
+    pub fn next_labeled(&mut self) -> Option<(Vec<u8>, Label)> {
+        let r = self.next()?;
+        Some((r, self.label.clone()))
+    }
+
+    /// The next records, newline-terminated, up to `n` bytes in all (whole records only; at least one),
+    /// with the label of each record in order.
+    pub fn take_bytes_labeled(&mut self, n: usize) -> (Vec<u8>, Vec<Label>) {
+        let mut out = Vec::with_capacity(n + 1024);
+        let mut labels = Vec::new();
+        while out.len() < n {
+            let Some((r, label)) = self.next_labeled() else { break };
+            if !out.is_empty() && out.len() + r.len() + 1 > n {
+                break;
+            }
+            out.extend_from_slice(&r);
+            out.push(b'\n');
+            labels.push(label);
+        }
+        (out, labels)
     }
 
     /// The next records, newline-terminated, up to `n` bytes in all (whole records only; at least one).
@@ -451,6 +495,7 @@ impl Corpus {
         let probe = self.rng.chance(120);
         let (m, p, proto) = self.request_line(probe);
         let st = if probe { 200 } else { status(&mut self.rng) };
+        self.event = (path_event(&p), st >= 400);
         let ua = if probe { format!("kube-probe/1.{}", self.rng.range(29, 31)) } else { (*self.rng.pick(AGENTS)).into() };
         let bytes = if st == 304 || st == 204 { 0 } else { self.rng.range(2, 48_000) };
         let svc = self.rng.pick(&["shop-checkout-8080", "shop-cart-8080", "web-storefront-80", "payments-payments-api-8443"]).to_string();
@@ -480,6 +525,7 @@ impl Corpus {
         let probe = self.rng.chance(300);
         let (m, p, proto) = self.request_line(probe);
         let st = if probe { if self.rng.chance(20) { 503 } else { 200 } } else { status(&mut self.rng) };
+        self.event = (path_event(&p), st >= 400);
         let ua = if probe { format!("kube-probe/1.{}", self.rng.range(29, 31)) } else { (*self.rng.pick(AGENTS)).into() };
         let xff = if self.rng.chance(300) { format!(" \"{}\"", client_ip(&mut self.rng)) } else { String::new() };
         format!(
@@ -511,6 +557,7 @@ impl Corpus {
             flags = "NR";
             details = "route_not_found";
         }
+        self.event = (path_event(&p), st >= 400);
         let dur = self.rng.range(0, 1500);
         let peer = format!("10.244.{}.{}", self.rng.below(8), self.rng.range(2, 254));
         let me = format!("10.244.{}.{}", self.rng.below(8), self.rng.range(2, 254));
@@ -541,6 +588,7 @@ impl Corpus {
             504 => "UT",
             _ => "-",
         };
+        self.event = (path_event(&p), st >= 400);
         let dur = self.rng.range(0, 900);
         let ust = if flags == "-" { quoted(&dur.saturating_sub(1).to_string()) } else { "null".into() };
         format!(
@@ -583,6 +631,7 @@ impl Corpus {
         ];
         let lvl = self.level();
         let msg = self.rng.pick(&MSGS);
+        self.event = (msg.to_string(), lvl >= 3);
         let trace = self.rng.hex(32);
         let span = self.rng.hex(16);
         let stream = if lvl >= 4 { "stderr" } else { "stdout" };
@@ -620,11 +669,13 @@ impl Corpus {
         const NAMES: [&str; 6] = ["trace", "debug", "info", "warning", "error", "critical"];
         let lvl = self.level();
         let st = status(&mut self.rng);
+        let msg = *self.rng.pick(&["handled request", "charge created", "refund issued", "card declined", "idempotency key reused"]);
+        self.event = (msg.to_string(), lvl >= 3);
         let line = format!(
             r#"time={} level={} msg="{}" method={} path={} status={st} duration={}.{}ms request_id={}"#,
             t.rfc3339_millis(),
             NAMES[lvl],
-            self.rng.pick(&["handled request", "charge created", "refund issued", "card declined", "idempotency key reused"]),
+            msg,
             self.rng.pick(METHODS),
             self.rng.pick(&["/v1/charges", "/v1/refunds", "/v1/customers/cus_42", "/healthz"]),
             self.rng.range(0, 400),
@@ -645,6 +696,7 @@ impl Corpus {
             ("o.s.web.servlet.DispatcherServlet", "Completed initialization"),
             ("c.zaxxer.hikari.pool.HikariPool", "HikariPool-1 - Connection is not available"),
         ]);
+        self.event = (format!("{class} - {msg}"), lvl >= 3);
         let line = format!("{} {:<5} [{thread}] {class} - {msg} {}", t.log4j(), NAMES[lvl], self.rng.range(10_000, 99_999));
         if lvl >= 4 {
             // The stack trace follows as separate records, as the container runtime splits it into lines.
@@ -652,7 +704,8 @@ impl Corpus {
                 ("java.lang.IllegalStateException: order 4711 is already paid", "java.sql.SQLTransientConnectionException: HikariPool-1 - Connection is not available, request timed out after 30000ms."),
                 ("org.springframework.web.client.ResourceAccessException: I/O error on POST request for \"http://inventory:8080/reserve\": Read timed out", "java.net.SocketTimeoutException: Read timed out"),
             ]);
-            self.pending.push_back((w, p, ex.to_string(), "stderr"));
+            let class = |line: &str| line.split(':').next().unwrap_or(line).to_string();
+            self.pending.push_back((w, p, ex.to_string(), "stderr", format!("exception {}", class(ex))));
             let frames = [
                 "com.example.orders.OrderService.submit(OrderService.java:212)",
                 "com.example.orders.OrderController.create(OrderController.java:87)",
@@ -664,11 +717,11 @@ impl Corpus {
             ];
             let n = self.rng.range(3, frames.len() as u64) as usize;
             for f in &frames[..n] {
-                self.pending.push_back((w, p, format!("\tat {f}"), "stderr"));
+                self.pending.push_back((w, p, format!("\tat {f}"), "stderr", "frame".into()));
             }
-            self.pending.push_back((w, p, format!("Caused by: {cause}"), "stderr"));
-            self.pending.push_back((w, p, "\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)".into(), "stderr"));
-            self.pending.push_back((w, p, format!("\t... {} more", self.rng.range(20, 80)), "stderr"));
+            self.pending.push_back((w, p, format!("Caused by: {cause}"), "stderr", format!("caused by {}", class(cause))));
+            self.pending.push_back((w, p, "\tat com.zaxxer.hikari.pool.HikariPool.getConnection(HikariPool.java:181)".into(), "stderr", "frame".into()));
+            self.pending.push_back((w, p, format!("\t... {} more", self.rng.range(20, 80)), "stderr", "more".into()));
         }
         (line, if lvl >= 4 { "stderr" } else { "stdout" })
     }
@@ -692,14 +745,17 @@ impl Corpus {
                 _ => format!("\"Failed to execute iptables-restore\" err=\"exit status 4: iptables-restore: line {} failed\"", self.rng.range(100, 9000)),
             }
         };
+        self.event = (sev.to_string(), sev != 'I');
         let file = self.rng.pick(&["proxier.go:805", "proxier.go:1510", "reflector.go:368", "config.go:120", "server.go:522"]);
         format!("{sev}{}       1 {file}] {body}", t.klog())
     }
 
     fn generate(&mut self) -> Option<Vec<u8>> {
-        if let Some((w, p, line, stream)) = self.pending.pop_front() {
+        if let Some((w, p, line, stream, event)) = self.pending.pop_front() {
             let t = self.now();
             let pod = self.pods[w][p].clone();
+            // Every line of an error's stack trace is part of the error.
+            self.label = Label { template: format!("{}/{} {event}", WORKLOADS[w].namespace, WORKLOADS[w].container), protected: true };
             return Some(self.record(&pod, stream, t, &line));
         }
         let kind = self.kind()?;
@@ -718,6 +774,8 @@ impl Corpus {
             Kind::Log4j => self.log4j(t, w, p),
             Kind::Klog => (self.klog(t, &pod), "stderr"),
         };
+        let (event, protected) = std::mem::take(&mut self.event);
+        self.label = Label { template: format!("{}/{} {event}", WORKLOADS[w].namespace, WORKLOADS[w].container), protected };
         Some(self.record(&pod, stream, t, &line))
     }
 }
@@ -803,6 +861,39 @@ mod tests {
         }
         let none = Mix { klog: 0, ..Mix { ingress_nginx: 0, nginx_combined: 0, envoy_text: 0, envoy_json: 0, json_app: 0, logfmt: 0, log4j: 0, klog: 0 } };
         assert!(Corpus::with_config(3, Config { mix: none, ..Config::default() }).next().is_none());
+    }
+
+    #[test]
+    fn labels_name_the_template_and_the_protected_classes() {
+        let mut c = Corpus::new(5);
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..5000 {
+            let (r, label) = c.next_labeled().unwrap();
+            let v: serde_json::Value = serde_json::from_slice(&r).unwrap();
+            let k = &v["kubernetes"];
+            let source = format!("{}/{}", k["namespace_name"].as_str().unwrap(), k["container_name"].as_str().unwrap());
+            assert!(label.template.starts_with(&format!("{source} ")), "{label:?} for {source}");
+            let log = v["log"].as_str().unwrap();
+            // What the labels say can be read back from the records.
+            if log.starts_with("\tat ") {
+                assert_eq!(label.template, "orders/orders frame");
+            }
+            if label.template.ends_with(" /healthz") {
+                assert!(log.contains("kube-probe/") || log.contains("/healthz"), "{log}");
+            }
+            if log.starts_with("{\"level\":\"error\"") || log.starts_with('E') && source.starts_with("kube-system") {
+                assert!(label.protected, "{log}");
+            }
+            if log.starts_with("{\"level\":\"info\"") || log.starts_with("{\"level\":\"debug\"") {
+                assert!(!label.protected, "{log}");
+            }
+            *seen.entry(label.template).or_insert(0) += 1;
+        }
+        assert!(seen.len() > 50, "{} templates", seen.len());
+        // The same seed gives the same labels, and labels change no byte of the records.
+        let (bytes, labels) = Corpus::new(5).take_bytes_labeled(64 * 1024);
+        assert_eq!(bytes, Corpus::new(5).take_bytes(64 * 1024));
+        assert_eq!(labels.len(), bytes.iter().filter(|b| **b == b'\n').count());
     }
 
     #[test]

@@ -207,12 +207,13 @@ impl Pipeline {
     /// Decides `record` and carries the decision out: a kept record's event is written to the sink (or
     /// not, when the budget sheds it or it would be blank); a dropped record is counted in its rule's
     /// summary. `fallback` is the time a dropped record without one of its own is summarized at.
+    /// Returns the decision and what became of the record.
     #[inline]
-    pub fn push<'r, S: Sink>(&mut self, record: impl Into<Record<'r>>, fallback: Timestamp, sink: &mut S) -> Outcome {
+    pub fn push<'r, S: Sink>(&mut self, record: impl Into<Record<'r>>, fallback: Timestamp, sink: &mut S) -> (Decision, Outcome) {
         let mut d = self.decider.decide(record);
         let decision = d.decision();
         if decision.action == Action::Keep {
-            return kept(&mut d, &self.encoding, &mut self.time, &mut self.message, sink);
+            return (decision, kept(&mut d, &self.encoding, &mut self.time, &mut self.message, sink));
         }
         let record = d.record();
         let due = self.summarize && {
@@ -233,7 +234,7 @@ impl Pipeline {
         if due && let Some(lateness) = self.lateness_ms {
             self.flush_late(lateness, sink);
         }
-        Outcome::NotSent(NotSent::Dropped)
+        (decision, Outcome::NotSent(NotSent::Dropped))
     }
 
     /// Flushes the intervals the summarized records' own time has moved `lateness` past.
