@@ -119,6 +119,8 @@ pub struct Counters {
     pub text: u64,
     /// Records that started with `{` but were not valid JSON (read as text).
     pub invalid_json: u64,
+    /// Events sent as text whose bytes were not UTF-8: each invalid sequence was replaced by U+FFFD.
+    pub invalid_utf8: u64,
 }
 
 impl Counters {
@@ -185,5 +187,6 @@ impl AddAssign<&Counters> for Counters {
         self.json += o.json;
         self.text += o.text;
         self.invalid_json += o.invalid_json;
+        self.invalid_utf8 += o.invalid_utf8;
     }
 }

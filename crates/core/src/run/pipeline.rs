@@ -256,11 +256,29 @@ impl Pipeline {
             return;
         }
         for s in self.summarizer.flush(until) {
-            self.write_summary(&s, sink);
+            self.send_summary(&s, sink);
         }
     }
 
-    fn write_summary<S: Sink>(&mut self, s: &Summary, sink: &mut S) {
+    /// Writes one summary event, admitted by the budget and counted as [`Pipeline::flush_summaries`]
+    /// does.
+    pub fn send_summary<S: Sink>(&mut self, s: &Summary, sink: &mut S) {
+        let start = self.write_summary(s, sink);
+        let metered = s.metered_bytes();
+        let c = self.decider.counters_mut().at(s.rule);
+        if sink.admit(s.priority, metered) {
+            c.summary_events += 1;
+            c.summary_bytes += metered;
+            sink.sent(Sent { start, metered, summary: true });
+        } else {
+            c.summaries_shed += 1;
+            sink.out().truncate(start);
+        }
+    }
+
+    /// Appends one summary event to the sink's buffer as it would be sent, without asking the budget or
+    /// counting it (to see how much room summaries take); returns where it starts.
+    pub fn write_summary<S: Sink>(&mut self, s: &Summary, sink: &mut S) -> usize {
         let start = sink.out().len();
         match &self.encoding {
             Encoding::Lines => {
@@ -279,16 +297,17 @@ impl Pipeline {
                 out.push(b'}');
             }
         }
-        let metered = s.metered_bytes();
-        let c = self.decider.counters_mut().at(s.rule);
-        if sink.admit(s.priority, metered) {
-            c.summary_events += 1;
-            c.summary_bytes += metered;
-            sink.sent(Sent { start, metered, summary: true });
-        } else {
-            c.summaries_shed += 1;
-            sink.out().truncate(start);
+        start
+    }
+
+    /// The summary events of `units` alone, as flushing them would make them, without flushing anything
+    /// this pipeline counted.
+    pub fn summaries_of<'u>(&self, units: impl IntoIterator<Item = &'u Unit>) -> Vec<Summary> {
+        let mut all = self.summarizer.fresh();
+        for u in units {
+            all.merge(&u.summarizer);
         }
+        all.flush(None)
     }
 
     /// The end of the earliest open summary interval, in epoch milliseconds: nothing is due before it.
@@ -322,8 +341,18 @@ impl Pipeline {
     /// nest; events are written to the sink as usual.
     pub fn begin_unit(&mut self) {
         debug_assert!(self.outer.is_none(), "units do not nest");
-        let fresh = Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() };
+        let fresh = self.empty_unit();
         self.outer = Some(self.swap_unit(fresh));
+    }
+
+    /// Whether any rule summarizes.
+    pub fn summarizes(&self) -> bool {
+        self.summarize
+    }
+
+    /// A unit with nothing in it (for a group of records that had none to push).
+    pub fn empty_unit(&self) -> Unit {
+        Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() }
     }
 
     /// Ends the unit [`Pipeline::begin_unit`] began and returns its counts, for [`Pipeline::commit`] once
@@ -331,13 +360,23 @@ impl Pipeline {
     pub fn end_unit(&mut self) -> Unit {
         match self.outer.take() {
             Some(outer) => self.swap_unit(outer),
-            None => Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() },
+            None => self.empty_unit(),
         }
     }
 
     /// Adds a finished unit's counts and summaries.
     pub fn commit(&mut self, unit: &Unit) {
+        self.commit_counters(unit);
+        self.commit_summaries(unit);
+    }
+
+    /// Adds a finished unit's counts (its records are settled, whether or not its summaries are final).
+    pub fn commit_counters(&mut self, unit: &Unit) {
         *self.decider.counters_mut() += &unit.counters;
+    }
+
+    /// Adds a finished unit's summaries, to be flushed with the others.
+    pub fn commit_summaries(&mut self, unit: &Unit) {
         self.summarizer.merge(&unit.summarizer);
     }
 
@@ -368,7 +407,7 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWr
             d.write_kept(out);
             let metered = metered_record_bytes(&out[at..]);
             out.push(b'\n');
-            Some(metered)
+            Some(Metered::bytes(metered))
         }
         Encoding::Hec(value) => {
             // The time first: the members after it repeat from event to event, which gzip finds as
@@ -390,7 +429,7 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWr
             metered
         }
     };
-    let Some(metered) = metered else {
+    let Some(Metered { bytes: metered, replaced_utf8 }) = metered else {
         sink.out().truncate(start);
         d.counters().at(decision.rule).blank += 1;
         sink.not_sent(record, decision, NotSent::Blank);
@@ -404,7 +443,9 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWr
         sink.not_sent(record, decision, NotSent::Shed);
         return Outcome::NotSent(NotSent::Shed);
     }
-    let c = d.counters().at(decision.rule);
+    let counters = d.counters();
+    counters.invalid_utf8 += u64::from(replaced_utf8);
+    let c = counters.at(decision.rule);
     c.sent += 1;
     c.metered_bytes += metered;
     let sent = Sent { start, metered, summary: false };
@@ -412,13 +453,26 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWr
     Outcome::Sent(sent)
 }
 
+/// What Splunk meters for an event value, and whether invalid UTF-8 in it was replaced.
+#[derive(Clone, Copy)]
+struct Metered {
+    bytes: u64,
+    replaced_utf8: bool,
+}
+
+impl Metered {
+    fn bytes(bytes: u64) -> Metered {
+        Metered { bytes, replaced_utf8: false }
+    }
+}
+
 /// Appends the record as sent as an HEC event value: a JSON object as it is, text as a string. Returns
 /// the metered bytes, or `None` for a blank event.
-fn record_value(d: &mut Decided<'_, '_>, out: &mut Vec<u8>) -> Option<u64> {
+fn record_value(d: &mut Decided<'_, '_>, out: &mut Vec<u8>) -> Option<Metered> {
     let at = out.len();
     if let Record::Parts(_) = d.record() {
         d.write_kept(out);
-        return Some((out.len() - at) as u64);
+        return Some(Metered::bytes((out.len() - at) as u64));
     }
     let json = matches!(d.record(), Record::Line(_)) && d.kind() == RecordKind::Json;
     let (bytes, _) = d.sent();
@@ -426,26 +480,26 @@ fn record_value(d: &mut Decided<'_, '_>, out: &mut Vec<u8>) -> Option<u64> {
         // An object is sent as its text without the whitespace around it, which Splunk does not meter.
         let b = bytes.trim_ascii();
         out.extend_from_slice(b);
-        return Some(b.len() as u64);
+        return Some(Metered::bytes(b.len() as u64));
     }
     text_value(bytes, out)
 }
 
 /// Appends `text` as a JSON string; `None` (and nothing appended) when it is empty.
-fn text_value(text: &[u8], out: &mut Vec<u8>) -> Option<u64> {
+fn text_value(text: &[u8], out: &mut Vec<u8>) -> Option<Metered> {
     if text.is_empty() {
         return None;
     }
     let at = out.len();
     if push_json_str(out, text) {
         // Invalid UTF-8 was replaced: the meter counts the replacement characters.
-        return Some(metered_event_bytes(&out[at..]));
+        return Some(Metered { bytes: metered_event_bytes(&out[at..]), replaced_utf8: true });
     }
-    Some(text.len() as u64)
+    Some(Metered::bytes(text.len() as u64))
 }
 
 /// Appends one field of the record as sent as the event value (see [`EventValue::Field`]).
-fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &mut Vec<u8>) -> Option<u64> {
+fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &mut Vec<u8>) -> Option<Metered> {
     let is_log = path.len() == 1 && path[0] == "log";
     match d.record() {
         // A container line's message, trimmed as the record the rules see it in: of `trim:`, only a
@@ -468,11 +522,11 @@ fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &
                 Some(v) if v.first() == Some(&b'"') => string_value(v, out),
                 Some(v) => {
                     out.extend_from_slice(v);
-                    Some(v.len() as u64)
+                    Some(Metered::bytes(v.len() as u64))
                 }
                 None => {
                     out.extend_from_slice(message);
-                    Some(message.len() as u64)
+                    Some(Metered::bytes(message.len() as u64))
                 }
             }
         }
@@ -491,12 +545,12 @@ fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &
                 Some(v) if v.first() == Some(&b'"') => string_value(v, out),
                 Some(v) => {
                     out.extend_from_slice(v);
-                    Some(v.len() as u64)
+                    Some(Metered::bytes(v.len() as u64))
                 }
                 None if line => {
                     let b = bytes.trim_ascii();
                     out.extend_from_slice(b);
-                    Some(b.len() as u64)
+                    Some(Metered::bytes(b.len() as u64))
                 }
                 None => text_value(bytes, out),
             }
@@ -505,12 +559,12 @@ fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &
 }
 
 /// Appends a JSON string value as written, without one trailing newline; `None` when it is empty.
-fn string_value(s: &[u8], out: &mut Vec<u8>) -> Option<u64> {
+fn string_value(s: &[u8], out: &mut Vec<u8>) -> Option<Metered> {
     let at = out.len();
     push_without_newline(s, out);
     if out.len() - at == 2 {
         out.truncate(at);
         return None;
     }
-    Some(metered_event_bytes(&out[at..]))
+    Some(Metered::bytes(metered_event_bytes(&out[at..])))
 }
