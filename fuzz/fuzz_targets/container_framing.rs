@@ -92,6 +92,8 @@ struct Rendered {
 /// One part of a container log line as generated: stream, final or not, the message (raw for CRI,
 /// escaped for Docker) and the time as written.
 struct Part {
+    /// A Docker line (else a CRI one): in a file of the other format it is malformed.
+    docker: bool,
     stderr: bool,
     partial: bool,
     msg: Vec<u8>,
@@ -149,7 +151,7 @@ fn render(spec: &LineSpec) -> Rendered {
             }
             bytes.push(b' ');
             bytes.extend_from_slice(&msg);
-            Rendered { bytes, model: Some(Part { stderr: *stderr, partial: *partial, msg, time }) }
+            Rendered { bytes, model: Some(Part { docker: false, stderr: *stderr, partial: *partial, msg, time }) }
         }
         LineSpec::Docker { time, stderr, partial, style, extra, msg } => {
             let time = TIMES[*time as usize % TIMES.len()].as_bytes().to_vec();
@@ -171,7 +173,7 @@ fn render(spec: &LineSpec) -> Rendered {
                 _ => {}
             }
             bytes.push(b'}');
-            Rendered { bytes, model: Some(Part { stderr: *stderr, partial: *partial, msg: log, time }) }
+            Rendered { bytes, model: Some(Part { docker: true, stderr: *stderr, partial: *partial, msg: log, time }) }
         }
     }
 }
@@ -249,7 +251,10 @@ fuzz_target!(|data: &[u8]| {
         }
         // The model's expectation for this line, decided before the joiner is asked.
         let mut want: Option<(Pending, bool)> = None;
-        if modelled && let Some(p) = &r.model {
+        let mut want_malformed = false;
+        if modelled && r.model.as_ref().is_some_and(|p| p.docker != input.docker) {
+            want_malformed = true;
+        } else if modelled && let Some(p) = &r.model {
             let slot = &mut model[usize::from(p.stderr)];
             let pending = slot.get_or_insert_with(|| Pending { msg: Vec::new(), time: p.time.clone(), offset: line_offset, valid: true });
             pending.msg.extend_from_slice(&p.msg);
@@ -260,9 +265,12 @@ fuzz_target!(|data: &[u8]| {
         }
         let m = joiner.push(line, line_offset, cut);
         let Some(m) = m else {
-            assert!(want.is_none(), "a final part completed no message");
+            assert!(want.is_none() && !want_malformed, "a final part or a malformed line gave no message");
             continue;
         };
+        if want_malformed {
+            assert!(m.malformed, "a line of the other format was not called malformed");
+        }
         let escaped = m.log.escaped().into_owned();
         assert!(valid_content(&escaped) || (format == ContainerFormat::Docker && !m.malformed), "escaped text is not JSON string content: {escaped:?}");
         match (format, m.malformed, m.log) {
@@ -273,7 +281,7 @@ fuzz_target!(|data: &[u8]| {
         }
         assert!(m.first_offset <= line_offset, "a message starts after the line that completed it");
         if let Some((w, stderr)) = &want {
-            assert!(!m.malformed, "a well-formed line was called malformed");
+            assert!(!m.malformed, "a well-formed line was called malformed: {:?}", String::from_utf8_lossy(line));
             assert_eq!(m.stream == Stream::Stderr, *stderr, "wrong stream");
             assert_eq!(m.time, &w.time[..], "not the first part's time");
             assert_eq!(m.first_offset, w.offset, "not the first part's offset");
@@ -298,7 +306,7 @@ fuzz_target!(|data: &[u8]| {
             if format == ContainerFormat::Docker && w.valid {
                 assert!(valid_content(&escaped), "joining valid parts gave invalid JSON string content: {escaped:?}");
             }
-        } else if modelled {
+        } else if modelled && !want_malformed {
             // Every line is a generated one: a partial part completes nothing, a final one is expected.
             panic!("a message the model did not expect");
         }

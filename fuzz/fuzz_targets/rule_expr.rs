@@ -21,6 +21,8 @@ use logtrim_core::{Pos, RuleSet};
 
 #[path = "common/rules.rs"]
 mod common;
+#[path = "common/known.rs"]
+mod known;
 
 fuzz_target!(|data: &[u8]| {
     let src = String::from_utf8_lossy(data);

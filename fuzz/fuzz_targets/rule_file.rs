@@ -17,6 +17,8 @@ use logtrim_core::RuleSet;
 
 #[path = "common/rules.rs"]
 mod common;
+#[path = "common/known.rs"]
+mod known;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
