@@ -177,8 +177,16 @@ for p in sorted(glob.glob("tests/cli/*.rs")) + ["crates/core/src/rules/load.rs",
     rule_texts += [s for s in rust_strings(p) if ("rules:" in s or "default:" in s) and "\n" in s]
 for s in rule_texts:
     put("rule_file", s)
+for parts in [("[", "x", "]"), ("{a: ", "x", "}"), ("(", "a == 1", ")", "rules:\n  - name: r\n    when: ", "\n    action: drop\n"),
+                ("not ", "a == 1", "", "rules:\n  - name: r\n    when: ", "\n    action: drop\n"), ("- ", "x", "")]:
+    put("rule_file", b"\x01\xff" + b"\x00".join(p.encode() for p in parts))
 
 # ---- rule_expr: every `when:` in those files and the parser's tests.
+# Amplified forms (`known::amplify`): \x01, a scale byte, then A \0 B \0 C [\0 P \0 S] for P A*n B C*n S.
+for a, b, c in [("(", "a == 1", ")"), ("not ", "a == 1", ""), ("(a == 1 or ", "b == 2", ")"), ("(not ", "exists(x)", ")")]:
+    for scale in (b"\x40", b"\xff"):
+        put("rule_expr", b"\x01" + scale + a.encode() + b"\x00" + b.encode() + b"\x00" + c.encode())
+
 exprs = []
 for s in rule_texts:
     for m in re.finditer(r"when:\s*(.+)", s):
@@ -191,7 +199,6 @@ for s in rust_strings("crates/core/src/rules/expr.rs"):
         exprs.append(s)
 for e in dict.fromkeys(exprs):
     put("rule_expr", e)
-
 # ---- hec_template: the Lambda's and the forwarder's default templates, and the docs' examples.
 for s in [
     "{time}|{@timestamp}", "{kubernetes.host}|{host}", "{kubernetes.namespace_name}/{kubernetes.pod_name}/{kubernetes.container_name}",

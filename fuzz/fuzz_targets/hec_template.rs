@@ -19,6 +19,7 @@ use logtrim_formats::template::{self, Part};
 use logtrim_forwarder::meta::{Context, PodMeta, Template};
 
 #[path = "common/known.rs"]
+#[allow(dead_code)]
 mod known;
 
 const NAMES: &[&str] = &["node", "namespace", "pod", "container", "container_id", "stream", "file"];
