@@ -1,4 +1,4 @@
-//! The `when:` expression parser (`logtrim_core::rules::expr::parse`), then the compiler and engine on
+//! The `when:` expression parser (`logtrim_core::spec::expr::parse`), then the compiler and engine on
 //! what it accepts.
 //!
 //! The whole rule loader is fuzzed by `rule_file`; this target spends its time on the expression
@@ -16,7 +16,7 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-use logtrim_core::rules::expr;
+use logtrim_core::spec::expr;
 use logtrim_core::{Pos, RuleSet};
 
 #[path = "common/rules.rs"]

@@ -305,6 +305,7 @@ fn json_doc(
                 "kept_records": c.kept, "kept_bytes": c.kept_bytes,
                 "dropped_records": c.dropped, "dropped_bytes": c.dropped_bytes,
                 "trimmed_bytes": c.trimmed_bytes, "sample_rate_bytes": c.added_bytes,
+                "sent_records": c.sent, "metered_bytes": c.metered_bytes,
             })
         })
         .collect();

@@ -662,6 +662,7 @@ impl Pipeline {
             m.rule(name, "keep", rc.kept, rc.kept_bytes);
             m.rule(name, "drop", rc.dropped, rc.dropped_bytes);
             m.trim(name, rc.trimmed_bytes, rc.added_bytes);
+            m.metered(name, rc.metered_bytes + rc.summary_bytes);
             if rc.summarized > 0 {
                 m.summarized(name, rc.summarized, rc.summary_overflow);
             }

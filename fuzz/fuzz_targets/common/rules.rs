@@ -73,16 +73,32 @@ pub fn check_diagnostics(text: &str, diags: &Diagnostics) -> Result<(), String> 
     Ok(())
 }
 
-/// Runs a rule set that loaded on the records above and on its own examples; it must not panic.
+/// Events written to a buffer and forgotten.
+struct Events(Vec<u8>);
+
+impl logtrim_core::Sink for Events {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.0
+    }
+    fn sent(&mut self, _: logtrim_core::Sent) {
+        self.0.clear();
+    }
+}
+
+/// Runs a rule set that loaded on the records above and on its own examples, through the whole record
+/// pipeline (trimming, HEC events, summaries); it must not panic.
 pub fn exercise(rules: &RuleSet) {
     let _ = rules.explain();
-    let mut decider = rules.decider();
+    let mut pipeline = logtrim_core::Pipeline::new(rules, logtrim_core::Options::default());
+    let mut events = Events(Vec::new());
+    let t = logtrim_core::budget::Timestamp::UNIX_EPOCH;
     for r in RECORDS {
-        let d = decider.decide(r);
+        let (d, _) = pipeline.push(*r, t, &mut events);
         let _ = rules.rule_name(d.rule);
         let _ = rules.describe_action(d.rule);
     }
     for ex in rules.examples() {
-        let _ = decider.decide(&ex.record);
+        pipeline.push(&ex.record, t, &mut events);
     }
+    pipeline.flush_summaries(None, &mut events);
 }
