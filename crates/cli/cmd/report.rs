@@ -64,18 +64,8 @@ pub(crate) fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
 }
 
-pub(crate) fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= GB {
-        format!("{:.2} GB", b / GB)
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
-    }
-}
+/// Bytes for people; one writer for the report and the pages (`--html`).
+pub(crate) use logtrim_suggest::html::human;
 
 /// Where `report` puts what would be sent: nowhere, but each record's fate is kept for `--budget`.
 struct Tally {

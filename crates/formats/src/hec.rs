@@ -13,12 +13,10 @@
 //! addressed). When nothing resolves, the per-record [`Fallbacks`] apply, then the key is omitted.
 
 use std::borrow::Cow;
-use std::fmt;
 
-use logtrim_core::run::hec::EventValue;
+use logtrim_core::record::json::raw::{RawPaths, RawValue};
 use logtrim_core::record::json::{escape_into, push_json_str};
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use logtrim_core::run::hec::EventValue;
 
 use crate::template;
 
@@ -87,8 +85,8 @@ pub struct Mapping {
     index: Template,
     event: EventValue,
     fields: Vec<(String, Template)>,
-    trie: Node,
-    slots: usize,
+    /// The paths the templates read, by slot.
+    paths: RawPaths,
 }
 
 /// Values to use when a template resolves to nothing, chosen by the caller per input kind.
@@ -134,22 +132,8 @@ impl Mapping {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let mut trie = Node::default();
-        for (slot, p) in paths.iter().enumerate() {
-            let mut n = &mut trie;
-            for seg in p.split('.') {
-                let at = match n.children.iter().position(|(k, _)| k == seg) {
-                    Some(i) => i,
-                    None => {
-                        n.children.push((seg.to_string(), Node::default()));
-                        n.children.len() - 1
-                    }
-                };
-                n = &mut n.children[at].1;
-            }
-            n.slot = Some(slot);
-        }
-        Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie, slots: paths.len() })
+        let paths: Vec<Vec<String>> = paths.iter().map(|p| p.split('.').map(String::from).collect()).collect();
+        Ok(Mapping { time, host, source, sourcetype, index, event, fields, paths: RawPaths::new(&paths) })
     }
 
     /// Which value of a record is the event.
@@ -161,10 +145,10 @@ impl Mapping {
     /// by a comma, and returns the event's time in epoch milliseconds: templates read the record's
     /// fields when it is a JSON object; what does not resolve takes its fallback or is left out.
     pub fn write_meta(&self, record: &[u8], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
-        let mut values: Vec<Option<&RawValue>> = vec![None; self.slots];
+        let mut values: Vec<Option<&RawValue>> = vec![None; self.paths.len()];
         if let Ok(text) = std::str::from_utf8(record)
             && text.trim_start().starts_with('{')
-            && extract(text, &self.trie, &mut values).is_err()
+            && self.paths.extract(text, &mut values).is_err()
         {
             // Not JSON after all: the rules read it as text, with no fields.
             values.iter_mut().for_each(|v| *v = None);
@@ -285,83 +269,6 @@ fn parse_template(text: &str, paths: &mut Vec<String>) -> Result<Template, Strin
         })
     })?;
     Ok(Template { alts })
-}
-
-/// A path trie: which keys to capture while reading a record once.
-#[derive(Clone, Debug, Default)]
-struct Node {
-    children: Vec<(String, Node)>,
-    slot: Option<usize>,
-}
-
-/// Reads `text` (a JSON object) once, capturing the raw value at every wanted path, and validates it.
-fn extract<'de>(text: &'de str, trie: &Node, out: &mut [Option<&'de RawValue>]) -> serde_json::Result<()> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    Walk { node: trie, out }.deserialize(&mut de)?;
-    de.end()
-}
-
-struct Walk<'n, 'o, 'de> {
-    node: &'n Node,
-    out: &'o mut [Option<&'de RawValue>],
-}
-
-impl<'de> DeserializeSeed<'de> for Walk<'_, '_, 'de> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_, '_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            match self.node.children.iter().find(|(name, _)| *name == k) {
-                Some((_, child)) => {
-                    let raw: &'de RawValue = map.next_value()?;
-                    if let Some(s) = child.slot {
-                        self.out[s].get_or_insert(raw);
-                    }
-                    if !child.children.is_empty() && raw.get().starts_with('{') {
-                        let mut de = serde_json::Deserializer::from_str(raw.get());
-                        Walk { node: child, out: &mut *self.out }
-                            .deserialize(&mut de)
-                            .map_err(serde::de::Error::custom)?;
-                    }
-                }
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// An object key, borrowed when it has no escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
 }
 
 #[cfg(test)]

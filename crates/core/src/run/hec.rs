@@ -7,8 +7,7 @@
 //! written here, once, by [`crate::run::pipeline::Pipeline`]. Events are stacked with no separator, as HEC
 //! batches them and as Firehose's Splunk destination concatenates them.
 
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
+use crate::record::json::raw::{RawPaths, RawValue};
 
 /// Which value of a kept record is the HEC `event`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -112,79 +111,14 @@ pub(crate) fn push_without_newline(s: &[u8], out: &mut Vec<u8>) -> usize {
     }
 }
 
-/// The raw JSON value at `path` in the JSON object `text`, if it is one to send as an event: not null
-/// and not an array (those leave the record as the event). Reads the object once; `None` also when
-/// `text` is not a JSON object.
-pub(crate) fn field_value<'t>(text: &'t [u8], path: &[String]) -> Option<&'t [u8]> {
+/// The raw JSON value at `path` (compiled as `paths`, one path) in the JSON object `text`, if it is
+/// one to send as an event: not null and not an array (those leave the record as the event). `None`
+/// also when `text` is not a JSON object.
+pub(crate) fn field_value<'t>(text: &'t [u8], paths: &RawPaths) -> Option<&'t [u8]> {
     let text = std::str::from_utf8(text).ok()?;
-    let mut found = None;
-    let mut de = serde_json::Deserializer::from_str(text);
-    Walk { path, found: &mut found }.deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    found.map(|r: &RawValue| r.get().as_bytes()).filter(|r| !matches!(r.first(), Some(b'n' | b'[')))
-}
-
-/// Finds one path while reading an object, keeping the first value seen there (as the rules do not: the
-/// last duplicate wins for them; a field value event has always been the first).
-struct Walk<'p, 'f, 'de> {
-    path: &'p [String],
-    found: &'f mut Option<&'de RawValue>,
-}
-
-impl<'de> DeserializeSeed<'de> for Walk<'_, '_, 'de> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for Walk<'_, '_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
-            let Some((first, rest)) = self.path.split_first() else {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            };
-            if *k != **first || self.found.is_some() {
-                map.next_value::<IgnoredAny>()?;
-                continue;
-            }
-            let raw: &'de RawValue = map.next_value()?;
-            if rest.is_empty() {
-                *self.found = Some(raw);
-            } else if raw.get().starts_with('{') {
-                let mut de = serde_json::Deserializer::from_str(raw.get());
-                Walk { path: rest, found: &mut *self.found }.deserialize(&mut de).map_err(serde::de::Error::custom)?;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// An object key, borrowed when it has no escapes (serde's `Cow<str>` is always owned).
-struct Key<'de>(std::borrow::Cow<'de, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(std::borrow::Cow::Owned(v.to_string())))
-            }
-        }
-        d.deserialize_str(V)
-    }
+    let mut found = [None];
+    paths.extract(text, &mut found).ok()?;
+    found[0].map(|r: &RawValue| r.get().as_bytes()).filter(|r| !matches!(r.first(), Some(b'n' | b'[')))
 }
 
 #[cfg(test)]
@@ -225,13 +159,14 @@ mod tests {
             assert!(EventValue::parse(bad).is_err(), "{bad}");
         }
         let rec = br#"{"a":{"b":1.50,"s":"x"},"n":null,"l":[1],"a":{"b":2}}"#;
-        let f = |p: &str| field_value(rec, &p.split('.').map(String::from).collect::<Vec<_>>());
+        let f = |p: &str| field_value(rec, &RawPaths::new(&[p.split('.').map(String::from).collect()]));
         assert_eq!(f("a.b"), Some(&b"1.50"[..]), "as written, the first of duplicates");
         assert_eq!(f("a.s"), Some(&br#""x""#[..]));
         assert_eq!(f("a"), Some(&br#"{"b":1.50,"s":"x"}"#[..]));
         assert_eq!((f("n"), f("l"), f("zz"), f("a.s.t")), (None, None, None, None));
-        assert_eq!(field_value(b"not json", &["a".into()]), None);
-        assert_eq!(field_value(br#"{"a":1"#, &["a".into()]), None, "invalid JSON");
+        let a = RawPaths::new(&[vec!["a".into()]]);
+        assert_eq!(field_value(b"not json", &a), None);
+        assert_eq!(field_value(br#"{"a":1"#, &a), None, "invalid JSON");
     }
 
     #[test]

@@ -52,6 +52,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::budget::{metered_event_bytes, metered_record_bytes};
 use crate::run::counters::Counters;
 use crate::run::decider::{Decided, Decider};
+use crate::record::json::raw::RawPaths;
 use crate::run::hec::{EventValue, TimeWriter, field_value, json_string_prefix, push_without_newline};
 use crate::primitives::{Action, Decision, Priority, RecordKind};
 use crate::record::Record;
@@ -178,13 +179,20 @@ pub struct Pipeline {
     summarizer: Summarizer,
     /// Whether any rule summarizes: else dropped records skip the summarizer.
     summarize: bool,
-    encoding: Encoding,
+    writer: Writer,
     lateness_ms: Option<i64>,
-    time: TimeWriter,
-    /// `{"log":…}` of a message sent alone, for trimming it as the rules see it.
-    message: Vec<u8>,
     /// A unit's outer counts and summaries while it runs.
     outer: Option<Unit>,
+}
+
+/// How events are written, and the buffers writing them reuses.
+struct Writer {
+    encoding: Encoding,
+    /// The path of an [`EventValue::Field`] event, compiled.
+    field: RawPaths,
+    time: TimeWriter,
+    /// `{"log":…}` of a message sent alone, or the record a field is read from.
+    scratch: Vec<u8>,
 }
 
 impl Pipeline {
@@ -196,10 +204,16 @@ impl Pipeline {
             summarize: summarizer.is_active(),
             decider,
             summarizer,
-            encoding: options.encoding,
+            writer: Writer {
+                field: match &options.encoding {
+                    Encoding::Hec(EventValue::Field(path)) => RawPaths::new(std::slice::from_ref(path)),
+                    _ => RawPaths::default(),
+                },
+                encoding: options.encoding,
+                time: TimeWriter::default(),
+                scratch: Vec::new(),
+            },
             lateness_ms: options.lateness.map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX).max(0)),
-            time: TimeWriter::default(),
-            message: Vec::new(),
             outer: None,
         }
     }
@@ -213,7 +227,7 @@ impl Pipeline {
         let mut d = self.decider.decide(record);
         let decision = d.decision();
         if decision.action == Action::Keep {
-            return (decision, kept(&mut d, &self.encoding, &mut self.time, &mut self.message, sink));
+            return (decision, kept(&mut d, &mut self.writer, sink));
         }
         let record = d.record();
         let due = self.summarize && {
@@ -280,7 +294,7 @@ impl Pipeline {
     /// counting it (to see how much room summaries take); returns where it starts.
     pub fn write_summary<S: Sink>(&mut self, s: &Summary, sink: &mut S) -> usize {
         let start = sink.out().len();
-        match &self.encoding {
+        match &self.writer.encoding {
             Encoding::Lines => {
                 let out = sink.out();
                 out.extend_from_slice(s.json.as_bytes());
@@ -289,7 +303,7 @@ impl Pipeline {
             Encoding::Hec(_) => {
                 let out = sink.out();
                 out.push(b'{');
-                self.time.push(out, s.start.as_millisecond());
+                self.writer.time.push(out, s.start.as_millisecond());
                 sink.summary_meta(s);
                 let out = sink.out();
                 out.extend_from_slice(b"\"event\":");
@@ -396,11 +410,11 @@ impl Unit {
 
 /// Writes the event of a kept record, meters it, and sends it or rolls it back.
 #[inline]
-fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWriter, message: &mut Vec<u8>, sink: &mut S) -> Outcome {
+fn kept<S: Sink>(d: &mut Decided<'_, '_>, w: &mut Writer, sink: &mut S) -> Outcome {
     let decision = d.decision();
     let record = d.record();
     let start = sink.out().len();
-    let metered = match encoding {
+    let metered = match &w.encoding {
         Encoding::Lines => {
             let out = sink.out();
             let at = out.len();
@@ -416,14 +430,14 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, encoding: &Encoding, time: &mut TimeWr
             let out = sink.out();
             out.push(b'{');
             if let Some(ms) = ms {
-                time.push(out, ms);
+                w.time.push(out, ms);
             }
             sink.meta(record);
             let out = sink.out();
             out.extend_from_slice(b"\"event\":");
             let metered = match value {
                 EventValue::Record => record_value(d, out),
-                EventValue::Field(path) => field(d, path, out, message),
+                EventValue::Field(path) => field(d, path, &w.field, out, &mut w.scratch),
             };
             out.push(b'}');
             metered
@@ -499,7 +513,7 @@ fn text_value(text: &[u8], out: &mut Vec<u8>) -> Option<Metered> {
 }
 
 /// Appends one field of the record as sent as the event value (see [`EventValue::Field`]).
-fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &mut Vec<u8>) -> Option<Metered> {
+fn field(d: &mut Decided<'_, '_>, path: &[String], paths: &RawPaths, out: &mut Vec<u8>, message: &mut Vec<u8>) -> Option<Metered> {
     let is_log = path.len() == 1 && path[0] == "log";
     match d.record() {
         // A container line's message, trimmed as the record the rules see it in: of `trim:`, only a
@@ -518,7 +532,7 @@ fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &
         Record::Parts(_) => {
             message.clear();
             d.write_kept(message);
-            match field_value(message, path) {
+            match field_value(message, paths) {
                 Some(v) if v.first() == Some(&b'"') => string_value(v, out),
                 Some(v) => {
                     out.extend_from_slice(v);
@@ -541,7 +555,7 @@ fn field(d: &mut Decided<'_, '_>, path: &[String], out: &mut Vec<u8>, message: &
                 // missing, so the record (the line) is sent.
                 return text_value(bytes, out);
             }
-            match field_value(bytes, path) {
+            match field_value(bytes, paths) {
                 Some(v) if v.first() == Some(&b'"') => string_value(v, out),
                 Some(v) => {
                     out.extend_from_slice(v);

@@ -21,6 +21,7 @@
 
 mod error;
 mod escape;
+pub mod raw;
 mod index;
 mod number;
 mod scanner;
