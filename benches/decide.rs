@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut kept = 0usize;
                 for r in &records {
-                    kept += (d.decide(black_box(r)).action == logtrim_core::Action::Keep) as usize;
+                    kept += (d.decide(black_box(r)).decision().action == logtrim_core::Action::Keep) as usize;
                 }
                 kept
             })

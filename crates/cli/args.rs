@@ -36,7 +36,8 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
-    /// Write the records the rules keep to stdout (or -o FILE)
+    /// Write what would be sent — the records the rules keep, trimmed, and summaries of those they drop —
+    /// to stdout (or -o FILE)
     Run {
         /// Rule file
         #[arg(value_name = "RULES")]
@@ -49,6 +50,10 @@ pub enum Command {
         /// Write the records that were dropped here too (for inspection)
         #[arg(long, value_name = "FILE")]
         dropped: Option<PathBuf>,
+        /// Write each as the HEC event the Lambda would send (one per line, with its time, host, source
+        /// and sourcetype from the record as the Lambda's default mapping reads them)
+        #[arg(long)]
+        hec: bool,
     },
     /// Measure what a rule set would keep: per-rule records and bytes, total reduction, projected GB/day
     Report {

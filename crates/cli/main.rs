@@ -3,7 +3,6 @@
 mod args;
 mod cmd;
 mod input;
-mod summaries;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -24,7 +23,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { rules, explain } => cmd::check::run(&rules, explain),
         Command::Test { rules, format } => cmd::test::run(&rules, format),
-        Command::Run { rules, input, output, dropped } => cmd::run::run(&rules, &input, output.as_deref(), dropped.as_deref()),
+        Command::Run { rules, input, output, dropped, hec } => cmd::run::run(&rules, &input, output.as_deref(), dropped.as_deref(), hec),
         Command::Report { rules, input, days, format, no_progress, budget, rate, html } => {
             let budget = budget.as_deref().map(|limit| cmd::report::BudgetArgs { limit: Some(limit), rate: rate.as_deref() });
             cmd::report::run(&rules, &input, days, format, no_progress, budget, html.as_deref())

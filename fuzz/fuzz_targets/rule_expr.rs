@@ -1,11 +1,11 @@
-//! The `when:` expression parser (`logtrim_core::rules::expr::parse`), then the compiler and engine on
+//! The `when:` expression parser (`logtrim_core::spec::expr::parse`), then the compiler and engine on
 //! what it accepts.
 //!
 //! The whole rule loader is fuzzed by `rule_file`; this target spends its time on the expression
 //! language alone, where the grammar is (the loader reaches it only through valid YAML).
 //!
 //! Asserts:
-//! - no panic and no stack overflow, also nested thousands deep (amplified inputs, `known::amplify`);
+//! - no panic and no stack overflow, also nested thousands deep (amplified inputs, `amplify::amplify`);
 //! - every byte offset the parser asks to be turned into a position lies inside the expression and on
 //!   a character boundary (it is how positions inside the file are made);
 //! - the diagnostic's position and underline are inside the expression's one line;
@@ -16,17 +16,17 @@
 use std::cell::RefCell;
 
 use libfuzzer_sys::fuzz_target;
-use logtrim_core::rules::expr;
+use logtrim_core::spec::expr;
 use logtrim_core::{Pos, RuleSet};
 
 #[path = "common/rules.rs"]
 mod common;
-#[path = "common/known.rs"]
-mod known;
+#[path = "common/amplify.rs"]
+mod amplify;
 
 fuzz_target!(|data: &[u8]| {
-    // `\x01 s A \0 B \0 C \0 P \0 S`: P, A × n, B, C × n, S (`known::amplify`): deep nesting from short inputs.
-    let data = known::amplify(data);
+    // `\x01 s A \0 B \0 C \0 P \0 S`: P, A × n, B, C × n, S (`amplify::amplify`): deep nesting from short inputs.
+    let data = amplify::amplify(data);
     let src = String::from_utf8_lossy(&data);
     let bad = RefCell::new(None);
     let pos = |off: usize| {

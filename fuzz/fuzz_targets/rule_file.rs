@@ -1,7 +1,7 @@
 //! The rule loader (`RuleSet::from_yaml`): YAML → AST → compiled plan, on any text.
 //!
 //! Asserts:
-//! - no panic and no stack overflow, also nested thousands deep (amplified inputs, `known::amplify`) (the process dies on one, which libFuzzer reports);
+//! - no panic and no stack overflow, also nested thousands deep (amplified inputs, `amplify::amplify`) (the process dies on one, which libFuzzer reports);
 //! - every diagnostic of a refused file points inside the file: an existing line, a column at one of its
 //!   characters or just past its end, a non-empty underline; and the diagnostics render;
 //! - a file that loads can be run: `explain`, and deciding a few records and the file's own examples,
@@ -17,12 +17,12 @@ use logtrim_core::RuleSet;
 
 #[path = "common/rules.rs"]
 mod common;
-#[path = "common/known.rs"]
-mod known;
+#[path = "common/amplify.rs"]
+mod amplify;
 
 fuzz_target!(|data: &[u8]| {
-    // `\x01 s A \0 B \0 C \0 P \0 S`: P, A × n, B, C × n, S (`known::amplify`): deep nesting from short inputs.
-    let data = known::amplify(data);
+    // `\x01 s A \0 B \0 C \0 P \0 S`: P, A × n, B, C × n, S (`amplify::amplify`): deep nesting from short inputs.
+    let data = amplify::amplify(data);
     let text = String::from_utf8_lossy(&data);
     match RuleSet::from_yaml("fuzz.yaml", &text) {
         Ok(rules) => common::exercise(&rules),

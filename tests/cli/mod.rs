@@ -4,6 +4,7 @@ mod bad_input;
 mod captured;
 mod check;
 mod filters;
+mod frontends;
 #[cfg(unix)]
 mod html;
 mod report;

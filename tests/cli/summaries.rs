@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use logtrim_core::budget::{SignedDuration, Timestamp};
-use logtrim_core::{Action, RuleSet};
+use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
+use logtrim_core::RuleSet;
 use logtrim_testkit::corpus::bundled_sample;
 use serde_json::Value;
 
@@ -22,64 +23,74 @@ fn summary(line: &str) -> Option<Value> {
     v.get("logtrim_summary").cloned()
 }
 
-/// Decides the bundled sample with the default rule set, flushing whatever is due every `every` records
-/// (so intervals are cut at arbitrary points), and checks the totals per rule.
+/// Events as a sink collects them: records and summaries apart.
+#[derive(Default)]
+struct Collect {
+    out: Vec<u8>,
+    records: Vec<Vec<u8>>,
+    summaries: Vec<Vec<u8>>,
+}
+
+impl Sink for Collect {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+    fn sent(&mut self, e: Sent) {
+        let event = self.out[e.start..].strip_suffix(b"\n").unwrap_or(&self.out[e.start..]).to_vec();
+        if e.summary { self.summaries.push(event) } else { self.records.push(event) }
+        self.out.clear();
+    }
+}
+
+/// Pushes the bundled sample through the default rule set, flushing whatever is due every `every`
+/// records (so intervals are cut at arbitrary points), and checks the totals per rule.
 #[test]
 fn summaries_add_up_to_what_was_dropped_on_the_bundled_sample() {
     let rules = k8s_rules();
     let sample = bundled_sample();
     for flush_every in [1usize, 97, 1000, usize::MAX] {
-        let mut d = rules.decider();
-        let mut s = rules.summarizer();
-        let mut events = Vec::new();
+        let mut p = Pipeline::new(&rules, Options { encoding: Encoding::Lines, lateness: None });
+        let mut sink = Collect::default();
         let start = Timestamp::UNIX_EPOCH;
         for (i, rec) in sample.split(|b| *b == b'\n').filter(|l| !l.is_empty()).enumerate() {
-            let dec = d.decide(rec);
-            match dec.action {
-                Action::Keep => {
-                    let out = d.trim(rec, dec);
-                    let v: Value = serde_json::from_slice(out).expect("trimmed records stay JSON");
-                    let k = &v["kubernetes"];
-                    assert!(k.get("annotations").is_none() && k.get("docker_id").is_none() && k.get("container_hash").is_none());
-                    assert!(k["labels"].get("pod-template-hash").is_none());
-                    assert_eq!(v.get("sample_rate").is_some(), rules.rule_name(dec.rule) == "sample-2xx");
-                }
-                Action::Drop => {
-                    let fallback = s.last_record_time().unwrap_or(start);
-                    s.add(&mut d, rec, dec, fallback);
-                }
-            }
+            let fallback = p.last_summarized_time().unwrap_or(start);
+            p.push(rec, fallback, &mut sink);
             if i % flush_every == 0 {
                 // Close what ended before the last record: later records may reopen an interval.
-                if let Some(t) = s.last_record_time() {
-                    events.extend(s.flush(Some(t)));
+                if let Some(t) = p.last_summarized_time() {
+                    p.flush_summaries(Some(t), &mut sink);
                 }
             }
         }
-        events.extend(s.flush(None));
-        assert!(s.is_empty());
+        p.flush_summaries(None, &mut sink);
+        assert!(p.summaries_empty());
+        for out in &sink.records {
+            let v: Value = serde_json::from_slice(out).expect("trimmed records stay JSON");
+            let k = &v["kubernetes"];
+            assert!(k.get("annotations").is_none() && k.get("docker_id").is_none() && k.get("container_hash").is_none());
+            assert!(k["labels"].get("pod-template-hash").is_none());
+        }
+        assert!(sink.records.iter().any(|r| serde_json::from_slice::<Value>(r).unwrap().get("sample_rate").is_some()));
         let mut per_rule: HashMap<String, (u64, u64)> = HashMap::new();
-        for e in &events {
-            let v = summary(&e.json).unwrap_or_else(|| panic!("not a summary event: {}", e.json));
-            assert_eq!(v["records"], e.records);
-            assert_eq!(v["bytes"], e.bytes);
+        for e in &sink.summaries {
+            let v = summary(std::str::from_utf8(e).unwrap()).unwrap_or_else(|| panic!("not a summary event: {}", String::from_utf8_lossy(e)));
             let t = per_rule.entry(v["rule"].as_str().unwrap().to_string()).or_default();
-            t.0 += e.records;
-            t.1 += e.bytes;
+            t.0 += v["records"].as_u64().unwrap();
+            t.1 += v["bytes"].as_u64().unwrap();
             let g = &v["group"];
             assert!(g["namespace"].is_string() && g["status_class"].is_string(), "{v}");
             let st = &v["stats"]["duration_ms"];
-            assert!(st["count"].as_u64().unwrap() <= e.records);
+            assert!(st["count"].as_u64().unwrap() <= v["records"].as_u64().unwrap());
         }
         for name in ["drop-probes", "sample-2xx"] {
-            let c = d.counters().rule(rules.rule_id(name).unwrap());
+            let c = p.counters().rule(rules.rule_id(name).unwrap());
             assert!(c.dropped > 100, "{name}: {c:?}");
             assert_eq!(per_rule[name], (c.dropped, c.dropped_bytes), "{name}, flushing every {flush_every} records");
-            assert_eq!(s.counters().rule(rules.rule_id(name).unwrap()).records, c.dropped);
+            assert_eq!(c.summarized, c.dropped);
         }
         assert_eq!(per_rule.len(), 2);
-        assert_eq!(s.counters().total().overflow_records, 0);
-        assert_eq!(s.counters().total().events, events.len() as u64);
+        assert_eq!(p.counters().total().summary_overflow, 0);
+        assert_eq!(p.counters().total().summary_events, sink.summaries.len() as u64);
     }
 }
 
@@ -179,33 +190,36 @@ fn run_splits_intervals_folds_overflow_into_other_and_adds_up() {
 #[test]
 fn overflow_is_bounded_per_interval_and_counted() {
     let rules = RuleSet::from_yaml("t.yaml", INTERVALS).unwrap();
-    let mut d = rules.decider();
-    let mut s = rules.summarizer();
+    let mut p = Pipeline::new(&rules, Options { encoding: Encoding::Lines, lateness: None });
+    let mut sink = Collect::default();
     let mut n = 0u64;
     // 1000 namespaces in each of three intervals: 3 groups + `_other` each.
     for secs in [1u32, 11, 21] {
         for ns in 0..1000 {
             let l = line(secs, &format!("ns-{ns}"), 200, 5);
-            let dec = d.decide(l.as_bytes());
-            assert!(s.add(&mut d, l.as_bytes(), dec, Timestamp::UNIX_EPOCH));
+            p.push(l.as_bytes(), Timestamp::UNIX_EPOCH, &mut sink);
             n += 1;
         }
     }
-    let out = s.flush(None);
+    assert_eq!(p.counters().total().summarized, n);
+    p.flush_summaries(None, &mut sink);
+    let out: Vec<Value> = sink.summaries.iter().map(|e| summary(std::str::from_utf8(e).unwrap()).unwrap()).collect();
     assert_eq!(out.len(), 3 * 4);
-    assert_eq!(out.iter().filter(|e| e.overflow).map(|e| e.records).sum::<u64>(), 3 * 997);
-    assert_eq!(s.counters().total().overflow_records, 3 * 997);
-    assert_eq!(out.iter().map(|e| e.records).sum::<u64>(), n);
-    let other: Value = serde_json::from_str(&out[3].json).unwrap();
-    assert_eq!(other["logtrim_summary"]["group"], serde_json::json!({"ns": "_other", "log.status_class": "_other"}));
-    assert_eq!(other["logtrim_summary"]["overflow"], true);
+    let overflow = |v: &Value| v.get("overflow").is_some();
+    assert_eq!(out.iter().filter(|v| overflow(v)).map(|v| v["records"].as_u64().unwrap()).sum::<u64>(), 3 * 997);
+    assert_eq!(p.counters().total().summary_overflow, 3 * 997);
+    assert_eq!(out.iter().map(|v| v["records"].as_u64().unwrap()).sum::<u64>(), n);
+    assert_eq!(out[3]["group"], serde_json::json!({"ns": "_other", "log.status_class": "_other"}));
+    assert_eq!(out[3]["overflow"], true);
     // Flushing by time closes only what ended.
+    sink.summaries.clear();
     let l = line(1, "x", 200, 5);
-    let dec = d.decide(l.as_bytes());
-    s.add(&mut d, l.as_bytes(), dec, Timestamp::UNIX_EPOCH);
+    p.push(l.as_bytes(), Timestamp::UNIX_EPOCH, &mut sink);
     let t = Timestamp::from_second(1_795_341_600).unwrap(); // 10:00:00
-    assert!(s.flush(Some(t + SignedDuration::from_secs(9))).is_empty());
-    assert_eq!(s.flush(Some(t + SignedDuration::from_secs(10))).len(), 1);
+    p.flush_summaries(Some(t + SignedDuration::from_secs(9)), &mut sink);
+    assert!(sink.summaries.is_empty());
+    p.flush_summaries(Some(t + SignedDuration::from_secs(10)), &mut sink);
+    assert_eq!(sink.summaries.len(), 1);
 }
 
 /// `run` on the bundled sample writes exactly what `report` says is sent; every line is JSON; summaries

@@ -24,6 +24,7 @@
 //! Calls time out after 2 s (one retry), so a dead endpoint costs the pipeline little. Any failure is a
 //! [`StoreUnavailable`]; the accountant then spends a conservative local share and retries with backoff
 //! (see `Accountant` docs), and its [`logtrim_core::BudgetStatus`] says so.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::time::Duration;

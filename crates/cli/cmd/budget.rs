@@ -7,10 +7,9 @@
 //! participant). It answers "with this licence and this much traffic, what would we lose, and when?".
 
 use logtrim_core::budget::{
-    Accountant, Admission, BudgetSpec, BudgetStatus, LicenseZone, MemoryStore, SignedDuration, Timestamp, metered_record_bytes,
-    parse_size,
+    Accountant, Admission, BudgetSpec, BudgetStatus, LicenseZone, MemoryStore, SignedDuration, Timestamp, parse_size,
 };
-use logtrim_core::{Action, Decision, Priority, RuleSet};
+use logtrim_core::{Priority, RuleSet};
 use serde_json::json;
 
 /// What the replay needs of one sample record.
@@ -20,16 +19,6 @@ pub struct Outcome {
     pub input: u32,
     /// The priority and metered bytes of a record the rules keep.
     pub kept: Option<(Priority, u32)>,
-}
-
-impl Outcome {
-    pub fn of(record: &[u8], d: Decision) -> Outcome {
-        let clamp = |n: u64| n.min(u64::from(u32::MAX)) as u32;
-        Outcome {
-            input: clamp(record.len() as u64 + 1),
-            kept: (d.action == Action::Keep).then(|| (d.priority, clamp(metered_record_bytes(record)))),
-        }
-    }
 }
 
 /// The budget to replay: `--budget SIZE` over the rule file's `budget:` section (or the defaults);
@@ -42,7 +31,7 @@ pub fn spec(rules: &RuleSet, limit: Option<&str>) -> anyhow::Result<BudgetSpec> 
             "--budget rules: the rule file has no `budget:` section; give the daily limit instead, e.g. --budget 4GB (see docs/rules.md, \"Daily byte budget\")"
         ),
         (Some(text), file) => {
-            let limit = parse_size(text).map_err(|e| anyhow::anyhow!("--budget {text:?}: {}; {}", e.message, e.hint))?;
+            let limit = parse_size(text).map_err(|e| anyhow::anyhow!("--budget {text:?}: {e}; {}", e.hint()))?;
             anyhow::ensure!(limit > 0, "--budget must be above zero");
             match file {
                 Some(s) => BudgetSpec { limit, chunk: logtrim_core::budget::policy::default_chunk(limit), ..s },

@@ -37,7 +37,7 @@ pub fn run(rules_path: &std::path::Path, record: &str, format: OutputFormat) -> 
 }
 
 fn explain(rules: &RuleSet, d: &mut Decider, bytes: &[u8], format: OutputFormat) -> anyhow::Result<()> {
-    let decision = d.decide_uncounted(bytes);
+    let decision = d.decide_uncounted(bytes).decision();
     let (kind, fields) = d.fields_seen(bytes);
     let kind = match kind {
         RecordKind::Json => "json",

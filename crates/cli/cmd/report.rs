@@ -5,14 +5,14 @@ use std::path::Path;
 use anyhow::Context;
 
 use logtrim_core::record::json::{Index, PathTrie, Raw};
-use logtrim_core::budget::{Timestamp, metered_record_bytes, parse_size};
-use logtrim_core::{Action, RuleCounters, RuleSet, SummaryCounters, SummaryRuleCounters};
+use logtrim_core::budget::{Timestamp, parse_size};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
+use logtrim_core::{Decision, Priority, Record, RuleCounters, RuleSet};
 use serde_json::json;
 
 use crate::Outcome;
 use crate::args::{InputArgs, OutputFormat};
 use crate::input::{InputStats, for_each_record};
-use crate::summaries::Summaries;
 use logtrim_core::time;
 
 use super::budget;
@@ -64,16 +64,41 @@ pub(crate) fn pct(part: u64, whole: u64) -> f64 {
     if whole == 0 { 0.0 } else { part as f64 * 100.0 / whole as f64 }
 }
 
-pub(crate) fn human(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= GB {
-        format!("{:.2} GB", b / GB)
-    } else if b >= 1024.0 * 1024.0 {
-        format!("{:.1} MB", b / (1024.0 * 1024.0))
-    } else if b >= 1024.0 {
-        format!("{:.1} KB", b / 1024.0)
-    } else {
-        format!("{bytes} B")
+/// Bytes for people; one writer for the report and the pages (`--html`).
+pub(crate) use logtrim_suggest::html::human;
+
+/// Where `report` puts what would be sent: nowhere, but each record's fate is kept for `--budget`.
+struct Tally {
+    events: Vec<u8>,
+    /// With `--budget`: per record, its input bytes and, if kept, its priority and metered bytes; summary
+    /// events as kept records without input.
+    outcomes: Option<Vec<budget::Outcome>>,
+    /// The input bytes of the record being pushed, until its outcome is known.
+    input: u32,
+}
+
+impl Sink for Tally {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.events
+    }
+
+    fn admit(&mut self, priority: Priority, metered: u64) -> bool {
+        if let Some(o) = &mut self.outcomes {
+            // The budget is replayed later, over the whole sample: here everything is admitted.
+            let input = std::mem::take(&mut self.input);
+            o.push(budget::Outcome { input, kept: Some((priority, metered.min(u64::from(u32::MAX)) as u32)) });
+        }
+        true
+    }
+
+    fn sent(&mut self, _: Sent) {
+        self.events.clear();
+    }
+
+    fn not_sent(&mut self, _: Record<'_>, _: Decision, why: NotSent) {
+        if let (Some(o), NotSent::Dropped | NotSent::Blank) = (&mut self.outcomes, why) {
+            o.push(budget::Outcome { input: std::mem::take(&mut self.input), kept: None });
+        }
     }
 }
 
@@ -102,48 +127,30 @@ pub fn run(
         None => None,
     };
     let explicit_rate = match budget_args.as_ref().and_then(|b| b.rate) {
-        Some(r) => Some(parse_size(r).map_err(|e| anyhow::anyhow!("--rate {r:?}: {}; {}", e.message, e.hint))?),
+        Some(r) => Some(parse_size(r).map_err(|e| anyhow::anyhow!("--rate {r:?}: {e}; {}", e.hint()))?),
         None => None,
     };
-    let mut decider = rules.decider();
-    let mut span = Span::default();
-    let mut outcomes = Vec::new();
-    let shapes = rules.shapes_output();
-    let mut summaries = Summaries::new(&rules);
     let clamp = |n: u64| n.min(u64::from(u32::MAX)) as u32;
+    let mut pipeline = Pipeline::new(&rules, Options { encoding: Encoding::Lines, lateness: Some(super::run::LATENESS) });
+    let mut span = Span::default();
+    let mut sink = Tally { events: Vec::new(), outcomes: budget_spec.is_some().then(Vec::new), input: 0 };
+    let start = Timestamp::now();
     let mut pictures = html.map(|_| super::html::Pictures::new());
     let stats = for_each_record(input, !no_progress, |rec| {
-        let d = decider.decide(rec);
+        sink.input = clamp(rec.len() as u64 + 1);
+        let fallback = pipeline.last_summarized_time().unwrap_or(start);
+        let (d, _) = pipeline.push(rec, fallback, &mut sink);
         if let Some(p) = &mut pictures {
             p.add(rec, d);
-        }
-        // What is sent for a kept record: trimmed, with its sample rate (counted in the rule's counters).
-        let sent = (shapes && d.action == Action::Keep).then(|| metered_record_bytes(decider.trim(rec, d)));
-        if budget_spec.is_some() {
-            let mut o = budget::Outcome::of(rec, d);
-            if let (Some(b), Some((p, _))) = (sent, o.kept) {
-                o.kept = Some((p, clamp(b)));
-            }
-            outcomes.push(o);
-        }
-        // Summary events are admitted by the budget like any kept record, where they are written.
-        for s in summaries.dropped(&mut decider, rec, d) {
-            if budget_spec.is_some() {
-                outcomes.push(budget::Outcome { input: 0, kept: Some((s.priority, clamp(s.metered_bytes()))) });
-            }
         }
         if days.is_none() || budget_spec.is_some() {
             span.see(rec);
         }
         Ok(())
     })?;
-    for s in summaries.finish() {
-        if budget_spec.is_some() {
-            outcomes.push(budget::Outcome { input: 0, kept: Some((s.priority, clamp(s.metered_bytes()))) });
-        }
-    }
-    let summary_counters = summaries.counters().clone();
-    let counters = decider.counters().clone();
+    pipeline.flush_summaries(None, &mut sink);
+    let outcomes = sink.outcomes.unwrap_or_default();
+    let counters = pipeline.counters().clone();
     let replay = match budget_spec {
         None => None,
         Some(spec) => {
@@ -173,7 +180,7 @@ pub fn run(
             (rules.rule_name(id).to_string(), rules.describe_action(id), *counters.rule(id))
         })
         .collect();
-    let out = Output::new(&total, &summary_counters);
+    let out = Output::new(&total);
     if let (Some(path), Some(p)) = (html, pictures) {
         let page = p.report_page(&rules, &rows, &total, days, days_source, out.any().then(|| out.sent()), replay.as_ref());
         std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
@@ -181,14 +188,14 @@ pub fn run(
     match format {
         OutputFormat::Text => {
             print_text(&rules, &rows, &total, &stats, days, days_source);
-            out.print_text(&rules, &rows, &summary_counters, days);
+            out.print_text(&rows, days);
             if let Some(r) = &replay {
                 r.print_text();
             }
         }
         OutputFormat::Json => {
             let mut doc = json_doc(&rules, &rows, &total, &stats, counters.invalid_json, days, days_source);
-            out.add_json(&mut doc, &rules, &summary_counters, days);
+            out.add_json(&mut doc, &rows, days);
             if let Some(r) = &replay {
                 doc["budget"] = r.to_json();
             }
@@ -288,6 +295,7 @@ fn json_doc(
                 "kept_records": c.kept, "kept_bytes": c.kept_bytes,
                 "dropped_records": c.dropped, "dropped_bytes": c.dropped_bytes,
                 "trimmed_bytes": c.trimmed_bytes, "sample_rate_bytes": c.added_bytes,
+                "sent_records": c.sent, "metered_bytes": c.metered_bytes,
             })
         })
         .collect();
@@ -323,48 +331,47 @@ struct Output {
     trimmed: u64,
     /// `sample_rate_field` members.
     added: u64,
-    summaries: SummaryRuleCounters,
+    /// The totals, summaries' among them.
+    total: RuleCounters,
 }
 
 impl Output {
-    fn new(total: &RuleCounters, s: &SummaryCounters) -> Output {
+    fn new(total: &RuleCounters) -> Output {
         Output {
             input: total.matched_bytes,
             dropped: total.dropped_bytes,
             trimmed: total.trimmed_bytes,
             added: total.added_bytes,
-            summaries: s.total(),
+            total: *total,
         }
     }
 
     /// Whether trimming or summaries changed anything (else the rules' figures say it all).
     fn any(&self) -> bool {
-        self.trimmed > 0 || self.added > 0 || self.summaries.events > 0
+        self.trimmed > 0 || self.added > 0 || self.total.summary_events > 0
     }
 
     fn sent(&self) -> u64 {
-        (self.input + self.added + self.summaries.event_bytes).saturating_sub(self.dropped + self.trimmed)
+        (self.input + self.added + self.total.summary_bytes).saturating_sub(self.dropped + self.trimmed)
     }
 
-    fn print_text(&self, rules: &RuleSet, rows: &[(String, String, RuleCounters)], sc: &SummaryCounters, days: Option<f64>) {
+    fn print_text(&self, rows: &[(String, String, RuleCounters)], days: Option<f64>) {
         if !self.any() {
             return;
         }
         println!();
         let per_rule: Vec<String> = rows
             .iter()
-            .enumerate()
-            .filter_map(|(i, (name, _, c))| {
-                let s = sc.rule(rules.rule_id_at(i));
+            .filter_map(|(name, _, c)| {
                 let mut parts = Vec::new();
                 if c.trimmed_bytes > 0 {
                     parts.push(format!("trimmed {}", human(c.trimmed_bytes)));
                 }
-                if s.events > 0 {
-                    parts.push(format!("{} summaries ({}) of {} dropped records", s.events, human(s.event_bytes), s.records));
+                if c.summary_events > 0 {
+                    parts.push(format!("{} summaries ({}) of {} dropped records", c.summary_events, human(c.summary_bytes), c.summarized));
                 }
-                if s.overflow_records > 0 {
-                    parts.push(format!("{} records in `_other` groups", s.overflow_records));
+                if c.summary_overflow > 0 {
+                    parts.push(format!("{} records in `_other` groups", c.summary_overflow));
                 }
                 (!parts.is_empty()).then(|| format!("  {name}: {}", parts.join(", ")))
             })
@@ -378,10 +385,10 @@ impl Output {
         }
         println!(
             "  summaries        {:>10}  +{:.1}%  ({} events for {} dropped records)",
-            human(self.summaries.event_bytes),
-            pct(self.summaries.event_bytes, self.input),
-            self.summaries.events,
-            self.summaries.records
+            human(self.total.summary_bytes),
+            pct(self.total.summary_bytes, self.input),
+            self.total.summary_events,
+            self.total.summarized
         );
         println!(
             "  sent             {:>10}  {:.1}% of the input: volume reduced by {:.1}%",
@@ -397,14 +404,13 @@ impl Output {
         }
     }
 
-    fn add_json(&self, doc: &mut serde_json::Value, rules: &RuleSet, sc: &SummaryCounters, days: Option<f64>) {
+    fn add_json(&self, doc: &mut serde_json::Value, rule_rows: &[(String, String, RuleCounters)], days: Option<f64>) {
         if let Some(rows) = doc["rules"].as_array_mut() {
-            for (i, row) in rows.iter_mut().enumerate() {
-                let s = sc.rule(rules.rule_id_at(i));
-                row["summary_events"] = json!(s.events);
-                row["summary_bytes"] = json!(s.event_bytes);
-                row["summarized_records"] = json!(s.records);
-                row["summary_overflow_records"] = json!(s.overflow_records);
+            for (row, (_, _, c)) in rows.iter_mut().zip(rule_rows) {
+                row["summary_events"] = json!(c.summary_events);
+                row["summary_bytes"] = json!(c.summary_bytes);
+                row["summarized_records"] = json!(c.summarized);
+                row["summary_overflow_records"] = json!(c.summary_overflow);
             }
         }
         doc["output"] = json!({
@@ -412,11 +418,11 @@ impl Output {
             "dropped_bytes": self.dropped,
             "trimmed_bytes": self.trimmed,
             "sample_rate_bytes": self.added,
-            "summary_events": self.summaries.events,
-            "summary_bytes": self.summaries.event_bytes,
-            "summarized_records": self.summaries.records,
-            "summarized_bytes": self.summaries.bytes,
-            "summary_overflow_records": self.summaries.overflow_records,
+            "summary_events": self.total.summary_events,
+            "summary_bytes": self.total.summary_bytes,
+            "summarized_records": self.total.summarized,
+            "summarized_bytes": self.total.summarized_bytes,
+            "summary_overflow_records": self.total.summary_overflow,
             "sent_bytes": self.sent(),
             "reduction_percent": 100.0 - pct(self.sent(), self.input),
             "gb_per_day": days.map(|d| self.sent() as f64 / GB / d),

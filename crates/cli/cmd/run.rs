@@ -1,22 +1,23 @@
-//! `logtrim run`: write the records the rules keep (trimmed), and the summaries of those they drop.
+//! `logtrim run`: write what would be sent — the records the rules keep (trimmed), and the summaries of
+//! those they drop — as lines, or as the HEC events the Lambda would send (`--hec`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context;
-use logtrim_core::Action;
+use logtrim_core::budget::Timestamp;
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
+use logtrim_core::{Decision, Record, Summary};
+use logtrim_formats::hec::{Fallbacks, Mapping, MappingSpec, SUMMARY_FALLBACKS};
 
 use crate::Outcome;
 use crate::args::InputArgs;
 use crate::input::for_each_record;
-use crate::summaries::Summaries;
 
-fn write_line(w: &mut dyn Write, bytes: &[u8]) -> anyhow::Result<()> {
-    w.write_all(bytes).context("cannot write output")?;
-    w.write_all(b"\n").context("cannot write output")?;
-    Ok(())
-}
+/// How long after a summary interval's end records may still arrive for it before it is written: a file
+/// is replayed, not tailed, so the clock is the records' own time.
+pub const LATENESS: logtrim_core::budget::SignedDuration = logtrim_core::budget::SignedDuration::from_secs(60);
 
 fn open(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     Ok(match path {
@@ -26,46 +27,123 @@ fn open(path: Option<&Path>) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-pub fn run(rules_path: &Path, input: &InputArgs, output: Option<&Path>, dropped: Option<&Path>) -> anyhow::Result<Outcome> {
-    let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
-    let mut decider = rules.decider();
-    let mut summaries = Summaries::new(&rules);
-    let mut out = open(output)?;
-    let mut dropped_out = dropped.map(|p| open(Some(p))).transpose()?;
-    let stats = for_each_record(input, false, |rec| {
-        let d = decider.decide(rec);
-        match d.action {
-            // Trimmed (and tagged with its sample rate) as it would be sent.
-            Action::Keep => write_line(&mut out, decider.trim(rec, d))?,
-            Action::Drop => {
-                if let Some(w) = dropped_out.as_mut() {
-                    write_line(w, rec)?;
-                }
-                // Summary events go out with the kept records, as they would be sent.
-                for s in summaries.dropped(&mut decider, rec, d) {
-                    write_line(&mut out, s.json.as_bytes())?;
-                }
+/// Where `run` writes: events to the output, dropped records to `--dropped`.
+struct Output {
+    events: Vec<u8>,
+    /// The metadata members of the event being written, rendered with its time.
+    meta: Vec<u8>,
+    /// A dropped record, written out.
+    record: Vec<u8>,
+    out: Box<dyn Write>,
+    dropped: Option<Box<dyn Write>>,
+    /// The HEC metadata of `--hec`.
+    mapping: Option<Mapping>,
+    /// The first write error; writing stops there.
+    error: Option<anyhow::Error>,
+}
+
+impl Output {
+    fn write(w: &mut dyn Write, bytes: &[u8], what: &str) -> anyhow::Result<()> {
+        w.write_all(bytes).and_then(|()| w.write_all(b"\n")).with_context(|| format!("cannot write {what}"))
+    }
+}
+
+/// What the rules read of a record, which its metadata is rendered from.
+fn seen(record: Record<'_>) -> &[u8] {
+    match record {
+        Record::Line(l) => l,
+        Record::Event { record, .. } => record,
+        // The reader gives lines; parts are the forwarder's.
+        Record::Parts(_) => &[],
+    }
+}
+
+impl Sink for Output {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.events
+    }
+
+    fn time(&mut self, record: Record<'_>) -> Option<i64> {
+        let m = self.mapping.as_ref()?;
+        self.meta.clear();
+        m.write_meta(seen(record), Fallbacks::default(), &mut self.meta)
+    }
+
+    fn meta(&mut self, _: Record<'_>) {
+        self.events.extend_from_slice(&self.meta);
+    }
+
+    fn summary_meta(&mut self, s: &Summary) {
+        if let Some(m) = &self.mapping {
+            m.write_meta(s.json.as_bytes(), SUMMARY_FALLBACKS, &mut self.events);
+        }
+    }
+
+    fn sent(&mut self, e: Sent) {
+        if self.error.is_none() {
+            // Lines end in a newline already; HEC events are written one per line.
+            let event = self.events[e.start..].strip_suffix(b"\n").unwrap_or(&self.events[e.start..]);
+            if let Err(err) = Output::write(&mut self.out, event, "output") {
+                self.error = Some(err);
             }
         }
-        Ok(())
-    })?;
-    for s in summaries.finish() {
-        write_line(&mut out, s.json.as_bytes())?;
+        self.events.clear();
     }
-    out.flush().context("cannot write output")?;
-    if let Some(d) = dropped_out.as_mut() {
+
+    fn not_sent(&mut self, record: Record<'_>, _: Decision, why: NotSent) {
+        if let (NotSent::Dropped, Some(w), None) = (why, self.dropped.as_mut(), &self.error) {
+            self.record.clear();
+            record.write_to(&mut self.record);
+            if let Err(err) = Output::write(w, &self.record, "dropped records") {
+                self.error = Some(err);
+            }
+        }
+    }
+}
+
+pub fn run(rules_path: &Path, input: &InputArgs, output: Option<&Path>, dropped: Option<&Path>, hec: bool) -> anyhow::Result<Outcome> {
+    let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
+    let mapping = match hec {
+        true => Some(Mapping::new(&MappingSpec::default()).map_err(|e| anyhow::anyhow!("{e:?}"))?),
+        false => None,
+    };
+    let encoding = match &mapping {
+        Some(m) => Encoding::Hec(m.event().clone()),
+        None => Encoding::Lines,
+    };
+    let mut pipeline = Pipeline::new(&rules, Options { encoding, lateness: Some(LATENESS) });
+    let mut sink = Output { events: Vec::new(), meta: Vec::new(), record: Vec::new(), out: open(output)?, dropped: dropped.map(|p| open(Some(p))).transpose()?, mapping, error: None };
+    // A dropped record without a time of its own is summarized at the time of the last one that had
+    // one (at the start of the run when none had yet), so the same input always gives the same summaries.
+    let start = Timestamp::now();
+    let stats = for_each_record(input, false, |rec| {
+        let fallback = pipeline.last_summarized_time().unwrap_or(start);
+        pipeline.push(rec, fallback, &mut sink);
+        sink.error.take().map_or(Ok(()), Err)
+    })?;
+    pipeline.flush_summaries(None, &mut sink);
+    if let Some(e) = sink.error.take() {
+        return Err(e);
+    }
+    sink.out.flush().context("cannot write output")?;
+    if let Some(d) = sink.dropped.as_mut() {
         d.flush().context("cannot write dropped records")?;
     }
-    let t = decider.counters().total();
+    let c = pipeline.counters();
+    let t = c.total();
     eprintln!("kept {} of {} records ({} of {} bytes)", t.kept, t.matched, t.kept_bytes, t.matched_bytes);
     if t.trimmed_bytes > 0 || t.added_bytes > 0 {
         eprintln!("trimmed {} bytes from kept records, added {} bytes of sample rates", t.trimmed_bytes, t.added_bytes);
     }
-    let sc = summaries.counters().total();
-    if sc.events > 0 {
-        eprintln!("wrote {} summary events ({} bytes) for {} dropped records ({} bytes)", sc.events, sc.event_bytes, sc.records, sc.bytes);
+    if t.summary_events > 0 {
+        eprintln!(
+            "wrote {} summary events ({} bytes) for {} dropped records ({} bytes)",
+            t.summary_events, t.summary_bytes, t.summarized, t.summarized_bytes
+        );
     }
-    let c = decider.counters();
+    if t.blank > 0 {
+        eprintln!("note: {} kept records were not written: nothing was left of their event", t.blank);
+    }
     if c.invalid_json > 0 {
         eprintln!("note: {} records started with '{{' but were not valid JSON; they were decided as text lines", c.invalid_json);
     }

@@ -13,7 +13,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use logtrim_core::{Action, Priority, RuleSet};
+use logtrim_core::budget::Timestamp;
+use logtrim_core::{Action, Encoding, Options, Pipeline, Priority, RuleSet, Sent, Sink};
 use logtrim_suggest::costs::{Costs, Mining, Seen, Stats, TemplateCost};
 use logtrim_suggest::emit::{self, Test, printable};
 use logtrim_suggest::message::MessageReader;
@@ -25,7 +26,6 @@ use super::report::{GB, Span, human, pct, span};
 use crate::Outcome;
 use crate::args::{InputArgs, InputFormatArg, OutputFormat};
 use crate::input::{InputStats, for_each_record};
-use crate::summaries::Summaries;
 
 /// `logtrim suggest`'s arguments.
 #[derive(clap::Args, Debug)]
@@ -191,7 +191,7 @@ pub fn run(o: &SuggestArgs) -> anyhow::Result<Outcome> {
     let stats = for_each_record(&input, !o.no_progress, |rec| {
         let seen = match &mut user {
             Some(d) => {
-                let dec = d.decide(rec);
+                let dec = d.decide(rec).decision();
                 let sent = dec.action == Action::Keep;
                 if dec.rule.index().is_none() && sent {
                     totals.default_priority.get_or_insert(dec.priority);
@@ -366,42 +366,37 @@ fn verify(
     mining: &Mining,
 ) -> anyhow::Result<Verification> {
     let mut v = Verification { per: vec![Measured::default(); proposals.len()], ..Verification::default() };
-    let mut before = user.map(RuleSet::decider);
-    let mut after = emitted.decider();
-    let mut sum_before = user.map(Summaries::new);
-    let mut sum_after = Summaries::new(emitted);
+    let options = || Options { encoding: Encoding::Lines, lateness: Some(super::run::LATENESS) };
+    let mut before = user.map(|r| (Pipeline::new(r, options()), Measure::default()));
+    let (mut after, mut sink_after) = (Pipeline::new(emitted, options()), Measure::default());
     let mut reader = MessageReader::new();
     let mut i = 0usize;
-    let (mut sent_before, mut sent_after, mut added_before, mut added_after) = (0u64, 0u64, 0u64, 0u64);
+    let start = Timestamp::now();
     for_each_record(input, false, |rec| {
         let template = groups.get(i).and_then(|g| mining.template_of(*g));
         i += 1;
-        let d0 = before.as_mut().map(|d| (d.decide(rec), d));
-        let kept_before = d0.as_ref().is_none_or(|(d, _)| d.action == Action::Keep);
-        let high = d0.as_ref().is_some_and(|(d, _)| d.action == Action::Keep && d.priority >= Priority::High);
         // What the rule file's own trimming cuts, so a proposal is credited only with what its `trim:` adds.
-        let mut trimmed_before = 0;
-        if let Some((d, dec)) = d0 {
-            if d.action == Action::Keep {
-                let t = dec.trim_measured(rec, d);
-                sent_before += t.bytes.len() as u64;
-                trimmed_before = t.trimmed;
+        let (kept_before, high, trimmed_before) = match &mut before {
+            Some((p, sink)) => {
+                let fallback = p.last_summarized_time().unwrap_or(start);
+                let was = p.counters().total().trimmed_bytes;
+                let (d, _) = p.push(rec, fallback, sink);
+                let kept = d.action == Action::Keep;
+                (kept, kept && d.priority >= Priority::High, p.counters().total().trimmed_bytes - was)
             }
-            if let Some(s) = &mut sum_before {
-                added_before += s.dropped(dec, rec, d).iter().map(|s| s.metered_bytes()).sum::<u64>();
+            // Without a rule file every record is sent as it is.
+            None => {
+                v.sent_before += rec.len() as u64;
+                (true, false, 0)
             }
-        } else {
-            sent_before += rec.len() as u64;
-        }
-        let d1 = after.decide(rec);
-        let mut trimmed = 0;
+        };
+        let fallback = after.last_summarized_time().unwrap_or(start);
+        let was = after.counters().total().trimmed_bytes;
+        let (d1, _) = after.push(rec, fallback, &mut sink_after);
+        let trimmed = after.counters().total().trimmed_bytes - was;
         if d1.action == Action::Keep {
             v.kept_after += rec.len() as u64;
-            let t = after.trim_measured(rec, d1);
-            sent_after += t.bytes.len() as u64;
-            trimmed = t.trimmed;
         }
-        added_after += sum_after.dropped(&mut after, rec, d1).iter().map(|s| s.metered_bytes()).sum::<u64>();
         let Some(p) = d1.rule.index().and_then(|r| r.checked_sub(n_user)).filter(|&p| p < proposals.len()) else { return Ok(()) };
         let m = &mut v.per[p];
         m.matched += 1;
@@ -426,13 +421,31 @@ fn verify(
         }
         Ok(())
     })?;
-    if let Some(s) = &mut sum_before {
-        added_before += s.finish().iter().map(|s| s.metered_bytes()).sum::<u64>();
+    if let Some((p, sink)) = &mut before {
+        p.flush_summaries(None, sink);
+        v.sent_before += sink.sent;
     }
-    added_after += sum_after.finish().iter().map(|s| s.metered_bytes()).sum::<u64>();
-    v.sent_before = sent_before + added_before;
-    v.sent_after = sent_after + added_after;
+    after.flush_summaries(None, &mut sink_after);
+    v.sent_after = sink_after.sent;
     Ok(v)
+}
+
+/// What a pass sends: records as trimmed, and summary events, as their bytes are metered.
+#[derive(Default)]
+struct Measure {
+    out: Vec<u8>,
+    sent: u64,
+}
+
+impl Sink for Measure {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    fn sent(&mut self, e: Sent) {
+        self.sent += e.metered;
+        self.out.clear();
+    }
 }
 
 /// Tests for the proposals, from records of the input: one each proposal drops (and keeps, for a
@@ -449,7 +462,7 @@ fn tests_for(proposals: &[Proposal], v: &Verification, emitted: &RuleSet, mining
         }
         let protected = p.templates.iter().find_map(|t| mining.templates[*t as usize].stats.example_protected.as_ref());
         if let Some(r) = protected.and_then(|r| std::str::from_utf8(r).ok()).filter(|s| printable(s)) {
-            let got = d.decide_uncounted(r.as_bytes());
+            let got = d.decide_uncounted(r.as_bytes()).decision();
             if got.action == Action::Keep {
                 out.push(Test {
                     name: format!("{} leaves a protected record alone", p.name),
@@ -470,7 +483,7 @@ fn failing_tests(rules: &RuleSet) -> Vec<usize> {
         .examples()
         .iter()
         .filter_map(|e| {
-            let got = d.decide_uncounted(&e.record);
+            let got = d.decide_uncounted(&e.record).decision();
             let ok = got.action == e.action && e.rule.as_deref().is_none_or(|r| r == rules.rule_name(got.rule)) && e.priority.is_none_or(|p| p == got.priority);
             (!ok).then(|| got.rule.index().unwrap_or(usize::MAX))
         })

@@ -30,7 +30,7 @@ fn check(rules: &RuleSet) -> (usize, Vec<Failure>) {
     let mut d = rules.decider();
     let mut failures = Vec::new();
     for (i, e) in rules.examples().iter().enumerate() {
-        let got = d.decide_uncounted(&e.record);
+        let got = d.decide_uncounted(&e.record).decision();
         let rule = rules.rule_name(got.rule);
         let ok = got.action == e.action
             && e.rule.as_deref().is_none_or(|r| r == rule)

@@ -131,6 +131,7 @@ impl fmt::Display for Diagnostics {
 }
 
 /// Where each line of a text starts, so a position is found without rescanning the text before it.
+/// Lines end as YAML's do (and serde-saphyr counts them): at `\n`, `\r\n`, or a `\r` alone.
 pub(crate) struct LineIndex<'a> {
     text: &'a str,
     /// Byte offset of the start of each line.
@@ -139,7 +140,9 @@ pub(crate) struct LineIndex<'a> {
 
 impl<'a> LineIndex<'a> {
     pub(crate) fn new(text: &'a str) -> LineIndex<'a> {
-        let starts = std::iter::once(0).chain(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1)).collect();
+        let b = text.as_bytes();
+        let breaks = memchr::memchr2_iter(b'\n', b'\r', b).filter(|&i| !(b[i] == b'\r' && b.get(i + 1) == Some(&b'\n')));
+        let starts = std::iter::once(0).chain(breaks.map(|i| i + 1)).collect();
         LineIndex { text, starts }
     }
 
@@ -147,7 +150,7 @@ impl<'a> LineIndex<'a> {
         self.text
     }
 
-    /// How many lines [`str::lines`] would give.
+    /// How many lines there are ([`str::lines`]' count, with lone `\r`s as breaks too).
     pub(crate) fn len(&self) -> usize {
         match self.starts.last() {
             Some(&last) if last == self.text.len() => self.starts.len() - 1,
@@ -155,7 +158,7 @@ impl<'a> LineIndex<'a> {
         }
     }
 
-    /// Line `n` (1-based) without its line break, as [`str::lines`] gives it; empty past the end.
+    /// Line `n` (1-based) without its line break; empty past the end.
     pub(crate) fn line(&self, n: usize) -> &'a str {
         let Some(&start) = n.checked_sub(1).and_then(|i| self.starts.get(i)) else { return "" };
         let end = self.starts.get(n).map_or(self.text.len(), |&next| next - 1);
@@ -200,6 +203,22 @@ fn levenshtein(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `\r` alone ends a line for YAML (and serde-saphyr): positions and excerpts count it as one
+    /// (fuzzing found them a line off, past the end of the line they named).
+    #[test]
+    fn a_lone_carriage_return_ends_a_line() {
+        for br in ["\r", "\n", "\r\n"] {
+            let text = ["rules:", "  - name: r", "    action: drop", "    when: a ==", "default: {action: keep}"].join(br);
+            let e = crate::RuleSet::from_yaml("t.yaml", &text).unwrap_err();
+            let out = e.to_string();
+            assert!(out.starts_with("t.yaml:4:"), "{br:?}: {out}");
+            assert!(out.contains("4 |     when: a =="), "{br:?}: {out}");
+        }
+        let lines = LineIndex::new("a\rb\r\nc\nd");
+        assert_eq!((lines.len(), lines.line(1), lines.line(2), lines.line(3), lines.line(4)), (4, "a", "b", "c", "d"));
+        assert_eq!(lines.pos(2), Pos::new(2, 1));
+    }
 
     #[test]
     fn renders_headline_excerpt_and_hint() {

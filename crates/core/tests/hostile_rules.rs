@@ -1,7 +1,7 @@
 //! Rule files written to hurt: deep nesting, huge sizes, broken structure. Each must give positioned
 //! errors (or compile), never a stack overflow, a panic or minutes of CPU.
 
-use logtrim_core::rules::expr::MAX_NESTING;
+use logtrim_core::spec::expr::MAX_NESTING;
 use logtrim_core::{Action, RuleSet};
 
 /// Runs `f` on a thread with a small stack, so that recursion growing with the input overflows here
@@ -38,7 +38,7 @@ fn decides(when: String, record: &'static [u8]) -> Action {
     small_stack(move || {
         let rules = RuleSet::from_yaml("f.yaml", &one_rule(&when)).unwrap_or_else(|e| panic!("{e}"));
         assert!(rules.explain().contains("deep when"), "{}", rules.explain());
-        let action = rules.decider().decide(record).action;
+        let action = rules.decider().decide(record).action();
         drop(rules);
         action
     })
@@ -91,8 +91,8 @@ fn thousands_of_levels_are_refused_without_overflowing() {
 
 // ---- YAML structure ------------------------------------------------------------------------------
 
-use logtrim_core::rules::MAX_FIELDS;
-use logtrim_core::rules::yaml::{MAX_DEPTH, MAX_FILE_BYTES};
+use logtrim_core::MAX_FIELDS;
+use logtrim_core::spec::yaml::{MAX_DEPTH, MAX_FILE_BYTES};
 
 /// A test record nested `levels` deep: the file's mapping, `tests`, the test and `record` make four.
 fn nested_record(levels: usize) -> String {

@@ -4,7 +4,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use logtrim_core::{Action, RuleSet};
+use logtrim_core::budget::Timestamp;
+use logtrim_core::run::hec::EventValue;
+use logtrim_core::run::pipeline::{Encoding, Options, Pipeline, Sent, Sink};
+use logtrim_core::{Action, Record, RuleSet};
 
 struct Counting;
 
@@ -67,13 +70,13 @@ fn deciding_allocates_nothing_after_warm_up() {
     let mut d = rules.decider();
     // Warm up: buffers grow to their working size.
     for r in &records {
-        d.decide(r);
+        d.decide(r).decision();
     }
     let before = allocs();
     let mut kept = 0;
     for _ in 0..100 {
         for r in &records {
-            kept += (d.decide(r).action == Action::Keep) as u32;
+            kept += (d.decide(r).decision().action == Action::Keep) as u32;
         }
     }
     let after = allocs();
@@ -105,7 +108,7 @@ default:
 "#;
 
 #[test]
-fn trimming_and_summarizing_allocate_nothing_once_groups_exist() {
+fn the_pipeline_allocates_nothing_once_groups_exist() {
     let records: Vec<Vec<u8>> = vec![
         br#"{"time":"2026-11-22T10:00:01Z","log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.31\"","kubernetes":{"namespace_name":"shop","labels":{"app":"web","pod-template-hash":"abc"},"annotations":{"a":"b"}}}"#.to_vec(),
         br#"{"time":"2026-11-22T10:00:02Z","log":"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] \"GET /api HTTP/1.1\" 200 5 \"-\" \"curl/8\" 100 0.010 [a-80] [] 10.1.1.1:80 5 0.010 200 req-1","kubernetes":{"namespace_name":"shop","labels":{"pod-template-hash":"abc"}}}"#.to_vec(),
@@ -113,43 +116,59 @@ fn trimming_and_summarizing_allocate_nothing_once_groups_exist() {
         br#"{"log":"{\"level\":\"error\",\"msg\":\"caf\\u00e9 \\\"quoted\\\" and a long tail that is truncated by the trim section of the rules\"}","kubernetes":{"annotations":{"x":"y"}}}"#.to_vec(),
         b"plain text line with no JSON, long enough to be truncated by the trim section's limit of 100 bytes".to_vec(),
     ];
-    let rules = RuleSet::from_yaml("t.yaml", SHAPING).unwrap();
-    let mut d = rules.decider();
-    let mut s = rules.summarizer();
-    let now = logtrim_core::budget::Timestamp::UNIX_EPOCH;
-    let run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
-        let mut out = 0usize;
-        for r in &records {
-            let dec = d.decide(r);
-            match dec.action {
-                Action::Keep => out += d.trim(r, dec).len(),
-                Action::Drop => out += usize::from(s.add(d, r, dec, now)),
+    for encoding in encodings() {
+        let mut p = Pipeline::new(&RuleSet::from_yaml("t.yaml", SHAPING).unwrap(), Options { encoding: encoding.clone(), ..Options::default() });
+        let mut sink = Events::default();
+        let run = |p: &mut Pipeline, sink: &mut Events| {
+            for r in &records {
+                p.push(r, Timestamp::UNIX_EPOCH, sink);
             }
-        }
-        out
-    };
-    check_shaping(&mut d, &mut s, run, "deciding, trimming and summarizing");
+        };
+        check_shaping(&mut p, &mut sink, run, &format!("pushing records, {encoding:?}"));
+    }
+}
+
+/// Every way events are written.
+fn encodings() -> [Encoding; 3] {
+    [Encoding::Lines, Encoding::Hec(EventValue::Record), Encoding::Hec(EventValue::parse("log").unwrap())]
+}
+
+/// Events written to a reused buffer, moved on (counted and forgotten) as each is complete.
+#[derive(Default)]
+struct Events {
+    out: Vec<u8>,
+    bytes: usize,
+}
+
+impl Sink for Events {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+    fn time(&mut self, _: Record<'_>) -> Option<i64> {
+        Some(1_795_341_600_123)
+    }
+    fn meta(&mut self, _: Record<'_>) {
+        self.out.extend_from_slice(br#""host":"node-1","sourcetype":"kube","#);
+    }
+    fn sent(&mut self, e: Sent) {
+        self.bytes += self.out.len() - e.start;
+        self.out.clear();
+    }
 }
 
 /// Runs `run` once to warm up (buffers grow, every template and group exists), then 100 times, which must
-/// allocate nothing, trim and summarize.
-fn check_shaping(
-    d: &mut logtrim_core::Decider,
-    s: &mut logtrim_core::Summarizer,
-    mut run: impl FnMut(&mut logtrim_core::Decider, &mut logtrim_core::Summarizer) -> usize,
-    what: &str,
-) {
-    run(d, s);
+/// allocate nothing, trim, send and summarize.
+fn check_shaping(p: &mut Pipeline, sink: &mut Events, mut run: impl FnMut(&mut Pipeline, &mut Events), what: &str) {
+    run(p, sink);
     let before = allocs();
-    let mut n = 0;
     for _ in 0..100 {
-        n += run(d, s);
+        run(p, sink);
     }
     let after = allocs();
     assert_eq!(after - before, 0, "allocations while {what}");
-    assert!(n > 0);
-    assert!(s.counters().total().records >= 100, "{:?}", s.counters().total());
-    assert!(d.counters().total().trimmed_bytes > 0);
+    let c = p.counters().total();
+    assert!(c.summarized >= 100 && c.sent >= 100 && sink.bytes > 0, "{c:?}");
+    assert!(c.trimmed_bytes > 0);
 }
 
 /// Lines of two files given as parts, as the forwarder gives them: deciding, writing kept records (trimmed
@@ -170,29 +189,18 @@ fn parts_allocate_nothing_once_templates_and_groups_exist() {
         // Short enough for the trimming template.
         r#"{"level":"warn","msg":"short"}"#,
     ];
-    let rules = RuleSet::from_yaml("t.yaml", SHAPING).unwrap();
-    let mut d = rules.decider();
-    let mut s = rules.summarizer();
-    let now = logtrim_core::budget::Timestamp::UNIX_EPOCH;
-    let mut event = Vec::with_capacity(4096);
-    let run = |d: &mut logtrim_core::Decider, s: &mut logtrim_core::Summarizer| {
-        let mut out = 0usize;
-        for members in &files {
-            for (i, log) in lines.iter().enumerate() {
-                let time = ["2026-11-22T10:00:01Z", "2026-11-22T10:00:02Z"][i % 2];
-                let p = Parts { time: Some(time), stream: Some("stdout"), log, members };
-                let dec = d.decide_parts(&p);
-                match dec.action {
-                    Action::Keep => {
-                        event.clear();
-                        d.write_kept(&p, dec, &mut event);
-                        out += event.len();
-                    }
-                    Action::Drop => out += usize::from(s.add_parts(d, &p, dec, now)),
+    for encoding in encodings() {
+        let mut p = Pipeline::new(&RuleSet::from_yaml("t.yaml", SHAPING).unwrap(), Options { encoding: encoding.clone(), ..Options::default() });
+        let mut sink = Events::default();
+        let run = |p: &mut Pipeline, sink: &mut Events| {
+            for members in &files {
+                for (i, log) in lines.iter().enumerate() {
+                    let time = ["2026-11-22T10:00:01Z", "2026-11-22T10:00:02Z"][i % 2];
+                    let parts = Parts { time: Some(time), stream: Some("stdout"), log, members };
+                    p.push(&parts, Timestamp::UNIX_EPOCH, sink);
                 }
             }
-        }
-        out
-    };
-    check_shaping(&mut d, &mut s, run, "deciding, writing and summarizing parts");
+        };
+        check_shaping(&mut p, &mut sink, run, &format!("pushing parts, {encoding:?}"));
+    }
 }

@@ -3,7 +3,7 @@
 //! globs), the trimmed bytes must be valid JSON equal to the reference: only the named fields changed.
 
 use logtrim_core::record::json::{Index, PathTrie};
-use logtrim_core::trim::{RateField, TrimPlan, Trimmer};
+use logtrim_core::run::trim::{RateField, TrimPlan, Trimmer};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 

@@ -23,6 +23,7 @@ use std::io::Read;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use flate2::read::{MultiGzDecoder, ZlibDecoder};
+use logtrim_core::record::json::push_json_str;
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -263,11 +264,11 @@ pub fn is_json_line(line: &[u8]) -> bool {
 pub fn cloudwatch_record(data: &CloudWatchData, event: &LogEvent, buf: &mut Vec<u8>) {
     buf.clear();
     buf.extend_from_slice(b"{\"cloudwatch\":{\"id\":");
-    push_json_str(buf, &event.id);
+    push_json_str(buf, event.id.as_bytes());
     buf.extend_from_slice(b",\"logGroup\":");
-    push_json_str(buf, &data.log_group);
+    push_json_str(buf, data.log_group.as_bytes());
     buf.extend_from_slice(b",\"logStream\":");
-    push_json_str(buf, &data.log_stream);
+    push_json_str(buf, data.log_stream.as_bytes());
     buf.push(b'}');
     let m = event.message.trim();
     let object = m.starts_with('{')
@@ -282,15 +283,11 @@ pub fn cloudwatch_record(data: &CloudWatchData, event: &LogEvent, buf: &mut Vec<
         buf.push(b'}');
     } else {
         buf.extend_from_slice(b",\"log\":");
-        push_json_str(buf, &event.message);
+        push_json_str(buf, event.message.as_bytes());
         buf.push(b'}');
     }
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(&mut *buf, s).expect("writing to a Vec cannot fail");
-}
 
 /// A captured document the CLI can read as input, told apart by its first bytes ([`sniff_captured`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

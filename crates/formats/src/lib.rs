@@ -29,6 +29,7 @@ mod detect;
 mod docker;
 mod escape;
 pub mod firehose;
+pub mod hec;
 mod fluentbit;
 mod gzip;
 mod json_scan;

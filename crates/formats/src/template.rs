@@ -25,6 +25,10 @@ pub fn parse<V>(text: &str, mut var: impl FnMut(&str) -> Result<V, String>) -> R
         let mut parts = Vec::new();
         let mut rest = alt;
         while let Some(open) = rest.find('{') {
+            // Every literal is checked, not only the last: `{pod}}-{ns}` has its stray `}` before a `{`.
+            if rest[..open].contains('}') {
+                return Err("unmatched `}`".into());
+            }
             if open > 0 {
                 parts.push(Part::Lit(rest[..open].to_string()));
             }
@@ -70,6 +74,10 @@ mod tests {
         assert_eq!(parse("a{b", upper), Err("unclosed `{`".into()));
         assert_eq!(parse("a}b", upper), Err("unmatched `}`".into()));
         assert_eq!(parse("{b}}", upper), Err("unmatched `}`".into()));
+        // Fuzzing found these: a stray `}` before a placeholder, and the shortest form of it.
+        assert_eq!(parse("{pod}}-{namespace}", upper), Err("unmatched `}`".into()));
+        assert_eq!(parse("}{}", upper), Err("unmatched `}`".into()));
+        assert_eq!(parse("a}|{b}", upper), Err("unmatched `}`".into()));
         assert_eq!(parse("x|{ }", upper), Err("empty placeholder".into()));
     }
 }

@@ -16,6 +16,9 @@ pub enum BudgetError {
     /// The DynamoDB store needs the `dynamodb` feature.
     #[error("budget.store: dynamodb is not built into this forwarder (cargo feature `dynamodb`)")]
     NoDynamo,
+    /// The store's thread could not be started.
+    #[error("cannot start the budget store's thread")]
+    Thread(#[source] std::io::Error),
 }
 
 /// Starts the store worker and an accountant, and leases the first chunk (waiting at most 2 s).
@@ -34,7 +37,7 @@ pub fn start(cfg: &Config, spec: BudgetSpec) -> Result<BudgetLink, BudgetError> 
                         }
                     }
                 })
-                .map_err(|_| BudgetError::NoDynamo)?;
+                .map_err(BudgetError::Thread)?;
         }
         BudgetStore::Dynamodb => {
             #[cfg(feature = "dynamodb")]
@@ -54,7 +57,7 @@ pub fn start(cfg: &Config, spec: BudgetSpec) -> Result<BudgetLink, BudgetError> 
                             }
                         }
                     })
-                    .map_err(|_| BudgetError::NoDynamo)?;
+                    .map_err(BudgetError::Thread)?;
             }
             #[cfg(not(feature = "dynamodb"))]
             {

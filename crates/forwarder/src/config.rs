@@ -67,7 +67,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
-    logtrim_core::budget::parse_size(s).map_err(|e| format!("{} ({})", e.message, e.hint))
+    logtrim_core::budget::parse_size(s).map_err(|e| format!("{e} ({})", e.hint()))
 }
 
 fn parse_bool(s: &str) -> Result<bool, String> {

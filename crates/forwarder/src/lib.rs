@@ -17,6 +17,7 @@
 //!   every line read went (read = delivered + dropped + shed + blank + dead-lettered + pending).
 //!
 //! [`run`] is the whole forwarder with an injected shutdown future, so tests and the binary share it.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod budget;

@@ -1,5 +1,6 @@
 //! `logtrim-forwarder [--config FILE]`: the DaemonSet forwarder. Configuration from the file
 //! (`--config`, else `$LOGTRIM_CONFIG`, else none) and `LOGTRIM_*` variables; see README.md, "Node forwarder (DaemonSet)".
+#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -126,21 +126,9 @@ impl Template {
     }
 }
 
-/// Appends `s` as a JSON string (with quotes).
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            c if (c as u32) < 0x20 => out.extend_from_slice(format!("\\u{:04x}", c as u32).as_bytes()),
-            c => {
-                let mut b = [0; 4];
-                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-            }
-        }
-    }
-    out.push(b'"');
+/// Appends `s` as a JSON string, quotes included.
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    logtrim_core::record::json::push_json_str(out, s.as_bytes());
 }
 
 /// The compiled HEC metadata templates.

@@ -53,6 +53,8 @@ pub struct Metrics {
     /// Kept lines not sent because their event would be blank (`hec.event: log`, empty message).
     pub blank_events: Counter,
     trimmed: Family<Labels, Counter>,
+    /// What each rule's sent events cost in licence: their metered bytes.
+    metered: Family<Labels, Counter>,
     summarized: Family<Labels, Counter>,
     /// Summary events, by result (`sent`: queued for HEC; `shed`: the daily budget refused them).
     pub summary_events: Family<Labels, Counter>,
@@ -168,6 +170,7 @@ impl Metrics {
             event_bytes: reg!(r, "event_bytes", "Bytes of HEC events produced", Counter::default()),
             blank_events: reg!(r, "blank_events", "Kept lines not sent: with hec.event=log their message is empty, which HEC refuses (code 13)", Counter::default()),
             trimmed: reg!(r, "trim_bytes", "Bytes trim: removed from kept records (kind=removed) and sample_rate_field added (kind=added), by rule", Family::default()),
+            metered: reg!(r, "rule_metered_bytes", "Bytes Splunk meters for the events sent, by rule (summary events under their rule too)", Family::default()),
             summarized: reg!(r, "summarized_records", "Dropped records counted in summaries, by rule; overflow=true: folded into _other", Family::default()),
             summary_events: reg!(r, "summary_events", "Summary events, by result (sent, shed by the daily budget)", Family::default()),
             summary_bytes: reg!(r, "summary_bytes", "Metered bytes of the summary events sent", Counter::default()),
@@ -242,6 +245,13 @@ impl Metrics {
                 let l = vec![("rule".to_string(), self.rule_label(name).to_string()), ("kind".to_string(), kind.to_string())];
                 self.trimmed.get_or_create(&l).inc_by(n);
             }
+        }
+    }
+
+    /// Adds the bytes Splunk meters for a rule's events that were sent.
+    pub fn metered(&self, name: &str, bytes: u64) {
+        if bytes > 0 {
+            self.metered.get_or_create(&vec![("rule".to_string(), self.rule_label(name).to_string())]).inc_by(bytes);
         }
     }
 

@@ -7,14 +7,16 @@
 //! Each container log line becomes the record the rules see, shaped like Fluent Bit's kubernetes
 //! records so one rule file serves the Lambda and the forwarder:
 //! `{"time":"…","stream":"stdout","log":"…","kubernetes":{"pod_name","namespace_name","container_name","docker_id","host"}}`.
-//! A CRI line is given to the rules as those parts ([`Decider::decide_parts`]: the message as written, the
-//! file's metadata prepared once) and written as that JSON only if it is kept; a Docker line, whose
-//! message is JSON already, is written out and decided as JSON. A kept record is trimmed (`trim:`,
-//! `sample_rate_field:`) and becomes one HEC event:
-//! `{"time":<s.ms>,"host",…,"event":<record or log>}`, metered by the daily budget as trimmed. A dropped
-//! record of a rule with `summarize:` is counted in the [`Summarizer`]; its summary events are sent like
-//! kept events (and metered) once their interval is [`Config::summary_delay`] past its end, by the wall
-//! clock or by the lines' own time, and all of them on shutdown and before a rule reload.
+//! A CRI line is given to the rules as those parts ([`Record::Parts`]: the message as written, the file's
+//! metadata prepared once) and written as that JSON only if it is kept; a Docker line, whose message is
+//! JSON already, is written out and decided as JSON. What follows the decision is the core's
+//! [`logtrim_core::Pipeline`], as in every front-end: a kept record is trimmed (`trim:`,
+//! `sample_rate_field:`), becomes one HEC event `{"host",…,"time":<s.ms>,"event":<record or log>}`, and is
+//! metered and admitted by the daily budget; a dropped record of a rule with `summarize:` is counted in its
+//! summary. This module gives the core what it does not know — the file's metadata, the budget's link, the
+//! batches — through [`Sink`]. Summary events are sent like kept events once their interval is
+//! [`Config::summary_delay`] past its end, by the wall clock or by the lines' own time, and all of them on
+//! shutdown and before a rule reload.
 //!
 //! Summaries live in memory until sent: a `kill -9` loses the counts of the intervals still open (the
 //! lines they count were dropped by the rules either way); a SIGTERM sends them.
@@ -28,11 +30,14 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use flate2::{Compress, Compression, FlushCompress, Status};
-use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp, metered_event_bytes};
+use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp};
+use logtrim_core::run::counters::RuleCounters;
+use logtrim_core::run::hec::EventValue;
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Sent, Sink};
 use logtrim_core::record::parts::Parts;
 use logtrim_core::time::TimeCache;
-use logtrim_core::{Action, Decider, Decision, RuleSet, Summarizer, Summary, SummaryCounters};
-use logtrim_formats::container::{Log, Message};
+use logtrim_core::{Decision, Priority, Record, RuleSet, Summary};
+use logtrim_formats::container::{Log, Message, short_utf8};
 use tokio::sync::mpsc;
 
 use crate::Shared;
@@ -308,7 +313,8 @@ impl BudgetLink {
     }
 }
 
-/// Counters kept on the reading thread and added to the metrics once a second.
+/// Counters of what the reader saw, kept on the reading thread and added to the metrics once a second
+/// (what the rules and the budget did is in the core's counters).
 #[derive(Default)]
 struct Local {
     records: u64,
@@ -316,55 +322,128 @@ struct Local {
     malformed: u64,
     invalid_utf8: u64,
     unterminated: u64,
-    kept: u64,
-    dropped: u64,
-    shed: u64,
+    /// Bytes of HEC events produced, envelopes included.
     event_bytes: u64,
-    blank: u64,
-    summaries_sent: u64,
-    summaries_shed: u64,
-    summary_bytes: u64,
 }
 
-/// The reading thread's state.
-pub struct Pipeline {
-    rules: RuleSet,
-    decider: Decider,
-    /// Counts what `summarize:` rules drop; built from the same rules as `decider`.
-    summarizer: Summarizer,
-    /// `rules.has_summaries()`: else dropped records skip the summarizer.
-    summarize: bool,
-    /// `rules.shapes_output()`: else kept records skip trimming.
-    shape: bool,
-    /// What the summarizer's counters were at the last publish (they count from its creation).
-    summary_published: SummaryCounters,
+/// Where events go: the open batch, sealed into the sink's queue; and what the reading thread knows
+/// that the core does not (the budget's link, the clock).
+struct Output {
+    batcher: Batcher,
+    /// A copy of an event that moves to the next batch.
+    event: Vec<u8>,
     /// The metadata members of summary events ([`meta::summary_prefix`]).
     summary_prefix: Vec<u8>,
-    summary_delay: Duration,
-    last_summary_flush: Instant,
-    event_mode: EventMode,
-    batcher: Batcher,
-    record: Vec<u8>,
-    event: Vec<u8>,
-    seconds: SecondDigits,
     /// The container runtime's times share their minute from line to line.
     times: TimeCache,
-    /// `{"log":…}` of the message in `log` event mode, for trimming (see [`Pipeline::encode_log`]).
-    message: Vec<u8>,
-    /// Per file read, what its next line needs and what the ledger has not been told yet.
-    files: IdMap<FileLines>,
-    /// Batches sealed since the ledger was last told, with their lines per file name.
-    sealed: Vec<(Seq, BatchLines)>,
-    /// File names no file is read under any more, for the ledger.
-    gone: Vec<Arc<str>>,
-    last_bring_in: Instant,
     tx: mpsc::Sender<Batch>,
     shared: Arc<Shared>,
     budget: Option<BudgetLink>,
     now: Timestamp,
     local: Local,
+    /// Batches sealed since the ledger was last told, with their lines per file.
+    sealed: Vec<(Seq, Vec<(TrackId, u64)>)>,
+    /// Files closed when the batch holding their last lines was sealed, for the ledger.
+    closed_files: Vec<TrackId>,
     /// The sink's queue is gone (shutdown past its deadline): stop.
     closed: bool,
+}
+
+/// The line being pushed: its file, where it was read, and what its event needs.
+struct Line<'a> {
+    id: TrackId,
+    /// Where the file was before this line, and where a restart would resume after it.
+    before: u64,
+    resume: u64,
+    /// The file's HEC metadata members for the line's stream.
+    prefix: &'a [u8],
+    /// The time as written in the file.
+    time: &'a [u8],
+    /// The file's counts for the ledger.
+    counts: &'a mut Counts,
+}
+
+/// [`Output`] as the core pipeline's sink, for one line (or for summaries, with no line).
+struct Events<'a> {
+    out: &'a mut Output,
+    line: Option<Line<'a>>,
+}
+
+impl Sink for Events<'_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        self.out.batcher.open();
+        &mut self.out.batcher.stage
+    }
+
+    fn time(&mut self, _: Record<'_>) -> Option<i64> {
+        self.out.times.rfc3339_ms(self.line.as_ref()?.time)
+    }
+
+    fn meta(&mut self, _: Record<'_>) {
+        if let Some(line) = &self.line {
+            self.out.batcher.stage.extend_from_slice(line.prefix);
+        }
+    }
+
+    fn summary_meta(&mut self, _: &Summary) {
+        self.out.batcher.stage.extend_from_slice(&self.out.summary_prefix);
+    }
+
+    fn admit(&mut self, priority: Priority, metered: u64) -> bool {
+        match &mut self.out.budget {
+            None => true,
+            Some(b) => {
+                // Leases are asked for before they run out, so a burst of records is not shed for want
+                // of a lease that is only slow to arrive.
+                b.poll(self.out.now);
+                b.acc.admit(self.out.now, priority, metered) == Admission::Keep
+            }
+        }
+    }
+
+    fn not_sent(&mut self, _: Record<'_>, _: Decision, why: NotSent) {
+        if let Some(l) = &mut self.line {
+            match why {
+                NotSent::Dropped => l.counts.dropped += 1,
+                NotSent::Shed => l.counts.shed += 1,
+                NotSent::Blank => l.counts.blank += 1,
+            }
+        }
+    }
+
+    fn sent(&mut self, e: Sent) {
+        let o = &mut *self.out;
+        let n = o.place(e.start);
+        o.local.event_bytes += n as u64;
+        match &self.line {
+            Some(l) if !e.summary => o.batcher.commit(n, l.id, l.before, l.resume),
+            // A summary holds no file's lines: it moves no checkpoint.
+            _ => o.batcher.count(n),
+        }
+        if o.batcher.raw >= o.batcher.cap {
+            o.seal();
+        }
+    }
+}
+
+/// The reading thread's state.
+pub struct Pipeline {
+    rules: RuleSet,
+    /// The rules, the budget and summaries: what happens to each line after it is read.
+    core: logtrim_core::Pipeline,
+    options: Options,
+    /// `rules.has_summaries()`: else no summary flush is ever due.
+    summarize: bool,
+    summary_delay: Duration,
+    last_summary_flush: Instant,
+    out: Output,
+    /// The JSON record of a line that is not decided from its parts.
+    record: Vec<u8>,
+    /// Per file read, what its next line needs and what the ledger has not been told yet.
+    files: IdMap<FileLines>,
+    /// File names no file is read under any more, for the ledger.
+    gone: Vec<Arc<str>>,
+    last_bring_in: Instant,
 }
 
 impl Pipeline {
@@ -377,34 +456,39 @@ impl Pipeline {
         shared: Arc<Shared>,
         budget: Option<BudgetLink>,
     ) -> Pipeline {
-        let summarizer = rules.summarizer();
+        let event = match cfg.hec.event {
+            EventMode::Record => EventValue::Record,
+            EventMode::Log => EventValue::Field(vec!["log".into()]),
+        };
+        // Reading a backlog, the clock alone would hold every interval of it in memory until the next
+        // flush: intervals the lines' own time has moved `summary_delay` past go out at once.
+        let lateness = SignedDuration::try_from(cfg.summary_delay.0).ok();
+        let options = Options { encoding: Encoding::Hec(event), lateness };
         Pipeline {
-            decider: rules.decider(),
-            summary_published: summarizer.counters().clone(),
-            summarizer,
+            core: logtrim_core::Pipeline::new(&rules, options.clone()),
+            options,
             summarize: rules.has_summaries(),
-            shape: rules.shapes_output(),
-            summary_prefix: meta::summary_prefix(&cfg.node_name, templates),
             summary_delay: cfg.summary_delay.0,
             last_summary_flush: Instant::now(),
             rules,
-            event_mode: cfg.hec.event,
-            batcher: Batcher::new(cfg.hec.batch_bytes.0 as usize, cfg.hec.gzip_level),
+            out: Output {
+                batcher: Batcher::new(cfg.hec.batch_bytes.0 as usize, cfg.hec.gzip_level),
+                event: Vec::with_capacity(4096),
+                summary_prefix: meta::summary_prefix(&cfg.node_name, templates),
+                times: TimeCache::default(),
+                tx,
+                shared,
+                budget,
+                now: Timestamp::now(),
+                local: Local::default(),
+                sealed: Vec::new(),
+                closed_files: Vec::new(),
+                closed: false,
+            },
             record: Vec::with_capacity(4096),
-            event: Vec::with_capacity(4096),
-            seconds: SecondDigits::default(),
-            times: TimeCache::default(),
-            message: Vec::new(),
             files: IdMap::default(),
-            sealed: Vec::new(),
             gone: Vec::new(),
             last_bring_in: Instant::now(),
-            tx,
-            shared,
-            budget,
-            now: Timestamp::now(),
-            local: Local::default(),
-            closed: false,
         }
     }
 
@@ -417,32 +501,32 @@ impl Pipeline {
         let mut last_discover = Instant::now() - discover_every;
         let mut last_check = Instant::now();
         let mut last_publish = Instant::now();
-        while !self.shared.stop.load(Ordering::Relaxed) && !self.closed {
-            self.now = Timestamp::now();
+        while !self.out.shared.stop.load(Ordering::Relaxed) && !self.out.closed {
+            self.out.now = Timestamp::now();
             self.swap_rules();
-            if let Some(b) = &mut self.budget {
-                b.poll(self.now);
+            if let Some(b) = &mut self.out.budget {
+                b.poll(self.out.now);
             }
             if last_discover.elapsed() >= discover_every {
                 last_discover = Instant::now();
-                let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+                let mut tracker = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
                 tail.discover(&mut tracker);
             }
             let read = tail.read(&mut self, 4);
             if read == 0 || last_check.elapsed() >= poll || tail.needs_check() {
                 last_check = Instant::now();
-                tail.check(&mut self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
+                tail.check(&mut self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()));
                 tail.finish_drained(&mut self, rotate_wait);
             }
             if self.summarize && self.last_summary_flush.elapsed() >= self.summary_delay {
                 self.last_summary_flush = Instant::now();
-                let until = self.now.checked_sub(self.signed_delay()).unwrap_or(self.now);
-                if self.summarizer.next_due().is_some_and(|due| due <= until) {
+                let until = self.out.now.checked_sub(self.signed_delay()).unwrap_or(self.out.now);
+                if self.core.next_summary_due_ms().is_some_and(|due| due <= until.as_millisecond()) {
                     self.flush_summaries(Some(until));
                 }
             }
-            if !self.batcher.is_empty() && self.batcher.opened.elapsed() >= batch_time {
-                self.seal();
+            if !self.out.batcher.is_empty() && self.out.batcher.opened.elapsed() >= batch_time {
+                self.out.seal();
             }
             self.sync_progress(&mut tail);
             if last_publish.elapsed() >= Duration::from_secs(1) {
@@ -450,24 +534,24 @@ impl Pipeline {
                 self.publish(&mut tail);
             }
             if read == 0 {
-                let until_seal = if self.batcher.is_empty() {
+                let until_seal = if self.out.batcher.is_empty() {
                     poll
                 } else {
-                    batch_time.saturating_sub(self.batcher.opened.elapsed())
+                    batch_time.saturating_sub(self.out.batcher.opened.elapsed())
                 };
                 std::thread::sleep(poll.min(until_seal).max(Duration::from_millis(5)));
             }
         }
         // Shutdown: every open interval goes out with the last batch (unless the sink is gone).
-        if !self.closed {
-            self.now = Timestamp::now();
+        if !self.out.closed {
+            self.out.now = Timestamp::now();
             self.flush_summaries(None);
         }
-        self.seal();
+        self.out.seal();
         self.sync_progress(&mut tail);
         self.bring_in();
         self.publish(&mut tail);
-        self.budget
+        self.out.budget
     }
 
     fn signed_delay(&self) -> SignedDuration {
@@ -476,103 +560,49 @@ impl Pipeline {
 
     /// Sends the summary events of the intervals that end at or before `until` (all with `None`).
     fn flush_summaries(&mut self, until: Option<Timestamp>) {
-        if self.summarizer.is_empty() {
-            return;
-        }
-        for s in self.summarizer.flush(until) {
-            self.emit_summary(&s);
-        }
-    }
-
-    /// Queues one summary event, admitted by the daily budget at its priority like a kept record.
-    fn emit_summary(&mut self, s: &Summary) {
-        let start = self.batcher.open();
-        let e = &mut self.batcher.stage;
-        let ms = s.start.as_millisecond();
-        e.push(b'{');
-        push_time(e, ms, &mut self.seconds);
-        e.extend_from_slice(&self.summary_prefix);
-        e.extend_from_slice(b"\"event\":");
-        e.extend_from_slice(s.json.as_bytes());
-        e.push(b'}');
-        if let Some(b) = &mut self.budget {
-            b.poll(self.now);
-            if b.acc.admit(self.now, s.priority, s.metered_bytes()) == Admission::Shed {
-                self.batcher.stage.truncate(start);
-                self.local.summaries_shed += 1;
-                return;
-            }
-        }
-        let n = self.place(start);
-        self.local.summaries_sent += 1;
-        self.local.summary_bytes += s.metered_bytes();
-        self.local.event_bytes += n as u64;
-        self.batcher.count(n);
-        if self.batcher.raw >= self.batcher.cap {
-            self.seal();
-        }
-    }
-
-    /// The event encoded at `stage[start..]` goes into the open batch, or, when it would take the batch
-    /// past its cap, into a new one (the full batch is sealed). Returns its length.
-    fn place(&mut self, start: usize) -> usize {
-        let n = self.batcher.stage.len() - start;
-        if self.batcher.overflows(n) {
-            self.event.clear();
-            self.event.extend_from_slice(&self.batcher.stage[start..]);
-            self.batcher.stage.truncate(start);
-            self.seal();
-            self.batcher.open();
-            self.batcher.stage.extend_from_slice(&self.event);
-        }
-        n
+        self.core.flush_summaries(until, &mut Events { out: &mut self.out, line: None });
     }
 
     fn swap_rules(&mut self) {
-        if !self.shared.rules_changed.swap(false, Ordering::AcqRel) {
+        if !self.out.shared.rules_changed.swap(false, Ordering::AcqRel) {
             return;
         }
-        let Some(new) = self.shared.new_rules.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
+        let Some(new) = self.out.shared.new_rules.lock().unwrap_or_else(|e| e.into_inner()).take() else { return };
         // What the old rules summarized goes out now, under their names: the new rules may not have
         // those rules, or may count differently.
         self.flush_summaries(None);
         self.publish_rules();
-        match (&mut self.budget, new.budget()) {
+        match (&mut self.out.budget, new.budget()) {
             (Some(b), Some(spec)) => b.acc.set_spec(spec.clone()),
             (None, None) => {}
             // The store worker is set up at start; keep what runs rather than half-switch.
             _ => tracing::warn!("The rule file's budget: section was added or removed; this takes effect at the next start."),
         }
-        // Trimming comes with the decider, summaries with the summarizer: both follow the new rules.
-        self.decider = new.decider();
-        self.summarizer = new.summarizer();
-        self.summary_published = self.summarizer.counters().clone();
+        self.core = logtrim_core::Pipeline::new(&new, self.options.clone());
         self.summarize = new.has_summaries();
-        self.shape = new.shapes_output();
         self.rules = new;
     }
 
     /// Gives the tracker every file's progress; files with events in the open batch only up to where
     /// they were before their first one.
     fn sync_progress(&mut self, tail: &mut Tail) {
-        let progress: Vec<(TrackId, u64, u64)> = tail
-            .progress()
-            .map(|(id, resume, read)| (id, self.batcher.first.get(&id).copied().unwrap_or(resume), read))
-            .collect();
+        let first = &self.out.batcher.first;
+        let progress: Vec<(TrackId, u64, u64)> =
+            tail.progress().map(|(id, resume, read)| (id, first.get(&id).copied().unwrap_or(resume), read)).collect();
         let mut finished = tail.take_finished();
         {
-            let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            let mut tracker = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
             tracker.sync(None, &progress);
             // A finished file's last lines may wait in the open batch: close it once they are registered.
-            if self.batcher.is_empty() {
+            if self.out.batcher.is_empty() {
                 for &id in &finished {
                     tracker.close(id);
                 }
             } else {
-                self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).append(&mut finished);
+                self.out.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).append(&mut finished);
             }
         }
-        for id in finished {
+        for id in finished.into_iter().chain(std::mem::take(&mut self.out.closed_files)) {
             self.forget(id);
         }
         // Between two reads every line read is decided and placed: the ledger can be told.
@@ -592,10 +622,19 @@ impl Pipeline {
     /// Tells the ledger what was read and decided, the batches sealed and what the open batch holds,
     /// and drops the files the reader is done with. Only between reads (see [`crate::ledger`]).
     fn bring_in(&mut self) {
+        for id in std::mem::take(&mut self.out.closed_files) {
+            self.forget(id);
+        }
         self.last_bring_in = Instant::now();
         let files = &self.files;
+        let name = |id: &TrackId| files.get(id).map(|f| Arc::clone(&f.name));
         let open: Vec<(Arc<str>, u64)> =
-            self.batcher.reach.iter().filter_map(|(id, _, lines)| Some((Arc::clone(&files.get(id)?.name), *lines))).collect();
+            self.out.batcher.reach.iter().filter_map(|(id, _, lines)| Some((name(id)?, *lines))).collect();
+        // Every batch is registered, those without lines too (summaries), for the sink reports each one done.
+        let mut sealed: Vec<(Seq, BatchLines)> = std::mem::take(&mut self.out.sealed)
+            .into_iter()
+            .map(|(seq, lines)| (seq, lines.iter().filter_map(|(id, n)| Some((name(id)?, *n))).collect()))
+            .collect();
         // A name is gone when no file the reader still reads has it.
         for f in files.values().filter(|f| f.done) {
             if !files.values().any(|o| !o.done && o.name == f.name) && !self.gone.contains(&f.name) {
@@ -606,17 +645,80 @@ impl Pipeline {
             let FileLines { name, counts, .. } = f;
             (&*name, std::mem::take(counts))
         });
-        let intake = Intake { counts, sealed: &mut self.sealed, open: open.iter().map(|(n, l)| (n, *l)), gone: &mut self.gone };
-        self.shared.metrics.ledger.bring_in(intake, self.last_bring_in);
+        let intake = Intake { counts, sealed: &mut sealed, open: open.iter().map(|(n, l)| (n, *l)), gone: &mut self.gone };
+        self.out.shared.metrics.ledger.bring_in(intake, self.last_bring_in);
         self.files.retain(|_, f| !f.done);
+    }
+
+    /// The core's counters, by rule and in total, into the metrics.
+    fn publish_rules(&mut self) {
+        let c = self.core.take_counters();
+        let m = &self.out.shared.metrics;
+        for (i, rc) in c.rules.iter().enumerate() {
+            if *rc == RuleCounters::default() {
+                continue;
+            }
+            let name = self.rules.rule_name(self.rules.rule_id_at(i));
+            m.rule(name, "keep", rc.kept, rc.kept_bytes);
+            m.rule(name, "drop", rc.dropped, rc.dropped_bytes);
+            m.trim(name, rc.trimmed_bytes, rc.added_bytes);
+            m.metered(name, rc.metered_bytes + rc.summary_bytes);
+            if rc.summarized > 0 {
+                m.summarized(name, rc.summarized, rc.summary_overflow);
+            }
+        }
+        let t = c.total();
+        m.records_kept.inc_by(t.sent);
+        m.records_dropped.inc_by(t.dropped);
+        m.records_shed.inc_by(t.shed);
+        m.blank_events.inc_by(t.blank);
+        m.summary_events.get_or_create(&vec![("result".into(), "sent".into())]).inc_by(t.summary_events);
+        m.summary_events.get_or_create(&vec![("result".into(), "shed".into())]).inc_by(t.summaries_shed);
+        m.summary_bytes.inc_by(t.summary_bytes);
+    }
+
+    fn publish(&mut self, tail: &mut Tail) {
+        self.publish_rules();
+        self.out.publish_local();
+        let m = &self.out.shared.metrics;
+        let s = tail.take_stats();
+        m.input_bytes.inc_by(s.bytes);
+        m.rotations.get_or_create(&vec![("kind".into(), "rename".into())]).inc_by(s.rotations);
+        m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
+        m.partials_lost.inc_by(s.partials_lost);
+        m.file_errors.inc_by(s.errors);
+        for (kind, n) in crate::files::NotRegular::ALL.iter().zip(s.skipped) {
+            if n > 0 {
+                m.files_skipped.get_or_create(&vec![("type".into(), kind.name().into())]).inc_by(n);
+            }
+        }
+        m.files.set(tail.len() as i64);
+        m.unread_bytes.set(tail.unread_bytes() as i64);
+        let lag = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();
+        m.checkpoint_lag.set(lag as i64);
+    }
+}
+
+impl Output {
+    /// The event encoded at `stage[start..]` goes into the open batch, or, when it would take the batch
+    /// past its cap, into a new one (the full batch is sealed). Returns its length.
+    fn place(&mut self, start: usize) -> usize {
+        let n = self.batcher.stage.len() - start;
+        if self.batcher.overflows(n) {
+            self.event.clear();
+            self.event.extend_from_slice(&self.batcher.stage[start..]);
+            self.batcher.stage.truncate(start);
+            self.seal();
+            self.batcher.open();
+            self.batcher.stage.extend_from_slice(&self.event);
+        }
+        n
     }
 
     fn seal(&mut self) {
         let Some((batch, reach)) = self.batcher.seal() else { return };
-        // The ledger learns the batch's lines per file at the next bring-in; every batch is registered,
-        // those without lines too (summaries), for the sink reports each one done.
-        let lines = reach.iter().filter_map(|(id, _, n)| Some((Arc::clone(&self.files.get(id)?.name), *n))).collect();
-        self.sealed.push((batch.seq, lines));
+        // The ledger learns the batch's lines per file at the next bring-in.
+        self.sealed.push((batch.seq, reach.iter().map(|&(id, _, n)| (id, n)).collect()));
         {
             let reach: Vec<(TrackId, u64)> = reach.iter().map(|&(id, offset, _)| (id, offset)).collect();
             let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
@@ -626,9 +728,7 @@ impl Pipeline {
                 tracker.close(id);
             }
             drop(tracker);
-            for id in closing {
-                self.forget(id);
-            }
+            self.closed_files.extend(closing);
         }
         let m = &self.shared.metrics;
         m.queue_depth.set((self.tx.max_capacity() - self.tx.capacity()) as i64 + 1);
@@ -666,31 +766,8 @@ impl Pipeline {
         m.queue_depth.set((self.tx.max_capacity() - self.tx.capacity()) as i64);
     }
 
-    fn publish_rules(&mut self) {
-        let c = self.decider.take_counters();
-        let m = &self.shared.metrics;
-        for (i, rc) in c.rules.iter().enumerate() {
-            if rc.matched == 0 && rc.trimmed_bytes == 0 && rc.added_bytes == 0 {
-                continue;
-            }
-            let name = self.rules.rule_name(self.rules.rule_id_at(i));
-            m.rule(name, "keep", rc.kept, rc.kept_bytes);
-            m.rule(name, "drop", rc.dropped, rc.dropped_bytes);
-            m.trim(name, rc.trimmed_bytes, rc.added_bytes);
-        }
-        let now = self.summarizer.counters();
-        for (i, (c, was)) in now.rules.iter().zip(&self.summary_published.rules).enumerate() {
-            if c.records > was.records {
-                let name = self.rules.rule_name(self.rules.rule_id_at(i));
-                m.summarized(name, c.records - was.records, c.overflow_records - was.overflow_records);
-            }
-        }
-        self.summary_published = now.clone();
-    }
-
     /// Metrics kept on this thread (also while reading is paused).
     fn publish_local(&mut self) {
-        self.publish_rules();
         let m = &self.shared.metrics;
         let l = std::mem::take(&mut self.local);
         m.input_records.inc_by(l.records);
@@ -698,37 +775,10 @@ impl Pipeline {
         m.malformed.inc_by(l.malformed);
         m.invalid_utf8.inc_by(l.invalid_utf8);
         m.unterminated.inc_by(l.unterminated);
-        m.records_kept.inc_by(l.kept);
-        m.records_dropped.inc_by(l.dropped);
-        m.records_shed.inc_by(l.shed);
         m.event_bytes.inc_by(l.event_bytes);
-        m.summary_events.get_or_create(&vec![("result".into(), "sent".into())]).inc_by(l.summaries_sent);
-        m.summary_events.get_or_create(&vec![("result".into(), "shed".into())]).inc_by(l.summaries_shed);
-        m.summary_bytes.inc_by(l.summary_bytes);
-        m.blank_events.inc_by(l.blank);
         if let Some(b) = &self.budget {
             *self.shared.budget_status.lock().unwrap_or_else(|e| e.into_inner()) = Some(b.acc.status(self.now));
         }
-    }
-
-    fn publish(&mut self, tail: &mut Tail) {
-        self.publish_local();
-        let m = &self.shared.metrics;
-        let s = tail.take_stats();
-        m.input_bytes.inc_by(s.bytes);
-        m.rotations.get_or_create(&vec![("kind".into(), "rename".into())]).inc_by(s.rotations);
-        m.rotations.get_or_create(&vec![("kind".into(), "truncate".into())]).inc_by(s.truncations);
-        m.partials_lost.inc_by(s.partials_lost);
-        m.file_errors.inc_by(s.errors);
-        for (kind, n) in crate::files::NotRegular::ALL.iter().zip(s.skipped) {
-            if n > 0 {
-                m.files_skipped.get_or_create(&vec![("type".into(), kind.name().into())]).inc_by(n);
-            }
-        }
-        m.files.set(tail.len() as i64);
-        m.unread_bytes.set(tail.unread_bytes() as i64);
-        let lag = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner()).lag_bytes();
-        m.checkpoint_lag.set(lag as i64);
     }
 }
 
@@ -750,28 +800,25 @@ impl LineSink for Pipeline {
         let before = std::mem::replace(&mut file.resume, resume);
         let Some(m) = msg else { return };
         file.counts.read += 1;
-        let l = &mut self.local;
+        let l = &mut self.out.local;
         l.records += 1;
         l.truncated += u64::from(m.truncated);
         l.malformed += u64::from(m.malformed);
         l.invalid_utf8 += u64::from(m.invalid_utf8);
         l.unterminated += u64::from(m.unterminated);
+        let line = Line { id, before, resume, prefix: &meta.hec_prefix[m.stream as usize], time: m.time, counts: &mut file.counts };
+        let now = self.out.now;
+        let mut events = Events { out: &mut self.out, line: Some(line) };
         // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's
         // message is JSON already (as is a CRI message that was not UTF-8, once escaped), so its record is
         // written out and decided as JSON.
-        let time = if m.malformed { Some(None) } else { ascii_or_utf8(m.time).map(Some) };
-        let parts = match (m.log, time) {
-            (Log::Text(log), Some(time)) => Some(Parts {
-                time,
-                stream: time.map(|_| m.stream.name()),
-                log,
-                members: &meta.members,
-            }),
-            _ => None,
-        };
-        let d = match &parts {
-            Some(p) => self.decider.decide_parts(p),
-            None => {
+        let time = if m.malformed { Some(None) } else { short_utf8(m.time).map(Some) };
+        match (m.log, time) {
+            (Log::Text(log), Some(time)) => {
+                let parts = Parts { time, stream: time.map(|_| m.stream.name()), log, members: &meta.members };
+                self.core.push(&parts, now, &mut events);
+            }
+            _ => {
                 let r = &mut self.record;
                 r.clear();
                 if m.malformed {
@@ -787,184 +834,10 @@ impl LineSink for Pipeline {
                 m.log.escape_into(r);
                 r.push(b'"');
                 r.extend_from_slice(meta.members.tail());
-                self.decider.decide(&self.record)
-            }
-        };
-        if d.action == Action::Drop {
-            file.counts.dropped += 1;
-            self.local.dropped += 1;
-            if self.summarize {
-                self.summarize_dropped(parts.as_ref(), d);
-            }
-            return;
-        }
-        let start = self.batcher.open();
-        let e = &mut self.batcher.stage;
-        e.push(b'{');
-        if let Some(ms) = self.times.rfc3339_ms(m.time) {
-            push_time(e, ms, &mut self.seconds);
-        }
-        e.extend_from_slice(&meta.hec_prefix[m.stream as usize]);
-        e.extend_from_slice(b"\"event\":");
-        let ev_start = e.len();
-        match self.event_mode {
-            // Trimmed before it is metered and sent: the budget and Splunk count the same bytes.
-            EventMode::Record => match &parts {
-                Some(p) => self.decider.write_kept(p, d, e),
-                None if self.shape => e.extend_from_slice(self.decider.trim(&self.record, d)),
-                None => e.extend_from_slice(&self.record),
-            },
-            EventMode::Log => {
-                // Docker keeps the line's newline in `log`; the event is the line.
-                let log = match m.log {
-                    Log::Escaped(b) => Log::Escaped(b.strip_suffix(b"\\n").filter(|s| !s.ends_with(b"\\")).unwrap_or(b)),
-                    text => text,
-                };
-                if self.shape {
-                    encode_log(&mut self.decider, &mut self.message, log, d, e);
-                } else {
-                    e.push(b'"');
-                    log.escape_into(e);
-                    e.push(b'"');
-                }
-                if e.len() - ev_start == 2 {
-                    // HEC refuses a blank event with code 13, and with it the whole batch: an empty
-                    // line (or one `trim:` cut the message of) is counted, not sent.
-                    e.truncate(start);
-                    self.local.blank += 1;
-                    file.counts.blank += 1;
-                    return;
-                }
+                self.core.push(&self.record, now, &mut events);
             }
         }
-        let ev_end = e.len();
-        e.push(b'}');
-        // PERF: metering decodes the event; only a budget needs it.
-        if let Some(b) = &mut self.budget {
-            // Leases are asked for before they run out, so a burst of records is not shed for want
-            // of a lease that is only slow to arrive.
-            b.poll(self.now);
-            let metered = metered_event_bytes(&self.batcher.stage[ev_start..ev_end]);
-            if b.acc.admit(self.now, d.priority, metered) == Admission::Shed {
-                self.batcher.stage.truncate(start);
-                self.local.shed += 1;
-                file.counts.shed += 1;
-                return;
-            }
-        }
-        let n = self.place(start);
-        self.local.kept += 1;
-        self.local.event_bytes += n as u64;
-        self.batcher.commit(n, id, before, resume);
-        if self.batcher.raw >= self.batcher.cap {
-            self.seal();
-        }
     }
-}
-
-impl Pipeline {
-    /// Counts a dropped record in its rule's summary, and sends the intervals the lines' own time has
-    /// moved `summary_delay` past: reading a backlog, the clock alone would hold every interval of it
-    /// in memory until the next flush.
-    fn summarize_dropped(&mut self, parts: Option<&Parts<'_>>, d: Decision) {
-        let added = match parts {
-            Some(p) => self.summarizer.add_parts(&mut self.decider, p, d, self.now),
-            None => self.summarizer.add(&mut self.decider, &self.record, d, self.now),
-        };
-        if !added {
-            return;
-        }
-        // PERF: once per dropped record, so in milliseconds rather than timestamps. Intervals end on
-        // whole milliseconds: one ends `delay` before `last` if and only if it ends the delay rounded
-        // up before it.
-        let delay_ms = i64::try_from(self.summary_delay.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX);
-        if let (Some(due), Some(last)) = (self.summarizer.next_due_ms(), self.summarizer.last_record_ms())
-            && due <= last.saturating_sub(delay_ms)
-            && let Ok(until) = Timestamp::from_millisecond(last.saturating_sub(delay_ms))
-        {
-            self.flush_summaries(Some(until));
-        }
-    }
-}
-
-/// `b` as text if it is UTF-8. PERF: a container runtime's time is ASCII, checked a word at a time,
-/// where `from_utf8` cost a hundred instructions per line.
-fn ascii_or_utf8(b: &[u8]) -> Option<&str> {
-    if b.is_ascii() {
-        // SAFETY: ASCII is UTF-8.
-        Some(unsafe { std::str::from_utf8_unchecked(b) })
-    } else {
-        std::str::from_utf8(b).ok()
-    }
-}
-
-/// Appends the HEC event of a message sent alone (`hec.event: log`), trimmed: rules see the message
-/// as the record's `log`, so of `trim:` only a truncation of `log` applies to it, as to a text line
-/// (a `sample_rate_field` has nowhere to go in a string event). The message is trimmed as the record
-/// `{"log":"…"}`, whose bytes outside the string the trimmer leaves as they are.
-fn encode_log(decider: &mut Decider, message: &mut Vec<u8>, log: Log<'_>, d: Decision, e: &mut Vec<u8>) {
-    message.clear();
-    message.extend_from_slice(b"{\"log\":\"");
-    log.escape_into(message);
-    message.extend_from_slice(b"\"}");
-    let out = decider.trim(message, d);
-    match out.strip_prefix(b"{\"log\":").and_then(json_string_prefix) {
-        Some(s) => e.extend_from_slice(s),
-        // `log` itself removed by `trim:`: nothing is left to send (the caller counts a blank event).
-        None => e.extend_from_slice(b"\"\""),
-    }
-}
-
-/// The decimal digits of the last whole second [`push_time`] wrote: events come in time order per
-/// file, many in the same second as the one before.
-#[derive(Default)]
-struct SecondDigits {
-    secs: Option<u64>,
-    digits: [u8; 20],
-    /// Where the digits start in `digits`.
-    start: usize,
-}
-
-/// Appends `"time":<seconds>.<milliseconds>,` (HEC's `<sec>.<ms>`) for `ms` since the Unix epoch.
-fn push_time(e: &mut Vec<u8>, ms: i64, last: &mut SecondDigits) {
-    // PERF: once per kept record; `write!` took about 1.5% of the reading thread, and converting the
-    // seconds to digits most of the rest.
-    e.extend_from_slice(b"\"time\":");
-    if ms < 0 {
-        e.push(b'-');
-    }
-    let (secs, frac) = (ms.unsigned_abs() / 1000, ms.unsigned_abs() % 1000);
-    if last.secs != Some(secs) {
-        let mut n = secs;
-        let mut i = last.digits.len();
-        loop {
-            i -= 1;
-            last.digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        (last.secs, last.start) = (Some(secs), i);
-    }
-    e.extend_from_slice(&last.digits[last.start..]);
-    e.extend_from_slice(&[b'.', b'0' + (frac / 100) as u8, b'0' + (frac / 10 % 10) as u8, b'0' + (frac % 10) as u8, b',']);
-}
-
-/// The JSON string at the start of `b`, quotes included.
-fn json_string_prefix(b: &[u8]) -> Option<&[u8]> {
-    if b.first() != Some(&b'"') {
-        return None;
-    }
-    let mut i = 1;
-    while i < b.len() {
-        match b[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(&b[..=i]),
-            _ => i += 1,
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -1005,55 +878,5 @@ mod tests {
                 assert!(rest.is_empty(), "one stream, nothing after it");
             }
         }
-    }
-
-    #[test]
-    fn hec_time_is_seconds_dot_milliseconds() {
-        let mut last = SecondDigits::default();
-        let cases = [
-            (1_795_341_600_123, "1795341600.123"),
-            (1_795_341_600_999, "1795341600.999"),
-            (1_795_341_601_000, "1795341601.000"),
-            (1_795_341_600_000, "1795341600.000"),
-            (5, "0.005"),
-            (0, "0.000"),
-            (-1, "-0.001"),
-            (-61_250, "-61.250"),
-            (-61_001, "-61.001"),
-            (61_001, "61.001"),
-            (i64::MAX, "9223372036854775.807"),
-        ];
-        // Twice over, so each is written both after another second and after the same one.
-        for (ms, want) in cases.iter().chain(&cases).chain(cases.iter().rev()) {
-            let mut e = Vec::new();
-            push_time(&mut e, *ms, &mut last);
-            assert_eq!(String::from_utf8(e).unwrap(), format!("\"time\":{want},"));
-        }
-    }
-
-    #[test]
-    fn a_message_sent_alone_gets_only_the_log_truncation() {
-        let rules = RuleSet::from_yaml(
-            "t.yaml",
-            "trim:\n  remove: [kubernetes.docker_id]\n  truncate: {log: 64}\nsample_rate_field: sample_rate\nrules:\n  - name: half\n    when: 'true'\n    action: sample\n    rate: 100%\n",
-        )
-        .unwrap();
-        let mut d = rules.decider();
-        let (mut message, mut e) = (Vec::new(), Vec::new());
-        let long = format!(r#"say \"hi\" {}"#, "x".repeat(100));
-        let decision = d.decide(format!(r#"{{"log":"{long}"}}"#).as_bytes());
-        assert_eq!(decision.action, Action::Keep);
-        encode_log(&mut d, &mut message, Log::Escaped(long.as_bytes()), decision, &mut e);
-        let event: String = serde_json::from_slice(&e).unwrap();
-        assert!(event.starts_with(r#"say "hi" xxx"#) && event.contains("[truncated") && event.len() <= 64, "{event}");
-        // Short messages are sent as they are, escapes included; no sample rate in a string event.
-        e.clear();
-        encode_log(&mut d, &mut message, Log::Escaped(br#"a \"b\" \\ c"#), decision, &mut e);
-        assert_eq!(e, br#""a \"b\" \\ c""#);
-        e.clear();
-        encode_log(&mut d, &mut message, Log::Text(r#"a "b" \ c"#), decision, &mut e);
-        assert_eq!(e, br#""a \"b\" \\ c""#);
-        assert_eq!(json_string_prefix(br#""x\\"}"#), Some(&br#""x\\""#[..]));
-        assert_eq!(json_string_prefix(br#""unterminated\"}"#), None);
     }
 }

@@ -11,12 +11,14 @@ use serde_json::{Map, Value, json};
 use logtrim_core::RuleSet;
 use logtrim_core::budget::BudgetStatus;
 
-use crate::transform::{Stats, Tally};
+use logtrim_core::Counters;
+
+use crate::transform::Stats;
 
 /// Rules with their own metrics; the rest are summed into `_other`.
 pub const MAX_RULE_METRICS: usize = 40;
 
-/// What the line reports besides [`Stats`] and [`Tally`].
+/// What the line reports besides [`Stats`] and the core's [`Counters`].
 #[derive(Clone, Debug, Default)]
 pub struct Extra<'a> {
     /// `AWS_LAMBDA_FUNCTION_NAME`.
@@ -36,8 +38,8 @@ pub struct Extra<'a> {
 }
 
 /// Renders the EMF JSON line (no trailing newline).
-pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> String {
-    let total = tally.total();
+pub fn render(stats: &Stats, counters: &Counters, rules: &RuleSet, x: &Extra<'_>) -> String {
+    let total = counters.total();
     let mut root = Map::new();
     let mut metrics: Vec<Value> = Vec::new();
     let mut put = |root: &mut Map<String, Value>, name: String, unit: &str, v: Value| {
@@ -62,13 +64,14 @@ pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> S
         ("EventBytesDropped", "Bytes", total.dropped_bytes),
         ("BytesOut", "Bytes", stats.bytes_out),
         ("ResponseBytes", "Bytes", stats.response_bytes),
-        ("EventsShed", "Count", stats.events_shed),
-        ("EventBytesShed", "Bytes", stats.event_bytes_shed),
-        ("EventBytesMetered", "Bytes", stats.event_bytes_metered),
+        ("EventsShed", "Count", total.shed + total.summaries_shed),
+        ("EventBytesShed", "Bytes", total.shed_bytes),
+        ("EventBytesMetered", "Bytes", total.metered_bytes + total.summary_bytes),
         ("EventBytesTrimmed", "Bytes", total.trimmed_bytes),
-        ("SummaryEvents", "Count", stats.summary_events),
-        ("SummaryBytes", "Bytes", stats.summary_bytes),
-        ("EventsInvalidUtf8", "Count", stats.events_invalid_utf8),
+        ("EventsBlank", "Count", total.blank),
+        ("SummaryEvents", "Count", total.summary_events),
+        ("SummaryBytes", "Bytes", total.summary_bytes),
+        ("EventsInvalidUtf8", "Count", counters.invalid_utf8),
     ] {
         put(&mut root, name.to_string(), unit, json!(v));
     }
@@ -94,7 +97,7 @@ pub fn render(stats: &Stats, tally: &Tally, rules: &RuleSet, x: &Extra<'_>) -> S
     let mut other = (0u64, 0u64);
     let ids = (0..rules.len()).map(|i| rules.rule_id_at(i)).chain([logtrim_core::RuleId::DEFAULT]);
     for (n, id) in ids.enumerate() {
-        let c = tally.get(id);
+        let c = counters.rule(id);
         let name = rules.rule_name(id).to_string();
         if n < MAX_RULE_METRICS {
             put(&mut root, format!("Rule.{name}.Kept"), "Count", json!(c.kept));
@@ -135,15 +138,15 @@ mod tests {
             "parse:\n  log: [access]\nrules:\n  - name: drop-probes\n    when: log.user_agent starts_with \"kube-probe/\"\n    action: drop\ndefault:\n  action: keep\n",
         )
         .unwrap();
-        let mut d = rules.decider();
         let stats = Stats { records_in: 2, bytes_in: 100, records_ok: 1, records_dropped: 1, ..Stats::default() };
         let recs = [r#"10.0.0.1 - - [22/Nov/2026:10:00:00 +0000] "GET /healthz HTTP/1.1" 200 2 "-" "kube-probe/1.31""#, "hello"].map(|l| crate::event::FirehoseRecord {
             record_id: "r".into(),
             approximate_arrival_timestamp: None,
             data: crate::decode::encode_base64(l.as_bytes()),
         });
-        let tally = crate::transform::transform(&recs, &mut d, &Default::default()).tally;
-        let line = render(&stats, &tally, &rules, &Extra { function_name: "f", timestamp_ms: 1, ..Extra::default() });
+        let settings = crate::transform::Settings::default();
+        let counters = crate::transform::transform(&recs, &mut crate::transform::pipeline(&rules, &settings), &settings).counters;
+        let line = render(&stats, &counters, &rules, &Extra { function_name: "f", timestamp_ms: 1, ..Extra::default() });
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
         let directive = &v["_aws"]["CloudWatchMetrics"][0];

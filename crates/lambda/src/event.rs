@@ -129,7 +129,7 @@ fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> 
             .parse::<f64>()
             .ok()
             .map(|f| f as i64)
-            .or_else(|| crate::hec::parse_time_ms(&s)),
+            .or_else(|| logtrim_core::time::parse_ms(s.as_bytes())),
         _ => None,
     })
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use logtrim_aws::DynamoLeaseStore;
 use logtrim_core::budget::{Accountant, Admission, BudgetStatus, Lease, LeaseRequest, LeaseStore, MemoryStore, StoreUnavailable, Timestamp};
-use logtrim_core::{Decider, RuleSet};
+use logtrim_core::{Pipeline, RuleSet};
 
 use crate::emf;
 use crate::event::{FirehoseEvent, FirehoseResponse};
@@ -17,7 +17,8 @@ pub struct State<P> {
     /// The compiled rule set (for rule names in metrics).
     pub rules: RuleSet,
     /// Reused across invocations (Lambda runs one at a time per instance); its buffers stay grown.
-    pub decider: Mutex<Decider>,
+    /// Made for `settings.output`: replace it when that changes.
+    pub pipeline: Mutex<Pipeline>,
     /// Transform settings; `can_reingest` is decided per event.
     pub settings: Settings,
     /// Re-ingestion target; `None` takes it from the event's `deliveryStreamArn`.
@@ -79,7 +80,7 @@ impl<P> State<P> {
     /// A state with defaults for everything but the rules and client.
     pub fn new(rules: RuleSet, settings: Settings, client: P) -> State<P> {
         State {
-            decider: Mutex::new(rules.decider()),
+            pipeline: Mutex::new(transform::pipeline(&rules, &settings)),
             rules,
             settings,
             delivery_stream: None,
@@ -134,7 +135,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         store.sync(acc, need).await;
     }
     let (outcome, asked) = {
-        let mut d = state.decider.lock().unwrap_or_else(|p| p.into_inner());
+        let mut d = state.pipeline.lock().unwrap_or_else(|p| p.into_inner());
         match &mut budget {
             None => (transform::transform(&event.records, &mut d, &settings), None),
             Some((acc, _)) => {
@@ -185,7 +186,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         budget: budget_status,
     };
     // EMF must be a line of its own on stdout.
-    println!("{}", emf::render(&outcome.stats, &outcome.tally, &state.rules, &extra));
+    println!("{}", emf::render(&outcome.stats, &outcome.counters, &state.rules, &extra));
     let s = &outcome.stats;
     tracing::info!(
         invocation_id,

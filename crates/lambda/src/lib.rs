@@ -2,8 +2,10 @@
 //! Firehose hands over and answers with HEC event JSON for Firehose's Splunk destination.
 //!
 //! - [`decode`]: base64 → gzip/zlib → CloudWatch Logs message, NDJSON or text lines (pure).
-//! - [`hec`]: HEC event JSON with a configurable field mapping (pure).
-//! - [`transform`]: the handler logic as a pure function, including the 6 MB response cap.
+//! - [`hec`]: the HEC metadata mapping, shared with the CLI (it lives in `logtrim-formats`); the events
+//!   themselves are the core pipeline's.
+//! - [`transform`]: the handler logic as a pure function over the core's record pipeline, including the
+//!   6 MB response cap.
 //! - [`reingest`]: PutRecordBatch of the overflow, with retries.
 //! - [`emf`]: one CloudWatch Embedded Metric Format line per invocation.
 //! - [`event`]: lenient request and strict response types.
@@ -23,11 +25,13 @@
 //!     approximate_arrival_timestamp: None,
 //!     data: encode_base64(l.as_bytes()),
 //! });
-//! let out = transform::transform(&records, &mut rules.decider(), &Default::default());
+//! let settings = transform::Settings::default();
+//! let out = transform::transform(&records, &mut transform::pipeline(&rules, &settings), &settings);
 //! assert_eq!(out.response.records[0].result, FirehoseResult::Dropped);
 //! assert_eq!(out.response.records[1].result, FirehoseResult::Ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod config;
@@ -36,7 +40,8 @@ pub use logtrim_formats::firehose as decode;
 pub mod emf;
 pub mod event;
 pub mod handler;
-pub mod hec;
+/// The HEC metadata mapping, shared with the CLI (it lives in `logtrim-formats`).
+pub use logtrim_formats::hec;
 pub mod reingest;
 pub mod transform;
 

@@ -1,4 +1,5 @@
 //! The Lambda binary: configuration and rules once per cold start, then the runtime loop.
+#![forbid(unsafe_code)]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
 use logtrim_lambda::config::{BudgetStore, Config};

@@ -1,4 +1,4 @@
-//! The handler's logic as a pure function: Firehose records + a [`Decider`] → one response record per
+//! The handler's logic as a pure function: Firehose records + a [`Pipeline`] → one response record per
 //! input record, plus the overflow to re-ingest.
 //!
 //! # Guarantees
@@ -37,14 +37,15 @@
 //!   answered `Dropped`, which is then answered `Ok`. Room for them is reserved before `Ok` records are
 //!   fitted, so the response limit holds with them; they are admitted by the budget like kept events.
 
-use logtrim_core::budget::{Timestamp, metered_record_bytes};
-use logtrim_core::{Action, Decider, Decision, Priority, RuleCounters, RuleId, Summarizer, Summary};
+use logtrim_core::budget::Timestamp;
+use logtrim_core::run::pipeline::Unit;
+use logtrim_core::{Counters, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
+use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 
 use crate::decode::{
     self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64, encode_base64,
 };
 use crate::event::{FirehoseRecord, FirehoseResponse, FirehoseResult, ResponseRecord};
-use crate::hec::{Fallbacks, Input, Mapping};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -97,78 +98,6 @@ impl Default for Settings {
     }
 }
 
-/// Per-rule counts of log events (lines or CloudWatch events) of records that were not failed.
-/// Bytes are the event's own bytes (line, or CloudWatch message).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// By rule position; shorter than the rule set when later rules never matched.
-    pub rules: Vec<RuleCounters>,
-    /// The default action.
-    pub default: RuleCounters,
-}
-
-impl Tally {
-    fn add(&mut self, d: Decision, bytes: u64, trimmed: u64, added: u64) {
-        let c = match d.rule.index() {
-            Some(i) => {
-                if self.rules.len() <= i {
-                    self.rules.resize(i + 1, RuleCounters::default());
-                }
-                &mut self.rules[i]
-            }
-            None => &mut self.default,
-        };
-        c.matched += 1;
-        c.matched_bytes += bytes;
-        c.trimmed_bytes += trimmed;
-        c.added_bytes += added;
-        match d.action {
-            Action::Keep => {
-                c.kept += 1;
-                c.kept_bytes += bytes;
-            }
-            Action::Drop => {
-                c.dropped += 1;
-                c.dropped_bytes += bytes;
-            }
-        }
-    }
-
-    /// Adds `other` to these counts and zeroes it, keeping its allocation for the next record.
-    fn absorb(&mut self, other: &mut Tally) {
-        if self.rules.len() < other.rules.len() {
-            self.rules.resize(other.rules.len(), RuleCounters::default());
-        }
-        for (c, o) in self.rules.iter_mut().zip(&mut other.rules) {
-            *c += std::mem::take(o);
-        }
-        self.default += std::mem::take(&mut other.default);
-    }
-
-    /// Zeroes the counts, keeping the allocation.
-    fn clear(&mut self) {
-        self.rules.iter_mut().for_each(|c| *c = RuleCounters::default());
-        self.default = RuleCounters::default();
-    }
-
-    /// One rule's counts.
-    pub fn get(&self, rule: RuleId) -> RuleCounters {
-        match rule.index() {
-            Some(i) => self.rules.get(i).copied().unwrap_or_default(),
-            None => self.default,
-        }
-    }
-
-    /// The sum over all rules.
-    pub fn total(&self) -> RuleCounters {
-        let mut t = self.default;
-        for c in &self.rules {
-            t += *c;
-        }
-        t
-    }
-}
-
 /// Counts for one invocation (the EMF line).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -192,19 +121,6 @@ pub struct Stats {
     pub bytes_out: u64,
     /// Serialized response size.
     pub response_bytes: u64,
-    /// Events the rules kept but the daily byte budget shed.
-    pub events_shed: u64,
-    /// Their metered bytes.
-    pub event_bytes_shed: u64,
-    /// Metered bytes of the events sent (the budget's view of `Ok` data).
-    pub event_bytes_metered: u64,
-    /// Summary events sent (appended to one `Ok` record's data).
-    pub summary_events: u64,
-    /// Their bytes, before base64.
-    pub summary_bytes: u64,
-    /// Kept events whose line was not UTF-8, sent as text with each invalid sequence replaced by U+FFFD
-    /// (HEC output; the original output sends the bytes as they came), in records that did not fail.
-    pub events_invalid_utf8: u64,
 }
 
 /// Asks the daily byte budget whether an event the rules keep, of this priority and metered size, may
@@ -218,40 +134,89 @@ pub struct Outcome {
     pub response: FirehoseResponse,
     /// Data to PutRecordBatch before the response may be returned.
     pub reingest: Vec<Vec<u8>>,
-    /// Counts.
+    /// Counts of Firehose records.
     pub stats: Stats,
-    /// Per-rule counts.
-    pub tally: Tally,
+    /// What the rules, the budget and summaries did with the log events of the records that did not
+    /// fail (the core's counters: the same the CLI's report and the forwarder's metrics read).
+    pub counters: Counters,
 }
 
 enum Work {
     Failed(String),
-    Dropped,
-    /// Kept events held for the response, and how the record splits should they not fit after all.
-    Ok { out: Vec<u8>, groups: Groups },
+    /// Nothing to send; the record's summaries are final.
+    Dropped(Unit),
+    /// Kept events held for the response, how the record splits should they not fit after all, and its
+    /// summaries, final if it is answered `Ok`.
+    Ok { out: Vec<u8>, groups: Groups, unit: Unit },
     /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
     /// that is impossible, answered `ProcessingFailed`).
     Overflow,
 }
 
-/// Transforms one invocation's records. See the module docs for the guarantees.
-pub fn transform(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings) -> Outcome {
-    transform_with(records, decider, s, &mut |_, _| true)
+/// Where a record's events go, and what the core does not know about them: the HEC metadata rendered
+/// from the record by the mapping, with the record's fallbacks, and the budget's answer.
+struct RecordOut<'a, 'b> {
+    out: Vec<u8>,
+    mapping: &'a Mapping,
+    fallbacks: Fallbacks<'a>,
+    /// The metadata members of the event being written, rendered with its time.
+    meta: Vec<u8>,
+    admit: &'a mut Admit<'b>,
+}
+
+impl Sink for RecordOut<'_, '_> {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+
+    fn time(&mut self, record: Record<'_>) -> Option<i64> {
+        let seen = match record {
+            Record::Line(l) => l,
+            Record::Event { record, .. } => record,
+            Record::Parts(_) => &[],
+        };
+        self.meta.clear();
+        self.mapping.write_meta(seen, self.fallbacks, &mut self.meta)
+    }
+
+    fn meta(&mut self, _: Record<'_>) {
+        self.out.extend_from_slice(&self.meta);
+    }
+
+    fn summary_meta(&mut self, s: &Summary) {
+        self.mapping.write_meta(s.json.as_bytes(), SUMMARY_FALLBACKS, &mut self.out);
+    }
+
+    fn admit(&mut self, priority: Priority, metered: u64) -> bool {
+        (self.admit)(priority, metered)
+    }
+}
+
+/// The pipeline [`transform`] needs: events encoded as `s.output` says. Make one per cold start.
+pub fn pipeline(rules: &RuleSet, s: &Settings) -> Pipeline {
+    let encoding = match s.output {
+        Output::Hec => Encoding::Hec(s.mapping.event().clone()),
+        Output::Original => Encoding::Lines,
+    };
+    // Summaries are flushed at the end of every invocation, whatever the records' time.
+    Pipeline::new(rules, Options { encoding, lateness: None })
+}
+
+/// Transforms one invocation's records through `pipeline` (made by [`pipeline`] with the same
+/// settings). See the module docs for the guarantees.
+pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings) -> Outcome {
+    transform_with(records, pipeline, s, &mut |_, _| true)
 }
 
 /// [`transform`], with every kept event admitted by `admit` (the daily byte budget) once encoded; an
-/// event it refuses is left out, as if dropped, and counted in [`Stats::events_shed`].
+/// event it refuses is left out, as if dropped, and counted as shed.
 ///
 /// An admitted event whose record later fails (another line of it is not JSON), or is re-ingested,
 /// has been counted by the budget without being sent now: the budget errs on the side of spending less.
-pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
+pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
     let mut scratch = Vec::new();
-    let mut tally = Tally::default();
-    // Each record's summaries apart, merged once its answer is final.
-    let summarize = decider.summarizer().is_active();
-    let mut staged: Vec<Option<Summarizer>> = Vec::with_capacity(records.len());
 
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
@@ -264,18 +229,13 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
     let work: Vec<Work> = records
         .iter()
         .map(|r| {
-            let mut st = None;
             let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
-            let w = process(r, decider, s, Ctx { scratch: &mut scratch, tally: &mut tally, room }, &mut o, admit, summarize.then_some(&mut st));
+            let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, room }, &mut o, admit);
             match &w {
-                Work::Failed(reason) => {
-                    tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed.");
-                    st = None;
-                }
+                Work::Failed(reason) => tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed."),
                 Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
-                Work::Dropped | Work::Overflow => {}
+                Work::Dropped(_) | Work::Overflow => {}
             }
-            staged.push(st);
             w
         })
         .collect();
@@ -289,7 +249,7 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 .map(|(r, w)| match w {
                     Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(&r.record_id, FirehoseResult::ProcessingFailed, &r.data),
                     Work::Failed(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::ProcessingFailed, 0),
-                    Work::Dropped => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
+                    Work::Dropped(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
                     Work::Ok { .. } | Work::Overflow => fallback_entry(r),
                 })
                 .sum::<usize>()
@@ -325,10 +285,15 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
             .collect()
     };
     let mut fits = fit(0);
-    let summary_data = if staged.iter().any(Option::is_some) {
-        let (f, events) = summaries(records, &work, &staged, decider, s, &fit, fits);
+    let summary_data = if pipeline.summarizes() {
+        let mapping = &s.mapping;
+        let (f, events) = summaries(records, &work, pipeline, mapping, &fit, fits);
         fits = f;
-        encode_summaries(&events, s, admit, &mut o)
+        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut *admit };
+        for e in &events {
+            pipeline.send_summary(e, &mut sink);
+        }
+        sink.out
     } else {
         Vec::new()
     };
@@ -339,7 +304,7 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
         fits.iter().position(|f| *f).or_else(|| {
             // No `Ok` record: the first `Dropped` one (re-ingested `Ok` records are answered `Dropped`).
             work.iter().position(|w| match w {
-                Work::Dropped => true,
+                Work::Dropped(_) => true,
                 Work::Ok { .. } | Work::Overflow => s.can_reingest,
                 Work::Failed(_) => false,
             })
@@ -354,13 +319,13 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 o.stats.records_failed += 1;
                 rec(FirehoseResult::ProcessingFailed, if failed_data { r.data.clone() } else { String::new() })
             }
-            Work::Dropped if carries => {
+            Work::Dropped(_) if carries => {
                 used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += summary_data.len() as u64;
                 rec(FirehoseResult::Ok, encode_base64(&summary_data))
             }
-            Work::Dropped => {
+            Work::Dropped(_) => {
                 o.stats.records_dropped += 1;
                 rec(FirehoseResult::Dropped, String::new())
             }
@@ -374,7 +339,7 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
                 rec(FirehoseResult::Ok, encode_base64(&out))
             }
             Work::Ok { .. } | Work::Overflow if s.can_reingest => {
-                if let Work::Ok { out, groups } = &w {
+                if let Work::Ok { out, groups, .. } = &w {
                     queue_reingest(r, None, groups, out.len(), s, &mut o.reingest);
                 }
                 o.stats.records_reingested += 1;
@@ -399,39 +364,43 @@ pub fn transform_with(records: &[FirehoseRecord], decider: &mut Decider, s: &Set
     }
     debug_assert!(used <= s.response_limit || !failed_data);
     o.stats.response_bytes = used as u64;
+    o.counters = pipeline.take_counters();
     o
 }
 
 /// The summary events of the records whose answer is final, and which `Ok` records fit with room kept
-/// for them. The room is found by fitting with the room the summaries took at the previous try: the
+/// for them; the summaries of those records are committed to `pipeline`, which counts them when they
+/// are sent. The room is found by fitting with the room the summaries took at the previous try: the
 /// summaries of fewer `Ok` records need no more room, so this settles in a try or two.
 fn summaries(
     records: &[FirehoseRecord],
     work: &[Work],
-    staged: &[Option<Summarizer>],
-    decider: &Decider,
-    s: &Settings,
+    pipeline: &mut Pipeline,
+    mapping: &Mapping,
     fit: &dyn Fn(usize) -> Vec<bool>,
     mut fits: Vec<bool>,
 ) -> (Vec<bool>, Vec<Summary>) {
+    let finals = |fits: &[bool]| -> Vec<&Unit> {
+        work.iter()
+            .zip(fits)
+            .filter_map(|(w, f)| match w {
+                Work::Dropped(u) => Some(u),
+                Work::Ok { unit, .. } if *f => Some(unit),
+                _ => None,
+            })
+            .collect()
+    };
     let mut reserve = 0;
     for attempt in 0.. {
-        let mut all = decider.summarizer();
-        for ((w, st), f) in work.iter().zip(staged).zip(&fits) {
-            if let (Work::Dropped | Work::Ok { .. }, Some(st)) = (w, st)
-                && (matches!(w, Work::Dropped) || *f)
-            {
-                all.merge(st);
-            }
-        }
-        let events = all.flush(None);
-        let mut buf = Vec::new();
+        let events = pipeline.summaries_of(finals(&fits));
+        // Measured as they would be written, without asking the budget.
+        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut |_, _| true };
         for e in &events {
-            encode_summary(e, s, &mut buf);
+            pipeline.write_summary(e, &mut sink);
         }
         // Appended to an `Ok` record's data (base64 of the sum is at most the sum of the base64s), or as
         // the data of a `Dropped` record turned `Ok` (whose entry is then no longer).
-        let need = base64_len(buf.len());
+        let need = base64_len(sink.out.len());
         if need <= reserve || attempt == 8 {
             if need > reserve {
                 tracing::warn!(need, reserve, records = records.len(), "Summaries did not settle; sending them anyway.");
@@ -444,202 +413,95 @@ fn summaries(
     unreachable!("the loop returns")
 }
 
-/// Appends one summary event as `Ok` data: an HEC event (time: the interval's start) or a JSON line.
-/// Returns its metered bytes.
-fn encode_summary(e: &Summary, s: &Settings, out: &mut Vec<u8>) -> u64 {
-    match s.output {
-        Output::Hec => {
-            let input = Input {
-                record: e.json.as_bytes(),
-                event_text: None,
-                event_record: None,
-                fallbacks: Fallbacks { time_ms: Some(e.start.as_millisecond()), source: Some("logtrim"), sourcetype: Some("logtrim:summary") },
-            };
-            // A summary is valid JSON and UTF-8, so this cannot fail.
-            s.mapping.encode(input, out).unwrap_or_default().metered
-        }
-        Output::Original => {
-            out.extend_from_slice(e.json.as_bytes());
-            out.push(b'\n');
-            e.metered_bytes()
-        }
-    }
-}
-
-/// The summary events as `Ok` data, each admitted by the budget like a kept event.
-fn encode_summaries(events: &[Summary], s: &Settings, admit: &mut Admit<'_>, o: &mut Outcome) -> Vec<u8> {
-    let mut data = Vec::new();
-    for e in events {
-        let before = data.len();
-        let metered = encode_summary(e, s, &mut data);
-        if admit(e.priority, metered) {
-            o.stats.summary_events += 1;
-            o.stats.event_bytes_metered += metered;
-        } else {
-            data.truncate(before);
-            o.stats.events_shed += 1;
-            o.stats.event_bytes_shed += metered;
-        }
-    }
-    o.stats.summary_bytes = data.len() as u64;
-    data
-}
-
-/// What [`process`] works with besides the record: buffers reused across records, and the room left.
+/// What [`process`] works with besides the record: a buffer reused across records, and the room left.
 struct Ctx<'a> {
     /// The record the rules see for a CloudWatch event.
     scratch: &'a mut Vec<u8>,
-    /// The record's decisions, committed to the outcome only when the whole record succeeds.
-    tally: &'a mut Tally,
     /// Base64 bytes the record's `Ok` data may take in the response for its output to be held.
     room: usize,
 }
 
-/// Decodes, decides and encodes one record. Its decoded payload is released on return: a record whose
-/// output turns out not to fit the room left is queued for re-ingestion now, and its output is not kept
-/// beyond that room.
-fn process(
-    r: &FirehoseRecord,
-    decider: &mut Decider,
-    s: &Settings,
-    ctx: Ctx<'_>,
-    o: &mut Outcome,
-    admit: &mut Admit<'_>,
-    mut staged: Option<&mut Option<Summarizer>>,
-) -> Work {
-    let Ctx { scratch, tally, room } = ctx;
+/// Decodes one record and pushes its lines (or log events) through the pipeline. Its decoded payload
+/// is released on return: a record whose output turns out not to fit the room left is queued for
+/// re-ingestion now, and its output is not kept beyond that room. Its counts are committed when it
+/// succeeds; its summaries wait in the returned work until its answer is final.
+fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, o: &mut Outcome, admit: &mut Admit<'_>) -> Work {
+    let Ctx { scratch, room } = ctx;
     let raw = match decode_base64(&r.data) {
         Ok(raw) => raw,
         Err(e) => return Work::Failed(e.to_string()),
     };
     let raw_len = raw.len() as u64;
     o.stats.bytes_in += raw_len;
-    let fail = |o: &mut Outcome, tally: &mut Tally, reason: String| {
-        tally.clear();
-        o.stats.bytes_failed += raw_len;
-        Work::Failed(reason)
-    };
     let decoded = match decode::decode(raw, s.max_decompressed) {
         Ok(d) => d,
-        Err(e) => return fail(o, tally, e.to_string()),
+        Err(e) => {
+            o.stats.bytes_failed += raw_len;
+            return Work::Failed(e.to_string());
+        }
     };
-    let mut out = Vec::new();
     // Past this much output the record cannot be held whatever follows (its base64 would exceed the
     // room): the output is then measured, unit by unit, but not kept.
     let out_cap = room / 4 * 3;
     let mut spilled = false;
     let mut groups = Groups::new(s.chunk_limit);
-    // Committed with the tally, when the whole record succeeds.
-    let mut invalid_utf8 = 0;
-    // Counts a dropped event in this record's summaries.
-    let mut stage = |decider: &mut Decider, rec: &[u8], d: Decision, time_ms: Option<i64>, bytes: u64| {
-        if let Some(st) = staged.as_deref_mut().filter(|_| d.action == Action::Drop) {
-            let fallback = time_ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
-            st.get_or_insert_with(|| decider.summarizer()).add_sized(decider, rec, d, fallback, bytes);
-        }
-    };
+    if let Payload::CloudWatchControl = decoded.payload {
+        return Work::Dropped(pipeline.empty_unit());
+    }
+    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, fallbacks: Fallbacks::default(), meta: Vec::new(), admit };
+    pipeline.begin_unit();
+    let mut failed = None;
     match &decoded.payload {
-        Payload::CloudWatchControl => return Work::Dropped,
+        Payload::CloudWatchControl => {}
         Payload::CloudWatch(cw) => {
+            sink.fallbacks = Fallbacks { time_ms: None, source: Some(&cw.log_group), sourcetype: Some("aws:cloudwatchlogs") };
             for ev in &cw.log_events {
                 cloudwatch_record(cw, ev, scratch);
-                let d = decider.decide_uncounted(scratch);
-                let before = out.len();
-                let (mut trimmed, mut added) = (0, 0);
-                stage(decider, scratch, d, Some(ev.timestamp), ev.message.len() as u64);
-                if d.action == Action::Keep {
-                    // Trimmed as the message: a JSON message by its fields, a text one as `log`.
-                    let t = decider.trim_measured(ev.message.as_bytes(), d);
-                    (trimmed, added) = (t.trimmed, t.added);
-                    let message = std::str::from_utf8(t.bytes).unwrap_or(&ev.message);
-                    let metered = match s.output {
-                        Output::Hec => {
-                            let input = Input {
-                                record: scratch,
-                                event_text: Some(message),
-                                event_record: None,
-                                fallbacks: Fallbacks {
-                                    time_ms: Some(ev.timestamp),
-                                    source: Some(&cw.log_group),
-                                    sourcetype: Some("aws:cloudwatchlogs"),
-                                },
-                            };
-                            match s.mapping.encode(input, &mut out) {
-                                Ok(e) => e.metered,
-                                Err(e) => return fail(o, tally, format!("log event {:?}: {e}", ev.id)),
-                            }
-                        }
-                        Output::Original => {
-                            out.extend_from_slice(message.as_bytes());
-                            out.push(b'\n');
-                            metered_record_bytes(message.as_bytes())
-                        }
-                    };
-                    budget(admit, d.priority, metered, &mut out, before, o);
-                }
-                tally.add(d, ev.message.len() as u64, trimmed, added);
-                groups.push(Groups::cloudwatch_input(ev), out.len() - before);
-                if spilled || out.len() > out_cap {
+                let before = sink.out.len();
+                sink.fallbacks.time_ms = Some(ev.timestamp);
+                let fallback = Timestamp::from_millisecond(ev.timestamp).unwrap_or_else(|_| Timestamp::now());
+                // Trimmed, sent and counted as the message: a JSON message by its fields, a text one as `log`.
+                pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, &mut sink);
+                groups.push(Groups::cloudwatch_input(ev), sink.out.len() - before);
+                if spilled || sink.out.len() > out_cap {
                     spilled = true;
-                    out.clear();
+                    sink.out.clear();
                 }
             }
         }
         Payload::Lines(_) => {
+            sink.fallbacks.time_ms = r.approximate_arrival_timestamp;
+            let fallback = r.approximate_arrival_timestamp.and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
             for (line_no, line) in decoded.payload.lines() {
-                let d = decider.decide_uncounted(line);
-                let before = out.len();
-                let (mut trimmed, mut added) = (0, 0);
-                stage(decider, line, d, r.approximate_arrival_timestamp, line.len() as u64);
-                let result = match (d.action, s.output) {
-                    (Action::Keep, Output::Hec) => {
-                        let t = decider.trim_measured(line, d);
-                        (trimmed, added) = (t.trimmed, t.added);
-                        let input = Input {
-                            record: line,
-                            event_text: None,
-                            // The event as trimmed; the metadata from the line as it came.
-                            event_record: (t.bytes.as_ptr() != line.as_ptr()).then_some(t.bytes),
-                            fallbacks: Fallbacks { time_ms: r.approximate_arrival_timestamp, ..Fallbacks::default() },
-                        };
-                        s.mapping
-                            .encode(input, &mut out)
-                            .map(|e| {
-                                invalid_utf8 += u64::from(e.invalid_utf8);
-                                Some(e.metered)
-                            })
-                            .map_err(|e| e.to_string())
-                    }
-                    (Action::Keep, Output::Original) => validate(line).map(|()| {
-                        let t = decider.trim_measured(line, d);
-                        (trimmed, added) = (t.trimmed, t.added);
-                        out.extend_from_slice(t.bytes);
-                        out.push(b'\n');
-                        Some(metered_record_bytes(t.bytes))
-                    }),
-                    // A dropped line is still checked: a corrupt record is never silently dropped.
-                    (Action::Drop, _) => validate(line).map(|()| None),
-                };
-                match result {
-                    Err(e) => return fail(o, tally, format!("line {line_no}: {e}")),
-                    Ok(Some(metered)) => budget(admit, d.priority, metered, &mut out, before, o),
-                    Ok(None) => {}
+                let before = sink.out.len();
+                let seen = pipeline.counters().invalid_json;
+                pipeline.push(line, fallback, &mut sink);
+                // A line starting with `{` that is not JSON fails the record, unless it is not UTF-8: then
+                // it is text, as the rules read it. The rules count it either way.
+                if pipeline.counters().invalid_json > seen && std::str::from_utf8(line).is_ok() {
+                    failed = Some(format!("line {line_no}: invalid JSON"));
+                    break;
                 }
-                tally.add(d, line.len() as u64, trimmed, added);
-                groups.push(Groups::line_input(line), out.len() - before);
-                if spilled || out.len() > out_cap {
+                groups.push(Groups::line_input(line), sink.out.len() - before);
+                if spilled || sink.out.len() > out_cap {
                     spilled = true;
-                    out.clear();
+                    sink.out.clear();
                 }
             }
         }
     }
-    o.tally.absorb(tally);
-    o.stats.events_invalid_utf8 += invalid_utf8;
+    let unit = pipeline.end_unit();
+    if let Some(reason) = failed {
+        // Nothing of a failed record is counted or summarized: Firehose keeps it whole.
+        o.stats.bytes_failed += raw_len;
+        return Work::Failed(reason);
+    }
+    pipeline.commit_counters(&unit);
+    let out = sink.out;
     if groups.output == 0 {
-        Work::Dropped
+        Work::Dropped(unit)
     } else if !spilled && base64_len(out.len()) <= room {
-        Work::Ok { out, groups }
+        Work::Ok { out, groups, unit }
     } else {
         drop(out);
         if s.can_reingest {
@@ -647,29 +509,6 @@ fn process(
         }
         Work::Overflow
     }
-}
-
-/// Lets the budget veto the event just appended to `out` (from `before`).
-fn budget(admit: &mut Admit<'_>, priority: Priority, metered: u64, out: &mut Vec<u8>, before: usize, o: &mut Outcome) {
-    if admit(priority, metered) {
-        o.stats.event_bytes_metered += metered;
-    } else {
-        out.truncate(before);
-        o.stats.events_shed += 1;
-        o.stats.event_bytes_shed += metered;
-    }
-}
-
-/// A line starting with `{` must be valid JSON, unless it is not UTF-8: then it is text, as the rules
-/// read it.
-fn validate(line: &[u8]) -> Result<(), String> {
-    if decode::is_json_line(line)
-        && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(line)
-        && std::str::from_utf8(line).is_ok()
-    {
-        return Err(format!("invalid JSON: {e}"));
-    }
-    Ok(())
 }
 
 /// Largest chunk input: below Firehose's 1,000 KiB record limit, with room for the CloudWatch
@@ -809,7 +648,7 @@ default:
 
     fn run(records: &[FirehoseRecord], s: &Settings) -> Outcome {
         let rules = RuleSet::from_yaml("t.yaml", RULES).unwrap();
-        transform(records, &mut rules.decider(), s)
+        transform(records, &mut pipeline(&rules, s), s)
     }
 
     #[test]
@@ -830,7 +669,7 @@ default:
         assert_eq!(o.response.records[3].data, records[3].data);
         assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
         // The bad record's good first line is not counted.
-        assert_eq!(o.tally.total().matched, 2);
+        assert_eq!(o.counters.total().matched, 2);
         assert_eq!(o.stats.records_failed, 2);
     }
 
@@ -878,7 +717,7 @@ default:
             let again = run(std::slice::from_ref(c), &s);
             assert_eq!(again.response.records[0].result, FirehoseResult::Ok);
             assert!(again.stats.response_bytes <= 10_000 + 200);
-            seen += again.tally.total().kept;
+            seen += again.counters.total().kept;
         }
         assert_eq!(seen, 200);
     }
@@ -912,7 +751,7 @@ default:
         assert_eq!(events.len(), 100);
         assert_eq!(events[50]["event"], String::from_utf8_lossy(&bad).as_ref(), "U+FFFD for the bad byte");
         assert_eq!(events[51]["event"], String::from_utf8(line(52)).unwrap());
-        assert_eq!(o.stats.events_invalid_utf8, 1);
+        assert_eq!(o.counters.invalid_utf8, 1);
         // The original output sends the bytes as they came.
         let o = run(&[rec("1", &data)], &Settings { output: Output::Original, ..Settings::default() });
         assert_eq!(decode_base64(&o.response.records[0].data).unwrap(), data);
@@ -922,9 +761,9 @@ default:
         let data = b"{\"log\":\"drop-me \xe9\"}\n{\"log\":\"caf\xe9\"}\n";
         for output in [Output::Hec, Output::Original] {
             let s = Settings { output, ..Settings::default() };
-            let o = transform(&[rec("1", data)], &mut rules.decider(), &s);
+            let o = transform(&[rec("1", data)], &mut pipeline(&rules, &s), &s);
             assert_eq!(o.response.records[0].result, FirehoseResult::Ok, "{output:?}");
-            assert_eq!((o.tally.total().kept, o.tally.total().dropped), (1, 1));
+            assert_eq!((o.counters.total().kept, o.counters.total().dropped), (1, 1));
             let out = decode_base64(&o.response.records[0].data).unwrap();
             match output {
                 Output::Hec => assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["event"], "{\"log\":\"caf\u{fffd}\"}"),
@@ -932,76 +771,10 @@ default:
             }
         }
         // Valid UTF-8 that is not JSON still fails the record, and nothing of it is counted.
-        let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut rules.decider(), &Settings::default());
+        let s = Settings::default();
+        let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut pipeline(&rules, &s), &s);
         assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
-        assert_eq!((o.stats.events_invalid_utf8, o.tally.total().matched), (0, 0));
-    }
-
-    /// Counts the bytes this thread holds and the most it held: the transform runs on the test's thread,
-    /// and tests on other threads do not disturb the count.
-    mod counting {
-        use std::alloc::{GlobalAlloc, Layout, System};
-        use std::cell::Cell;
-
-        pub struct Counting;
-
-        thread_local! {
-            static LIVE: Cell<isize> = const { Cell::new(0) };
-            static PEAK: Cell<isize> = const { Cell::new(0) };
-        }
-
-        fn add(n: isize) {
-            let _ = LIVE.try_with(|l| {
-                l.set(l.get() + n);
-                let _ = PEAK.try_with(|p| p.set(p.get().max(l.get())));
-            });
-        }
-
-        unsafe impl GlobalAlloc for Counting {
-            unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-                add(l.size() as isize);
-                unsafe { System.alloc(l) }
-            }
-            unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-                add(-(l.size() as isize));
-                unsafe { System.dealloc(p, l) }
-            }
-            unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-                add(n as isize - l.size() as isize);
-                unsafe { System.realloc(p, l, n) }
-            }
-        }
-
-        /// The most this thread held above what it held before `f`, in bytes.
-        pub fn peak_of<T>(f: impl FnOnce() -> T) -> (T, usize) {
-            let base = LIVE.with(Cell::get);
-            PEAK.with(|p| p.set(base));
-            let t = f();
-            (t, (PEAK.with(Cell::get) - base) as usize)
-        }
-    }
-
-    #[global_allocator]
-    static ALLOC: counting::Counting = counting::Counting;
-
-    #[test]
-    fn r15_memory_stays_bounded_by_one_record_and_the_response() {
-        // Records that inflate to the cap, every line kept: their output is larger than any response.
-        let record_bytes = 8 << 20;
-        let line = br#"10.0.0.9 - - [22/Nov/2026:10:00:01 +0000] "GET /api/orders?id=1 HTTP/1.1" 503 5 "-" "curl/8.5.0""#;
-        let plain: Vec<u8> = line.iter().chain(b"\n").copied().cycle().take(record_bytes / (line.len() + 1) * (line.len() + 1)).collect();
-        let records: Vec<_> = (0..6).map(|i| rec(&i.to_string(), &decode::compress(Compression::Gzip, &plain))).collect();
-        let s = Settings { max_decompressed: record_bytes, ..Settings::default() };
-        let (o, peak) = counting::peak_of(|| run(&records, &s));
-        assert!(o.response.records.iter().all(|r| r.result == FirehoseResult::Dropped));
-        assert_eq!(o.stats.records_reingested, 6);
-        assert_eq!(o.tally.total().kept as usize, 6 * plain.len() / (line.len() + 1));
-        // One record decoded at a time (its buffer up to twice its size while it inflates), its output
-        // cut off at the response limit, the outputs held for the response (within the limit), and the
-        // chunks to re-ingest.
-        let reingest: usize = o.reingest.iter().map(Vec::len).sum();
-        let bound = 2 * record_bytes + 2 * s.response_limit + reingest + (1 << 20);
-        assert!(peak <= bound, "peak {peak} bytes, bound {bound}");
+        assert_eq!((o.counters.invalid_utf8, o.counters.total().matched), (0, 0));
     }
 
     #[test]
@@ -1017,7 +790,7 @@ default:
         assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
         assert_eq!(o.response.records[1].data.len(), 10_000);
         assert!(o.reingest.len() > 1, "{}", o.reingest.len());
-        let kept: u64 = o.reingest.iter().map(|c| run(&[rec("c", c)], &s).tally.total().kept).sum();
+        let kept: u64 = o.reingest.iter().map(|c| run(&[rec("c", c)], &s).counters.total().kept).sum();
         assert_eq!(kept, 60);
         assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
     }

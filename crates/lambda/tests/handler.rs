@@ -7,7 +7,7 @@ use logtrim_lambda::decode::{self, Compression, encode_base64};
 use logtrim_lambda::event::{FirehoseEvent, FirehoseRecord, FirehoseResponse, FirehoseResult};
 use logtrim_lambda::handler::{HandlerError, State, handle};
 use logtrim_lambda::reingest::{PutError, PutRecordBatch, RetryPolicy};
-use logtrim_lambda::transform::{Output, Settings, transform};
+use logtrim_lambda::transform::{Output, Settings, pipeline, transform};
 use serde_json::Value;
 
 use crate::util::*;
@@ -49,7 +49,7 @@ fn fixtures_answer_every_record_and_follow_the_rules() {
     let rules = bundled_rules();
     for name in FIXTURES {
         let ev = fixture(name);
-        let o = transform(&ev.records, &mut rules.decider(), &Settings::default());
+        let o = transform(&ev.records, &mut pipeline(&rules, &Settings::default()), &Settings::default());
         check_response(&ev, &o.response, name);
         assert!(o.reingest.is_empty());
         assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
@@ -58,7 +58,7 @@ fn fixtures_answer_every_record_and_follow_the_rules() {
 
 fn results(name: &str) -> Vec<FirehoseResult> {
     let ev = fixture(name);
-    let o = transform(&ev.records, &mut bundled_rules().decider(), &Settings::default());
+    let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
     o.response.records.iter().map(|r| r.result).collect()
 }
 
@@ -82,7 +82,7 @@ fn quirky_envelopes_are_accepted() {
     // "Hello World", a text 502, a text probe under a duplicated recordId, a JSON 503.
     assert_eq!(results("firehose-quirks.json"), [Kept, Kept, Dropped, Kept]);
     // The ISO arrival time is the fallback event time of a text record.
-    let o = transform(&ev.records, &mut bundled_rules().decider(), &Settings::default());
+    let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
     let hec = parse_hec(&decode::decode_base64(&o.response.records[1].data).unwrap());
     assert_eq!(hec[0]["time"].as_f64(), Some(1_335_205_543.511));
 }
@@ -97,7 +97,7 @@ fn bundled_rules_decide_fixture_records() {
     // 1 control; 2 probe, 502, klog error, info; 3 zlib 503 + probe; 4 two probes; 5 JSON message 502.
     assert_eq!(results("firehose-cloudwatch.json"), [Dropped, Kept, Kept, Dropped, Kept]);
     let ev = fixture("firehose-cloudwatch.json");
-    let o = transform(&ev.records, &mut bundled_rules().decider(), &Settings::default());
+    let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
     let hec = parse_hec(&decode::decode_base64(&o.response.records[1].data).unwrap());
     // The first `Ok` record also carries the summaries of the dropped probes.
     let (summaries, hec): (Vec<Value>, Vec<Value>) = hec.into_iter().partition(is_summary);
@@ -111,7 +111,7 @@ fn bundled_rules_decide_fixture_records() {
 #[test]
 fn hec_mapping_on_a_fluent_bit_record() {
     let ev = fixture("firehose-fluentbit.json");
-    let o = transform(&ev.records[..1], &mut bundled_rules().decider(), &Settings::default());
+    let o = transform(&ev.records[..1], &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
     let data = decode::decode_base64(&o.response.records[0].data).unwrap();
     let hec = parse_hec(&data);
     assert_eq!(hec.len(), 1);
@@ -128,7 +128,7 @@ fn hec_mapping_on_a_fluent_bit_record() {
 fn original_output_is_the_kept_bytes() {
     let ev = fixture("firehose-corrupt.json");
     let s = Settings { output: Output::Original, ..Settings::default() };
-    let o = transform(&ev.records, &mut bundled_rules().decider(), &s);
+    let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &s), &s);
     let first = decode::decode_base64(&o.response.records[0].data).unwrap();
     let input = decode::decode_base64(&ev.records[0].data).unwrap();
     // The kept line as it came, then the summary of the dropped probe (record 9), one JSON line.
@@ -168,7 +168,7 @@ fn inflating_cloudwatch_batch_respects_the_cap_and_reingests_idempotently() {
     while !batch.is_empty() {
         rounds += 1;
         assert!(rounds < 10, "re-ingestion does not converge");
-        let o = transform(&batch, &mut rules.decider(), &s);
+        let o = transform(&batch, &mut pipeline(&rules, &s), &s);
         let bytes = serde_json::to_vec(&o.response).unwrap().len();
         assert!(bytes <= 6_000_000, "{bytes}");
         assert!(o.reingest.iter().all(|r| r.len() <= 1_024_000));

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use logtrim_core::RuleSet;
 use logtrim_lambda::decode::{Compression, compress, decode_base64, encode_base64};
 use logtrim_lambda::event::{FirehoseRecord, FirehoseResult};
-use logtrim_lambda::transform::{Output, Settings, transform};
+use logtrim_lambda::transform::{Output, Settings, pipeline, transform};
 use logtrim_testkit::corpus::bundled_sample;
 use serde_json::Value;
 
@@ -49,7 +49,7 @@ fn summed(evs: &[Value]) -> HashMap<String, (u64, u64)> {
 fn summaries_ride_with_one_ok_record_and_add_up() {
     let rules = bundled_rules();
     let records = sample_records(25, 3000);
-    let o = transform(&records, &mut rules.decider(), &Settings::default());
+    let o = transform(&records, &mut pipeline(&rules, &Settings::default()), &Settings::default());
     assert_eq!(o.response.records.len(), records.len());
     assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
     let ok: Vec<String> = o.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
@@ -60,10 +60,10 @@ fn summaries_ride_with_one_ok_record_and_add_up() {
     let n_summaries = evs.iter().filter(|e| e["sourcetype"] == "logtrim:summary").count();
     assert!(n_summaries > 10, "{n_summaries}");
     assert_eq!(carried.iter().filter(|e| e["sourcetype"] == "logtrim:summary").count(), n_summaries);
-    assert_eq!(o.stats.summary_events, n_summaries as u64);
+    assert_eq!(o.counters.total().summary_events, n_summaries as u64);
     let sums = summed(&evs);
     for name in ["drop-probes", "sample-2xx"] {
-        let c = o.tally.get(rules.rule_id(name).unwrap());
+        let c = o.counters.rule(rules.rule_id(name).unwrap());
         assert!(c.dropped > 0);
         assert_eq!(sums[name], (c.dropped, c.dropped_bytes), "{name}");
     }
@@ -80,7 +80,7 @@ fn summaries_ride_with_one_ok_record_and_add_up() {
         assert!(k.get("annotations").is_none() && k.get("docker_id").is_none(), "{e}");
         assert!(e["host"].is_string() && e["source"].as_str().unwrap().contains('/'), "{e}");
     }
-    let t = o.tally.total();
+    let t = o.counters.total();
     assert!(t.trimmed_bytes > 0 && t.added_bytes > 0, "{t:?}");
 }
 
@@ -94,7 +94,7 @@ fn without_an_ok_record_a_dropped_one_carries_the_summaries() {
     ];
     for output in [Output::Hec, Output::Original] {
         let s = Settings { output, ..Settings::default() };
-        let o = transform(&records, &mut rules.decider(), &s);
+        let o = transform(&records, &mut pipeline(&rules, &s), &s);
         let results: Vec<_> = o.response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
         assert_eq!(results, [("r0", FirehoseResult::Ok), ("bad", FirehoseResult::ProcessingFailed), ("r2", FirehoseResult::Dropped)]);
         assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
@@ -117,7 +117,7 @@ fn reingested_records_are_summarized_when_they_come_back() {
     let records = sample_records(20, 2000);
     // A response too small for everything: some records are re-ingested.
     let s = Settings { response_limit: 150_000, ..Settings::default() };
-    let o = transform(&records, &mut rules.decider(), &s);
+    let o = transform(&records, &mut pipeline(&rules, &s), &s);
     assert!(o.stats.records_reingested > 0, "{:?}", o.stats);
     assert!(serde_json::to_vec(&o.response).unwrap().len() <= 150_000);
     assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
@@ -129,7 +129,7 @@ fn reingested_records_are_summarized_when_they_come_back() {
         rounds += 1;
         assert!(rounds < 50);
         let again: Vec<_> = pending.iter().enumerate().map(|(i, d)| rec(i, d)).collect();
-        let o2 = transform(&again, &mut rules.decider(), &s);
+        let o2 = transform(&again, &mut pipeline(&rules, &s), &s);
         let ok: Vec<String> = o2.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
         for (k, v) in summed(&events(&ok)) {
             let t = sums.entry(k).or_default();
@@ -142,7 +142,7 @@ fn reingested_records_are_summarized_when_they_come_back() {
     let mut d = rules.decider();
     let sample = bundled_sample();
     for l in sample.split(|b| *b == b'\n').filter(|l| !l.is_empty()).take(2000) {
-        d.decide(l);
+        d.decide(l).decision();
     }
     for name in ["drop-probes", "sample-2xx"] {
         let c = d.counters().rule(rules.rule_id(name).unwrap());

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use logtrim_core::{Action, Decider, RuleSet};
+use logtrim_core::{Action, Decider, Record, RuleSet};
 use logtrim_lambda::decode::{self, Payload};
 use logtrim_lambda::event::FirehoseEvent;
 use serde_json::Value;
@@ -78,13 +78,20 @@ pub fn kept(units: &[Unit], decider: &mut Decider) -> Vec<Unit> {
     units
         .iter()
         .filter_map(|u| {
-            let d = decider.decide_uncounted(&u.record);
-            if d.action != Action::Keep {
+            // A text line or a CloudWatch message is sent as its text; a JSON record as itself.
+            let record = match &u.event {
+                Value::String(text) => Record::Event { record: &u.record, message: text.as_bytes() },
+                _ => Record::Line(&u.record),
+            };
+            let mut d = decider.decide_uncounted(record);
+            if d.action() != Action::Keep {
                 return None;
             }
+            let mut sent = Vec::new();
+            d.write_kept(&mut sent);
             let event = match &u.event {
-                Value::String(text) => Value::String(String::from_utf8(decider.trim(text.as_bytes(), d).to_vec()).unwrap()),
-                _ => serde_json::from_slice(decider.trim(&u.record, d)).unwrap(),
+                Value::String(_) => Value::String(String::from_utf8(sent).unwrap()),
+                _ => serde_json::from_slice(&sent).unwrap(),
             };
             Some(Unit { record: u.record.clone(), event })
         })

@@ -275,7 +275,7 @@ mod tests {
         let r = RuleSet::from_yaml("out.yaml", text).unwrap_or_else(|e| panic!("{e}\n{text}"));
         let mut d = r.decider();
         for e in r.examples() {
-            let got = d.decide_uncounted(&e.record);
+            let got = d.decide_uncounted(&e.record).decision();
             assert_eq!(got.action, e.action, "{text}");
         }
         r

@@ -572,9 +572,9 @@ mod tests {
         // They compile, and decide as proposed.
         let r = rules(&p);
         let mut d = r.decider();
-        assert_eq!(d.decide(recs[0].as_bytes()).action, Decided::Drop);
-        assert_eq!(r.rule_name(d.decide(recs[1].as_bytes()).rule), by_name("cache-lookup").name);
-        assert_eq!(r.rule_name(d.decide(recs[2].as_bytes()).rule), by_name("order-accepted").name);
+        assert_eq!(d.decide(recs[0].as_bytes()).decision().action, Decided::Drop);
+        assert_eq!(r.rule_name(d.decide(recs[1].as_bytes()).decision().rule), by_name("cache-lookup").name);
+        assert_eq!(r.rule_name(d.decide(recs[2].as_bytes()).decision().rule), by_name("order-accepted").name);
     }
 
     #[test]
@@ -591,7 +591,7 @@ mod tests {
         let mut d = r.decider();
         for (i, rec) in recs.iter().enumerate() {
             let protected = (i / 2) % 10 == 0;
-            let got = d.decide(rec.as_bytes());
+            let got = d.decide(rec.as_bytes()).decision();
             assert_eq!(got.action == Decided::Keep, protected, "{rec}");
         }
     }
@@ -616,7 +616,7 @@ mod tests {
         let r = rules(&p);
         let mut d = r.decider();
         for rec in &recs {
-            let got = d.decide(rec.as_bytes());
+            let got = d.decide(rec.as_bytes()).decision();
             let want = if rec.contains("kube-probe") { &p[0].name } else { &p[1].name };
             assert_eq!(r.rule_name(got.rule), want);
         }
@@ -640,10 +640,12 @@ mod tests {
         assert_eq!((&render.action, render.trim.as_slice()), (&Action::Sample { key: None }, ["headers".to_string()].as_slice()));
         let r = rules(&p);
         let mut d = r.decider();
-        let dec = d.decide(recs[0].as_bytes());
+        let mut decided = d.decide(recs[0].as_bytes());
+        let dec = decided.decision();
         assert_eq!((dec.action, r.rule_name(dec.rule)), (Decided::Keep, upload.name.as_str()));
-        let out = d.trim(recs[0].as_bytes(), dec);
-        assert!(!String::from_utf8_lossy(out).contains("request_body") && out.len() < 300);
+        let mut out = Vec::new();
+        decided.write_kept(&mut out);
+        assert!(!String::from_utf8_lossy(&out).contains("request_body") && out.len() < 300);
         // Never a field that may describe an error, nor where and when.
         assert_eq!(heavy_member(br#"{"log":"x","stacktrace":"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"}"#), None);
     }
@@ -668,7 +670,7 @@ mod tests {
         for (i, rec) in recs.iter().enumerate() {
             // Protected records never reach the proposal; the others all do.
             let protected = i % 5 == 0 || i >= 200;
-            let got = d.decide(rec.as_bytes());
+            let got = d.decide(rec.as_bytes()).decision();
             assert_eq!(r.rule_name(got.rule) == p[0].name, !protected, "{rec}");
             assert!(!protected || got.action == Decided::Keep);
         }

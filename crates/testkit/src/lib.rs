@@ -7,6 +7,7 @@
 //!   written here, for measuring template mining.
 //! - [`reference`](mod@reference): a slow, plain evaluator of rule files written from the spec alone, to check the core
 //!   engine against (property tests) and to measure it against (benchmarks).
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod corpus;

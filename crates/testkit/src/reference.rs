@@ -1,6 +1,6 @@
 //! A plain reference evaluator for rule files, written from `docs/rules.md` and nothing else.
 //!
-//! It shares only the rule-file loader ([`logtrim_core::rules::load::load`]) and the result types with the
+//! It shares only the rule-file loader ([`logtrim_core::spec::load::load`]) and the result types with the
 //! core engine: every record is decoded into a tree with `serde_json`, access logs are read with regular
 //! expressions, and conditions are evaluated by walking the AST. It is slow on purpose — it is the
 //! obviously-correct side of the property tests and the naive baseline of the benchmarks — so when it
@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use logtrim_core::rules::ast::{CmpOp, Expr, Lit, Path, StrOp};
-use logtrim_core::rules::load::{self, ActionKind, ActionSpec};
+use logtrim_core::spec::ast::{CmpOp, Expr, Lit, Path, StrOp};
+use logtrim_core::spec::load::{self, ActionKind, ActionSpec};
 use logtrim_core::{Action, Decision, RuleId, RuleSet};
 use regex::bytes::{Captures, Regex};
 use serde_json::{Map, Value as Json};

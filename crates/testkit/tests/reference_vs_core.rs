@@ -3,8 +3,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use logtrim_core::rules::ast::{CmpOp, Expr, Lit, Path, StrOp};
-use logtrim_core::rules::load;
+use logtrim_core::spec::ast::{CmpOp, Expr, Lit, Path, StrOp};
+use logtrim_core::spec::load;
 use logtrim_core::{Decision, Pos, RuleSet};
 use logtrim_testkit::corpus::Corpus;
 use logtrim_testkit::reference::Reference;
@@ -262,7 +262,7 @@ fn show(d: Decision, rules: &RuleSet) -> String {
 /// The first disagreement on `record`, described.
 fn disagreement(pairs: &[Pair], record: &[u8]) -> Option<String> {
     for p in pairs {
-        let core = p.core.decider().decide(record);
+        let core = p.core.decider().decide(record).decision();
         let reference = p.reference.decide(record);
         if core != reference {
             return Some(format!(
@@ -1714,7 +1714,7 @@ fn check_generated(case: GenCase) -> Result<(), TestCaseError> {
     }
     let mut decider = core.decider();
     for record in &case.records {
-        let c = decider.decide(record);
+        let c = decider.decide(record).decision();
         let r = reference.decide(record);
         prop_assert!(
             c == r,
@@ -1859,30 +1859,46 @@ fn parts_file() -> impl Strategy<Value = PartsFile> {
         .prop_map(|(members, lines)| PartsFile { members, lines })
 }
 
-/// Each line of `file`, decided as parts by one decider and as JSON text by another, for every rule set:
-/// the same decision, kept text (trimmed), counters and summaries.
+/// Events as a sink collects them, one by one.
+#[derive(Default)]
+struct Collect {
+    out: Vec<u8>,
+    events: Vec<String>,
+}
+
+impl logtrim_core::Sink for Collect {
+    fn out(&mut self) -> &mut Vec<u8> {
+        &mut self.out
+    }
+    fn sent(&mut self, e: logtrim_core::run::pipeline::Sent) {
+        self.events.push(String::from_utf8_lossy(&self.out[e.start..]).into_owned());
+        self.out.clear();
+    }
+}
+
+/// Each line of `file`, pushed as parts through one pipeline and as JSON text through another, for every
+/// rule set: the same events (decided, trimmed and encoded alike), counters and summaries.
 fn check_parts(file: PartsFile, sets: &[(String, RuleSet)]) -> Result<(), TestCaseError> {
+    use logtrim_core::run::pipeline::{Options, Pipeline};
     use logtrim_core::record::parts::{Members, Parts};
     let members: Vec<Members> = file.members.iter().map(|m| Members::new(m.as_bytes()).unwrap()).collect();
     let t0 = "2026-11-22T10:00:00Z".parse().unwrap();
     for (name, rules) in sets {
-        let (mut by_parts, mut by_json) = (rules.decider(), rules.decider());
-        let (mut sum_parts, mut sum_json) = (rules.summarizer(), rules.summarizer());
+        let (mut by_parts, mut by_json) = (Pipeline::new(rules, Options::default()), Pipeline::new(rules, Options::default()));
+        let (mut got, mut want) = (Collect::default(), Collect::default());
         for (file, time, stream, log) in &file.lines {
             let p = Parts { time: time.as_deref(), stream: stream.as_deref(), log, members: file.get(&members) };
             let mut json = Vec::new();
             p.write_json(&mut json);
-            let want = by_json.decide(&json);
-            let got = by_parts.decide_parts(&p);
-            let shown = String::from_utf8_lossy(&json);
-            prop_assert_eq!(got, want, "{}: {}", name, shown);
-            let mut kept = b"<".to_vec();
-            by_parts.write_kept(&p, got, &mut kept);
-            prop_assert_eq!(String::from_utf8_lossy(&kept[1..]), String::from_utf8_lossy(by_json.trim(&json, want)), "{}: {}", name, shown);
-            prop_assert_eq!(sum_parts.add_parts(&mut by_parts, &p, got, t0), sum_json.add(&mut by_json, &json, want, t0), "{}: {}", name, shown);
+            let shown = String::from_utf8_lossy(&json).into_owned();
+            let (g, w) = (by_parts.push(&p, t0, &mut got), by_json.push(&json, t0, &mut want));
+            prop_assert_eq!(g, w, "{}: {}", name, shown);
+            prop_assert_eq!(&got.events, &want.events, "{}: {}", name, shown);
         }
+        by_parts.flush_summaries(None, &mut got);
+        by_json.flush_summaries(None, &mut want);
+        prop_assert_eq!(&got.events, &want.events, "{}", name);
         prop_assert_eq!(by_parts.counters(), by_json.counters(), "{}", name);
-        prop_assert_eq!(sum_parts.flush(None), sum_json.flush(None), "{}", name);
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //!
 //! Options: `--endpoint URL` (e.g. moto), `--table`, `--budget`, `--zone` (IANA, default UTC), `--limit`, `--chunk`, `--fallback-share`,
 //! `--records`, `--seed`, `--seconds`, `--pause-ms`. Credentials and region come from the environment.
+#![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -45,9 +46,9 @@ fn run() -> Result<String, String> {
             "--table" => table = value,
             "--budget" => spec.name = value,
             "--zone" => spec.zone = LicenseZone::new(&value).map_err(|e| bad(e.to_string()))?,
-            "--limit" => spec.limit = parse_size(&value).map_err(|e| bad(e.message))?,
-            "--chunk" => chunk = Some(parse_size(&value).map_err(|e| bad(e.message))?),
-            "--fallback-share" => spec.fallback_share = parse_share(&value).map_err(|e| bad(e.message))?,
+            "--limit" => spec.limit = parse_size(&value).map_err(|e| bad(e.to_string()))?,
+            "--chunk" => chunk = Some(parse_size(&value).map_err(|e| bad(e.to_string()))?),
+            "--fallback-share" => spec.fallback_share = parse_share(&value).map_err(|e| bad(e.to_string()))?,
             "--records" => cfg.records = value.parse().map_err(|e| bad(format!("{e}")))?,
             "--seed" => cfg.seed = value.parse().map_err(|e| bad(format!("{e}")))?,
             "--seconds" => {

@@ -31,7 +31,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::day::LicenseDay;
 use super::policy::BudgetSpec;
 use super::store::{Lease, LeaseKey, LeaseRequest, LeaseStore, StoreUnavailable, Totals};
-use crate::rules::Priority;
+use crate::primitives::Priority;
 
 /// The rate used for the end-of-day projection is the larger of the day's average and the last window's.
 const RATE_WINDOW: SignedDuration = SignedDuration::from_mins(5);

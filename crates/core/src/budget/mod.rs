@@ -24,7 +24,7 @@
 //! let mut acc = Accountant::new(spec, now);
 //! let mut decider = rules.decider();
 //! let record = br#"{"log":"GET /api 200"}"#;
-//! let decision = decider.decide(record);
+//! let decision = decider.decide(record).decision();
 //! if decision.action == Action::Keep {
 //!     acc.sync(now, &mut store); // or: lease_request() → your async I/O → apply()
 //!     let verdict = acc.admit(now, decision.priority, metered_record_bytes(record));

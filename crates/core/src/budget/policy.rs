@@ -1,7 +1,7 @@
 //! What a budget allows: the daily limit, the spent share at which each priority is shed, pacing, and how
 //! the fleet leases it. Built from a rule file's `budget:` section ([`crate::RuleSet::budget`]) or in code.
 
-use crate::rules::Priority;
+use crate::primitives::Priority;
 
 use super::day::LicenseZone;
 
@@ -30,13 +30,52 @@ const UNITS: &[(&str, u64)] = &[
     ("tib", 1 << 40),
 ];
 
-/// A budget value that failed to parse: what is wrong, and how to write it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecError {
-    /// Lower case, no final period, user text quoted.
-    pub message: String,
-    /// How to fix it.
-    pub hint: String,
+/// A budget value that failed to parse: what is wrong ([`std::fmt::Display`]: lower case, no final
+/// period, user text quoted), and how to write it ([`SpecError::hint`]).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// A size with a unit that is not one.
+    #[error("unknown size unit {unit:?} in {text:?}")]
+    UnknownUnit {
+        /// The unit as written.
+        unit: String,
+        /// The whole size as written.
+        text: String,
+    },
+    /// A size that is not a number and a unit.
+    #[error("invalid byte size {0:?}")]
+    InvalidSize(String),
+    /// A size past what a byte count holds.
+    #[error("byte size {0:?} is too large")]
+    TooLarge(String),
+    /// A share outside 0–100%; `bare` when written without `%`.
+    #[error("share {text} is outside 0–100%")]
+    ShareOutside {
+        /// The share as written.
+        text: String,
+        /// Written as a bare number (a fraction), not a percentage.
+        bare: bool,
+    },
+    /// A share that is not a number.
+    #[error("invalid share {0:?}")]
+    InvalidShare(String),
+}
+
+impl SpecError {
+    /// How to write the value.
+    pub fn hint(&self) -> String {
+        match self {
+            SpecError::UnknownUnit { .. } | SpecError::InvalidSize(_) | SpecError::TooLarge(_) => {
+                "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 4GB".into()
+            }
+            SpecError::ShareOutside { text, bare: true } => {
+                format!("a bare number is a fraction of the limit (0.8 = 80%); did you mean {text}%?")
+            }
+            SpecError::ShareOutside { .. } | SpecError::InvalidShare(_) => {
+                "write a percentage of the daily limit between 0% and 100%, e.g. 80%".into()
+            }
+        }
+    }
 }
 
 /// Parses a byte size: `4GB`, `500 MB`, `1.5GB`, `4GiB`, or a plain number of bytes.
@@ -48,23 +87,20 @@ pub fn parse_size(text: &str) -> Result<u64, SpecError> {
     let t = text.trim();
     let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
     let (num, unit) = (&t[..split], t[split..].trim());
-    let hint = "write a number and a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. 4GB";
     let mult = if unit.is_empty() {
         Some(1)
     } else {
         UNITS.iter().find(|(u, _)| u.eq_ignore_ascii_case(unit)).map(|&(_, m)| m)
     };
     let (Some(mult), Ok(n)) = (mult, num.parse::<f64>()) else {
-        let message = if mult.is_none() && !num.is_empty() {
-            format!("unknown size unit {unit:?} in {text:?}")
-        } else {
-            format!("invalid byte size {text:?}")
-        };
-        return Err(SpecError { message, hint: hint.into() });
+        if mult.is_none() && !num.is_empty() {
+            return Err(SpecError::UnknownUnit { unit: unit.into(), text: text.into() });
+        }
+        return Err(SpecError::InvalidSize(text.into()));
     };
     let bytes = n * mult as f64;
     if !bytes.is_finite() || bytes >= u64::MAX as f64 {
-        return Err(SpecError { message: format!("byte size {text:?} is too large"), hint: hint.into() });
+        return Err(SpecError::TooLarge(text.into()));
     }
     Ok(bytes.round() as u64)
 }
@@ -76,15 +112,10 @@ pub fn parse_share(text: &str) -> Result<f64, SpecError> {
         Some(p) => p.trim().parse::<f64>().ok().map(|p| p / 100.0),
         None => t.parse::<f64>().ok(),
     };
-    let hint = "write a percentage of the daily limit between 0% and 100%, e.g. 80%";
     match v {
         Some(v) if (0.0..=1.0).contains(&v) => Ok(v),
-        Some(_) if !t.ends_with('%') => Err(SpecError {
-            message: format!("share {t} is outside 0–100%"),
-            hint: format!("a bare number is a fraction of the limit (0.8 = 80%); did you mean {t}%?"),
-        }),
-        Some(_) => Err(SpecError { message: format!("share {t} is outside 0–100%"), hint: hint.into() }),
-        None => Err(SpecError { message: format!("invalid share {t:?}"), hint: hint.into() }),
+        Some(_) => Err(SpecError::ShareOutside { text: t.into(), bare: !t.ends_with('%') }),
+        None => Err(SpecError::InvalidShare(t.into())),
     }
 }
 
@@ -187,9 +218,9 @@ mod tests {
         assert_eq!(parse_size("1.5GB"), Ok(1_500_000_000));
         assert_eq!(parse_size("1000"), Ok(1000));
         let e = parse_size("4XB").unwrap_err();
-        assert_eq!(e.message, "unknown size unit \"XB\" in \"4XB\"");
-        assert!(e.hint.contains("GiB"));
-        assert_eq!(parse_size("lots").unwrap_err().message, "invalid byte size \"lots\"");
+        assert_eq!(e.to_string(), "unknown size unit \"XB\" in \"4XB\"");
+        assert!(e.hint().contains("GiB"));
+        assert_eq!(parse_size("lots").unwrap_err().to_string(), "invalid byte size \"lots\"");
         assert!(parse_size("1e30TB").is_err());
     }
 
@@ -198,9 +229,9 @@ mod tests {
         assert_eq!(parse_share("80%"), Ok(0.8));
         assert_eq!(parse_share("0.95"), Ok(0.95));
         assert_eq!(parse_share("100%"), Ok(1.0));
-        assert_eq!(parse_share("120%").unwrap_err().message, "share 120% is outside 0–100%");
-        assert!(parse_share("80").unwrap_err().hint.contains("80%"));
-        assert_eq!(parse_share("most").unwrap_err().message, "invalid share \"most\"");
+        assert_eq!(parse_share("120%").unwrap_err().to_string(), "share 120% is outside 0–100%");
+        assert!(parse_share("80").unwrap_err().hint().contains("80%"));
+        assert_eq!(parse_share("most").unwrap_err().to_string(), "invalid share \"most\"");
     }
 
     #[test]

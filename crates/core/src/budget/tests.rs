@@ -4,7 +4,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use super::*;
 use crate::RuleSet;
-use crate::rules::Priority::{self, Critical, High, Low, Normal};
+use crate::primitives::Priority::{self, Critical, High, Low, Normal};
 
 fn t(s: &str) -> Timestamp {
     s.parse().unwrap()

@@ -2,11 +2,11 @@
 //! then the members its file adds (the container's metadata), which are the same for every line of the
 //! file and so are prepared once, as [`Members`].
 //!
-//! [`crate::Decider::decide_parts`] decides such a record exactly as [`crate::Decider::decide`] decides
-//! the JSON text [`Parts::write_json`] writes for it, without writing that text: the rules read the
-//! message as it is (not escaped into JSON only to be unescaped again), and the metadata once per file
-//! instead of once per line. A front-end writes the JSON of the records it keeps
-//! ([`crate::Decider::write_kept`], trimmed as `decide` + `trim` would), and of no other.
+//! [`crate::Decider::decide`] decides such a record ([`crate::Record::Parts`]) exactly as it decides the
+//! JSON text [`Parts::write_json`] writes for it, without writing that text: the rules read the message as
+//! it is (not escaped into JSON only to be unescaped again), and the metadata once per file instead of once
+//! per line. The JSON of a record is written only if it is kept ([`crate::Decided::write_kept`], trimmed as
+//! that text would be).
 //!
 //! ```
 //! use logtrim_core::record::parts::{Members, Parts};
@@ -16,12 +16,12 @@
 //! let mut decider = rules.decider();
 //! let members = Members::new(br#"{"kubernetes":{"namespace_name":"kube-system","pod_name":"dns-1"}}"#)?;
 //! let line = Parts { time: Some("2026-11-22T10:00:00.000Z"), stream: Some("stdout"), log: "probe \"ok\"", members: &members };
-//! assert_eq!(decider.decide_parts(&line).action, Action::Drop);
+//! assert_eq!(decider.decide(&line).action(), Action::Drop);
 //!
 //! let mut json = Vec::new();
 //! line.write_json(&mut json);
 //! assert_eq!(json, br#"{"time":"2026-11-22T10:00:00.000Z","stream":"stdout","log":"probe \"ok\"","kubernetes":{"namespace_name":"kube-system","pod_name":"dns-1"}}"#);
-//! assert_eq!(decider.decide(&json).action, Action::Drop);
+//! assert_eq!(decider.decide(&json).action(), Action::Drop);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -173,28 +173,6 @@ mod tests {
         assert_eq!(Members::new(b" { } ").unwrap().tail(), b"}");
         assert_eq!(Members::new(b"{ \"a\" : [1] }\n").unwrap().tail(), br#","a" : [1]}"#);
         assert_ne!(Members::empty().id(), Members::empty().id());
-    }
-
-    /// A decider holds the fields of the last record it read; parts that share the message's bytes but not
-    /// the members are another record, read again.
-    #[test]
-    fn parts_that_share_a_message_but_not_members_are_read_again() {
-        let rules = crate::RuleSet::from_yaml(
-            "t.yaml",
-            "rules:\n  - name: d\n    when: 'true'\n    action: drop\n    summarize: {by: [{ns: kubernetes.namespace_name}]}\n",
-        )
-        .unwrap();
-        let (ma, mb) = (Members::new(br#"{"kubernetes":{"namespace_name":"a"}}"#).unwrap(), Members::new(br#"{"kubernetes":{"namespace_name":"b"}}"#).unwrap());
-        let log = "the same message";
-        let a = Parts { time: Some("2026-11-22T10:00:00Z"), stream: None, log, members: &ma };
-        let b = Parts { members: &mb, ..a };
-        let (mut d, mut s) = (rules.decider(), rules.summarizer());
-        let da = d.decide_parts(&a);
-        d.decide_parts(&b);
-        assert!(s.add_parts(&mut d, &a, da, jiff::Timestamp::UNIX_EPOCH));
-        let sums = s.flush(None);
-        assert_eq!(sums.len(), 1);
-        assert!(sums[0].json.contains(r#""ns":"a""#), "{}", sums[0].json);
     }
 
     #[test]

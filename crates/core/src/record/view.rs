@@ -33,33 +33,7 @@ pub(crate) enum Slot {
     Container(Buf, u32, u32),
 }
 
-/// A field value as conditions see it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Value<'a> {
-    /// The field is absent (or the record is not JSON, or no parser recognised the parsed field).
-    Missing,
-    /// JSON `null`.
-    Null,
-    /// JSON `true`/`false`.
-    Bool(bool),
-    /// A JSON number, or a numeric access-log field.
-    Num(f64),
-    /// A string (decoded), or a text field.
-    Str(&'a [u8]),
-    /// A JSON object or array, as its JSON text.
-    Container(&'a [u8]),
-}
-
-/// How the record was read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordKind {
-    /// A valid JSON object.
-    Json,
-    /// Not JSON: the line is the `log` field.
-    Text,
-    /// Started with `{` but is not valid JSON: read as text, and counted.
-    InvalidJson,
-}
+pub use crate::primitives::{RecordKind, Value};
 
 /// Per-source parse outcome.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,6 +2,7 @@
 //!
 //! The bundled `filters/samples/k8s-sample.jsonl.gz` is `gen-sample --seed 42 --bytes 6MiB --span 2m`;
 //! `tests/cli/sample.rs` checks that [`logtrim_testkit::corpus::bundled_sample`] still produces exactly its records.
+#![forbid(unsafe_code)]
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -25,6 +25,15 @@ static ESCAPE: [u8; 256] = {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Appends `s` as a JSON string, quotes included; returns true if invalid UTF-8 was replaced. Escapes
+/// exactly as serde_json does, so lengths computed with [`escaped_len`] match what serde_json writes.
+pub fn push_json_str(out: &mut Vec<u8>, s: &[u8]) -> bool {
+    out.push(b'"');
+    let replaced = escape_into(out, s);
+    out.push(b'"');
+    replaced
+}
+
 /// Appends `s` escaped as the inside of a JSON string; returns true if invalid UTF-8 was replaced.
 pub fn escape_into(out: &mut Vec<u8>, s: &[u8]) -> bool {
     // PERF: most log lines are ASCII: one pass escapes them and finds the first non-ASCII byte, if

@@ -21,6 +21,7 @@
 
 mod error;
 mod escape;
+pub mod raw;
 mod index;
 mod number;
 mod scanner;
@@ -33,7 +34,7 @@ mod walk;
 mod tests;
 
 pub use error::JsonError;
-pub use escape::{escape_into, escaped_len};
+pub use escape::{escape_into, escaped_len, push_json_str};
 pub use scanner::{Index, Raw, Tokens, scan};
 pub(crate) use string::string_end;
 pub use string::unescape;

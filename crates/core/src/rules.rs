@@ -1,22 +1,17 @@
-//! Rule files: loading ([`load`]), the `when:` language ([`expr`]), the AST ([`ast`]) and compilation.
-
-pub mod ast;
-pub(crate) mod compile;
-pub mod expr;
-pub mod load;
-pub mod yaml;
+//! [`RuleSet`]: a rule file read ([`crate::spec`]) and compiled ([`crate::compile`]) into the immutable
+//! [`crate::plan`] that deciders and pipelines run.
 
 use std::sync::Arc;
 
 use crate::budget::BudgetSpec;
 use crate::diag::{Diagnostic, Diagnostics, LineIndex, Pos};
-use crate::engine::{Decider, RuleId};
+use crate::run::decider::Decider;
+use crate::primitives::RuleId;
 use crate::plan::Plan;
-use crate::summary::Summarizer;
+use crate::run::summary::Summarizer;
 
-pub use ast::Priority;
-pub use compile::MAX_FIELDS;
-pub use load::Example;
+pub use crate::compile::MAX_FIELDS;
+pub use crate::spec::load::Example;
 
 /// A compiled rule set: immutable, cheap to clone (an `Arc`), shareable across threads.
 /// Make a [`Decider`] per thread or task to run it.
@@ -29,14 +24,14 @@ pub struct RuleSet {
 impl RuleSet {
     /// Parses, checks and compiles a rule file. `file` is only used in error messages.
     pub fn from_yaml(file: &str, text: &str) -> Result<RuleSet, Diagnostics> {
-        if text.len() > yaml::MAX_FILE_BYTES {
-            let d = Diagnostic::new(Pos::new(1, 1), format!("rule file is {} bytes, more than the {} MiB a rule file may have", text.len(), yaml::MAX_FILE_BYTES >> 20))
+        if text.len() > crate::spec::yaml::MAX_FILE_BYTES {
+            let d = Diagnostic::new(Pos::new(1, 1), format!("rule file is {} bytes, more than the {} MiB a rule file may have", text.len(), crate::spec::yaml::MAX_FILE_BYTES >> 20))
                 .hint("a rule set this large is a mistake: check the program that wrote it, or merge rules with `in [...]`");
             return Err(Diagnostics::new(file, "", vec![d]));
         }
-        let mut parsed = load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        let mut parsed = crate::spec::load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
         let budget = parsed.budget.take().map(Arc::new);
-        let plan = compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
+        let plan = crate::compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
         Ok(RuleSet { plan: Arc::new(plan), budget })
     }
 
@@ -64,8 +59,9 @@ impl RuleSet {
         Decider::new(Arc::clone(&self.plan))
     }
 
-    /// A new summarizer for the records this rule set's deciders drop (see [`crate::summary`]).
-    pub fn summarizer(&self) -> Summarizer {
+    /// A new summarizer for the records this rule set's deciders drop (see [`crate::run::summary`]); the
+    /// [`crate::run::pipeline::Pipeline`] makes one beside its decider.
+    pub(crate) fn summarizer(&self) -> Summarizer {
         Summarizer::new(Arc::clone(&self.plan))
     }
 
@@ -74,8 +70,7 @@ impl RuleSet {
         !self.plan.summaries.is_empty()
     }
 
-    /// Whether kept records may be changed on the way out (`trim:` or `sample_rate_field:`), so
-    /// [`Decider::trim`] is worth calling.
+    /// Whether kept records may be changed on the way out (`trim:` or `sample_rate_field:`).
     pub fn shapes_output(&self) -> bool {
         self.plan.extras.iter().any(|x| x.trim.is_some() || x.rate.is_some())
     }

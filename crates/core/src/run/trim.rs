@@ -7,13 +7,13 @@
 //! nothing applies to is not copied at all.
 //!
 //! ```
-//! use logtrim_core::trim::{TrimPlan, Trimmer};
+//! use logtrim_core::run::trim::{TrimPlan, Trimmer};
 //!
 //! let plan = TrimPlan::new(&["kubernetes.annotations", "kubernetes.labels.pod-template-*"], &[("log", 64)])?;
 //! let mut t = Trimmer::default();
 //! let rec = br#"{"log":"ok","kubernetes":{"labels":{"app":"web","pod-template-hash":"abc"},"annotations":{"a":"b"}}}"#;
 //! assert_eq!(t.apply(rec, Some(&plan), None).unwrap(), br#"{"log":"ok","kubernetes":{"labels":{"app":"web"}}}"#);
-//! # Ok::<(), String>(())
+//! # Ok::<(), logtrim_core::run::trim::TrimPlanError>(())
 //! ```
 //!
 //! # What is guaranteed
@@ -30,7 +30,7 @@ use std::io::Write as _;
 use memchr::memchr3;
 
 use crate::diag::Pos;
-use crate::record::json;
+use crate::record::json::{self, push_json_str};
 
 /// A `trim:` section (of the rule set, or of one rule), as loaded.
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ pub struct TrimSpec {
 
 impl TrimSpec {
     /// Compiles the section (patterns were checked when it was loaded).
-    pub fn plan(&self) -> Result<TrimPlan, String> {
+    pub fn plan(&self) -> Result<TrimPlan, TrimPlanError> {
         let remove: Vec<&str> = self.remove.iter().map(|(p, _)| p.as_str()).collect();
         let truncate: Vec<(&str, usize)> = self.truncate.iter().map(|(p, n, _)| (p.as_str(), *n)).collect();
         TrimPlan::new(&remove, &truncate)
@@ -104,18 +104,48 @@ fn glob(pat: &[u8], s: &[u8]) -> bool {
     pat[p.min(pat.len())..].iter().all(|&c| c == b'*')
 }
 
+/// Why a field pattern does not parse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PatternError {
+    /// Nothing but whitespace.
+    #[error("empty field path")]
+    Empty,
+    /// A `"` with no closing one.
+    #[error("unterminated quoted key")]
+    Unterminated,
+    /// A quote or a space inside an unquoted key.
+    #[error("unexpected {0:?} in a key: quote keys that contain it")]
+    Unexpected(char),
+    /// Two dots, or a dot at an end.
+    #[error("empty key (two dots, or a dot at an end)")]
+    EmptyKey,
+    /// Something other than a dot after a quoted key.
+    #[error("expected `.` after a quoted key, found {0:?}")]
+    AfterQuote(char),
+}
+
+/// A pattern of a `trim:` section that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{pattern:?}: {error}")]
+pub struct TrimPlanError {
+    /// The pattern as written.
+    pub pattern: String,
+    /// What is wrong with it.
+    pub error: PatternError,
+}
+
 /// Parses a field pattern: keys separated by `.`; a key may be double-quoted to contain dots, quotes
 /// (`\"`) or a literal `*`; an unquoted `*` is a wildcard within one key.
-pub fn parse_pattern(text: &str) -> Result<Vec<String>, String> {
+pub fn parse_pattern(text: &str) -> Result<Vec<String>, PatternError> {
     Ok(parse_segments(text)?.into_iter().map(|s| match s {
         Segment::Key(k) | Segment::Glob(k) => String::from_utf8_lossy(&k).into_owned(),
     }).collect())
 }
 
-fn parse_segments(text: &str) -> Result<Vec<Segment>, String> {
+fn parse_segments(text: &str) -> Result<Vec<Segment>, PatternError> {
     let b = text.trim().as_bytes();
     if b.is_empty() {
-        return Err("empty field path".into());
+        return Err(PatternError::Empty);
     }
     let mut out = Vec::new();
     let mut i = 0;
@@ -125,7 +155,7 @@ fn parse_segments(text: &str) -> Result<Vec<Segment>, String> {
             i += 1;
             loop {
                 match b.get(i) {
-                    None => return Err("unterminated quoted key".into()),
+                    None => return Err(PatternError::Unterminated),
                     Some(b'"') => break,
                     Some(b'\\') if matches!(b.get(i + 1), Some(b'"' | b'\\')) => {
                         key.push(b[i + 1]);
@@ -143,21 +173,21 @@ fn parse_segments(text: &str) -> Result<Vec<Segment>, String> {
             let start = i;
             while i < b.len() && b[i] != b'.' {
                 if b[i] == b'"' || b[i].is_ascii_whitespace() {
-                    return Err(format!("unexpected {:?} in a key: quote keys that contain it", b[i] as char));
+                    return Err(PatternError::Unexpected(b[i] as char));
                 }
                 i += 1;
             }
             let key = &b[start..i];
             if key.is_empty() {
-                return Err("empty key (two dots, or a dot at an end)".into());
+                return Err(PatternError::EmptyKey);
             }
             out.push(if key.contains(&b'*') { Segment::Glob(key.into()) } else { Segment::Key(key.into()) });
         }
         match b.get(i) {
             None => return Ok(out),
             Some(b'.') if i + 1 < b.len() => i += 1,
-            Some(b'.') => return Err("empty key (two dots, or a dot at an end)".into()),
-            Some(&c) => return Err(format!("expected `.` after a quoted key, found {:?}", c as char)),
+            Some(b'.') => return Err(PatternError::EmptyKey),
+            Some(&c) => return Err(PatternError::AfterQuote(c as char)),
         }
     }
 }
@@ -186,16 +216,16 @@ impl TrimPlan {
     /// Compiles patterns to remove and `(pattern, max bytes)` strings to truncate. A limit below
     /// [`MIN_TRUNCATE`] is raised to it. When a member is both removed and truncated, it is removed; when
     /// two truncations apply, the shorter wins.
-    pub fn new(remove: &[&str], truncate: &[(&str, usize)]) -> Result<TrimPlan, String> {
+    pub fn new(remove: &[&str], truncate: &[(&str, usize)]) -> Result<TrimPlan, TrimPlanError> {
         let mut p = TrimPlan { nodes: vec![Node::default()], log: None, text: Vec::new() };
         for r in remove {
-            let segs = parse_segments(r).map_err(|e| format!("{r:?}: {e}"))?;
+            let segs = parse_segments(r).map_err(|error| TrimPlanError { pattern: r.to_string(), error })?;
             let n = p.node(segs);
             p.nodes[n].remove = true;
             p.text.push(format!("remove {}", r.trim()));
         }
         for (t, max) in truncate {
-            let segs = parse_segments(t).map_err(|e| format!("{t:?}: {e}"))?;
+            let segs = parse_segments(t).map_err(|error| TrimPlanError { pattern: t.to_string(), error })?;
             let max = (*max).max(MIN_TRUNCATE);
             if segs == [Segment::Key(b"log"[..].into())] {
                 p.log = Some(p.log.map_or(max, |m| m.min(max)));
@@ -412,32 +442,6 @@ fn push_marker(out: &mut Vec<u8>, removed: usize) {
     let _ = write!(out, "{MARKER_HEAD}{removed}{MARKER_TAIL}");
 }
 
-/// Appends `s` (UTF-8) as a JSON string, quotes included.
-fn push_json_str(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    push_escaped(out, s);
-    out.push(b'"');
-}
-
-/// Appends `s` escaped for the inside of a JSON string.
-fn push_escaped(out: &mut Vec<u8>, s: &[u8]) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    for &c in s {
-        match c {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            c if c < 0x20 || c == 0x7f => {
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(c >> 4) as usize]);
-                out.push(HEX[(c & 15) as usize]);
-            }
-            c => out.push(c),
-        }
-    }
-}
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
@@ -677,7 +681,7 @@ impl Walk<'_> {
         }
         let (cut, removed) = cut_point(&self.t.decoded, max);
         let from = self.t.scratch.len();
-        push_escaped(&mut self.t.scratch, &self.t.decoded[..cut]);
+        json::escape_into(&mut self.t.scratch, &self.t.decoded[..cut]);
         push_marker(&mut self.t.scratch, removed);
         self.t.edits.push(Edit { start: s, end: e, from, to: self.t.scratch.len() });
         Some(())
@@ -792,27 +796,29 @@ rules:
         let rules = crate::RuleSet::from_yaml("t.yaml", yaml).unwrap_or_else(|e| panic!("{e}"));
         assert!(rules.shapes_output());
         let mut d = rules.decider();
+        let mut sent = |rec: &[u8]| {
+            let mut out = Vec::new();
+            let mut decided = d.decide(rec);
+            decided.write_kept(&mut out);
+            (decided.decision(), out)
+        };
         let long = "m".repeat(100);
         let rec = format!(r#"{{"kind":"s","msg":"{long}","k8s":{{"annotations":{{"a":"b"}},"labels":{{"app":"x","pod-template-hash":"h"}}}}}}"#);
-        let dec = d.decide(rec.as_bytes());
-        let out = d.trim(rec.as_bytes(), dec).to_vec();
+        let (dec, out) = sent(rec.as_bytes());
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["k8s"], serde_json::json!({"labels": {"app": "x"}}));
         assert_eq!(v["sample_rate"], 1.0);
         assert!(v["msg"].as_str().unwrap().ends_with("…[truncated 60 bytes]"));
-        let c = d.counters().rule(dec.rule);
-        assert_eq!(c.added_bytes, r#","sample_rate":1"#.len() as u64);
-        assert_eq!(c.sent_bytes(), out.len() as u64);
         // Kept by the default: the rule set's trim only, no rate; a text line is left alone.
         let rec = br#"{"kind":"x","k8s":{"annotations":{}}}"#;
-        let dec = d.decide(rec);
-        assert_eq!(d.trim(rec, dec), br#"{"kind":"x","k8s":{}}"#);
-        let dec = d.decide(b"plain text");
-        assert_eq!(d.trim(b"plain text", dec), b"plain text");
+        assert_eq!(sent(rec).1, br#"{"kind":"x","k8s":{}}"#);
+        assert_eq!(sent(b"plain text").1, b"plain text");
         // Dropped records are not trimmed.
         let rec = br#"{"kind":"d","k8s":{"annotations":{}}}"#;
-        let dec = d.decide(rec);
-        assert_eq!(d.trim(rec, dec), rec);
+        assert_eq!(sent(rec).1, rec);
+        let c = d.counters().rule(dec.rule);
+        assert_eq!(c.added_bytes, r#","sample_rate":1"#.len() as u64);
+        assert_eq!(c.shaped_bytes(), out.len() as u64);
     }
 
     #[test]

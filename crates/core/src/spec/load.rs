@@ -7,15 +7,16 @@
 use std::cell::Cell;
 use std::collections::BTreeMap;
 
-use super::ast::{Expr, Path, Priority};
+use super::ast::{Expr, Path};
+use crate::primitives::Priority;
 use super::expr;
 use super::yaml::{self, Kind, Loc as Location, Node};
 use crate::budget::{BudgetSpec, LicenseZone, parse_share, parse_size, policy};
 use crate::diag::{Diagnostic, LineIndex, Pos, did_you_mean};
-use crate::engine::Action;
-use crate::sample::SampleRate;
-use crate::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
-use crate::trim::{MIN_TRUNCATE, TrimSpec};
+use crate::primitives::Action;
+use crate::run::sample::SampleRate;
+use crate::run::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
+use crate::run::trim::{MIN_TRUNCATE, TrimSpec};
 
 /// A whole rule file.
 #[derive(Clone, Debug)]
@@ -932,7 +933,7 @@ fn size(doc: &Spanned<SizeDoc>, what: &str) -> Result<u64, Diagnostic> {
     match &doc.value {
         SizeDoc::Num(n) => Ok(*n),
         SizeDoc::Text(t) => parse_size(t).map_err(|e| {
-            Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(t.chars().count()).hint(e.hint)
+            Diagnostic::new(pos(&doc.referenced), format!("{what}: {e}")).len(t.chars().count()).hint(e.hint())
         }),
     }
 }
@@ -943,7 +944,7 @@ fn share(doc: &Spanned<RateDoc>, what: &str) -> Result<f64, Diagnostic> {
         RateDoc::Text(t) => t.clone(),
     };
     parse_share(&text).map_err(|e| {
-        Diagnostic::new(pos(&doc.referenced), format!("{what}: {}", e.message)).len(text.chars().count()).hint(e.hint)
+        Diagnostic::new(pos(&doc.referenced), format!("{what}: {e}")).len(text.chars().count()).hint(e.hint())
     })
 }
 
@@ -1183,7 +1184,7 @@ fn trim(doc: &Spanned<TrimDoc>, errs: &mut Vec<Diagnostic>) -> Option<TrimSpec> 
     let before = errs.len();
     let mut spec = TrimSpec { pos: pos(&doc.referenced), remove: Vec::new(), truncate: Vec::new() };
     for r in &doc.value.remove {
-        match crate::trim::parse_pattern(&r.value) {
+        match crate::run::trim::parse_pattern(&r.value) {
             Ok(_) => spec.remove.push((r.value.trim().to_string(), pos(&r.referenced))),
             Err(e) => errs.push(Diagnostic::new(pos(&r.referenced), format!("invalid field pattern {:?}: {e}", r.value))
                 .len(r.value.chars().count())
@@ -1193,7 +1194,7 @@ fn trim(doc: &Spanned<TrimDoc>, errs: &mut Vec<Diagnostic>) -> Option<TrimSpec> 
     let mut truncs: Vec<_> = doc.value.truncate.iter().map(|(k, v)| (k, v)).collect();
     truncs.sort_by_key(|(k, _)| (k.referenced.line, k.referenced.col));
     for (k, v) in truncs {
-        if let Err(e) = crate::trim::parse_pattern(&k.value) {
+        if let Err(e) = crate::run::trim::parse_pattern(&k.value) {
             errs.push(Diagnostic::new(pos(&k.referenced), format!("invalid field pattern {:?}: {e}", k.value)).len(k.value.chars().count()));
             continue;
         }

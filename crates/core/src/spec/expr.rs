@@ -43,7 +43,50 @@ const KEYWORDS: &[&str] = &[
     "and", "or", "not", "in", "matches", "starts_with", "ends_with", "contains", "exists", "true", "false", "null",
 ];
 
-fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> {
+/// Why a condition's text does not split into tokens.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum LexErrorKind {
+    /// A single `=`.
+    #[error("unexpected \"=\"")]
+    LoneEquals,
+    /// A single `&` or `|`.
+    #[error("unexpected \"{0}\"")]
+    LoneOperator(char),
+    /// A string without its closing quote.
+    #[error("unterminated string")]
+    Unterminated {
+        /// The quote that opened it.
+        quote: char,
+    },
+    /// Digits that are not a number.
+    #[error("invalid number {0:?}")]
+    InvalidNumber(String),
+    /// A character the language has no use for.
+    #[error("unexpected character {0:?}")]
+    UnexpectedChar(char),
+}
+
+impl LexErrorKind {
+    fn hint(&self) -> Option<String> {
+        match self {
+            LexErrorKind::LoneEquals => Some("compare with \"==\"".into()),
+            LexErrorKind::LoneOperator('&') => Some("write \"and\" or \"&&\"".into()),
+            LexErrorKind::LoneOperator(_) => Some("write \"or\" or \"||\"".into()),
+            LexErrorKind::Unterminated { quote } => Some(format!("close it with {quote}")),
+            LexErrorKind::InvalidNumber(_) | LexErrorKind::UnexpectedChar(_) => None,
+        }
+    }
+}
+
+/// A lexing error: what, at which byte offset of the condition, over how many bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct LexError {
+    at: usize,
+    len: usize,
+    kind: LexErrorKind,
+}
+
+fn lex(src: &str) -> Result<Vec<Token>, LexError> {
     let b = src.as_bytes();
     let mut i = 0;
     let mut out = Vec::new();
@@ -97,13 +140,9 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> 
                         b'>' => ">",
                         b'!' => "!",
                         b'=' => {
-                            return Err((i, 1, "unexpected \"=\"".into(), Some("compare with \"==\"".into())));
+                            return Err(LexError { at: i, len: 1, kind: LexErrorKind::LoneEquals });
                         }
-                        _ => {
-                            let s = &src[i..i + 1];
-                            let hint = if c == b'&' { "write \"and\" or \"&&\"" } else { "write \"or\" or \"||\"" };
-                            return Err((i, 1, format!("unexpected {s:?}"), Some(hint.into())));
-                        }
+                        _ => return Err(LexError { at: i, len: 1, kind: LexErrorKind::LoneOperator(c as char) }),
                     },
                 };
                 i += op.len();
@@ -115,7 +154,7 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> 
                 let mut s = String::new();
                 loop {
                     let Some(ch) = src[i..].chars().next() else {
-                        return Err((start, i - start, "unterminated string".into(), Some(format!("close it with {}", quote as char))));
+                        return Err(LexError { at: start, len: i - start, kind: LexErrorKind::Unterminated { quote: quote as char } });
                     };
                     if ch as u32 == quote as u32 {
                         i += 1;
@@ -173,7 +212,7 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> 
                 let text = &src[i..j];
                 let n: f64 = text
                     .parse()
-                    .map_err(|_| (i, j - i, format!("invalid number {text:?}"), None::<String>))?;
+                    .map_err(|_| LexError { at: i, len: j - i, kind: LexErrorKind::InvalidNumber(text.into()) })?;
                 i = j;
                 Tok::Num(n)
             }
@@ -188,7 +227,7 @@ fn lex(src: &str) -> Result<Vec<Token>, (usize, usize, String, Option<String>)> 
             }
             _ => {
                 let ch = src[i..].chars().next().unwrap_or('?');
-                return Err((i, ch.len_utf8(), format!("unexpected character {ch:?}"), None));
+                return Err(LexError { at: i, len: ch.len_utf8(), kind: LexErrorKind::UnexpectedChar(ch) });
             }
         };
         out.push(Token { tok, start, end: i });
@@ -496,9 +535,9 @@ impl Parser<'_> {
 
 /// Parses a `when:` expression. `pos` maps a byte offset in `src` to its position in the rule file.
 pub fn parse(src: &str, pos: &dyn Fn(usize) -> Pos) -> Result<Expr, Diagnostic> {
-    let toks = lex(src).map_err(|(off, len, msg, hint)| {
-        let d = Diagnostic::new(pos(off), msg).len(src[off..(off + len).min(src.len())].chars().count());
-        match hint {
+    let toks = lex(src).map_err(|LexError { at, len, kind }| {
+        let d = Diagnostic::new(pos(at), kind.to_string()).len(src[at..(at + len).min(src.len())].chars().count());
+        match kind.hint() {
             Some(h) => d.hint(h),
             None => d,
         }

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use memchr::memmem::Finder;
 
-use super::ast::{CmpOp, Expr, Lit, Path, StrOp, display_path};
-use super::load::{ActionKind, ActionSpec, RuleFile};
+use crate::spec::ast::{CmpOp, Expr, Lit, Path, StrOp, display_path};
+use crate::spec::load::{ActionKind, ActionSpec, RuleFile};
 use crate::diag::{Diagnostic, did_you_mean};
-use crate::engine::RuleId;
+use crate::primitives::RuleId;
 use crate::plan::{ACCESS_FIELDS, CAction, CRule, Cond, Extras, FieldRef, ParsedField, ParserKind, Plan, Prefilter, Source};
-use crate::summary::{GroupField, SummarizeSpec, SummaryPlan};
-use crate::trim::{TrimPlan, TrimSpec};
+use crate::run::summary::{GroupField, SummarizeSpec, SummaryPlan};
+use crate::run::trim::{TrimPlan, TrimSpec};
 use crate::record::access::AccessFormat;
 use crate::record::json::PathTrie;
 use crate::record::level::LEVEL_KEYS;

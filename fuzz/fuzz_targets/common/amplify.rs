@@ -1,22 +1,10 @@
-//! Known findings, being fixed elsewhere or recorded in FUZZING.md, that the targets step around by
-//! default so that a run explores past them instead of stopping at the first one again and again.
-//! `LOGTRIM_FUZZ_STRICT=1` turns every such exception off (to check that a fix has landed, or to see
-//! the findings themselves); each use says which finding it is.
+//! Deep nesting from short inputs, for the rule targets: a fuzzer's inputs are short, and the limits
+//! that keep nesting from overflowing the stack (issue 15, finding F1) must hold thousands of levels
+//! past them.
 
-use std::sync::OnceLock;
-
-/// Whether known findings are to fail the run like any other.
-pub fn strict() -> bool {
-    static STRICT: OnceLock<bool> = OnceLock::new();
-    *STRICT.get_or_init(|| std::env::var_os("LOGTRIM_FUZZ_STRICT").is_some_and(|v| v != "0" && !v.is_empty()))
-}
-
-/// Nesting for the amplified inputs of the rule targets (`amplify`): deep enough to exercise recursion in
-/// the parser, compiler and engine, and, by default, below the depth at which the known stack overflow of
-/// deeply nested rules (finding F1, being fixed elsewhere) kills the process (about 5,000 levels of
-/// parentheses on an 8 MiB stack). Strict mode nests 50,000 deep, where the fix must hold.
+/// How deep the amplified inputs nest at most.
 pub fn nesting() -> usize {
-    if strict() { 50_000 } else { 1_500 }
+    50_000
 }
 
 /// Short inputs cannot nest deeply, so the rule targets also read an amplified form: an input

@@ -1,4 +1,4 @@
-//! The compiled, immutable form of a rule file: what [`crate::engine::Decider`] executes.
+//! The compiled, immutable form of a rule file: what [`crate::run::decider::Decider`] executes.
 //!
 //! Conditions are a tree of enum nodes, not boxed closures: the set of operators is closed, an enum
 //! `match` inlines well, and the tree can be printed back by `explain`.
@@ -8,15 +8,16 @@ use std::sync::Arc;
 use memchr::memmem::Finder;
 use regex::bytes::Regex;
 
-use crate::engine::RuleId;
-use crate::summary::{GroupField, SummaryPlan};
-use crate::trim::TrimPlan;
+use crate::primitives::RuleId;
+use crate::run::summary::{GroupField, SummaryPlan};
+use crate::run::trim::TrimPlan;
 
 use crate::record::access::AccessFormat;
 use crate::record::json::PathTrie;
-use crate::rules::ast::{CmpOp, Priority, display_path};
-use crate::rules::load::Example;
-use crate::sample::SampleRate;
+use crate::primitives::Priority;
+use crate::spec::ast::{CmpOp, display_path};
+use crate::spec::load::Example;
+use crate::run::sample::SampleRate;
 
 /// Where a condition reads its value from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +189,7 @@ pub(crate) struct CRule {
     pub when_text: String,
 }
 
-/// Everything a [`crate::engine::Decider`] needs, built once.
+/// Everything a [`crate::run::decider::Decider`] needs, built once.
 #[derive(Debug)]
 pub(crate) struct Plan {
     pub name: Option<String>,

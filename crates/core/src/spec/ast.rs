@@ -171,35 +171,3 @@ impl Expr {
     }
 }
 
-/// What a rule does with the records it matches.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Priority {
-    /// Shed first by the daily budget.
-    Low,
-    /// The default for kept records.
-    Normal,
-    /// Shed only when the budget is nearly spent.
-    High,
-    /// Never shed.
-    Critical,
-}
-
-impl Priority {
-    /// All priorities, lowest first.
-    pub const ALL: [Priority; 4] = [Priority::Low, Priority::Normal, Priority::High, Priority::Critical];
-
-    /// The name used in rule files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Priority::Low => "low",
-            Priority::Normal => "normal",
-            Priority::High => "high",
-            Priority::Critical => "critical",
-        }
-    }
-
-    /// Parses a rule-file name.
-    pub fn from_name(s: &str) -> Option<Priority> {
-        Priority::ALL.into_iter().find(|p| p.name() == s)
-    }
-}
