@@ -185,23 +185,36 @@ pub fn sniff(bytes: &[u8]) -> Compression {
 
 /// Decompresses per [`sniff`], refusing more than `limit` bytes of output. A zlib header whose second
 /// byte is printable (`x^`) that does not inflate is taken to be text that starts with `x^`.
+///
+/// Whether such a payload is text must not depend on the cap: past the cap its stream is inflated to the
+/// end without keeping the output, and only a stream that inflates cleanly is `TooLarge`. The work is
+/// bounded by deflate's largest expansion of the input, the memory by the cap.
 pub fn decompress(bytes: Vec<u8>, limit: usize) -> Result<(Compression, Vec<u8>), DecodeError> {
-    fn read_all(r: impl Read, limit: usize, hint: usize) -> std::io::Result<Result<Vec<u8>, DecodeError>> {
+    fn read_all(mut r: impl Read, limit: usize, hint: usize, drain: bool) -> std::io::Result<Result<Vec<u8>, DecodeError>> {
         let mut out = Vec::with_capacity(hint.min(limit));
-        r.take(limit as u64 + 1).read_to_end(&mut out)?;
-        Ok(if out.len() > limit { Err(DecodeError::TooLarge { limit }) } else { Ok(out) })
+        (&mut r).take(limit as u64 + 1).read_to_end(&mut out)?;
+        if out.len() <= limit {
+            return Ok(Ok(out));
+        }
+        if drain {
+            std::io::copy(&mut r, &mut std::io::sink())?;
+        }
+        Ok(Err(DecodeError::TooLarge { limit }))
     }
     match sniff(&bytes) {
         Compression::None => Ok((Compression::None, bytes)),
-        Compression::Gzip => match read_all(MultiGzDecoder::new(&bytes[..]), limit, bytes.len() * 8) {
+        Compression::Gzip => match read_all(MultiGzDecoder::new(&bytes[..]), limit, bytes.len() * 8, false) {
             Ok(r) => r.map(|out| (Compression::Gzip, out)),
             Err(e) => Err(DecodeError::Gzip(e.to_string())),
         },
-        Compression::Zlib => match read_all(ZlibDecoder::new(&bytes[..]), limit, bytes.len() * 8) {
-            Ok(r) => r.map(|out| (Compression::Zlib, out)),
-            Err(_) if bytes[1] == b'^' => Ok((Compression::None, bytes)),
-            Err(e) => Err(DecodeError::Zlib(e.to_string())),
-        },
+        Compression::Zlib => {
+            let maybe_text = bytes[1] == b'^';
+            match read_all(ZlibDecoder::new(&bytes[..]), limit, bytes.len() * 8, maybe_text) {
+                Ok(r) => r.map(|out| (Compression::Zlib, out)),
+                Err(_) if maybe_text => Ok((Compression::None, bytes)),
+                Err(e) => Err(DecodeError::Zlib(e.to_string())),
+            }
+        }
     }
 }
 
@@ -694,6 +707,23 @@ mod tests {
         assert!(matches!(decompress(vec![0x78, 0x9c, 1, 2, 3], 1 << 20), Err(DecodeError::Zlib(_))));
         // Text that happens to start with a valid zlib header byte pair.
         assert_eq!(decompress(b"x^2 + 1".to_vec(), 1 << 20).unwrap().1, b"x^2 + 1");
+    }
+
+    /// Fuzz finding F4: text starting `x^` whose bytes inflate past the cap before the stream breaks was
+    /// `TooLarge` under a small cap and text under a large one.
+    #[test]
+    fn text_or_zlib_does_not_depend_on_the_cap() {
+        let data = base64::engine::general_purpose::STANDARD
+            .decode("eF4SEhISEhISEhISEiISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhISEhUSEhI=")
+            .unwrap();
+        let large = decompress(data.clone(), 1 << 20).unwrap();
+        assert_eq!(large, (Compression::None, data.clone()), "a broken stream is text");
+        assert_eq!(decompress(data.clone(), 64), Ok(large), "the cap changed what the payload is");
+        // A real zlib stream past the cap is still refused.
+        // The second header byte only names the compression level (informative), so it can be `^`.
+        let mut packed = compress(Compression::Zlib, &[b'a'; 1000]);
+        packed[1] = b'^';
+        assert_eq!(decompress(packed, 64), Err(DecodeError::TooLarge { limit: 64 }));
     }
 
     #[test]
