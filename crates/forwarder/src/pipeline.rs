@@ -74,20 +74,8 @@ impl Hasher for IdHasher {
 /// How far a batch reaches in each file and how many of its lines it holds: (file, offset, lines).
 type Reach = Vec<(TrackId, u64, u64)>;
 
-/// A sealed batch of HEC events, ready to send.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    /// Sequence number; checkpoints wait for it.
-    pub seq: Seq,
-    /// The request body (gzip unless `gzip` is false).
-    pub body: Bytes,
-    /// Whether `body` is gzip.
-    pub gzip: bool,
-    /// Number of events.
-    pub events: u32,
-    /// Uncompressed bytes of the events.
-    pub raw_bytes: u64,
-}
+/// A sealed batch of HEC events, ready to send (logtrim-hec's).
+pub use logtrim_hec::Batch;
 
 /// Events are encoded into a stage and moved on in pieces of this size: to zlib, large enough for
 /// deflate to work efficiently, small enough not to hold a whole uncompressed batch.
