@@ -502,3 +502,38 @@ fn s3_archive_and_replay_through_moto() {
     let sent_keys = rt.block_on(s3.list_objects_v2().bucket("logs").prefix("k8s/_replay/sent/").send()).unwrap();
     assert!(!sent_keys.contents().is_empty());
 }
+
+#[test]
+fn replay_reads_the_forwarders_hec_settings() {
+    let fx = Fixture::new("archive-replay-config");
+    let archive = Scratch::new("archive-config");
+    copy_dir(&fx.dir.0.join("archive"), &archive.0);
+    let text = format!(
+        "rules_file: /etc/logtrim/rules.yaml\ninputs:\n  paths: [/var/log/containers/*.log]\nhec:\n  endpoints: [{}]\n  token: {TOKEN}\n  source: \"{{namespace}}:{{pod}}|{{file}}\"\n  sourcetype: fixed\n  index: \"k8s-{{namespace}}\"\n  fields: {{ns: \"{{namespace}}\"}}\n  event: log\n  batch_bytes: 4KiB\n",
+        fx.hec.url()
+    );
+    let cfg = fx.dir.file("forwarder.yaml", text.as_bytes());
+    let o = ok(logtrim_env(&["replay", s(&archive.0), "--config", s(&cfg), "--rule", "drop-probes", "--format", "json"], &[]));
+    let probes: BTreeSet<u32> = fx.recs.iter().filter(|r| r.probe && r.status < 500).map(|r| r.id).collect();
+    assert_eq!(events(&o), probes.len() as u64);
+    assert!(json(&o)["batches"].as_u64().unwrap() > 1, "4KiB batches");
+    let raw = fx.hec.state.received.lock().unwrap().raw.clone();
+    assert_eq!(raw.len(), probes.len());
+    for v in &raw {
+        let id = logtrim_testkit::hec::line_id(v["event"].as_str().unwrap()).unwrap().parse::<usize>().unwrap();
+        let r = &fx.recs[id];
+        assert_eq!(v["source"], format!("{}:p-{}", r.ns, r.id % 5), "{v}");
+        assert_eq!((v["sourcetype"].as_str(), v["index"].as_str()), (Some("fixed"), Some(format!("k8s-{}", r.ns).as_str())));
+        assert_eq!(v["fields"]["ns"], r.ns);
+        assert_eq!(v["fields"]["logtrim_replayed"], "true");
+        assert!(v["event"].as_str().unwrap().contains("kube-probe"), "hec.event: log sends the message: {v}");
+        // The record's own time, as HEC's `<sec>.<ms>`.
+        assert_eq!((v["time"].as_f64().unwrap() * 1000.0).round() as i64, r.time_ms);
+    }
+    // A mistake in the hec section names the file; the forwarder's other sections are not replay's.
+    let bad = fx.dir.file("bad.yaml", b"listen: nowhere\nhec:\n  batch_time: soon\n  sourcetyp: x\n");
+    let o = logtrim_env(&["replay", s(&archive.0), "--config", s(&bad), "--dry-run"], &[]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("2 problems in the HEC settings") && e.contains("hec.batch_time: invalid duration") && e.contains("unknown setting \"hec.sourcetyp\""), "{e}");
+}
