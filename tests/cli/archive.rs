@@ -439,6 +439,10 @@ fn out_writes_the_events_and_records_nothing() {
     let o = fx.replay(&archive.0, &["--where", "log.status >= 500 and"], &["--dry-run"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).starts_with("--where:1:"), "{}", stderr(&o));
+    // An archive that is not there is an error, not an empty replay.
+    let o = fx.replay(&archive.0.join("nope"), &[], &["--dry-run"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no archive at"), "{}", stderr(&o));
 }
 
 #[test]

@@ -331,6 +331,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     let rt = Arc::new(
         tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().context("cannot start the async runtime")?,
     );
+    // Opening a directory creates it (an archive being written); a replay of one that is not there is a
+    // mistake, not an empty archive.
+    if !a.archive.starts_with("s3://") && !Path::new(a.archive.strip_prefix("file://").unwrap_or(&a.archive)).is_dir() {
+        bail!("no archive at {:?}: not a directory", a.archive);
+    }
     let store = rt.block_on(Store::open(&a.archive, logtrim_aws::archive::StoreOptions { path_style: a.s3_path_style })).with_context(|| format!("cannot open the archive {:?}", a.archive))?;
     let rules_text = match &a.rules {
         Some(p) => Some((p.display().to_string(), std::fs::read_to_string(p).with_context(|| format!("cannot read {}", p.display()))?)),
@@ -675,6 +680,7 @@ fn record_sent(rt: &tokio::runtime::Runtime, store: &Store, folder: &str, ids: &
     Ok(())
 }
 
+/// Eight random hex digits (std's per-process random hash keys; no RNG dependency for one name).
 fn rand_suffix() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
