@@ -132,13 +132,13 @@ fuzz_target!(|input: &[u8]| {
                 (None, 4) => CapturedKind::FirehoseEvent,
                 (None, _) => CapturedKind::CloudWatch,
             };
-            if let Ok(c) = read_captured(kind, data.to_vec(), limit) {
+            // Records are handed over one at a time; a CloudWatch event's must be a JSON record.
+            let _ = read_captured(kind, data, limit, |r| {
                 if kind == CapturedKind::CloudWatch {
-                    for r in &c.records {
-                        check_json_record(r);
-                    }
+                    check_json_record(r);
                 }
-            }
+                Ok::<(), ()>(())
+            });
         }
         _ => unreachable!(),
     }

@@ -264,6 +264,11 @@ impl LogWriter {
         format!("2026-11-22T10:{:02}:{:02}.{:09}Z", self.n / 60000 % 60, self.n / 1000 % 60, self.n % 1000 * 1000)
     }
 
+    /// Where the next line starts in the file.
+    pub fn position(&self) -> u64 {
+        self.file.metadata().map_or(0, |m| m.len())
+    }
+
     /// Writes one line with `id`; `drop` marks it for the drop rule. Returns the line's `log` text.
     pub fn line(&mut self, id: &str, drop: bool, filler: usize) -> String {
         self.tagged(id, if drop { "DROP " } else { "" }, filler)
