@@ -135,6 +135,48 @@ pub enum StartAt {
     End,
 }
 
+/// What the archive does when its spool is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFull {
+    /// Reading pauses until uploads make room: nothing is lost, the backlog stays in the log files.
+    #[default]
+    Pause,
+    /// The object that does not fit is not archived: counted (`logtrim_archive_lost_*`) and logged.
+    Lose,
+}
+
+/// The archive of what is not sent (the rule file's `archive:` section says what and how).
+#[derive(Clone, Debug)]
+pub struct Archive {
+    /// `s3://bucket/prefix`, `file:///path` or a directory; empty: no archive.
+    pub location: String,
+    /// S3: `endpoint/bucket` addressing (MinIO, Ceph, moto).
+    pub s3_path_style: bool,
+    /// Bytes the spool (`<state_dir>/archive-spool`) may hold before `on_full` applies.
+    pub spool_max_bytes: Size,
+    /// `pause` (reading waits) or `lose` (the object is counted lost).
+    pub on_full: OnFull,
+    /// An open object is sealed and spooled at most this long after it was opened: the longest a
+    /// line's checkpoint waits for the archive, and so what a `kill -9` may send again.
+    pub seal_interval: Dur,
+    /// Objects open at once (one per partition, about a tenth of `object_size` each in memory).
+    pub max_open: usize,
+}
+
+impl Default for Archive {
+    fn default() -> Archive {
+        Archive {
+            location: String::new(),
+            s3_path_style: false,
+            spool_max_bytes: Size(1 << 30),
+            on_full: OnFull::Pause,
+            seal_interval: Dur(Duration::from_secs(60)),
+            max_open: 8,
+        }
+    }
+}
+
 /// Where the daily budget's count lives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -176,6 +218,8 @@ pub struct Config {
     pub hec: Hec,
     /// The daily byte budget (when the rule file has a `budget:` section).
     pub budget: Budget,
+    /// The archive of the lines not sent (off unless `archive.location` is set).
+    pub archive: Archive,
 }
 
 /// Container log files.
@@ -227,6 +271,7 @@ impl Default for Config {
             inputs: Inputs::default(),
             hec: Hec::default(),
             budget: Budget::default(),
+            archive: Archive::default(),
         }
     }
 }
@@ -331,6 +376,12 @@ pub static SETTINGS: &[Setting] = &[
     setting!("budget.store", "`file` (per node) or `dynamodb` (the fleet; `dynamodb` build feature)", |c, v| c.budget.store = enum_value(v)?),
     setting!("budget.file", "budget file (default `<state_dir>/budget.json`)", |c, v| c.budget.file = v.into()),
     setting!("budget.dynamodb_table", "DynamoDB table for `store: dynamodb`", |c, v| c.budget.dynamodb_table = v.into()),
+    setting!("archive.location", "where lines not sent are archived: `s3://bucket/prefix`, `file:///path` or a directory; empty: no archive", |c, v| c.archive.location = v.into()),
+    setting!("archive.s3_path_style", "S3: `endpoint/bucket` addressing (MinIO, Ceph, moto)", |c, v| c.archive.s3_path_style = parse_bool(v)?),
+    setting!("archive.spool_max_bytes", "cap on the spool (`<state_dir>/archive-spool`) of objects not uploaded yet", |c, v| c.archive.spool_max_bytes = Size(parse_size(v)?)),
+    setting!("archive.on_full", "spool full: `pause` reading, or `lose` the object (counted, logged)", |c, v| c.archive.on_full = enum_value(v)?),
+    setting!("archive.seal_interval", "an open object is spooled at most this long after it opened (the checkpoint waits for it)", |c, v| c.archive.seal_interval = Dur(parse_duration(v)?)),
+    setting!("archive.max_open", "objects open at once (one per partition)", |c, v| c.archive.max_open = v.trim().parse().map_err(|_| format!("expected a number, not {v:?}"))?),
 ];
 
 /// Where each setting was given and which ones were wrong, to point at the place a problem
@@ -493,12 +544,41 @@ impl Config {
                 e.push("budget.store: dynamodb needs a forwarder built with the `dynamodb` feature".into());
             }
         }
+        if !self.archive.location.is_empty() {
+            if let Err(m) = archive_location(&self.archive.location) {
+                e.push(format!("archive.location: {m}"));
+            }
+            if self.archive.spool_max_bytes.0 < 1 << 20 {
+                e.push("archive.spool_max_bytes: must be at least 1MiB".into());
+            }
+            if self.archive.seal_interval.0 < Duration::from_millis(100) {
+                e.push("archive.seal_interval: must be at least 100ms".into());
+            }
+            if self.archive.max_open == 0 {
+                e.push("archive.max_open: must be at least 1".into());
+            }
+        }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// The archive's spool directory.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.state_dir.join("archive-spool")
     }
 
     /// The budget file's path.
     pub fn budget_file(&self) -> PathBuf {
         if self.budget.file.is_empty() { self.state_dir.join("budget.json") } else { self.budget.file.clone().into() }
+    }
+}
+
+/// Checks the shape of an archive location (the store itself is reached only when used).
+fn archive_location(l: &str) -> Result<(), String> {
+    match l.split_once("://") {
+        Some(("s3", rest)) if !rest.split('/').next().unwrap_or_default().is_empty() => Ok(()),
+        Some(("file", rest)) if rest.starts_with('/') => Ok(()),
+        None if !l.trim().is_empty() => Ok(()),
+        _ => Err(format!("{l:?} is not s3://bucket/prefix, file:///path or a directory")),
     }
 }
 

@@ -345,6 +345,12 @@ impl Archive {
         (self.open.len(), self.open.iter().map(Builder::raw_bytes).sum())
     }
 
+    /// The sequence number the next object opened gets: an archive replacing this one (a rule reload)
+    /// starts there, so a front-end waiting on sequence numbers never sees one twice.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
     /// What the archive took so far.
     pub fn counters(&self) -> &ArchiveCounters {
         &self.counters
