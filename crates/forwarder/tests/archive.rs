@@ -140,28 +140,37 @@ impl S3 {
 
     /// [`S3::archived`]; with `whole`, every object must have its index (no upload half done).
     fn archived_checked(&self, whole: bool) -> (HashMap<String, u32>, BTreeSet<String>) {
-        let keys = self.rt.block_on(self.store.list("")).unwrap();
-        let objects: Vec<&String> = keys.iter().filter(|k| k.ends_with(".ndjson.gz")).collect();
-        let complete = |k: &&String| keys.contains(&k.replace(".ndjson.gz", ".index.json"));
-        if whole {
-            let half: Vec<&&String> = objects.iter().filter(|k| !complete(k)).collect();
-            assert!(half.is_empty(), "objects without their index: {half:?}");
-        }
-        let (mut ids, mut reasons) = (HashMap::new(), BTreeSet::new());
-        for k in objects.into_iter().filter(|k| complete(k)) {
-            let body = self.rt.block_on(self.store.get(k)).unwrap();
-            let mut text = String::new();
-            flate2::read::MultiGzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
-            for line in text.lines() {
-                let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                reasons.insert(v["reason"].as_str().unwrap().to_string());
-                let log = v["record"]["log"].as_str().unwrap_or_else(|| panic!("no log in {line}"));
-                let id = hec::line_id(log).unwrap().to_string();
-                *ids.entry(id).or_insert(0) += 1;
-            }
-        }
-        (ids, reasons)
+        let (ids, reasons) = read_archive(&self.rt, &self.store, whole);
+        (ids.into_iter().map(|(id, r)| (id, r.len() as u32)).collect(), reasons)
     }
+}
+
+/// Every line id in an archive's whole objects (those with their index beside them, as a replay reads
+/// them), with the reason of each time it is there, and the reasons seen; with `whole`, every object
+/// must have its index.
+fn read_archive(rt: &tokio::runtime::Runtime, store: &impl ObjectStore, whole: bool) -> (HashMap<String, Vec<String>>, BTreeSet<String>) {
+    let keys = rt.block_on(store.list("")).unwrap();
+    let objects: Vec<&String> = keys.iter().filter(|k| k.ends_with(".ndjson.gz")).collect();
+    let complete = |k: &&String| keys.contains(&k.replace(".ndjson.gz", ".index.json"));
+    if whole {
+        let half: Vec<&&String> = objects.iter().filter(|k| !complete(k)).collect();
+        assert!(half.is_empty(), "objects without their index: {half:?}");
+    }
+    let (mut ids, mut reasons) = (HashMap::new(), BTreeSet::new());
+    for k in objects.into_iter().filter(|k| complete(k)) {
+        let body = rt.block_on(store.get(k)).unwrap();
+        let mut text = String::new();
+        flate2::read::MultiGzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+        for line in text.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let reason = v["reason"].as_str().unwrap().to_string();
+            reasons.insert(reason.clone());
+            let log = v["record"]["log"].as_str().unwrap_or_else(|| panic!("no log in {line}"));
+            let id = hec::line_id(log).unwrap().to_string();
+            ids.entry(id).or_insert_with(Vec::new).push(reason);
+        }
+    }
+    (ids, reasons)
 }
 
 /// Writes `n` lines across `writers` at about `per_sec` a second; every 7th is marked DROP, and every
@@ -384,6 +393,45 @@ fn a_full_spool_with_on_full_lose_counts_the_loss_and_reading_goes_on() {
     assert_eq!(spooled + lost, dropped.len() as f64);
     assert_eq!(archived.len() as f64, spooled);
     assert!(dropped.iter().filter(|id| archived.contains_key(*id)).count() as f64 == spooled);
+    fwd.signal("TERM");
+    assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+}
+
+#[test]
+fn kept_lines_too_into_a_directory_when_the_rule_file_includes_them() {
+    let hec = Receiver::start(TOKEN);
+    let mut s = Setup::new("archive-kept", &hec.url());
+    std::fs::write(&s.rules, format!("{RULES}archive:\n  include: [dropped, kept]\n")).unwrap();
+    let dir = s.dir.path().join("archive");
+    s.set("LOGTRIM_ARCHIVE_LOCATION", &format!("file://{}", dir.display()));
+    s.set("LOGTRIM_ARCHIVE_SEAL_INTERVAL", "1s");
+    let mut w = writers(&s);
+    let mut fwd = s.start("a");
+    fwd.wait_ready(Duration::from_secs(20));
+    let (kept, dropped) = write(&mut w, "k", 1400, 2000, 60);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = logtrim_aws::archive::LocalDir::new(&dir).unwrap();
+    wait_until(Duration::from_secs(30), "every line in HEC and in the archive", Some(&fwd), || {
+        let ids = hec.ids();
+        let (archived, _) = read_archive(&rt, &store, false);
+        kept.iter().all(|id| ids.contains_key(id)) && kept.iter().chain(&dropped).all(|id| archived.contains_key(id))
+    });
+    wait_until(Duration::from_secs(20), "the spool empty", Some(&fwd), || fwd.metric("logtrim_archive_spool_objects", "") == 0.0);
+    let (archived, reasons) = read_archive(&rt, &store, true);
+    check_delivery(&hec.ids(), &kept, &dropped);
+    assert_eq!(reasons, BTreeSet::from(["dropped".to_string(), "kept".to_string()]));
+    assert_eq!(archived.len(), kept.len() + dropped.len(), "ids never written");
+    for id in &kept {
+        assert_eq!(archived[id], ["kept"], "{id}");
+    }
+    for id in &dropped {
+        assert_eq!(archived[id], ["dropped"], "{id}");
+    }
+    // The ledger: lines delivered and dropped are all spooled, under their reasons.
+    wait_until(Duration::from_secs(5), "the counts brought in", Some(&fwd), || {
+        fwd.metric("logtrim_archive_lines_total", "reason=\"kept\"") == kept.len() as f64
+    });
+    assert_eq!(fwd.metric("logtrim_archive_lines_total", "reason=\"dropped\",outcome=\"spooled\""), fwd.metric("logtrim_lines_total", "outcome=\"dropped\""));
     fwd.signal("TERM");
     assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
 }
