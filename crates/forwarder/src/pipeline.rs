@@ -349,6 +349,8 @@ pub struct Archiving {
     on_full: OnFull,
     seal_interval: Duration,
     options: ArchiveOptions,
+    /// `archive.location`, as summary events name it.
+    location: String,
     /// Per file: (object, offset before the file's first line in it), oldest first. The offsets grow
     /// with the lines, so the first is the file's hold.
     holds: IdMap<Vec<(u64, u64)>>,
@@ -374,6 +376,7 @@ impl Archiving {
             on_full: cfg.archive.on_full,
             seal_interval: cfg.archive.seal_interval.0,
             options,
+            location: cfg.archive.location.clone(),
             holds: IdMap::default(),
             changed: Vec::new(),
             pending: [0; 5],
@@ -664,6 +667,8 @@ impl Pipeline {
 
     /// Archives the lines not sent (see [`Archiving`]).
     pub fn with_archive(mut self, archive: Archiving) -> Pipeline {
+        // Summary events say where the lines they count are archived.
+        self.core.archive_summaries_at(&archive.archive, &archive.location);
         self.out.archive = Some(archive);
         self
     }
@@ -765,6 +770,9 @@ impl Pipeline {
             a.swap_rules(&self.out.shared, &new, self.out.now);
         }
         self.core = logtrim_core::Pipeline::new(&new, self.options.clone());
+        if let Some(a) = &self.out.archive {
+            self.core.archive_summaries_at(&a.archive, &a.location);
+        }
         self.summarize = new.has_summaries();
         self.rules = new;
     }

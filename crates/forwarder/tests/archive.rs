@@ -400,8 +400,12 @@ fn a_full_spool_with_on_full_lose_counts_the_loss_and_reading_goes_on() {
 #[test]
 fn kept_lines_too_into_a_directory_when_the_rule_file_includes_them() {
     let hec = Receiver::start(TOKEN);
+    hec.state.keep_events.store(true, Ordering::Relaxed);
     let mut s = Setup::new("archive-kept", &hec.url());
-    std::fs::write(&s.rules, format!("{RULES}archive:\n  include: [dropped, kept]\n")).unwrap();
+    // The quiet namespace's lines are also summarized: its summary events say where they are archived.
+    let rules = RULES.replace("kubernetes.namespace_name == \"quiet\"\n    action: drop", "kubernetes.namespace_name == \"quiet\"\n    action: drop\n    summarize: {by: [kubernetes.namespace_name]}");
+    assert_ne!(rules, RULES);
+    std::fs::write(&s.rules, format!("{rules}archive:\n  include: [dropped, kept]\n")).unwrap();
     let dir = s.dir.path().join("archive");
     s.set("LOGTRIM_ARCHIVE_LOCATION", &format!("file://{}", dir.display()));
     s.set("LOGTRIM_ARCHIVE_SEAL_INTERVAL", "1s");
@@ -434,4 +438,9 @@ fn kept_lines_too_into_a_directory_when_the_rule_file_includes_them() {
     assert_eq!(fwd.metric("logtrim_archive_lines_total", "reason=\"dropped\",outcome=\"spooled\""), fwd.metric("logtrim_lines_total", "outcome=\"dropped\""));
     fwd.signal("TERM");
     assert_eq!(fwd.wait_exit(Duration::from_secs(10)).0, Some(0));
+    // SIGTERM sent the open summaries.
+    let raw = hec.state.received.lock().unwrap().raw.clone();
+    let at: Vec<&str> = raw.iter().filter_map(|v| v["event"]["logtrim_summary"]["archive"].as_str()).collect();
+    let want = format!("file://{}/dt=2026-11-22/hour=10/", dir.display());
+    assert!(!at.is_empty() && at.iter().all(|a| *a == want), "summaries' archive: {at:?}, want {want}");
 }
