@@ -54,7 +54,19 @@ pub enum Command {
         /// and sourcetype from the record as the Lambda's default mapping reads them)
         #[arg(long)]
         hec: bool,
+        /// Archive the records that are not sent (dropped, sampled out, shed, blank; the rule file's
+        /// `archive:` section says which and how) to a directory, file:///path or s3://bucket/prefix,
+        /// in the layout `logtrim replay` reads
+        #[arg(long, value_name = "DIR|URL")]
+        archive: Option<String>,
+        /// S3: address the bucket as endpoint/bucket (MinIO, Ceph, moto) rather than bucket.endpoint;
+        /// the endpoint itself comes from AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_S3)
+        #[arg(long, env = "LOGTRIM_ARCHIVE_S3_PATH_STYLE")]
+        s3_path_style: bool,
     },
+    /// Send archived records back to Splunk HEC (or to a file): a time range, rules, any condition of
+    /// the rule language; each record at most once, whatever the replays before
+    Replay(crate::cmd::replay::ReplayArgs),
     /// Measure what a rule set would keep: per-rule records and bytes, total reduction, projected GB/day
     Report {
         /// Rule file

@@ -101,11 +101,22 @@ fn stdin_path() -> PathBuf {
     PathBuf::from("-")
 }
 
+/// Where a record was read: its file (`-` for stdin) and its number there (0-based).
+pub struct At<'a> {
+    pub file: &'a Path,
+    pub n: u64,
+}
+
 /// Calls `each(record_bytes)` for every record of every input, in order.
-pub fn for_each_record(
+pub fn for_each_record(args: &InputArgs, progress: bool, mut each: impl FnMut(&[u8]) -> anyhow::Result<()>) -> anyhow::Result<InputStats> {
+    for_each_record_at(args, progress, |rec, _| each(rec))
+}
+
+/// [`for_each_record`], telling where each record was read.
+pub fn for_each_record_at(
     args: &InputArgs,
     progress: bool,
-    mut each: impl FnMut(&[u8]) -> anyhow::Result<()>,
+    mut each: impl FnMut(&[u8], &At<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<InputStats> {
     let files: Vec<PathBuf> = if args.files.is_empty() { vec![stdin_path()] } else { args.files.clone() };
     let total: u64 = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
@@ -123,6 +134,12 @@ pub fn for_each_record(
     let mut stats = InputStats { files: files.len(), ..Default::default() };
     let opts = ReaderOptions { max_record_bytes: args.max_record_bytes, ..ReaderOptions::default() };
     for f in &files {
+        let mut n = 0u64;
+        let mut each = |rec: &[u8]| {
+            let at = At { file: f, n };
+            n += 1;
+            each(rec, &at)
+        };
         let src: Box<dyn Read> = if f == Path::new("-") {
             Box::new(io::stdin().lock())
         } else {

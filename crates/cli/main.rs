@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { rules, explain } => cmd::check::run(&rules, explain),
         Command::Test { rules, format } => cmd::test::run(&rules, format),
-        Command::Run { rules, input, output, dropped, hec } => cmd::run::run(&rules, &input, output.as_deref(), dropped.as_deref(), hec),
+        Command::Run { rules, input, output, dropped, hec, archive, s3_path_style } => {
+            let outputs = cmd::run::RunOutputs { output: output.as_deref(), dropped: dropped.as_deref(), hec, archive: archive.as_deref(), s3_path_style };
+            cmd::run::run(&rules, &input, &outputs)
+        }
+        Command::Replay(args) => cmd::replay::run(&args),
         Command::Report { rules, input, days, format, no_progress, budget, rate, html } => {
             let budget = budget.as_deref().map(|limit| cmd::report::BudgetArgs { limit: Some(limit), rate: rate.as_deref() });
             cmd::report::run(&rules, &input, days, format, no_progress, budget, html.as_deref())

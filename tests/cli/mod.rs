@@ -1,6 +1,7 @@
 //! The `logtrim` CLI, run as a user would run it.
 
 mod bad_input;
+mod archive;
 mod captured;
 mod check;
 mod filters;

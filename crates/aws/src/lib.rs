@@ -1,4 +1,5 @@
-//! logtrim-aws: the fleet-wide daily byte budget in DynamoDB.
+//! logtrim-aws: the fleet-wide daily byte budget in DynamoDB, and the stores of the archive of what is not
+//! sent ([`archive`]: S3, or a local directory).
 //!
 //! Every forwarder pod and Lambda instance runs its own [`Accountant`] (sans-IO, in `logtrim-core`) and
 //! leases budget in chunks from one DynamoDB item per budget and licence day, so the table is called about
@@ -27,6 +28,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod archive;
+
 use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
@@ -40,6 +43,7 @@ use logtrim_core::budget::{Accountant, Lease, LeaseKey, LeaseRequest, StoreUnava
 
 pub use aws_config;
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_s3;
 
 /// The partition key attribute.
 pub const KEY_ATTR: &str = "pk";

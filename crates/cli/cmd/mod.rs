@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
+pub mod archive;
 pub mod budget;
 pub mod check;
 pub mod explain;
 pub mod html;
+pub mod replay;
 pub mod report;
 pub mod run;
 pub mod suggest;

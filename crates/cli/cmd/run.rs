@@ -7,13 +7,16 @@ use std::path::Path;
 
 use anyhow::Context;
 use logtrim_core::budget::Timestamp;
-use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Pipeline, Sent, Sink};
+use logtrim_core::archive::{Origin, Reason};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome as Pushed, Pipeline, Sent, Sink};
 use logtrim_core::{Decision, Record, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, MappingSpec, SUMMARY_FALLBACKS};
 
 use crate::Outcome;
 use crate::args::InputArgs;
-use crate::input::for_each_record;
+use crate::input::for_each_record_at;
+
+use super::archive::ArchiveOut;
 
 /// How long after a summary interval's end records may still arrive for it before it is written: a file
 /// is replayed, not tailed, so the clock is the records' own time.
@@ -40,6 +43,11 @@ struct Output {
     mapping: Option<Mapping>,
     /// The first write error; writing stops there.
     error: Option<anyhow::Error>,
+    /// `--archive`: where the records that are not sent go.
+    archive: Option<ArchiveOut>,
+    /// The record being pushed: its file, its number there, and the time it is filed under when it has
+    /// none of its own.
+    origin: (String, u64, i64),
 }
 
 impl Output {
@@ -90,7 +98,11 @@ impl Sink for Output {
         self.events.clear();
     }
 
-    fn not_sent(&mut self, record: Record<'_>, _: Decision, why: NotSent) {
+    fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
+        if let Some(a) = &mut self.archive {
+            let (file, n, ms) = &self.origin;
+            a.archive.add_not_sent(record, decision, why, &Origin { source: file, position: Some(*n), time_ms: Some(*ms) });
+        }
         if let (NotSent::Dropped, Some(w), None) = (why, self.dropped.as_mut(), &self.error) {
             self.record.clear();
             record.write_to(&mut self.record);
@@ -101,7 +113,18 @@ impl Sink for Output {
     }
 }
 
-pub fn run(rules_path: &Path, input: &InputArgs, output: Option<&Path>, dropped: Option<&Path>, hec: bool) -> anyhow::Result<Outcome> {
+/// Where `run` writes, besides its output.
+pub struct RunOutputs<'a> {
+    pub output: Option<&'a Path>,
+    pub dropped: Option<&'a Path>,
+    pub hec: bool,
+    /// `--archive`: a directory or `s3://bucket/prefix`.
+    pub archive: Option<&'a str>,
+    pub s3_path_style: bool,
+}
+
+pub fn run(rules_path: &Path, input: &InputArgs, outputs: &RunOutputs<'_>) -> anyhow::Result<Outcome> {
+    let RunOutputs { output, dropped, hec, archive, s3_path_style } = *outputs;
     let Some(rules) = super::require_rules(rules_path)? else { return Ok(Outcome::Failed) };
     let mapping = match hec {
         true => Some(Mapping::new(&MappingSpec::default()).map_err(|e| anyhow::anyhow!("{e:?}"))?),
@@ -112,19 +135,49 @@ pub fn run(rules_path: &Path, input: &InputArgs, output: Option<&Path>, dropped:
         None => Encoding::Lines,
     };
     let mut pipeline = Pipeline::new(&rules, Options { encoding, lateness: Some(LATENESS) });
-    let mut sink = Output { events: Vec::new(), meta: Vec::new(), record: Vec::new(), out: open(output)?, dropped: dropped.map(|p| open(Some(p))).transpose()?, mapping, error: None };
+    let archive = archive.map(|a| ArchiveOut::new(&rules, a, s3_path_style)).transpose()?;
+    if let Some(a) = &archive {
+        pipeline.archive_summaries_at(&a.archive, &a.url());
+    }
+    let mut sink = Output {
+        events: Vec::new(),
+        meta: Vec::new(),
+        record: Vec::new(),
+        out: open(output)?,
+        dropped: dropped.map(|p| open(Some(p))).transpose()?,
+        mapping,
+        error: None,
+        archive,
+        origin: (String::new(), 0, 0),
+    };
     // A dropped record without a time of its own is summarized at the time of the last one that had
     // one (at the start of the run when none had yet), so the same input always gives the same summaries.
     let start = Timestamp::now();
-    let stats = for_each_record(input, false, |rec| {
+    let stats = for_each_record_at(input, false, |rec, at| {
         let fallback = pipeline.last_summarized_time().unwrap_or(start);
-        pipeline.push(rec, fallback, &mut sink);
+        if sink.archive.is_some() {
+            sink.origin.0.clear();
+            sink.origin.0.push_str(&at.file.display().to_string());
+            (sink.origin.1, sink.origin.2) = (at.n, fallback.as_millisecond());
+        }
+        let (decision, pushed) = pipeline.push(rec, fallback, &mut sink);
+        if let Some(a) = &mut sink.archive {
+            if matches!(pushed, Pushed::Sent(_)) && a.archive.includes(Reason::Kept) {
+                let (file, n, ms) = &sink.origin;
+                a.archive.add(Record::Line(rec), decision, Reason::Kept, &Origin { source: file, position: Some(*n), time_ms: Some(*ms) });
+            }
+            a.drain()?;
+        }
         sink.error.take().map_or(Ok(()), Err)
     })?;
     pipeline.flush_summaries(None, &mut sink);
     if let Some(e) = sink.error.take() {
         return Err(e);
     }
+    let archived = match &mut sink.archive {
+        Some(a) => Some((a.finish()?.clone(), a.url())),
+        None => None,
+    };
     sink.out.flush().context("cannot write output")?;
     if let Some(d) = sink.dropped.as_mut() {
         d.flush().context("cannot write dropped records")?;
@@ -146,6 +199,18 @@ pub fn run(rules_path: &Path, input: &InputArgs, output: Option<&Path>, dropped:
     }
     if c.invalid_json > 0 {
         eprintln!("note: {} records started with '{{' but were not valid JSON; they were decided as text lines", c.invalid_json);
+    }
+    if let Some((a, url)) = archived {
+        let reasons: Vec<String> =
+            Reason::ALL.iter().filter(|r| a.records[r.index()] > 0).map(|r| format!("{} {}", a.records[r.index()], r.name())).collect();
+        eprintln!(
+            "archived {} records ({}) to {url}: {} bytes in {} objects ({} bytes before compression)",
+            a.archived(),
+            if reasons.is_empty() { "none".to_string() } else { reasons.join(", ") },
+            a.object_bytes,
+            a.objects,
+            a.line_bytes
+        );
     }
     for p in stats.problems() {
         eprintln!("note: {p}");

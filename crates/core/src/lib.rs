@@ -12,7 +12,8 @@
 //! | plan | `plan` | | the immutable program a [`RuleSet`] shares between threads, and `explain` |
 //! | run | [`run`] | records | decisions ([`Decider`], [`Decided`]) and what follows them ([`Pipeline`]) |
 //!
-//! Beside them: [`primitives`] (the vocabulary every phase names: [`RuleId`], [`Action`], [`Decision`],
+//! Beside them: [`archive`] (the outlet for records that are not sent: archive lines, objects and their
+//! indexes, and the selection a replay makes, sans I/O), [`primitives`] (the vocabulary every phase names: [`RuleId`], [`Action`], [`Decision`],
 //! [`Priority`], [`RecordKind`], [`Value`]; it imports nothing), [`record`] (reading fields out of one
 //! record without building a tree; [`Record`], the one input type), [`budget`] (the licence day and its
 //! [`Accountant`], sans I/O), [`time`] (reading timestamps), [`diag`] (positioned diagnostics).
@@ -50,6 +51,7 @@
 //! are thin front-ends over it.
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod budget;
 pub(crate) mod compile;
 pub mod diag;

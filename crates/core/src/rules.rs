@@ -1,7 +1,9 @@
 //! [`RuleSet`]: a rule file read ([`crate::spec`]) and compiled ([`crate::compile`]) into the immutable
 //! [`crate::plan`] that deciders and pipelines run.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use crate::archive::spec::{ArchivePlan, ArchiveSource};
 
 use crate::budget::BudgetSpec;
 use crate::diag::{Diagnostic, Diagnostics, LineIndex, Pos};
@@ -19,6 +21,8 @@ pub use crate::spec::load::Example;
 pub struct RuleSet {
     plan: Arc<Plan>,
     budget: Option<Arc<BudgetSpec>>,
+    /// What an archive of this rule set's records is compiled from, and the plan once compiled.
+    archive: Arc<(ArchiveSource, OnceLock<Arc<ArchivePlan>>)>,
 }
 
 impl RuleSet {
@@ -29,10 +33,48 @@ impl RuleSet {
                 .hint("a rule set this large is a mistake: check the program that wrote it, or merge rules with `in [...]`");
             return Err(Diagnostics::new(file, "", vec![d]));
         }
-        let mut parsed = crate::spec::load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        let parsed = crate::spec::load::load(text).map_err(|e| Diagnostics::new(file, text, e))?;
+        RuleSet::from_file(parsed).map_err(|e| Diagnostics::new(file, text, e))
+    }
+
+    /// Compiles a loaded rule file.
+    pub(crate) fn from_file(mut parsed: crate::spec::load::RuleFile) -> Result<RuleSet, Vec<Diagnostic>> {
         let budget = parsed.budget.take().map(Arc::new);
-        let plan = crate::compile::compile(parsed).map_err(|e| Diagnostics::new(file, text, e))?;
-        Ok(RuleSet { plan: Arc::new(plan), budget })
+        let source = ArchiveSource::new(&parsed);
+        // An `archive:` section is compiled now, so that its mistakes are reported with the others; the
+        // defaults only when an archive is made.
+        let archive = OnceLock::new();
+        let mut errs = Vec::new();
+        if source.spec.is_some() {
+            match crate::archive::spec::compile(&source) {
+                Ok(a) => {
+                    let _ = archive.set(Arc::new(a));
+                }
+                Err(e) => errs = e,
+            }
+        }
+        let plan = match crate::compile::compile(parsed) {
+            Ok(p) if errs.is_empty() => p,
+            Ok(_) => return Err(errs),
+            Err(mut e) => {
+                e.append(&mut errs);
+                return Err(e);
+            }
+        };
+        Ok(RuleSet { plan: Arc::new(plan), budget, archive: Arc::new((source, archive)) })
+    }
+
+    /// The compiled `archive:` section (the defaults without one).
+    pub(crate) fn archive_plan(&self) -> Arc<ArchivePlan> {
+        let (source, plan) = &*self.archive;
+        Arc::clone(plan.get_or_init(|| {
+            // The defaults leave out what the `parse:` section cannot read, and the rule file compiled
+            // with the same section: nothing is left to fail. An empty plan if it does all the same.
+            Arc::new(crate::archive::spec::compile(source).unwrap_or_else(|_| {
+                crate::archive::spec::compile(&ArchiveSource { parse: Vec::new(), keys: Vec::new(), ..source.clone() })
+                    .unwrap_or_else(|_| unreachable!("the default archive fields are top-level paths"))
+            }))
+        }))
     }
 
     /// [`RuleSet::from_yaml`] for a file's bytes: text that is not UTF-8 is an error at its first bad byte.

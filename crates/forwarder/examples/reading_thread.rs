@@ -5,7 +5,8 @@
 //! default settings (or `LOGTRIM_*` variables) and `filters/k8s-splunk.yaml`, taking the sealed batches
 //! as the sink would (and completing them for the checkpoints). It prints the input, the output and
 //! the process's CPU time. Wall clock is noisy on a shared machine: count instructions with
-//! `valgrind --tool=cachegrind --cache-sim=no target/release/examples/reading_thread DIR`.
+//! `valgrind --tool=cachegrind --cache-sim=no target/release/examples/reading_thread DIR`. With
+//! `LOGTRIM_ARCHIVE_LOCATION=/any LOGTRIM_STATE_DIR=STATE`, the archive runs too, into STATE's spool.
 
 use std::io::Write;
 use std::path::Path;
@@ -69,7 +70,13 @@ fn main() {
         }
         (batches, events, wire)
     });
-    let pipeline = Pipeline::new(&cfg, rules, &templates, tx, Arc::clone(&shared), None);
+    let mut pipeline = Pipeline::new(&cfg, rules.clone(), &templates, tx, Arc::clone(&shared), None);
+    // With `LOGTRIM_ARCHIVE_LOCATION` set, the lines not sent are archived into a spool under
+    // `LOGTRIM_STATE_DIR` (nothing uploads it): the archive's cost on the reading thread alone.
+    if !cfg.archive.location.is_empty() {
+        let spool = Arc::new(logtrim_forwarder::archive::Spool::open(&cfg.spool_dir(), cfg.archive.spool_max_bytes.0).unwrap());
+        pipeline = pipeline.with_archive(logtrim_forwarder::pipeline::Archiving::new(&cfg, &rules, spool));
+    }
     let tail = Tail::new(cfg.inputs.clone(), cfg.node_name.clone(), templates, None);
     let start = Instant::now();
     let reader_cfg = cfg.clone();

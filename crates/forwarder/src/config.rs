@@ -1,7 +1,7 @@
 //! The forwarder's configuration: one YAML file, every setting overridable by an environment variable.
 //!
 //! Each setting has a dotted name (`hec.batch_bytes`) and an environment variable made from it
-//! (`LOGTRIM_HEC_BATCH_BYTES`): [`SETTINGS`] is the single table of both, with the help text the
+//! (`LOGTRIM_HEC_BATCH_BYTES`): [`SETTINGS`] and logtrim-hec's [`HEC_SETTINGS`] are the tables of both, with the help text the
 //! README's table is checked against. Sizes take units (`1MB`, `256KiB`, or plain bytes), durations
 //! `250ms`, `5s`, `2m` (or plain seconds); lists in variables are comma-separated.
 //!
@@ -17,6 +17,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+
+pub use logtrim_hec::settings::{Dur, EventMode, HEC_SETTINGS, Hec, Size, Value, enum_value, parse_bool, parse_duration, parse_list, parse_size};
 
 /// Why the configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -38,48 +40,6 @@ pub enum ConfigError {
 
 fn problems(n: usize) -> String {
     if n == 1 { "1 problem".into() } else { format!("{n} problems") }
-}
-
-/// A duration in the configuration: `250ms`, `5s`, `2m`, `1h` or a number of seconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Dur(pub Duration);
-
-/// A byte size in the configuration: `1MB` (10^6), `256KiB` (2^10), or a number of bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Size(pub u64);
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = (&t[..split], t[split..].trim());
-    let n: f64 = num.parse().map_err(|_| format!("invalid duration {s:?} (write e.g. 250ms, 5s, 2m)"))?;
-    let secs = match unit {
-        "" | "s" => n,
-        "ms" => n / 1000.0,
-        "m" | "min" => n * 60.0,
-        "h" => n * 3600.0,
-        _ => return Err(format!("unknown duration unit {unit:?} in {s:?} (use ms, s, m or h)")),
-    };
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("duration {s:?} is out of range"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    logtrim_core::budget::parse_size(s).map_err(|e| format!("{e} ({})", e.hint()))
-}
-
-fn parse_bool(s: &str) -> Result<bool, String> {
-    match s.trim().to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(format!("expected true or false, not {s:?}")),
-    }
-}
-
-fn parse_list(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
 }
 
 /// A YAML node with the positions of its keys and values, read without the configuration's shape.
@@ -140,48 +100,6 @@ impl<'de> Deserialize<'de> for Node {
     }
 }
 
-/// A setting's value as given: a variable's text, or a YAML scalar, list or mapping.
-enum Value<'a> {
-    Null,
-    Text(&'a str),
-    List(Vec<&'a str>),
-    Pairs(Vec<(&'a str, &'a str)>),
-}
-
-impl Value<'_> {
-    fn text(&self) -> Result<&str, String> {
-        match self {
-            Value::Text(t) => Ok(t),
-            Value::Null => Err("a value is needed".into()),
-            Value::List(_) => Err("expected one value, not a list".into()),
-            Value::Pairs(_) => Err("expected one value, not a mapping".into()),
-        }
-    }
-
-    /// A list: a YAML sequence, or text split at commas.
-    fn list(&self) -> Result<Vec<String>, String> {
-        match self {
-            Value::Text(t) => Ok(parse_list(t)),
-            Value::Null => Ok(Vec::new()),
-            Value::List(l) => Ok(l.iter().map(|s| s.to_string()).collect()),
-            Value::Pairs(_) => Err("expected a list, not a mapping".into()),
-        }
-    }
-
-    /// Names and values: a YAML mapping, or text as `name=value,…`.
-    fn pairs(&self) -> Result<BTreeMap<String, String>, String> {
-        match self {
-            Value::Text(t) => parse_list(t)
-                .into_iter()
-                .map(|p| p.split_once('=').map(|(k, t)| (k.trim().to_string(), t.trim().to_string())).ok_or(format!("expected name=template, not {p:?}")))
-                .collect(),
-            Value::Null => Ok(BTreeMap::new()),
-            Value::Pairs(p) => Ok(p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
-            Value::List(_) => Err("expected a mapping of name: template, not a list".into()),
-        }
-    }
-}
-
 /// Log output format.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -217,15 +135,46 @@ pub enum StartAt {
     End,
 }
 
-/// What the HEC `event` holds.
+/// What the archive does when its spool is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum EventMode {
-    /// The record the rules saw: `{"time","stream","log","kubernetes":{…}}` (what the Lambda sends).
+pub enum OnFull {
+    /// Reading pauses until uploads make room: nothing is lost, the backlog stays in the log files.
     #[default]
-    Record,
-    /// Only the log message, as a string; put metadata in `hec.fields` (meters fewer licence bytes).
-    Log,
+    Pause,
+    /// The object that does not fit is not archived: counted (`logtrim_archive_lost_*`) and logged.
+    Lose,
+}
+
+/// The archive of what is not sent (the rule file's `archive:` section says what and how).
+#[derive(Clone, Debug)]
+pub struct Archive {
+    /// `s3://bucket/prefix`, `file:///path` or a directory; empty: no archive.
+    pub location: String,
+    /// S3: `endpoint/bucket` addressing (MinIO, Ceph, moto).
+    pub s3_path_style: bool,
+    /// Bytes the spool (`<state_dir>/archive-spool`) may hold before `on_full` applies.
+    pub spool_max_bytes: Size,
+    /// `pause` (reading waits) or `lose` (the object is counted lost).
+    pub on_full: OnFull,
+    /// An open object is sealed and spooled at most this long after it was opened: the longest a
+    /// line's checkpoint waits for the archive, and so what a `kill -9` may send again.
+    pub seal_interval: Dur,
+    /// Objects open at once (one per partition, about a tenth of `object_size` each in memory).
+    pub max_open: usize,
+}
+
+impl Default for Archive {
+    fn default() -> Archive {
+        Archive {
+            location: String::new(),
+            s3_path_style: false,
+            spool_max_bytes: Size(1 << 30),
+            on_full: OnFull::Pause,
+            seal_interval: Dur(Duration::from_secs(60)),
+            max_open: 8,
+        }
+    }
 }
 
 /// Where the daily budget's count lives.
@@ -269,6 +218,8 @@ pub struct Config {
     pub hec: Hec,
     /// The daily byte budget (when the rule file has a `budget:` section).
     pub budget: Budget,
+    /// The archive of the lines not sent (off unless `archive.location` is set).
+    pub archive: Archive,
 }
 
 /// Container log files.
@@ -292,63 +243,6 @@ pub struct Inputs {
     pub checkpoint_interval: Dur,
     /// Files present at the very first start: `beginning` or `end`.
     pub start_at: StartAt,
-}
-
-/// The Splunk HEC sink.
-#[derive(Clone, Debug)]
-pub struct Hec {
-    /// Base URLs (`https://splunk-1:8088`); requests are balanced over them.
-    pub endpoints: Vec<String>,
-    /// The HEC token (prefer `token_file` or the variable).
-    pub token: String,
-    /// A file holding the token (a mounted Secret).
-    pub token_file: String,
-    /// `record` or `log`.
-    pub event: EventMode,
-    /// `host` template.
-    pub host: String,
-    /// `source` template.
-    pub source: String,
-    /// `sourcetype` template.
-    pub sourcetype: String,
-    /// `index` template; empty leaves it to the token.
-    pub index: String,
-    /// Indexed fields: name → template.
-    pub fields: BTreeMap<String, String>,
-    /// Uncompressed bytes of events per request.
-    pub batch_bytes: Size,
-    /// A batch is sent at least this often.
-    pub batch_time: Dur,
-    /// gzip level 1–9, 0 for none.
-    pub gzip_level: u32,
-    /// Requests (or unacknowledged batches) in flight at once.
-    pub max_in_flight: usize,
-    /// Sealed batches waiting for a request slot; when full, reading pauses.
-    pub queue_batches: usize,
-    /// Timeout of one request.
-    pub request_timeout: Dur,
-    /// Timeout of connecting.
-    pub connect_timeout: Dur,
-    /// First retry delay (doubles per attempt, with jitter).
-    pub retry_initial: Dur,
-    /// Longest retry delay.
-    pub retry_max: Dur,
-    /// Wait for indexer acknowledgement before a batch counts as delivered.
-    pub ack: bool,
-    /// How often acknowledgements are polled.
-    pub ack_poll_interval: Dur,
-    /// Unacknowledged this long: the batch is sent again.
-    pub ack_timeout: Dur,
-    /// How often ejected endpoints are health-checked.
-    pub health_interval: Dur,
-    /// Consecutive failures that eject an endpoint (a connection error ejects at once).
-    pub eject_after: u32,
-    /// Verify TLS certificates.
-    pub tls_verify: bool,
-    /// Extra CA certificates (PEM) to trust.
-    pub ca_file: String,
-    /// Cap on the dead-letter directory; beyond it rejected batches are only counted.
-    pub dead_letter_max_bytes: Size,
 }
 
 /// The daily byte budget's store.
@@ -377,6 +271,7 @@ impl Default for Config {
             inputs: Inputs::default(),
             hec: Hec::default(),
             budget: Budget::default(),
+            archive: Archive::default(),
         }
     }
 }
@@ -397,93 +292,68 @@ impl Default for Inputs {
     }
 }
 
-impl Default for Hec {
-    fn default() -> Hec {
-        Hec {
-            endpoints: Vec::new(),
-            token: String::new(),
-            token_file: String::new(),
-            event: EventMode::Record,
-            host: "{node}".into(),
-            source: "{namespace}/{pod}/{container}|{file}".into(),
-            sourcetype: "kube:container:{container}|kube:container".into(),
-            index: String::new(),
-            fields: BTreeMap::new(),
-            batch_bytes: Size(1_000_000),
-            batch_time: Dur(Duration::from_secs(1)),
-            gzip_level: 1,
-            max_in_flight: 4,
-            queue_batches: 2,
-            request_timeout: Dur(Duration::from_secs(30)),
-            connect_timeout: Dur(Duration::from_secs(5)),
-            retry_initial: Dur(Duration::from_millis(250)),
-            retry_max: Dur(Duration::from_secs(30)),
-            ack: false,
-            ack_poll_interval: Dur(Duration::from_secs(1)),
-            ack_timeout: Dur(Duration::from_secs(120)),
-            health_interval: Dur(Duration::from_secs(2)),
-            eject_after: 3,
-            tls_verify: true,
-            ca_file: String::new(),
-            dead_letter_max_bytes: Size(256 << 20),
-        }
-    }
-}
-
 impl Default for Budget {
     fn default() -> Budget {
         Budget { store: BudgetStore::File, file: String::new(), dynamodb_table: String::new() }
     }
 }
 
-/// One setting: its dotted name, its help text, and how a value (a variable's text, a file's YAML)
-/// sets it.
-pub struct Setting {
-    /// Dotted name as in the YAML file.
-    pub key: &'static str,
-    /// What it does (the README table's text).
-    pub help: &'static str,
-    set: fn(&mut Config, Value<'_>) -> Result<(), String>,
+/// One of the forwarder's own settings.
+pub type Setting = logtrim_hec::settings::Setting<Config>;
+
+/// A [`Setting`] of the forwarder's [`Config`] (see `logtrim_hec::setting!`).
+macro_rules! setting {
+    ($($t:tt)*) => { logtrim_hec::setting!(Config; $($t)*) };
 }
 
-impl Setting {
+/// A setting of either table: the forwarder's own ([`SETTINGS`]) or the `hec.*` ones ([`HEC_SETTINGS`]).
+#[derive(Clone, Copy)]
+pub enum AnySetting {
+    /// The forwarder's own.
+    Own(&'static Setting),
+    /// `hec.*`, from logtrim-hec.
+    Hec(&'static logtrim_hec::settings::Setting<Hec>),
+}
+
+impl AnySetting {
+    /// Dotted name as in the YAML file.
+    pub fn key(self) -> &'static str {
+        match self {
+            AnySetting::Own(s) => s.key,
+            AnySetting::Hec(s) => s.key,
+        }
+    }
+
+    /// What it does (the README table's text).
+    pub fn help(self) -> &'static str {
+        match self {
+            AnySetting::Own(s) => s.help,
+            AnySetting::Hec(s) => s.help,
+        }
+    }
+
     /// The environment variable that overrides it.
-    pub fn env(&self) -> String {
-        format!("LOGTRIM_{}", self.key.replace('.', "_").to_ascii_uppercase())
+    pub fn env(self) -> String {
+        match self {
+            AnySetting::Own(s) => s.env(),
+            AnySetting::Hec(s) => s.env(),
+        }
+    }
+
+    fn set(self, c: &mut Config, v: Value<'_>) -> Result<(), String> {
+        match self {
+            AnySetting::Own(s) => (s.set)(c, v),
+            AnySetting::Hec(s) => (s.set)(&mut c.hec, v),
+        }
     }
 }
 
-/// A setting whose setter takes its value as text (`$v: &str`); `list`: as a `Vec<String>`; `pairs`:
-/// as a `BTreeMap<String, String>`.
-macro_rules! setting {
-    ($key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
-        setting!(@ text, $key, $help, |$c, $v| $body)
-    };
-    (list $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
-        setting!(@ list, $key, $help, |$c, $v| $body)
-    };
-    (pairs $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
-        setting!(@ pairs, $key, $help, |$c, $v| $body)
-    };
-    (@ $as:ident, $key:literal, $help:literal, |$c:ident, $v:ident| $body:expr) => {
-        Setting {
-            key: $key,
-            help: $help,
-            set: |$c: &mut Config, value: Value<'_>| -> Result<(), String> {
-                let $v = value.$as()?;
-                $body;
-                Ok(())
-            },
-        }
-    };
+/// Every setting: the forwarder's own, then `hec.*`.
+pub fn all_settings() -> impl Iterator<Item = AnySetting> {
+    SETTINGS.iter().map(AnySetting::Own).chain(HEC_SETTINGS.iter().map(AnySetting::Hec))
 }
 
-fn enum_value<T: for<'de> Deserialize<'de>>(v: &str) -> Result<T, String> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(v.trim()))
-        .map_err(|e| e.to_string())
-}
-
-/// Every setting, in README order.
+/// The forwarder's own settings, in README order (`hec.*` are [`HEC_SETTINGS`]).
 pub static SETTINGS: &[Setting] = &[
     setting!("rules_file", "rule file; reloaded when it changes (a ConfigMap update)", |c, v| c.rules_file = v.into()),
     setting!("state_dir", "checkpoints, the budget file, dead-lettered batches", |c, v| c.state_dir = v.into()),
@@ -503,35 +373,15 @@ pub static SETTINGS: &[Setting] = &[
     setting!("inputs.rotate_wait", "how long a rotated-away or deleted file is still read after its last data", |c, v| c.inputs.rotate_wait = Dur(parse_duration(v)?)),
     setting!("inputs.checkpoint_interval", "least time between checkpoint writes (a crash re-sends what was delivered within it); 0: after every delivery", |c, v| c.inputs.checkpoint_interval = Dur(parse_duration(v)?)),
     setting!("inputs.start_at", "files found at the very first start: `beginning` or `end`", |c, v| c.inputs.start_at = enum_value(v)?),
-    setting!(list "hec.endpoints", "HEC base URLs, comma-separated; requests are balanced over them", |c, v| c.hec.endpoints = v),
-    setting!("hec.token", "the HEC token", |c, v| c.hec.token = v.into()),
-    setting!("hec.token_file", "a file holding the token (a mounted Secret)", |c, v| c.hec.token_file = v.into()),
-    setting!("hec.event", "`record` (the record the rules saw) or `log` (the message only)", |c, v| c.hec.event = enum_value(v)?),
-    setting!("hec.host", "`host` template", |c, v| c.hec.host = v.into()),
-    setting!("hec.source", "`source` template", |c, v| c.hec.source = v.into()),
-    setting!("hec.sourcetype", "`sourcetype` template", |c, v| c.hec.sourcetype = v.into()),
-    setting!("hec.index", "`index` template; empty: the token's default", |c, v| c.hec.index = v.into()),
-    setting!(pairs "hec.fields", "indexed fields, `name=template,…`", |c, v| c.hec.fields = v),
-    setting!("hec.batch_bytes", "uncompressed event bytes per request (Splunk Cloud takes ~1 MB)", |c, v| c.hec.batch_bytes = Size(parse_size(v)?)),
-    setting!("hec.batch_time", "a partly filled batch is sent after this long", |c, v| c.hec.batch_time = Dur(parse_duration(v)?)),
-    setting!("hec.gzip_level", "gzip level: 1, logtrim's one-pass encoder over each whole batch; 2–9, zlib-rs; 0 sends uncompressed", |c, v| c.hec.gzip_level = v.trim().parse().map_err(|_| format!("not a level: {v:?}"))?),
-    setting!("hec.max_in_flight", "requests (and unacknowledged batches) at once", |c, v| c.hec.max_in_flight = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
-    setting!("hec.queue_batches", "sealed batches waiting for a request slot; when full, reading pauses", |c, v| c.hec.queue_batches = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
-    setting!("hec.request_timeout", "timeout of one request", |c, v| c.hec.request_timeout = Dur(parse_duration(v)?)),
-    setting!("hec.connect_timeout", "timeout of connecting", |c, v| c.hec.connect_timeout = Dur(parse_duration(v)?)),
-    setting!("hec.retry_initial", "first retry delay; doubles per attempt, full jitter", |c, v| c.hec.retry_initial = Dur(parse_duration(v)?)),
-    setting!("hec.retry_max", "longest retry delay", |c, v| c.hec.retry_max = Dur(parse_duration(v)?)),
-    setting!("hec.ack", "wait for indexer acknowledgement (the token must have it enabled)", |c, v| c.hec.ack = parse_bool(v)?),
-    setting!("hec.ack_poll_interval", "how often acknowledgements are polled", |c, v| c.hec.ack_poll_interval = Dur(parse_duration(v)?)),
-    setting!("hec.ack_timeout", "unacknowledged this long: the batch is sent again", |c, v| c.hec.ack_timeout = Dur(parse_duration(v)?)),
-    setting!("hec.health_interval", "how often ejected endpoints are health-checked", |c, v| c.hec.health_interval = Dur(parse_duration(v)?)),
-    setting!("hec.eject_after", "consecutive failures that eject an endpoint (connection errors eject at once)", |c, v| c.hec.eject_after = v.trim().parse().map_err(|_| format!("not a count: {v:?}"))?),
-    setting!("hec.tls_verify", "verify TLS certificates", |c, v| c.hec.tls_verify = parse_bool(v)?),
-    setting!("hec.ca_file", "extra CA certificates (PEM) to trust", |c, v| c.hec.ca_file = v.into()),
-    setting!("hec.dead_letter_max_bytes", "cap on the dead-letter directory", |c, v| c.hec.dead_letter_max_bytes = Size(parse_size(v)?)),
     setting!("budget.store", "`file` (per node) or `dynamodb` (the fleet; `dynamodb` build feature)", |c, v| c.budget.store = enum_value(v)?),
     setting!("budget.file", "budget file (default `<state_dir>/budget.json`)", |c, v| c.budget.file = v.into()),
     setting!("budget.dynamodb_table", "DynamoDB table for `store: dynamodb`", |c, v| c.budget.dynamodb_table = v.into()),
+    setting!("archive.location", "where lines not sent are archived: `s3://bucket/prefix`, `file:///path` or a directory; empty: no archive", |c, v| c.archive.location = v.into()),
+    setting!("archive.s3_path_style", "S3: `endpoint/bucket` addressing (MinIO, Ceph, moto)", |c, v| c.archive.s3_path_style = parse_bool(v)?),
+    setting!("archive.spool_max_bytes", "cap on the spool (`<state_dir>/archive-spool`) of objects not uploaded yet", |c, v| c.archive.spool_max_bytes = Size(parse_size(v)?)),
+    setting!("archive.on_full", "spool full: `pause` reading, or `lose` the object (counted, logged)", |c, v| c.archive.on_full = enum_value(v)?),
+    setting!("archive.seal_interval", "an open object is spooled at most this long after it opened (the checkpoint waits for it)", |c, v| c.archive.seal_interval = Dur(parse_duration(v)?)),
+    setting!("archive.max_open", "objects open at once (one per partition)", |c, v| c.archive.max_open = v.trim().parse().map_err(|_| format!("expected a number, not {v:?}"))?),
 ];
 
 /// Where each setting was given and which ones were wrong, to point at the place a problem
@@ -556,12 +406,12 @@ impl Config {
             let text = crate::files::read_regular_string(p).map_err(|error| ConfigError::Read { path: p.into(), error })?;
             parsed = cfg.apply_yaml(p, &text, &mut origins, &mut errors);
         }
-        for s in SETTINGS {
+        for s in all_settings() {
             let Some(v) = env(&s.env()) else { continue };
-            origins.at.insert(s.key, s.env());
-            if let Err(e) = (s.set)(&mut cfg, Value::Text(&v)) {
+            origins.at.insert(s.key(), s.env());
+            if let Err(e) = s.set(&mut cfg, Value::Text(&v)) {
                 errors.push(format!("{}: {e}", s.env()));
-                origins.failed.insert(s.key);
+                origins.failed.insert(s.key());
             }
         }
         if cfg.node_name.is_empty() {
@@ -694,12 +544,41 @@ impl Config {
                 e.push("budget.store: dynamodb needs a forwarder built with the `dynamodb` feature".into());
             }
         }
+        if !self.archive.location.is_empty() {
+            if let Err(m) = archive_location(&self.archive.location) {
+                e.push(format!("archive.location: {m}"));
+            }
+            if self.archive.spool_max_bytes.0 < 1 << 20 {
+                e.push("archive.spool_max_bytes: must be at least 1MiB".into());
+            }
+            if self.archive.seal_interval.0 < Duration::from_millis(100) {
+                e.push("archive.seal_interval: must be at least 100ms".into());
+            }
+            if self.archive.max_open == 0 {
+                e.push("archive.max_open: must be at least 1".into());
+            }
+        }
         if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// The archive's spool directory.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.state_dir.join("archive-spool")
     }
 
     /// The budget file's path.
     pub fn budget_file(&self) -> PathBuf {
         if self.budget.file.is_empty() { self.state_dir.join("budget.json") } else { self.budget.file.clone().into() }
+    }
+}
+
+/// Checks the shape of an archive location (the store itself is reached only when used).
+fn archive_location(l: &str) -> Result<(), String> {
+    match l.split_once("://") {
+        Some(("s3", rest)) if !rest.split('/').next().unwrap_or_default().is_empty() => Ok(()),
+        Some(("file", rest)) if rest.starts_with('/') => Ok(()),
+        None if !l.trim().is_empty() => Ok(()),
+        _ => Err(format!("{l:?} is not s3://bucket/prefix, file:///path or a directory")),
     }
 }
 
@@ -737,9 +616,9 @@ impl Walk<'_> {
         };
         for (k, v) in entries {
             let key = if prefix.is_empty() { k.value.clone() } else { format!("{prefix}.{}", k.value) };
-            if let Some(s) = SETTINGS.iter().find(|s| s.key == key) {
+            if let Some(s) = all_settings().find(|s| s.key() == key) {
                 self.setting(s, v);
-            } else if SETTINGS.iter().any(|s| s.key.len() > key.len() && s.key.starts_with(&key) && s.key.as_bytes()[key.len()] == b'.') {
+            } else if all_settings().any(|s| s.key().len() > key.len() && s.key().starts_with(&key) && s.key().as_bytes()[key.len()] == b'.') {
                 self.section(&key, v);
             } else {
                 self.errors.push(format!("{}: unknown setting {key:?}{}", self.pos(k), suggest(prefix, &k.value)));
@@ -747,8 +626,8 @@ impl Walk<'_> {
         }
     }
 
-    fn setting(&mut self, s: &Setting, node: &Spanned<Node>) {
-        self.origins.at.insert(s.key, self.pos(node));
+    fn setting(&mut self, s: AnySetting, node: &Spanned<Node>) {
+        self.origins.at.insert(s.key(), self.pos(node));
         let value = match &node.value {
             Node::Null => Value::Null,
             Node::Scalar(t) => Value::Text(t),
@@ -773,23 +652,23 @@ impl Walk<'_> {
                 Value::Pairs(pairs)
             }
         };
-        if let Err(e) = (s.set)(self.cfg, value) {
+        if let Err(e) = s.set(self.cfg, value) {
             self.reject(s, node, e);
         }
     }
 
-    fn reject<T>(&mut self, s: &Setting, node: &Spanned<T>, message: String) {
-        self.errors.push(format!("{}: {}: {message}", self.pos(node), s.key));
-        self.origins.failed.insert(s.key);
+    fn reject<T>(&mut self, s: AnySetting, node: &Spanned<T>, message: String) {
+        self.errors.push(format!("{}: {}: {message}", self.pos(node), s.key()));
+        self.origins.failed.insert(s.key());
     }
 }
 
 /// What to say after "unknown setting": the known key in the same section sharing the longest start
 /// with the unknown one (a likely typo), else every key the section accepts.
 fn suggest(prefix: &str, key: &str) -> String {
-    let mut known: Vec<&str> = SETTINGS
-        .iter()
-        .filter_map(|s| if prefix.is_empty() { Some(s.key) } else { s.key.strip_prefix(prefix)?.strip_prefix('.') })
+    let mut known: Vec<&str> = all_settings()
+        .map(AnySetting::key)
+        .filter_map(|k| if prefix.is_empty() { Some(k) } else { k.strip_prefix(prefix)?.strip_prefix('.') })
         .map(|rest| rest.split('.').next().unwrap_or(rest))
         .collect();
     known.dedup();
@@ -890,7 +769,7 @@ mod tests {
     fn every_setting_has_a_distinct_variable_and_is_documented() {
         let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
         let mut seen = std::collections::HashSet::new();
-        for s in SETTINGS {
+        for s in all_settings() {
             assert!(seen.insert(s.env()), "{}", s.env());
             assert!(readme.contains(&format!("`{}`", s.env())), "{} is not in README.md", s.env());
         }

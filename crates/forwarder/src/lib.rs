@@ -13,6 +13,8 @@
 //! - [`tail`]: discovery, reading, rotation, truncation; [`tail::checkpoint`]: at-least-once offsets.
 //! - [`pipeline`]: the reading thread: records, rules, trimming, summaries, budget, batches.
 //! - [`hec`]: the sink: load balancing, retries, acknowledgement, dead letters.
+//! - [`archive`]: the lines not sent (`archive.location`): a spool on the node, fsynced before their
+//!   checkpoint passes them, uploaded to S3 or a directory.
 //! - [`server`]: `/healthz`, `/readyz`, `/metrics`; [`metrics`]: what they export; [`ledger`]: where
 //!   every line read went (read = delivered + dropped + shed + blank + dead-lettered + pending).
 //!
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod budget;
 pub mod config;
 pub mod files;
@@ -108,6 +111,12 @@ pub enum RunError {
     /// The reading thread panicked.
     #[error("the reading thread failed")]
     Reader,
+    /// The archive's spool cannot be used.
+    #[error(transparent)]
+    Spool(#[from] archive::SpoolError),
+    /// The archive's store cannot be opened.
+    #[error("archive.location: {0}")]
+    ArchiveStore(#[from] logtrim_aws::archive::StoreError),
 }
 
 /// Why a rule file could not be loaded (an I/O cause is part of the message, as in [`RunError`]).
@@ -183,7 +192,18 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
 
     let (tx, rx) = mpsc::channel(cfg.hec.queue_batches);
     let templates = meta::Templates::new(&cfg.hec).map_err(|e| RunError::Sink(hec::SinkError::Client(e)))?;
-    let pipeline = pipeline::Pipeline::new(&cfg, rules, &templates, tx, Arc::clone(&shared), budget);
+    let mut pipeline = pipeline::Pipeline::new(&cfg, rules.clone(), &templates, tx, Arc::clone(&shared), budget);
+    let spool = if cfg.archive.location.is_empty() {
+        None
+    } else {
+        let spool = Arc::new(archive::Spool::open(&cfg.spool_dir(), cfg.archive.spool_max_bytes.0)?);
+        let options = logtrim_aws::archive::StoreOptions { path_style: cfg.archive.s3_path_style };
+        let store = logtrim_aws::archive::Store::open(&cfg.archive.location, options).await?;
+        background.push(tokio::spawn(archive::upload_loop(Arc::clone(&spool), store, Arc::clone(&shared.metrics))));
+        pipeline = pipeline.with_archive(pipeline::Archiving::new(&cfg, &rules, Arc::clone(&spool)));
+        tracing::info!(location = %cfg.archive.location, spool = %cfg.spool_dir().display(), "Archiving the lines not sent.");
+        Some(spool)
+    };
     let tail = tail::Tail::new(cfg.inputs.clone(), cfg.node_name.clone(), templates, startup);
     let reader_cfg = cfg.clone();
     let reader = std::thread::Builder::new()
@@ -219,6 +239,15 @@ pub async fn run(cfg: Config, rules: RuleSet, rules_text: String, shutdown: impl
             (false, None)
         }
     };
+    if let Some(spool) = &spool
+        && drained
+    {
+        // What the reader spooled last is uploaded within the deadline if it can be; else at the next start.
+        let left = deadline.saturating_sub(started.elapsed());
+        if !archive::drain(spool, left).await {
+            tracing::warn!(objects = spool.objects(), bytes = spool.bytes(), "Archive objects not uploaded by the deadline stay in the spool; the next start uploads them.");
+        }
+    }
     if let Some(mut b) = budget {
         let left = deadline.saturating_sub(started.elapsed()).min(Duration::from_secs(2));
         tokio::task::spawn_blocking(move || b.flush(left)).await.ok();

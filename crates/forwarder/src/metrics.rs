@@ -112,6 +112,26 @@ pub struct Metrics {
     pub rules_ok: Gauge,
     budget: Gauges,
     budget_priority: Gauges,
+    /// Archive lines by reason and outcome (`spooled`, `excluded`, `lost`).
+    archive_lines: Family<Labels, Counter>,
+    /// Archive lines in objects not spooled yet, by reason.
+    archive_pending: Family<Labels, Gauge>,
+    /// Archive objects by state (`spooled`, `uploaded`, `lost`).
+    archive_objects: Family<Labels, Counter>,
+    /// Their bytes (compressed, with the index).
+    archive_bytes: Family<Labels, Counter>,
+    /// Lines in the objects uploaded.
+    pub archive_uploaded_lines: Counter,
+    /// Bytes in the spool.
+    pub archive_spool_bytes: Gauge,
+    /// Objects in the spool.
+    pub archive_spool_objects: Gauge,
+    /// Failed uploads (each retried).
+    pub archive_upload_errors: Counter,
+    /// Failed spool writes.
+    pub archive_spool_errors: Counter,
+    /// 1 while reading waits for room in the spool.
+    pub archive_spool_full: Gauge,
 }
 
 /// Budget gauges (`logtrim_budget_<name>{budget}`) and their help.
@@ -197,6 +217,16 @@ impl Metrics {
             events_sent: reg!(r, "hec_events", "Events delivered to HEC", Counter::default()),
             bytes_sent: reg!(r, "hec_bytes", "Uncompressed event bytes delivered to HEC", Counter::default()),
             bytes_sent_compressed: reg!(r, "hec_wire_bytes", "Request body bytes delivered to HEC", Counter::default()),
+            archive_lines: reg!(r, "archive_lines", "Lines offered to the archive, by reason (dropped, sampled, shed, blank, kept) and outcome (spooled: durable on the node; excluded: archive.include leaves them out; lost: spool full with on_full=lose, or its write failed)", Family::default()),
+            archive_pending: reg!(r, "archive_lines_pending", "Archive lines in open objects, not spooled yet (their checkpoint waits), by reason", Family::default()),
+            archive_objects: reg!(r, "archive_objects", "Archive objects, by state (spooled, uploaded, lost)", Family::default()),
+            archive_bytes: reg!(r, "archive_bytes", "Bytes of archive objects and their indexes, by state (spooled, uploaded, lost)", Family::default()),
+            archive_uploaded_lines: reg!(r, "archive_uploaded_lines", "Lines in the archive objects uploaded to the store", Counter::default()),
+            archive_spool_bytes: reg!(r, "archive_spool_bytes", "Bytes in the archive spool (not uploaded yet)", Gauge::default()),
+            archive_spool_objects: reg!(r, "archive_spool_objects", "Objects in the archive spool (not uploaded yet)", Gauge::default()),
+            archive_upload_errors: reg!(r, "archive_upload_errors", "Archive uploads that failed (each retried)", Counter::default()),
+            archive_spool_errors: reg!(r, "archive_spool_errors", "Archive objects that could not be written to the spool", Counter::default()),
+            archive_spool_full: reg!(r, "archive_spool_full", "1 while reading waits for room in the archive spool", Gauge::default()),
             endpoint_up: reg!(r, "hec_endpoint_healthy", "1 while an endpoint takes requests, 0 while ejected", Family::default()),
             reloads: reg!(r, "rules_reloads", "Rule file reloads, by result (ok, error)", Family::default()),
             rules_ok: reg!(r, "rules_last_reload_ok", "1 when the rule file on disk is the one running", Gauge::default()),
@@ -226,6 +256,30 @@ impl Metrics {
     fn rule_label<'a>(&self, name: &'a str) -> &'a str {
         let mut seen = self.rules_seen.lock().unwrap_or_else(|e| e.into_inner());
         if seen.contains(name) || (seen.len() < MAX_RULES && seen.insert(name.to_string())) { name } else { "_other" }
+    }
+
+    /// Counts archive lines of `reason` whose outcome is known.
+    pub fn archive_lines(&self, reason: &str, outcome: &str, n: u64) {
+        if n > 0 {
+            self.archive_lines.get_or_create(&vec![("reason".into(), reason.into()), ("outcome".into(), outcome.into())]).inc_by(n);
+        }
+    }
+
+    /// Sets the archive lines of `reason` not spooled yet.
+    pub fn archive_pending(&self, reason: &str, n: u64) {
+        self.archive_pending.get_or_create(&vec![("reason".into(), reason.into())]).set(n as i64);
+    }
+
+    /// Counts an archive object (`spooled` or `lost`) of `bytes`.
+    pub fn archive_object(&self, state: &str, bytes: u64) {
+        self.archive_objects.get_or_create(&vec![("state".into(), state.into())]).inc();
+        self.archive_bytes.get_or_create(&vec![("state".into(), state.into())]).inc_by(bytes);
+    }
+
+    /// Counts an uploaded archive object.
+    pub fn archive_uploaded(&self, lines: u64, bytes: u64) {
+        self.archive_object("uploaded", bytes);
+        self.archive_uploaded_lines.inc_by(lines);
     }
 
     /// Adds a rule's decisions.

@@ -33,7 +33,8 @@ use flate2::{Compress, Compression, FlushCompress, Status};
 use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDuration, StoreUnavailable, Timestamp};
 use logtrim_core::run::counters::RuleCounters;
 use logtrim_core::run::hec::EventValue;
-use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Sent, Sink};
+use logtrim_core::archive::{Added, Archive, ArchiveOptions, Object, Origin, Reason};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome, Sent, Sink};
 use logtrim_core::record::parts::Parts;
 use logtrim_core::time::TimeCache;
 use logtrim_core::{Decision, Priority, Record, RuleSet, Summary};
@@ -41,10 +42,11 @@ use logtrim_formats::container::{Log, Message, short_utf8};
 use tokio::sync::mpsc;
 
 use crate::Shared;
-use crate::config::{Config, EventMode};
+use crate::archive::Spool;
+use crate::config::{Config, EventMode, OnFull};
 use crate::ledger::{BRING_IN_EVERY, BatchLines, Counts, Intake};
 use crate::meta::{self, FileMeta};
-use crate::tail::checkpoint::{Seq, TrackId};
+use crate::tail::checkpoint::{Seq, TrackId, Tracker};
 use crate::tail::{LineSink, Tail};
 
 /// Maps keyed by file ([`TrackId`]), looked up once per line.
@@ -74,20 +76,8 @@ impl Hasher for IdHasher {
 /// How far a batch reaches in each file and how many of its lines it holds: (file, offset, lines).
 type Reach = Vec<(TrackId, u64, u64)>;
 
-/// A sealed batch of HEC events, ready to send.
-#[derive(Clone, Debug)]
-pub struct Batch {
-    /// Sequence number; checkpoints wait for it.
-    pub seq: Seq,
-    /// The request body (gzip unless `gzip` is false).
-    pub body: Bytes,
-    /// Whether `body` is gzip.
-    pub gzip: bool,
-    /// Number of events.
-    pub events: u32,
-    /// Uncompressed bytes of the events.
-    pub raw_bytes: u64,
-}
+/// A sealed batch of HEC events, ready to send (logtrim-hec's).
+pub use logtrim_hec::Batch;
 
 /// Events are encoded into a stage and moved on in pieces of this size: to zlib, large enough for
 /// deflate to work efficiently, small enough not to hold a whole uncompressed batch.
@@ -347,6 +337,181 @@ struct Output {
     closed_files: Vec<TrackId>,
     /// The sink's queue is gone (shutdown past its deadline): stop.
     closed: bool,
+    /// The archive of the lines not sent, when `archive.location` is set.
+    archive: Option<Archiving>,
+}
+
+/// The archive on the reading thread: the core's outlet, the spool its sealed objects are written to,
+/// and which lines of each file wait in objects not spooled yet (their checkpoint must not pass them).
+pub struct Archiving {
+    archive: Archive,
+    spool: Arc<Spool>,
+    on_full: OnFull,
+    seal_interval: Duration,
+    options: ArchiveOptions,
+    /// `archive.location`, as summary events name it.
+    location: String,
+    /// Per file: (object, offset before the file's first line in it), oldest first. The offsets grow
+    /// with the lines, so the first is the file's hold.
+    holds: IdMap<Vec<(u64, u64)>>,
+    /// Files whose hold changed since the tracker was told.
+    changed: Vec<TrackId>,
+    /// Lines in objects not spooled yet, by [`Reason::index`].
+    pending: [u64; 5],
+    /// Lines spooled, left out by `archive.include`, lost: since the metrics were told.
+    spooled: [u64; 5],
+    excluded: [u64; 5],
+    lost: [u64; 5],
+}
+
+impl Archiving {
+    /// The archive of `rules` into `spool`, as `cfg.archive` says; objects are named after the node and
+    /// the start time (unique among the archive's writers, also across restarts).
+    pub fn new(cfg: &Config, rules: &RuleSet, spool: Arc<Spool>) -> Archiving {
+        let start_ms = Timestamp::now().as_millisecond();
+        let options = ArchiveOptions { writer: format!("{}-{start_ms}", cfg.node_name), max_open: cfg.archive.max_open, first_seq: 1 };
+        Archiving {
+            archive: Archive::new(rules, options.clone()),
+            spool,
+            on_full: cfg.archive.on_full,
+            seal_interval: cfg.archive.seal_interval.0,
+            options,
+            location: cfg.archive.location.clone(),
+            holds: IdMap::default(),
+            changed: Vec::new(),
+            pending: [0; 5],
+            spooled: [0; 5],
+            excluded: [0; 5],
+            lost: [0; 5],
+        }
+    }
+
+    /// Archives one line of file `id` that started at `before`.
+    fn add(&mut self, record: Record<'_>, decision: Decision, reason: Reason, origin: &Origin<'_>, id: TrackId, before: u64) {
+        match self.archive.add(record, decision, reason, origin) {
+            Added::Excluded => self.excluded[reason.index()] += 1,
+            Added::To(seq) => {
+                self.pending[reason.index()] += 1;
+                let h = self.holds.entry(id).or_default();
+                if h.last().map(|e| e.0) != Some(seq) && !h.iter().any(|e| e.0 == seq) {
+                    if h.is_empty() {
+                        self.changed.push(id);
+                    }
+                    h.push((seq, before));
+                }
+            }
+        }
+    }
+
+    /// Tells the tracker the holds that changed. Called under its lock before it learns of a batch or
+    /// of the reader's progress, so neither can commit past a line still in an open object.
+    fn apply_holds(&mut self, tracker: &mut Tracker) {
+        for id in self.changed.drain(..) {
+            let at = self.holds.get(&id).and_then(|h| h.first()).map(|e| e.1);
+            if at.is_none() {
+                self.holds.remove(&id);
+            }
+            tracker.hold(id, at);
+        }
+    }
+
+    /// Seals the objects open longer than `archive.seal_interval` (all with `all`) and writes every
+    /// sealed one to the spool.
+    fn drain(&mut self, shared: &Shared, now: Timestamp, all: bool) {
+        let now_ms = now.as_millisecond();
+        self.archive.set_now(now_ms);
+        if all {
+            self.archive.seal_all();
+        } else {
+            self.archive.seal_opened_before(now_ms - self.seal_interval.as_millis() as i64);
+        }
+        while let Some(o) = self.archive.pop() {
+            self.spool_object(shared, o);
+        }
+    }
+
+    /// Writes one sealed object to the spool — waiting for room while it is full (`on_full: pause`) or
+    /// counting it lost (`lose`) — and releases the holds of its lines.
+    fn spool_object(&mut self, shared: &Shared, o: Object) {
+        let m = &shared.metrics;
+        let size = o.body.len() as u64;
+        let mut waited = false;
+        let spooled = loop {
+            if !self.spool.fits(size) {
+                if self.on_full == OnFull::Lose {
+                    tracing::warn!(key = %o.key, records = o.index.records, spool_bytes = self.spool.bytes(), "Archive spool full: this object is not archived (archive.on_full: lose).");
+                    break false;
+                }
+                if !waited {
+                    waited = true;
+                    tracing::warn!(spool_bytes = self.spool.bytes(), "Archive spool full: reading pauses until uploads make room.");
+                }
+                m.archive_spool_full.set(1);
+                m.reading_paused.set(1);
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            match self.spool.write(&o) {
+                Ok(bytes) => {
+                    m.archive_object("spooled", bytes);
+                    break true;
+                }
+                Err(e) => {
+                    m.archive_spool_errors.inc();
+                    if self.on_full == OnFull::Lose {
+                        tracing::error!(error = %e, records = o.index.records, "Cannot write an archive object to the spool; it is not archived (archive.on_full: lose).");
+                        break false;
+                    }
+                    // Its lines stay held: retrying keeps them, giving up would lose them.
+                    tracing::error!(error = %e, "Cannot write an archive object to the spool; retrying in a second (reading waits).");
+                    m.reading_paused.set(1);
+                    std::thread::sleep(Duration::from_secs(1));
+                }
+            }
+        };
+        if waited {
+            m.archive_spool_full.set(0);
+            m.reading_paused.set(0);
+        }
+        if !spooled {
+            m.archive_object("lost", size);
+        }
+        for (name, n) in &o.index.reasons {
+            if let Some(r) = Reason::from_name(name) {
+                let i = r.index();
+                self.pending[i] = self.pending[i].saturating_sub(*n);
+                if spooled { self.spooled[i] += n } else { self.lost[i] += n }
+            }
+        }
+        for (id, h) in self.holds.iter_mut() {
+            if let Some(at) = h.iter().position(|e| e.0 == o.seq) {
+                h.remove(at);
+                if at == 0 {
+                    self.changed.push(*id);
+                }
+            }
+        }
+    }
+
+    /// A rule reload: what the old rules archived is sealed and spooled; the new archive continues its
+    /// numbering.
+    fn swap_rules(&mut self, shared: &Shared, rules: &RuleSet, now: Timestamp) {
+        self.drain(shared, now, true);
+        let options = ArchiveOptions { first_seq: self.archive.next_seq(), ..self.options.clone() };
+        self.archive = Archive::new(rules, options);
+    }
+
+    fn publish(&mut self, m: &crate::metrics::Metrics) {
+        for r in Reason::ALL {
+            let i = r.index();
+            m.archive_lines(r.name(), "spooled", std::mem::take(&mut self.spooled[i]));
+            m.archive_lines(r.name(), "excluded", std::mem::take(&mut self.excluded[i]));
+            m.archive_lines(r.name(), "lost", std::mem::take(&mut self.lost[i]));
+            m.archive_pending(r.name(), self.pending[i]);
+        }
+        m.archive_spool_bytes.set(self.spool.bytes() as i64);
+        m.archive_spool_objects.set(self.spool.objects() as i64);
+    }
 }
 
 /// The line being pushed: its file, where it was read, and what its event needs.
@@ -361,6 +526,8 @@ struct Line<'a> {
     time: &'a [u8],
     /// The file's counts for the ledger.
     counts: &'a mut Counts,
+    /// The file's name, as archive lines' `origin`.
+    origin: &'a str,
 }
 
 /// [`Output`] as the core pipeline's sink, for one line (or for summaries, with no line).
@@ -401,12 +568,17 @@ impl Sink for Events<'_> {
         }
     }
 
-    fn not_sent(&mut self, _: Record<'_>, _: Decision, why: NotSent) {
+    fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
         if let Some(l) = &mut self.line {
             match why {
                 NotSent::Dropped => l.counts.dropped += 1,
                 NotSent::Shed => l.counts.shed += 1,
                 NotSent::Blank => l.counts.blank += 1,
+            }
+            if let Some(a) = &mut self.out.archive {
+                let reason = a.archive.reason(decision, why);
+                let origin = Origin { source: l.origin, position: Some(l.before), time_ms: Some(self.out.now.as_millisecond()) };
+                a.add(record, decision, reason, &origin, l.id, l.before);
             }
         }
     }
@@ -484,12 +656,21 @@ impl Pipeline {
                 sealed: Vec::new(),
                 closed_files: Vec::new(),
                 closed: false,
+                archive: None,
             },
             record: Vec::with_capacity(4096),
             files: IdMap::default(),
             gone: Vec::new(),
             last_bring_in: Instant::now(),
         }
+    }
+
+    /// Archives the lines not sent (see [`Archiving`]).
+    pub fn with_archive(mut self, archive: Archiving) -> Pipeline {
+        // Summary events say where the lines they count are archived.
+        self.core.archive_summaries_at(&archive.archive, &archive.location);
+        self.out.archive = Some(archive);
+        self
     }
 
     /// Runs until `shared.stop` is set: reads, decides, batches; then seals and sends the last batch.
@@ -528,6 +709,9 @@ impl Pipeline {
             if !self.out.batcher.is_empty() && self.out.batcher.opened.elapsed() >= batch_time {
                 self.out.seal();
             }
+            if let Some(a) = &mut self.out.archive {
+                a.drain(&self.out.shared, self.out.now, false);
+            }
             self.sync_progress(&mut tail);
             if last_publish.elapsed() >= Duration::from_secs(1) {
                 last_publish = Instant::now();
@@ -546,6 +730,10 @@ impl Pipeline {
         if !self.out.closed {
             self.out.now = Timestamp::now();
             self.flush_summaries(None);
+        }
+        // Every open archive object is spooled: its lines are then committed with the last batch.
+        if let Some(a) = &mut self.out.archive {
+            a.drain(&self.out.shared, Timestamp::now(), true);
         }
         self.out.seal();
         self.sync_progress(&mut tail);
@@ -578,7 +766,13 @@ impl Pipeline {
             // The store worker is set up at start; keep what runs rather than half-switch.
             _ => tracing::warn!("The rule file's budget: section was added or removed; this takes effect at the next start."),
         }
+        if let Some(a) = &mut self.out.archive {
+            a.swap_rules(&self.out.shared, &new, self.out.now);
+        }
         self.core = logtrim_core::Pipeline::new(&new, self.options.clone());
+        if let Some(a) = &self.out.archive {
+            self.core.archive_summaries_at(&a.archive, &a.location);
+        }
         self.summarize = new.has_summaries();
         self.rules = new;
     }
@@ -592,6 +786,9 @@ impl Pipeline {
         let mut finished = tail.take_finished();
         {
             let mut tracker = self.out.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(a) = &mut self.out.archive {
+                a.apply_holds(&mut tracker);
+            }
             tracker.sync(None, &progress);
             // A finished file's last lines may wait in the open batch: close it once they are registered.
             if self.out.batcher.is_empty() {
@@ -680,6 +877,9 @@ impl Pipeline {
     fn publish(&mut self, tail: &mut Tail) {
         self.publish_rules();
         self.out.publish_local();
+        if let Some(a) = &mut self.out.archive {
+            a.publish(&self.out.shared.metrics);
+        }
         let m = &self.out.shared.metrics;
         let s = tail.take_stats();
         m.input_bytes.inc_by(s.bytes);
@@ -722,6 +922,9 @@ impl Output {
         {
             let reach: Vec<(TrackId, u64)> = reach.iter().map(|&(id, offset, _)| (id, offset)).collect();
             let mut tracker = self.shared.tracker.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(a) = &mut self.archive {
+                a.apply_holds(&mut tracker);
+            }
             tracker.sync(Some((batch.seq, &reach)), &[]);
             let closing: Vec<TrackId> = self.shared.pending_close.lock().unwrap_or_else(|e| e.into_inner()).drain(..).collect();
             for &id in &closing {
@@ -806,9 +1009,17 @@ impl LineSink for Pipeline {
         l.malformed += u64::from(m.malformed);
         l.invalid_utf8 += u64::from(m.invalid_utf8);
         l.unterminated += u64::from(m.unterminated);
-        let line = Line { id, before, resume, prefix: &meta.hec_prefix[m.stream as usize], time: m.time, counts: &mut file.counts };
+        let line = Line { id, before, resume, prefix: &meta.hec_prefix[m.stream as usize], time: m.time, counts: &mut file.counts, origin: &meta.name };
         let now = self.out.now;
         let mut events = Events { out: &mut self.out, line: Some(line) };
+        // With `archive.include: [..., kept]`, a line sent is archived too (and held like the others).
+        let keep_kept = |out: &Output| out.archive.as_ref().is_some_and(|a| a.archive.includes(Reason::Kept));
+        let kept = |out: &mut Output, record: Record<'_>, decision: Decision| {
+            if let Some(a) = &mut out.archive {
+                let origin = Origin { source: &meta.name, position: Some(before), time_ms: Some(now.as_millisecond()) };
+                a.add(record, decision, Reason::Kept, &origin, id, before);
+            }
+        };
         // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's
         // message is JSON already (as is a CRI message that was not UTF-8, once escaped), so its record is
         // written out and decided as JSON.
@@ -816,7 +1027,10 @@ impl LineSink for Pipeline {
         match (m.log, time) {
             (Log::Text(log), Some(time)) => {
                 let parts = Parts { time, stream: time.map(|_| m.stream.name()), log, members: &meta.members };
-                self.core.push(&parts, now, &mut events);
+                let (decision, outcome) = self.core.push(&parts, now, &mut events);
+                if matches!(outcome, Outcome::Sent(_)) && keep_kept(&self.out) {
+                    kept(&mut self.out, Record::Parts(&parts), decision);
+                }
             }
             _ => {
                 let r = &mut self.record;
@@ -834,7 +1048,10 @@ impl LineSink for Pipeline {
                 m.log.escape_into(r);
                 r.push(b'"');
                 r.extend_from_slice(meta.members.tail());
-                self.core.push(&self.record, now, &mut events);
+                let (decision, outcome) = self.core.push(&self.record, now, &mut events);
+                if matches!(outcome, Outcome::Sent(_)) && keep_kept(&self.out) {
+                    kept(&mut self.out, Record::Line(&self.record), decision);
+                }
             }
         }
     }

@@ -10,9 +10,12 @@
 //!   receivers that answer 200 without a receipt, slow reloads, configuration and state-dir errors.
 //! - `ledger`: every line read is accounted for (delivered, dropped, shed, blank, dead-lettered,
 //!   pending), per file and in total, at every scrape under combined faults.
+//! - `archive`: the lines not sent, archived to S3 (moto_server behind a proxy): HEC plus the archive
+//!   is the input through kill -9 mid-upload and a 30 s S3 outage; a full spool pauses or loses.
 //! - `manifests`: deploy/k8s passes `kubernetes-validate --strict`.
 //! - `cli`: `--help` and usage errors.
 
+mod archive;
 mod cli;
 mod delivery;
 mod faults;

@@ -11,6 +11,13 @@
 #![deny(missing_docs)]
 
 pub mod corpus;
+#[cfg(feature = "hec")]
+#[allow(missing_docs)]
+pub mod hec;
+/// moto_server on 127.0.0.1 (S3, DynamoDB, Firehose) for tests; the same file as logtrim-aws's tests use.
+#[allow(missing_docs)]
+#[path = "../../aws/tests/moto.rs"]
+pub mod moto;
 pub mod naive_miner;
 pub mod reference;
 pub mod shapes;

@@ -359,6 +359,15 @@ impl Pipeline {
         self.outer = Some(self.swap_unit(fresh));
     }
 
+    /// Summary events from now on carry where the records they count are archived: an `archive`
+    /// member, `<url>/dt=…/hour=…/`, the hour partition of the interval (each source's objects are in a
+    /// folder below it), for the rules whose dropped records `archive` keeps. `url` is the archive's
+    /// location as the front-end names it (`s3://bucket/prefix`, a directory).
+    pub fn archive_summaries_at(&mut self, archive: &crate::archive::Archive, url: &str) {
+        let by_summary = self.summarizer.summary_rules().into_iter().map(|rule| archive.keeps_drops_of(rule)).collect();
+        self.summarizer.set_archived(crate::run::summary::ArchivedAt { url: url.trim_end_matches('/').to_string(), by_summary });
+    }
+
     /// Whether any rule summarizes.
     pub fn summarizes(&self) -> bool {
         self.summarize

@@ -306,16 +306,38 @@ pub struct Summarizer {
     key: Vec<u8>,
     last_time: Option<i64>,
     times: crate::time::TimeCache,
+    /// Where the records summaries count are archived, when they are.
+    archived: Option<Arc<ArchivedAt>>,
+}
+
+/// Where an archive keeps the records that summaries count.
+#[derive(Debug)]
+pub(crate) struct ArchivedAt {
+    /// The archive's location (`s3://bucket/prefix`, a directory), without a trailing `/`.
+    pub url: String,
+    /// By index into `Plan::summaries`: whether the archive keeps what that rule drops.
+    pub by_summary: Vec<bool>,
 }
 
 impl Summarizer {
     pub(crate) fn new(plan: Arc<Plan>) -> Summarizer {
-        Summarizer { plan, windows: Vec::new(), spare: Vec::new(), key: Vec::new(), last_time: None, times: Default::default() }
+        Summarizer { plan, windows: Vec::new(), spare: Vec::new(), key: Vec::new(), last_time: None, times: Default::default(), archived: None }
     }
 
-    /// A new, empty summarizer for the same rule set.
+    /// A new, empty summarizer for the same rule set (and archive).
     pub(crate) fn fresh(&self) -> Summarizer {
-        Summarizer::new(Arc::clone(&self.plan))
+        Summarizer { archived: self.archived.clone(), ..Summarizer::new(Arc::clone(&self.plan)) }
+    }
+
+    /// Summary events from now on say where the records they count are archived (see
+    /// [`crate::Pipeline::archive_summaries_at`]).
+    pub(crate) fn set_archived(&mut self, at: ArchivedAt) {
+        self.archived = Some(Arc::new(at));
+    }
+
+    /// The rule of each summary, by index into `Plan::summaries`.
+    pub(crate) fn summary_rules(&self) -> Vec<RuleId> {
+        self.plan.summaries.iter().map(|s| s.rule).collect()
     }
 
     /// Whether any rule summarizes (when not, nothing is ever counted).
@@ -447,7 +469,15 @@ impl Summarizer {
             let nsum = sp.sum.len();
             for (gi, a) in w.aggs.iter().enumerate() {
                 let overflow = w.other == Some(gi as u32);
-                let json = render(&plan, sp, start, end, (!overflow).then_some(keys[gi]), *a, &w.stats[gi * nsum..(gi + 1) * nsum]);
+                let mut json = render(&plan, sp, start, end, (!overflow).then_some(keys[gi]), *a, &w.stats[gi * nsum..(gi + 1) * nsum]);
+                if let Some(at) = self.archived.as_ref().filter(|at| at.by_summary.get(w.summary as usize).copied().unwrap_or(false)) {
+                    // `{"logtrim_summary":{…}}`: the member goes in before the last two braces.
+                    json.truncate(json.len() - 2);
+                    json.push_str(r#","archive":"#);
+                    let hour = crate::archive::object::hour_prefix(w.start_ms.div_euclid(3_600_000));
+                    push_str(&mut json, &format!("{}/{hour}", at.url));
+                    json.push_str("}}");
+                }
                 out.push(Summary {
                     rule: sp.rule,
                     priority: sp.priority,

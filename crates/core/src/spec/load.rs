@@ -17,6 +17,7 @@ use crate::primitives::Action;
 use crate::run::sample::SampleRate;
 use crate::run::summary::{DEFAULT_EVERY_SECS, DEFAULT_MAX_GROUPS, SummarizeSpec};
 use crate::run::trim::{MIN_TRUNCATE, TrimSpec};
+use crate::archive::spec::{ArchiveSpec, DEFAULT_GZIP_LEVEL, DEFAULT_OBJECT_BYTES, Reason};
 
 /// A whole rule file.
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub struct RuleFile {
     pub trim: Option<TrimSpec>,
     /// `sample_rate_field:`: the top-level key that carries a sampled record's rate.
     pub sample_rate_field: Option<String>,
+    /// `archive:`: what an archive of the records that are not sent holds, and how it is laid out.
+    pub archive: Option<ArchiveSpec>,
 }
 
 /// `parse: { log: [access, app] }`: parse field `log` with the first parser that recognises it.
@@ -129,6 +132,15 @@ struct FileDoc {
     budget: Option<Spanned<BudgetDoc>>,
     trim: Option<Spanned<TrimDoc>>,
     sample_rate_field: Option<Spanned<String>>,
+    archive: Option<Spanned<ArchiveDoc>>,
+}
+
+struct ArchiveDoc {
+    include: Option<Vec<Spanned<String>>>,
+    partition: Option<Vec<Spanned<String>>>,
+    index: Option<Vec<Spanned<String>>>,
+    object_size: Option<Spanned<SizeDoc>>,
+    gzip_level: Option<Spanned<u64>>,
 }
 
 struct TrimDoc {
@@ -215,7 +227,8 @@ enum ExpectDoc {
     Full { action: String, rule: Option<String>, priority: Option<String> },
 }
 
-const FILE_KEYS: &[&str] = &["name", "description", "parse", "rules", "default", "tests", "budget", "trim", "sample_rate_field"];
+const FILE_KEYS: &[&str] = &["name", "description", "parse", "rules", "default", "tests", "budget", "trim", "sample_rate_field", "archive"];
+const ARCHIVE_KEYS: &[&str] = &["include", "partition", "index", "object_size", "gzip_level"];
 const RULE_KEYS: &[&str] = &["name", "description", "when", "action", "priority", "rate", "key", "summarize", "trim"];
 const DEFAULT_KEYS: &[&str] = &["action", "priority", "rate", "key", "summarize"];
 const TRIM_KEYS: &[&str] = &["remove", "truncate"];
@@ -420,7 +433,31 @@ impl Reader<'_> {
         let budget = e.get("budget").and_then(|b| self.budget(b).map(|d| spanned(d, b)));
         let trim = e.get("trim").and_then(|t| self.trim(t).map(|d| spanned(d, t)));
         let sample_rate_field = self.opt_text(&e, "sample_rate_field", "the top-level key, e.g. `sample_rate_field: sample_rate`");
-        Some(FileDoc { name, parse, rules, default, tests, budget, trim, sample_rate_field })
+        let archive = e.get("archive").and_then(|a| self.archive(a).map(|d| spanned(d, a)));
+        Some(FileDoc { name, parse, rules, default, tests, budget, trim, sample_rate_field, archive })
+    }
+
+    fn archive(&mut self, n: &Node) -> Option<ArchiveDoc> {
+        let before = self.errs.len();
+        let e = self.map(n, "`archive`", ARCHIVE_KEYS, "e.g. `archive: {include: [dropped, sampled, shed], index: [log.request_id]}`")?;
+        let mut texts = |key: &str, hint: &str| {
+            e.get(key).map(|l| {
+                let items = self.list(l, &format!("`archive.{key}`"), hint);
+                items.iter().filter_map(|i| self.text(i, &format!("an `archive.{key}` entry"), hint)).collect::<Vec<_>>()
+            })
+        };
+        let include = texts("include", "reasons: dropped, sampled, shed, blank, kept");
+        let partition = texts("partition", "field paths; the first present names the partition, e.g. `[kubernetes.namespace_name, cloudwatch.logGroup]`");
+        let index = texts("index", "field paths whose values each object's index lists, e.g. `[log.request_id]`");
+        let object_size = e.get("object_size").and_then(|s| self.size(s, "`object_size`"));
+        let gzip_level = e.get("gzip_level").and_then(|v| match &v.kind {
+            Kind::UInt(l) => Some(spanned(*l, v)),
+            _ => {
+                self.wrong(v, "`gzip_level`", "a whole number", "1 (fastest) to 9 (smallest)");
+                None
+            }
+        });
+        (self.errs.len() == before).then_some(ArchiveDoc { include, partition, index, object_size, gzip_level })
     }
 
     fn rule(&mut self, n: &Node) -> Option<RuleDoc> {
@@ -920,11 +957,67 @@ pub fn load(src: &str) -> Result<RuleFile, Vec<Diagnostic>> {
     }
 
     let budget = doc.budget.as_ref().and_then(|b| budget(b, doc.name.as_deref(), &mut errs));
+    let archive = doc.archive.as_ref().and_then(|a| archive(src, a, &mut errs));
 
     match (errs.is_empty(), default) {
-        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget, trim: file_trim, sample_rate_field }),
+        (true, Some(default)) => Ok(RuleFile { name: doc.name, parse, rules, default, tests, budget, trim: file_trim, sample_rate_field, archive }),
         _ => Err(errs),
     }
+}
+
+// ---- archive: ---------------------------------------------------------------------------------------
+
+/// Checks and converts `archive:`, pushing every mistake to `errs`.
+fn archive(src: &LineIndex, doc: &Spanned<ArchiveDoc>, errs: &mut Vec<Diagnostic>) -> Option<ArchiveSpec> {
+    let before = errs.len();
+    let d = &doc.value;
+    let mut spec = ArchiveSpec { pos: pos(&doc.referenced), ..ArchiveSpec::default() };
+    if let Some(include) = &d.include {
+        spec.include = Vec::new();
+        for r in include {
+            match Reason::from_name(r.value.trim()) {
+                Some(reason) if !spec.include.contains(&reason) => spec.include.push(reason),
+                Some(_) => errs.push(Diagnostic::new(pos(&r.referenced), format!("archive.include lists {:?} twice", r.value)).len(r.value.chars().count())),
+                None => {
+                    let names = Reason::ALL.map(Reason::name);
+                    let d = Diagnostic::new(pos(&r.referenced), format!("unknown reason {:?} in archive.include", r.value)).len(r.value.chars().count());
+                    errs.push(match did_you_mean(&r.value, names.iter().copied()) {
+                        Some(s) => d.hint(format!("did you mean {s:?}? reasons: {}", names.join(", "))),
+                        None => d.hint(format!("reasons: {}", names.join(", "))),
+                    });
+                }
+            }
+        }
+    }
+    let paths = |list: &Option<Vec<Spanned<String>>>, what: &str, errs: &mut Vec<Diagnostic>| {
+        list.as_ref().map(|l| l.iter().filter_map(|p| path_from_str(src, &p.value, &p.referenced, what).map_err(|e| errs.push(e)).ok()).collect::<Vec<_>>())
+    };
+    if let Some(p) = paths(&d.partition, "archive.partition field", errs) {
+        spec.partition = Some(p);
+    }
+    if let Some(p) = paths(&d.index, "archive.index field", errs) {
+        spec.index = Some(p);
+    }
+    if let Some(s) = &d.object_size {
+        match size(s, "archive.object_size") {
+            Ok(n) if (64 * 1024..=4 << 30).contains(&n) => spec.object_bytes = n,
+            Ok(n) => errs.push(
+                Diagnostic::new(pos(&s.referenced), format!("archive.object_size {n} B is outside 64KiB..4GiB"))
+                    .hint(format!("the uncompressed bytes of one archive object; the default is {}MiB", DEFAULT_OBJECT_BYTES >> 20)),
+            ),
+            Err(e) => errs.push(e),
+        }
+    }
+    if let Some(l) = &d.gzip_level {
+        match l.value {
+            1..=9 => spec.gzip_level = l.value as u32,
+            v => errs.push(
+                Diagnostic::new(pos(&l.referenced), format!("archive.gzip_level {v} is outside 1..9"))
+                    .hint(format!("1 is fastest, 9 smallest; the default is {DEFAULT_GZIP_LEVEL}")),
+            ),
+        }
+    }
+    (errs.len() == before).then_some(spec)
 }
 
 // ---- budget: ----------------------------------------------------------------------------------------

@@ -220,6 +220,8 @@ struct Track {
     closed: bool,
     /// A newer track reads the same file (it was truncated): this one is never persisted.
     superseded: bool,
+    /// The archive holds lines from this offset on that are not durable yet: nothing commits past it.
+    hold: Option<u64>,
 }
 
 /// Committed offsets of every file being read.
@@ -243,7 +245,7 @@ impl Tracker {
     /// Starts tracking a file read from `entry.offset`; `file` is it, open.
     pub fn open(&mut self, id: TrackId, entry: Entry, file: Option<Arc<File>>) {
         let off = entry.offset;
-        self.tracks.insert(id, Track { entry, file, pending: VecDeque::new(), processed: off, read: off, closed: false, superseded: false });
+        self.tracks.insert(id, Track { entry, file, pending: VecDeque::new(), processed: off, read: off, closed: false, superseded: false, hold: None });
         self.dirty = true;
     }
 
@@ -295,6 +297,17 @@ impl Tracker {
         self.advance();
     }
 
+    /// Sets the offset of a track's first line the archive has not made durable yet (`None`: none):
+    /// its checkpoint does not pass it, whatever HEC delivered, until the line is spooled.
+    pub fn hold(&mut self, id: TrackId, at: Option<u64>) {
+        if let Some(t) = self.tracks.get_mut(&id)
+            && t.hold != at
+        {
+            t.hold = at;
+            self.advance();
+        }
+    }
+
     /// A batch was delivered (or dead-lettered).
     pub fn complete(&mut self, seq: Seq) {
         self.done.insert(seq);
@@ -304,11 +317,13 @@ impl Tracker {
     fn advance(&mut self) {
         let mut min_front = None::<Seq>;
         for t in self.tracks.values_mut() {
+            let ceiling = t.hold.unwrap_or(u64::MAX);
             while let Some(&(seq, off)) = t.pending.front() {
                 if !self.done.contains(&seq) {
                     break;
                 }
                 t.pending.pop_front();
+                let off = off.min(ceiling);
                 if off > t.entry.offset {
                     t.entry.offset = off;
                     self.dirty = true;
@@ -316,8 +331,8 @@ impl Tracker {
             }
             match t.pending.front() {
                 Some(&(seq, _)) => min_front = Some(min_front.map_or(seq, |m| m.min(seq))),
-                None if t.processed > t.entry.offset => {
-                    t.entry.offset = t.processed;
+                None if t.processed.min(ceiling) > t.entry.offset => {
+                    t.entry.offset = t.processed.min(ceiling);
                     self.dirty = true;
                 }
                 None => {}
@@ -332,7 +347,8 @@ impl Tracker {
 
     fn forget_finished(&mut self) {
         let before = self.tracks.len();
-        self.tracks.retain(|_, t| !(t.closed && t.pending.is_empty()));
+        // A track the archive still holds lines of stays: forgetting it would lose its checkpoint.
+        self.tracks.retain(|_, t| !(t.closed && t.pending.is_empty() && t.hold.is_none()));
         self.dirty |= self.tracks.len() != before;
     }
 
@@ -404,6 +420,30 @@ mod tests {
 
     fn entry(ino: u64, offset: u64) -> Entry {
         Entry { path: format!("/f{ino}").into(), target: format!("/t{ino}").into(), dev: 1, ino, offset, head: None, before: None }
+    }
+
+    #[test]
+    fn nothing_commits_past_lines_the_archive_holds() {
+        let mut t = Tracker::new();
+        t.open(1, entry(1, 0), None);
+        // Lines from 40 on are in an archive object not spooled yet; HEC delivered up to 100.
+        t.hold(1, Some(40));
+        t.sync(Some((1, &[(1, 100)])), &[(1, 120, 120)]);
+        t.complete(1);
+        assert_eq!(t.committed(1), Some(40));
+        // Closed while held: the track (and its checkpoint) stays.
+        t.close(1);
+        assert_eq!(t.committed(1), Some(40));
+        // Spooled: the rest commits, and the closed track goes.
+        t.hold(1, None);
+        assert_eq!(t.committed(1), None);
+        let mut t = Tracker::new();
+        t.open(1, entry(1, 0), None);
+        t.hold(1, Some(40));
+        t.sync(None, &[(1, 120, 120)]);
+        assert_eq!(t.committed(1), Some(40));
+        t.hold(1, None);
+        assert_eq!(t.committed(1), Some(120));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-pub mod hec;
+pub use logtrim_testkit::hec;
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
-use crate::metrics::Metrics;
+use crate::Observer;
 
 /// One HEC endpoint.
 #[derive(Debug)]
@@ -86,22 +86,22 @@ pub struct Balancer {
     eject_after: u32,
     health_interval: Duration,
     rr: AtomicUsize,
-    metrics: Arc<Metrics>,
+    observer: Arc<dyn Observer>,
 }
 
 impl Balancer {
     /// Endpoints from base URLs.
-    pub fn new(bases: &[String], eject_after: u32, health_interval: Duration, metrics: Arc<Metrics>) -> Balancer {
+    pub fn new(bases: &[String], eject_after: u32, health_interval: Duration, observer: Arc<dyn Observer>) -> Balancer {
         let b = Balancer {
             endpoints: bases.iter().map(|u| Arc::new(Endpoint::new(u))).collect(),
             readmitted: Notify::new(),
             eject_after,
             health_interval,
             rr: AtomicUsize::new(0),
-            metrics,
+            observer,
         };
         for ep in &b.endpoints {
-            b.metrics.endpoint_healthy(&ep.base, true);
+            b.observer.endpoint_health(&ep.base, true);
         }
         b
     }
@@ -146,14 +146,14 @@ impl Balancer {
         let n = ep.failures.fetch_add(1, Ordering::AcqRel) + 1;
         if (unreachable || n >= self.eject_after) && ep.healthy.swap(false, Ordering::AcqRel) {
             *ep.ejected_at.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
-            self.metrics.endpoint_healthy(&ep.base, false);
+            self.observer.endpoint_health(&ep.base, false);
             tracing::warn!(endpoint = %ep.base, failures = n, reason = why, "Ejected a HEC endpoint; re-admitting it by health check.");
         }
     }
 
     fn admit(&self, ep: &Endpoint) {
         if !ep.healthy.swap(true, Ordering::AcqRel) {
-            self.metrics.endpoint_healthy(&ep.base, true);
+            self.observer.endpoint_health(&ep.base, true);
             tracing::info!(endpoint = %ep.base, "HEC endpoint healthy again.");
             self.readmitted.notify_waiters();
         }

@@ -6,8 +6,6 @@
 //! a receiver that is not HEC does: a proxy's login page with 200, and an answer cut short (the status
 //! line and part of the body, then the connection closes); neither indexes the events.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::Read;

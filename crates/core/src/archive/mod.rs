@@ -1,0 +1,372 @@
+//! The archive of what is not sent: every record the rules drop, sampling leaves out, the budget sheds or
+//! that would make a blank event (and, if asked, the kept ones too), written with its outcome into
+//! compressed NDJSON objects that a replay can bring back into Splunk, slice by slice.
+//!
+//! Like the [`crate::Pipeline`], the [`Archive`] does no I/O: a front-end hands it each record that
+//! reaches [`crate::Sink::not_sent`] ([`Archive::add`]); the archive encodes it ([`line`]), puts it in
+//! the open object of its partition ([`object`]), seals objects when they are full, and the front-end
+//! drains the sealed ones ([`Archive::pop`]) and writes them — to a directory, to S3 — as it writes HEC
+//! batches. Memory is bounded: at most `max_open` objects are open at once (one per partition, each a
+//! gzip stream of at most `object_size` input bytes); sealed objects wait until the front-end takes them.
+//!
+//! # Layout
+//!
+//! ```text
+//! <archive>/dt=2026-11-22/hour=10/source=shop/<writer>-00000001.ndjson.gz     the records, one per line
+//! <archive>/dt=2026-11-22/hour=10/source=shop/<writer>-00000001.index.json    what the object holds
+//! ```
+//!
+//! Hive-style partitions: the UTC day and hour of each record's own time, then its source (the first
+//! present of the `archive.partition` fields: a namespace, a log group), so Athena, Spark or DuckDB read
+//! the archive as a table partitioned by `dt`, `hour` and `source`. Each object has an index beside it
+//! ([`index::ObjectIndex`]): its time range, counts by reason and rule, and the values (or a Bloom filter
+//! of them) of the `archive.index` fields, so a replay reads only the objects that can match.
+//!
+//! # One line
+//!
+//! ```text
+//! {"id":"5d1c…","time":1795341600123,"reason":"sampled","rule":"sample-2xx","action":"drop","origin":"…","position":4096,"record":{…}}
+//! ```
+//!
+//! See [`line`] for every member. `id` is stable: a hash of where the record came from
+//! ([`Origin`]: its file or stream, and its position there when it has one) and of the record itself,
+//! so archiving the same record twice (a forwarder re-reading after a crash, a Lambda retried) gives the
+//! same id, and a replay sends it once.
+//!
+//! ```
+//! use logtrim_core::archive::{Archive, Origin, ArchiveOptions};
+//! use logtrim_core::run::pipeline::{NotSent, Options, Pipeline, Sink};
+//! use logtrim_core::{Decision, Record, RuleSet};
+//! use logtrim_core::budget::Timestamp;
+//!
+//! let rules = RuleSet::from_yaml("a.yaml", "rules:\n  - name: drop-debug\n    when: level == \"debug\"\n    action: drop\n")?;
+//! struct Out { events: Vec<u8>, archive: Archive }
+//! impl Sink for Out {
+//!     fn out(&mut self) -> &mut Vec<u8> { &mut self.events }
+//!     fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
+//!         self.archive.add_not_sent(record, decision, why, &Origin::default());
+//!     }
+//! }
+//! let mut out = Out { events: Vec::new(), archive: Archive::new(&rules, ArchiveOptions::default()) };
+//! let mut p = Pipeline::new(&rules, Options::default());
+//! p.push(r#"{"time":"2026-11-22T10:00:05Z","level":"debug","kubernetes":{"namespace_name":"shop"}}"#, Timestamp::UNIX_EPOCH, &mut out);
+//! out.archive.seal_all();
+//! let object = out.archive.pop().unwrap();
+//! assert_eq!(object.key, "dt=2026-11-22/hour=10/source=shop/logtrim-00000001.ndjson.gz");
+//! assert_eq!(object.index.records, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod index;
+pub mod line;
+pub mod object;
+pub mod select;
+pub mod spec;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::plan::Plan;
+use crate::primitives::Decision;
+use crate::record::Record;
+use crate::record::view::View;
+use crate::rules::RuleSet;
+use crate::run::pipeline::NotSent;
+
+pub use index::ObjectIndex;
+pub use line::ArchivedLine;
+pub use object::{Object, Partition};
+pub use spec::{ArchiveSpec, Reason};
+use object::Builder;
+use spec::ArchivePlan;
+
+/// Where a record came from, for its stable id and its line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Origin<'a> {
+    /// The file, stream or input it was read from (`/var/log/containers/….log`, a CloudWatch log
+    /// stream, an input file); written as the line's `origin` when not empty.
+    pub source: &'a str,
+    /// Its position there (a byte offset, a record number, a CloudWatch event id's hash), when it has a
+    /// stable one: two equal records at different positions then get different ids.
+    pub position: Option<u64>,
+    /// The time to file it under when it has none of its own, in epoch milliseconds (the front-end's
+    /// clock, an event's arrival time). Without either, the Unix epoch.
+    pub time_ms: Option<i64>,
+}
+
+/// How an [`Archive`] names and bounds its objects.
+#[derive(Clone, Debug)]
+pub struct ArchiveOptions {
+    /// Names this writer in object names (`<writer>-<seq>`): unique among the writers of one archive (a
+    /// node name and a start time, a Lambda instance); `[A-Za-z0-9._-]`, anything else becomes `_`.
+    pub writer: String,
+    /// Objects open at once at most; one more partition seals the one open longest.
+    pub max_open: usize,
+    /// The first object's sequence number (a front-end that restarts continues its numbering).
+    pub first_seq: u64,
+}
+
+impl Default for ArchiveOptions {
+    fn default() -> ArchiveOptions {
+        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1 }
+    }
+}
+
+/// Counts of what an [`Archive`] took.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveCounters {
+    /// Records archived, by [`Reason::index`].
+    pub records: [u64; 5],
+    /// Records the rule file's `archive.include` leaves out, by reason.
+    pub excluded: [u64; 5],
+    /// Uncompressed bytes of the lines written.
+    pub line_bytes: u64,
+    /// Objects sealed.
+    pub objects: u64,
+    /// Their compressed bytes.
+    pub object_bytes: u64,
+}
+
+impl ArchiveCounters {
+    /// Records archived, all reasons.
+    pub fn archived(&self) -> u64 {
+        self.records.iter().sum()
+    }
+}
+
+/// What [`Archive::add`] did with a record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Added {
+    /// It is in the open object with this sequence number: it is durable once that object is written.
+    To(u64),
+    /// The rule file's `archive.include` leaves records of this reason out.
+    Excluded,
+}
+
+/// The outlet for records that are not sent: one per pipeline (see the module docs).
+pub struct Archive {
+    plan: Arc<ArchivePlan>,
+    /// The rule set's rule names, the default last (`default`).
+    rule_names: Arc<[String]>,
+    rule_set: Option<Arc<str>>,
+    view: View,
+    options: ArchiveOptions,
+    next_seq: u64,
+    open: Vec<Builder>,
+    sealed: VecDeque<Object>,
+    counters: ArchiveCounters,
+    /// The line being written.
+    line: Vec<u8>,
+    /// Values of the index fields of the record being added.
+    values: Vec<Option<String>>,
+    /// A clock tick the front-end sets; builders remember when they opened, for [`Archive::seal_opened_before`].
+    now_ms: i64,
+    times: crate::time::TimeCache,
+}
+
+impl Archive {
+    /// An archive for the records of `rules`, as its `archive:` section says.
+    pub fn new(rules: &RuleSet, options: ArchiveOptions) -> Archive {
+        let plan = rules.archive_plan();
+        let names: Vec<String> = rules.rule_names().map(str::to_string).chain(["default".to_string()]).collect();
+        let writer: String = options.writer.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+        let writer = if writer.is_empty() { "logtrim".to_string() } else { writer };
+        Archive {
+            view: View::new(&plan.fields),
+            values: vec![None; plan.index.len()],
+            plan,
+            rule_names: names.into(),
+            rule_set: rules.name().map(Arc::from),
+            next_seq: options.first_seq.max(1),
+            options: ArchiveOptions { writer, max_open: options.max_open.max(1), ..options },
+            open: Vec::new(),
+            sealed: VecDeque::new(),
+            counters: ArchiveCounters::default(),
+            line: Vec::new(),
+            now_ms: 0,
+            times: Default::default(),
+        }
+    }
+
+    /// Whether records of `reason` are archived (the rule file's `archive.include`).
+    pub fn includes(&self, reason: Reason) -> bool {
+        self.plan.include[reason.index()]
+    }
+
+    /// The reason of a record that is not sent.
+    pub fn reason(&self, decision: Decision, why: NotSent) -> Reason {
+        match why {
+            NotSent::Shed => Reason::Shed,
+            NotSent::Blank => Reason::Blank,
+            NotSent::Dropped => {
+                let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
+                if self.plan.samples.get(i).copied().unwrap_or(false) { Reason::Sampled } else { Reason::Dropped }
+            }
+        }
+    }
+
+    /// Whether the records `rule` drops are archived.
+    pub fn keeps_drops_of(&self, rule: crate::RuleId) -> bool {
+        let decision = Decision { action: crate::Action::Drop, rule, priority: crate::Priority::Normal };
+        self.includes(self.reason(decision, NotSent::Dropped))
+    }
+
+    /// Archives a record [`crate::Sink::not_sent`] was told about.
+    pub fn add_not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent, origin: &Origin<'_>) -> Added {
+        let reason = self.reason(decision, why);
+        self.add(record, decision, reason, origin)
+    }
+
+    /// Archives `record`, decided `decision`, for `reason` ([`Reason::Kept`] for a record that was sent,
+    /// when the rule file includes kept records).
+    pub fn add(&mut self, record: Record<'_>, decision: Decision, reason: Reason, origin: &Origin<'_>) -> Added {
+        if !self.includes(reason) {
+            self.counters.excluded[reason.index()] += 1;
+            return Added::Excluded;
+        }
+        let fields = Arc::clone(&self.plan.fields);
+        let input: &[u8] = match record {
+            Record::Line(l) => {
+                self.view.reset();
+                l
+            }
+            Record::Event { record, .. } => {
+                self.view.reset();
+                record
+            }
+            Record::Parts(p) => {
+                self.view.load_parts(&fields, p);
+                p.log.as_bytes()
+            }
+        };
+        let time_ms = {
+            let (view, times) = (&mut self.view, &mut self.times);
+            self.plan.time.iter().find_map(|&f| crate::run::summary::time_ms(view.get(&fields, input, f), times))
+        }
+        .or(origin.time_ms)
+        .unwrap_or(0);
+        let partition = Partition::of(time_ms, self.source(&fields, input).as_deref());
+        for (i, (_, f)) in self.plan.index.iter().enumerate() {
+            self.values[i] = value_text(self.view.get(&fields, input, *f));
+        }
+        let kind = match record {
+            Record::Parts(_) => crate::RecordKind::Json,
+            _ => self.view.kind(&fields, input),
+        };
+        let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
+        let rule = &self.rule_names[i.min(self.rule_names.len() - 1)];
+        self.line.clear();
+        let id = line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
+        let at = self.builder(&partition);
+        let b = &mut self.open[at];
+        b.add(&self.line, id, time_ms, reason, i, &self.values);
+        let seq = b.seq;
+        let full = b.raw_bytes() >= self.plan.object_bytes;
+        self.counters.records[reason.index()] += 1;
+        self.counters.line_bytes += self.line.len() as u64;
+        if full {
+            self.seal_at(at);
+        }
+        Added::To(seq)
+    }
+
+    /// The partition source of the record the view holds: the first partition field with a value.
+    fn source(&mut self, fields: &Plan, input: &[u8]) -> Option<String> {
+        self.plan.partition.iter().find_map(|&f| value_text(self.view.get(fields, input, f)))
+    }
+
+    /// Where the open object of `partition` is in `open`, opening one (and sealing the one open longest, when `max_open`
+    /// are open) if needed.
+    fn builder(&mut self, partition: &Partition) -> usize {
+        if let Some(i) = self.open.iter().position(|b| b.partition == *partition) {
+            return i;
+        }
+        if self.open.len() >= self.options.max_open {
+            let oldest = self.open.iter().enumerate().min_by_key(|(_, b)| b.seq).map_or(0, |(i, _)| i);
+            self.seal_at(oldest);
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let b = Builder::new(partition.clone(), &self.options.writer, seq, self.plan.gzip_level, self.plan.index.len(), self.now_ms);
+        self.open.push(b);
+        self.open.len() - 1
+    }
+
+    fn seal_at(&mut self, i: usize) {
+        let b = self.open.swap_remove(i);
+        let o = b.seal(&self.rule_names, &self.plan.index, self.rule_set.as_deref());
+        self.counters.objects += 1;
+        self.counters.object_bytes += o.body.len() as u64;
+        self.sealed.push_back(o);
+    }
+
+    /// Seals every open object (at the end of an input, an invocation, on shutdown).
+    pub fn seal_all(&mut self) {
+        while !self.open.is_empty() {
+            let first = self.open.iter().enumerate().min_by_key(|(_, b)| b.seq).map_or(0, |(i, _)| i);
+            self.seal_at(first);
+        }
+    }
+
+    /// Sets the clock the archive stamps newly opened objects with (epoch milliseconds; the front-end's
+    /// wall clock). Only [`Archive::seal_opened_before`] reads it.
+    pub fn set_now(&mut self, now_ms: i64) {
+        self.now_ms = now_ms;
+    }
+
+    /// Seals the objects opened before `ms` (by [`Archive::set_now`]'s clock): a long-running front-end
+    /// bounds how long a record waits in an open object.
+    pub fn seal_opened_before(&mut self, ms: i64) {
+        while let Some(i) = self.open.iter().position(|b| b.opened_ms < ms) {
+            self.seal_at(i);
+        }
+    }
+
+    /// Seals the object with sequence number `seq` if it is still open (a front-end waiting for a record
+    /// to be durable).
+    pub fn seal(&mut self, seq: u64) {
+        if let Some(i) = self.open.iter().position(|b| b.seq == seq) {
+            self.seal_at(i);
+        }
+    }
+
+    /// The oldest sealed object not taken yet.
+    pub fn pop(&mut self) -> Option<Object> {
+        self.sealed.pop_front()
+    }
+
+    /// Sealed objects waiting to be taken, and their bytes.
+    pub fn sealed(&self) -> (usize, u64) {
+        (self.sealed.len(), self.sealed.iter().map(|o| o.body.len() as u64).sum())
+    }
+
+    /// Objects open, and the input bytes they hold.
+    pub fn open(&self) -> (usize, u64) {
+        (self.open.len(), self.open.iter().map(Builder::raw_bytes).sum())
+    }
+
+    /// The sequence number the next object opened gets: an archive replacing this one (a rule reload)
+    /// starts there, so a front-end waiting on sequence numbers never sees one twice.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// What the archive took so far.
+    pub fn counters(&self) -> &ArchiveCounters {
+        &self.counters
+    }
+}
+
+/// A field value as an index or partition value: strings as they are (invalid UTF-8 replaced), numbers
+/// and booleans as written; missing, null, empty, objects and arrays have none.
+fn value_text(v: crate::Value<'_>) -> Option<String> {
+    match v {
+        crate::Value::Str(s) if !s.is_empty() => Some(String::from_utf8_lossy(s).into_owned()),
+        crate::Value::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }),
+        crate::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

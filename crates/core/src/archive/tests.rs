@@ -1,0 +1,253 @@
+use std::io::Read;
+
+use super::select::{Filter, Selection};
+use super::*;
+use crate::record::parts::{Members, Parts};
+use crate::run::pipeline::{Options, Pipeline, Sink};
+use crate::{Action, Priority};
+
+const RULES: &str = r#"
+name: t
+parse:
+  log: [access, app]
+rules:
+  - name: drop-debug
+    when: log.level == "debug"
+    action: drop
+  - name: sample-2xx
+    when: log.status in 200..299
+    action: sample
+    rate: 10%
+    key: log.request_id
+"#;
+
+fn gunzip(b: &[u8]) -> String {
+    let mut s = String::new();
+    flate2::read::GzDecoder::new(b).read_to_string(&mut s).unwrap();
+    s
+}
+
+fn drop_by(rules: &RuleSet, rule: &str) -> Decision {
+    Decision { action: Action::Drop, rule: rules.rule_id(rule).unwrap(), priority: Priority::Normal }
+}
+
+fn access(i: usize, status: u16, ns: &str) -> String {
+    format!(
+        r#"{{"time":"2026-11-22T10:{:02}:{:02}Z","log":"1.2.3.4 - - [22/Nov/2026:10:00:00 +0000] \"GET /x HTTP/1.1\" {status} 5 \"-\" \"curl\" 100 0.1 [u] [] 1.1.1.1:80 5 0.1 {status} req-{i}","kubernetes":{{"namespace_name":"{ns}","container_name":"c{}","pod_name":"p"}}}}"#,
+        (i / 60) % 60,
+        i % 60,
+        i % 3
+    )
+}
+
+fn all_objects(a: &mut Archive) -> Vec<Object> {
+    a.seal_all();
+    std::iter::from_fn(|| a.pop()).collect()
+}
+
+#[test]
+fn lines_partitions_and_index() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let mut a = Archive::new(&rules, ArchiveOptions { writer: "w 1".into(), ..ArchiveOptions::default() });
+    let d = drop_by(&rules, "sample-2xx");
+    for i in 0..40 {
+        let line = access(i, 200, if i % 2 == 0 { "shop" } else { "/aws/x" });
+        let at = Origin { source: "in.jsonl", position: Some(i as u64), time_ms: None };
+        assert!(matches!(a.add_not_sent(Record::Line(line.as_bytes()), d, NotSent::Dropped, &at), Added::To(_)));
+    }
+    // A text line without a time of its own or a source: the origin's time, `source=_none`.
+    let at = Origin { source: "", position: None, time_ms: Some(1_795_345_200_000) };
+    a.add(Record::Line(b"plain \"text\""), drop_by(&rules, "drop-debug"), Reason::Dropped, &at);
+    let objects = all_objects(&mut a);
+    let keys: Vec<&str> = objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "dt=2026-11-22/hour=10/source=shop/w_1-00000001.ndjson.gz",
+            "dt=2026-11-22/hour=10/source=%2Faws%2Fx/w_1-00000002.ndjson.gz",
+            "dt=2026-11-22/hour=11/source=_none/w_1-00000003.ndjson.gz"
+        ]
+    );
+    let shop = &objects[0];
+    assert_eq!(shop.index_key, "dt=2026-11-22/hour=10/source=shop/w_1-00000001.index.json");
+    let text = gunzip(&shop.body);
+    assert_eq!(text.lines().count(), 20);
+    assert_eq!(shop.index.records, 20);
+    assert_eq!(shop.index.bytes, text.len() as u64);
+    assert_eq!(shop.index.reasons.get("sampled"), Some(&20));
+    assert_eq!(shop.index.rules.get("sample-2xx"), Some(&20));
+    assert_eq!(shop.index.source.as_deref(), Some("shop"));
+    assert_eq!((shop.index.time_min, shop.index.time_max), (1_795_341_600_000, 1_795_341_638_000));
+    assert_eq!(shop.index.fields["kubernetes.container_name"], index::ValueSet::Values(vec!["c0".into(), "c1".into(), "c2".into()]));
+    // The sample rule's key is indexed by default.
+    assert!(shop.index.fields["log.request_id"].may_contain("req-0") && !shop.index.fields["log.request_id"].may_contain("req-1"));
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["reason"], "sampled");
+    assert_eq!(first["rule"], "sample-2xx");
+    assert_eq!(first["action"], "drop");
+    assert_eq!(first["origin"], "in.jsonl");
+    assert_eq!(first["position"], 0);
+    assert_eq!(first["time"], 1_795_341_600_000_i64);
+    assert_eq!(first["record"], serde_json::from_str::<serde_json::Value>(&access(0, 200, "shop")).unwrap());
+    let none = gunzip(&objects[2].body);
+    let l = ArchivedLine::parse(none.trim_end().as_bytes()).unwrap();
+    assert_eq!(&*l.record_bytes(), b"plain \"text\"");
+    assert_eq!((l.time, l.origin.as_deref()), (1_795_345_200_000, None));
+    assert_eq!(a.counters().records[Reason::Sampled.index()], 40);
+    assert_eq!(a.counters().archived(), 41);
+}
+
+#[test]
+fn ids_are_stable_and_tell_positions_apart() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "drop-debug");
+    let ids = |positions: &[Option<u64>], source: &str| {
+        let mut a = Archive::new(&rules, ArchiveOptions::default());
+        for p in positions {
+            a.add(Record::Line(b"{\"log\":\"same\"}"), d, Reason::Dropped, &Origin { source, position: *p, time_ms: Some(0) });
+        }
+        let objects = all_objects(&mut a);
+        gunzip(&objects[0].body).lines().map(|l| ArchivedLine::parse(l.as_bytes()).unwrap().id.into_owned()).collect::<Vec<_>>()
+    };
+    let a = ids(&[Some(1), Some(2), None], "f");
+    assert_eq!(a, ids(&[Some(1), Some(2), None], "f"), "the same record from the same place: the same id");
+    assert_ne!(a[0], a[1], "two positions: two records");
+    assert_ne!(a[0], ids(&[Some(1)], "g")[0], "another source");
+    assert!(a.iter().all(|id| line::EventId::parse(id).is_some()));
+}
+
+#[test]
+fn parts_are_archived_as_their_json_text() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "drop-debug");
+    let members = Members::new(br#"{"kubernetes":{"namespace_name":"shop","container_name":"api"}}"#).unwrap();
+    let parts = Parts { time: Some("2026-11-22T10:00:00.5Z"), stream: Some("stdout"), log: "level=debug \"x\"", members: &members };
+    let mut json = Vec::new();
+    parts.write_json(&mut json);
+    let origin = Origin { source: "f.log", position: Some(7), time_ms: None };
+    let mut lines = Vec::new();
+    for r in [Record::Parts(&parts), Record::Line(&json)] {
+        let mut a = Archive::new(&rules, ArchiveOptions::default());
+        a.add(r, d, Reason::Dropped, &origin);
+        let o = all_objects(&mut a).remove(0);
+        assert_eq!(o.key, "dt=2026-11-22/hour=10/source=shop/logtrim-00000001.ndjson.gz");
+        assert_eq!(o.index.fields["kubernetes.container_name"], index::ValueSet::Values(vec!["api".into()]));
+        lines.push(gunzip(&o.body));
+    }
+    assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn objects_are_bounded_in_size_and_number() {
+    let yaml = format!("{RULES}archive:\n  object_size: 64KiB\n");
+    let rules = RuleSet::from_yaml("r.yaml", &yaml).unwrap();
+    let d = drop_by(&rules, "sample-2xx");
+    let mut a = Archive::new(&rules, ArchiveOptions { max_open: 2, ..ArchiveOptions::default() });
+    let mut max_open = 0;
+    for i in 0..3000 {
+        let line = access(i, 204, ["a", "b", "c"][i % 3]);
+        a.add(Record::Line(line.as_bytes()), d, Reason::Sampled, &Origin::default());
+        max_open = max_open.max(a.open().0);
+        assert!(a.open().1 < 64 * 1024 * 2);
+    }
+    assert_eq!(max_open, 2);
+    let objects = all_objects(&mut a);
+    let mut total = 0;
+    for o in &objects {
+        assert!(o.index.bytes < 64 * 1024 + 1024, "{}", o.index.bytes);
+        total += o.index.records;
+        assert_eq!(gunzip(&o.body).lines().count() as u64, o.index.records);
+    }
+    assert_eq!(total, 3000);
+    // Sequence numbers are unique, and each record was told the object it went into.
+    let mut seqs: Vec<u64> = objects.iter().map(|o| o.seq).collect();
+    seqs.sort();
+    seqs.dedup();
+    assert_eq!(seqs.len(), objects.len());
+}
+
+#[test]
+fn archive_section_errors_are_positioned() {
+    let bad = format!("{RULES}archive:\n  include: [droped, kept]\n  gzip_level: 12\n  object_size: 1KiB\n");
+    let e = RuleSet::from_yaml("r.yaml", &bad).unwrap_err().to_string();
+    for want in [
+        "r.yaml:15:13: unknown reason \"droped\" in archive.include",
+        "did you mean \"dropped\"?",
+        "r.yaml:16:15: archive.gzip_level 12 is outside 1..9",
+        "r.yaml:17:16: archive.object_size 1024 B is outside 64KiB..4GiB",
+    ] {
+        assert!(e.contains(want), "{want:?} not in\n{e}");
+    }
+    // Fields are checked against the `parse:` section, as rule fields are.
+    let bad = "parse:\n  log: [nginx_combined]\narchive:\n  index: [log.stauts]\n";
+    let e = RuleSet::from_yaml("r.yaml", bad).unwrap_err().to_string();
+    assert!(e.starts_with("r.yaml:4:11: unknown field \"log.stauts\""), "{e}");
+    let rules = RuleSet::from_yaml("r.yaml", &format!("{RULES}archive:\n  include: [shed, kept]\n")).unwrap();
+    let a = Archive::new(&rules, ArchiveOptions::default());
+    assert!(a.includes(Reason::Kept) && a.includes(Reason::Shed) && !a.includes(Reason::Dropped));
+    assert!(!a.keeps_drops_of(rules.rule_id("drop-debug").unwrap()));
+}
+
+#[test]
+fn summaries_say_where_their_records_are() {
+    let yaml = "rules:\n  - name: drop-debug\n    when: level == \"debug\"\n    action: drop\n    summarize: {by: [app]}\n";
+    let rules = RuleSet::from_yaml("s.yaml", yaml).unwrap();
+    struct Lines(Vec<u8>);
+    impl Sink for Lines {
+        fn out(&mut self) -> &mut Vec<u8> {
+            &mut self.0
+        }
+    }
+    let archive = Archive::new(&rules, ArchiveOptions::default());
+    let mut p = Pipeline::new(&rules, Options { encoding: crate::Encoding::Lines, ..Options::default() });
+    p.archive_summaries_at(&archive, "s3://b/p/");
+    let mut out = Lines(Vec::new());
+    p.push(r#"{"time":"2026-11-22T10:00:05Z","level":"debug","app":"web"}"#, crate::budget::Timestamp::UNIX_EPOCH, &mut out);
+    p.flush_summaries(None, &mut out);
+    let v: serde_json::Value = serde_json::from_slice(&out.0).unwrap();
+    assert_eq!(v["logtrim_summary"]["archive"], "s3://b/p/dt=2026-11-22/hour=10/");
+    // Not archived: no member.
+    let rules2 = RuleSet::from_yaml("s.yaml", &format!("{yaml}archive:\n  include: [shed]\n")).unwrap();
+    let mut p = Pipeline::new(&rules2, Options { encoding: crate::Encoding::Lines, ..Options::default() });
+    p.archive_summaries_at(&Archive::new(&rules2, ArchiveOptions::default()), "s3://b/p");
+    let mut out = Lines(Vec::new());
+    p.push(r#"{"time":"2026-11-22T10:00:05Z","level":"debug","app":"web"}"#, crate::budget::Timestamp::UNIX_EPOCH, &mut out);
+    p.flush_summaries(None, &mut out);
+    assert!(!String::from_utf8_lossy(&out.0).contains("archive"));
+}
+
+#[test]
+fn selections_and_index_pruning() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let mut a = Archive::new(&rules, ArchiveOptions::default());
+    for i in 0..200 {
+        let (rule, status) = if i % 4 == 0 { ("drop-debug", 500) } else { ("sample-2xx", 200) };
+        let line = access(i, status, "shop");
+        a.add(Record::Line(line.as_bytes()), drop_by(&rules, rule), if rule == "drop-debug" { Reason::Dropped } else { Reason::Sampled }, &Origin::default());
+    }
+    let o = all_objects(&mut a).remove(0);
+    let text = gunzip(&o.body);
+    let lines: Vec<ArchivedLine<'_>> = text.lines().map(|l| ArchivedLine::parse(l.as_bytes()).unwrap()).collect();
+    let count = |sel: &mut Selection| lines.iter().filter(|l| sel.matches(l)).count();
+    let filter = |e: &str| Some(Filter::compile(e, Some(("r.yaml", RULES))).unwrap());
+    let mut s = Selection { filter: filter("log.status >= 500"), ..Selection::default() };
+    assert_eq!(count(&mut s), 50);
+    assert!(s.may_match(&o.index));
+    let mut s = Selection { filter: filter(r#"log.request_id == "req-7" or log.request_id in ["req-9"]"#), ..Selection::default() };
+    assert_eq!(count(&mut s), 2);
+    assert!(s.may_match(&o.index));
+    let s = Selection { filter: filter(r#"log.request_id == "req-100000" and log.status == 200"#), ..Selection::default() };
+    assert!(!s.may_match(&o.index), "no such request id in the object");
+    let mut s = Selection { rules: vec!["drop-debug".into()], from_ms: Some(1_795_341_600_000 + 10_000), to_ms: Some(1_795_341_600_000 + 20_000), ..Selection::default() };
+    assert_eq!(count(&mut s), 2, "seconds 10..19, every fourth");
+    assert!(s.may_match(&o.index));
+    let s = Selection { from_ms: Some(o.index.time_max + 1), ..Selection::default() };
+    assert!(!s.may_match(&o.index));
+    let s = Selection { rules: vec!["nope".into()], ..Selection::default() };
+    assert!(!s.may_match(&o.index));
+    // A mistake in the condition is positioned in it.
+    let e = Filter::compile("log.stauts == 1", Some(("r.yaml", "parse:\n  log: [nginx_combined]\n"))).err().unwrap().to_string();
+    assert!(e.starts_with("--where:1:1: unknown field \"log.stauts\""), "{e}");
+    let e = Filter::compile("log.status >= ", None).err().unwrap().to_string();
+    assert!(e.starts_with("--where:1:"), "{e}");
+}
