@@ -13,6 +13,7 @@ use logtrim_core::budget::BudgetStatus;
 
 use logtrim_core::Counters;
 
+use crate::archive::ArchiveReport;
 use crate::transform::Stats;
 
 /// Rules with their own metrics; the rest are summed into `_other`.
@@ -35,6 +36,8 @@ pub struct Extra<'a> {
     pub reingested_bytes: u64,
     /// The daily byte budget after this invocation, when one is enforced.
     pub budget: Option<BudgetStatus>,
+    /// What the archive wrote, when archiving.
+    pub archive: Option<ArchiveReport>,
 }
 
 /// Renders the EMF JSON line (no trailing newline).
@@ -90,6 +93,18 @@ pub fn render(stats: &Stats, counters: &Counters, rules: &RuleSet, x: &Extra<'_>
             put(&mut root, name.to_string(), unit, v);
         }
         root.insert("budget".into(), json!({"name": b.budget, "day": b.day.key()}));
+    }
+    // Archived events, objects (each with its index: two PUTs) and their bytes; events that were to be
+    // archived but could not be (LOGTRIM_ARCHIVE_ON_FAILURE=continue).
+    if let Some(a) = &x.archive {
+        for (name, unit, v) in [
+            ("ArchivedEvents", "Count", a.events),
+            ("ArchiveObjects", "Count", a.objects),
+            ("ArchiveBytes", "Bytes", a.bytes),
+            ("ArchiveFailedEvents", "Count", a.failed_events),
+        ] {
+            put(&mut root, name.to_string(), unit, json!(v));
+        }
     }
     put(&mut root, "DurationMs".into(), "Milliseconds", json!((x.duration_ms * 1000.0).round() / 1000.0));
 
