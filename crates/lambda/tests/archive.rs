@@ -212,7 +212,10 @@ async fn sent_plus_archived_is_the_input_through_reingestion_and_the_budget() {
     let settings = Settings { response_limit: 6_000, chunk_limit: 2_000, ..Settings::default() };
     let mut s = state(&rules, &settings, Some(m.archiver("logtrim-archive", OnFailure::Fail)));
     s.budget = Budget::new(&rules, BudgetBackend::Local(Default::default()));
-    let (records, input) = input(16, 24);
+    let (mut records, input) = input(16, 24);
+    // A record that fails (not base64) is answered with its data, which takes the room of records held
+    // for the response before it: those are re-ingested after all, and archived only when they return.
+    records.push(FirehoseRecord { record_id: "bad".into(), approximate_arrival_timestamp: None, data: "!".repeat(2_500) });
 
     // The first invocation alone: one object per hour its archived events fall in.
     let first = handle(&s, event(records.clone())).await.unwrap();
