@@ -367,11 +367,13 @@ pub fn transform_archived(
             Work::Ok { mut out, staged, .. } if fits[i] => {
                 if let Some(a) = archive.as_deref_mut()
                     && !staged.is_empty()
-                    && let Ok(decoded) = decode::decode_data(&r.data, s.max_decompressed)
                 {
                     // Its answer is final: archived from its data decoded again (it decoded before, and
                     // decoding is deterministic), so only positions waited.
-                    crate::archive::add_record(a, r, &decoded, &staged, &mut scratch);
+                    match decode::decode_data(&r.data, s.max_decompressed) {
+                        Ok(decoded) => crate::archive::add_record(a, r, &decoded, &staged, &mut scratch),
+                        Err(e) => tracing::error!(record_id = %r.record_id, error = %e, events = staged.len(), "A record that decoded once does not decode again: its events are not archived."),
+                    }
                 }
                 if carries {
                     out.extend_from_slice(&summary_data);
