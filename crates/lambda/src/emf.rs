@@ -19,6 +19,9 @@ use crate::transform::Stats;
 /// Rules with their own metrics; the rest are summed into `_other`.
 pub const MAX_RULE_METRICS: usize = 40;
 
+/// EMF's limit of metrics in one directive.
+pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
+
 /// What the line reports besides [`Stats`] and the core's [`Counters`].
 #[derive(Clone, Debug, Default)]
 pub struct Extra<'a> {
@@ -134,11 +137,13 @@ pub fn render(stats: &Stats, counters: &Counters, rules: &RuleSet, x: &Extra<'_>
     root.insert("FunctionName".into(), json!(x.function_name));
     root.insert("invocationId".into(), json!(x.invocation_id));
     root.insert("rules".into(), Value::Object(table));
-    root.insert(
-        "_aws".into(),
-        json!({"Timestamp": x.timestamp_ms, "CloudWatchMetrics": [{
-            "Namespace": "logtrim", "Dimensions": [["FunctionName"]], "Metrics": metrics}]}),
-    );
+    // EMF takes at most 100 metrics per directive: with the per-rule metrics, the budget's and the
+    // archive's there can be more, so they are spread over as many directives as needed.
+    let directives: Vec<Value> = metrics
+        .chunks(MAX_METRICS_PER_DIRECTIVE)
+        .map(|m| json!({"Namespace": "logtrim", "Dimensions": [["FunctionName"]], "Metrics": m}))
+        .collect();
+    root.insert("_aws".into(), json!({"Timestamp": x.timestamp_ms, "CloudWatchMetrics": directives}));
     Value::Object(root).to_string()
 }
 
@@ -170,9 +175,32 @@ mod tests {
             assert!(v[m["Name"].as_str().unwrap()].is_number(), "{m}");
         }
         assert!(directive["Metrics"].as_array().unwrap().len() <= 100);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1);
         assert_eq!(v["Rule.drop-probes.Dropped"], 1);
         assert_eq!(v["Rule.default.Kept"], 1);
         assert_eq!(v["EventsIn"], 2);
         assert_eq!(v["rules"]["drop-probes"]["matched"], 1);
+    }
+
+    #[test]
+    fn more_than_100_metrics_are_spread_over_directives() {
+        let rules: String = (0..50).map(|i| format!("  - name: r{i}\n    when: n == {i}\n    action: drop\n")).collect();
+        let rules = RuleSet::from_yaml("t.yaml", &format!("rules:\n{rules}default:\n  action: keep\n")).unwrap();
+        let budget = logtrim_core::budget::Accountant::new(
+            RuleSet::from_yaml("b.yaml", "rules: []\nbudget:\n  limit: 1GB\n  time_zone: UTC\n").unwrap().budget().unwrap().clone(),
+            logtrim_core::budget::Timestamp::now(),
+        )
+        .status(logtrim_core::budget::Timestamp::now());
+        let x = Extra { function_name: "f", timestamp_ms: 1, budget: Some(budget), archive: Some(ArchiveReport::default()), ..Extra::default() };
+        let settings = crate::transform::Settings::default();
+        let counters = crate::transform::transform(&[], &mut crate::transform::pipeline(&rules, &settings), &settings).counters;
+        let v: Value = serde_json::from_str(&render(&Stats::default(), &counters, &rules, &x)).unwrap();
+        let directives = v["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let names: Vec<&str> = directives.iter().flat_map(|d| d["Metrics"].as_array().unwrap()).map(|m| m["Name"].as_str().unwrap()).collect();
+        assert!(names.len() > 100, "{}", names.len());
+        assert!(directives.iter().all(|d| d["Metrics"].as_array().unwrap().len() <= 100));
+        for n in ["ArchivedEvents", "ArchiveFailedEvents", "BudgetShedLevel", "Rule.r39.Dropped", "Rule._other.Dropped", "DurationMs"] {
+            assert!(names.contains(&n) && v[n].is_number(), "{n}");
+        }
     }
 }
