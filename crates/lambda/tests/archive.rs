@@ -331,3 +331,59 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn cloudwatch_events_are_archived_with_their_event_id_as_origin() {
+    use logtrim_lambda::decode::{Compression, compress};
+    let dir = std::env::temp_dir().join(format!("logtrim-lambda-archive-cw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rules = RuleSet::from_yaml("archive-test.yaml", RULES).unwrap();
+    let levels = ["debug", "error", "info", "warn"];
+    let mut input = BTreeSet::new();
+    let records: Vec<FirehoseRecord> = (0..4)
+        .map(|r| {
+            let events: Vec<serde_json::Value> = (0..25)
+                .map(|e| {
+                    let id = format!("c{r}-{e}");
+                    input.insert(id.clone());
+                    let message = serde_json::json!({"id": id, "level": levels[(r + e) % 4], "time": "2026-12-06T10:30:00Z"}).to_string();
+                    serde_json::json!({"id": format!("3{r:03}{e:052}"), "timestamp": 1_796_553_000_000i64, "message": message})
+                })
+                .collect();
+            let payload = serde_json::json!({"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": format!("/aws/app/{r}"),
+                "logStream": "s", "subscriptionFilters": ["f"], "logEvents": events});
+            FirehoseRecord { record_id: format!("cw{r}"), approximate_arrival_timestamp: None, data: encode_base64(&compress(Compression::Gzip, payload.to_string().as_bytes())) }
+        })
+        .collect();
+    let store = rt.block_on(Store::open(dir.to_str().unwrap(), Default::default())).unwrap();
+    let s = state(&rules, &Settings::default(), Some(Archiver::new(store, OnFailure::Fail, RetryPolicy::default())));
+    let resp = rt.block_on(handle(&s, event(records))).unwrap();
+    let sent: Vec<String> = resp
+        .records
+        .iter()
+        .filter(|r| r.result == FirehoseResult::Ok)
+        .flat_map(|r| parse_hec(&decode_base64(&r.data).unwrap()))
+        .map(|e| match &e["event"] {
+            serde_json::Value::String(m) => serde_json::from_str::<serde_json::Value>(m).unwrap()["id"].as_str().unwrap().to_string(),
+            v => v["id"].as_str().unwrap_or_else(|| panic!("{e}")).to_string(),
+        })
+        .collect();
+    let mut archived = Vec::new();
+    let objects: Vec<_> = walk(&dir).into_iter().filter(|p| p.to_string_lossy().ends_with(".ndjson.gz")).collect();
+    // Four log groups, one invocation, one hour: one object (the log groups are in its index).
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&objects[0]).unwrap()).read_to_string(&mut text).unwrap();
+    for l in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["origin"].as_str().unwrap().starts_with('3'), "the CloudWatch event id is the origin: {l}");
+        assert!(v["message"].is_string(), "{l}");
+        assert_eq!(v["record"]["cloudwatch"]["logStream"], "s", "{l}");
+        archived.push((v["record"]["id"].as_str().unwrap().to_string(), v["reason"].as_str().unwrap().to_string()));
+    }
+    let index: ObjectIndex = serde_json::from_slice(&std::fs::read(objects[0].to_string_lossy().replace(".ndjson.gz", ".index.json")).unwrap()).unwrap();
+    assert!(index.fields.contains_key("cloudwatch.logGroup"), "{index:?}");
+    assert_once(&sent, &archived, &input);
+    let _ = std::fs::remove_dir_all(&dir);
+}
