@@ -541,3 +541,74 @@ fn replay_reads_the_forwarders_hec_settings() {
     let e = stderr(&o);
     assert!(e.contains("2 problems in the HEC settings") && e.contains("hec.batch_time: invalid duration") && e.contains("unknown setting \"hec.sourcetyp\""), "{e}");
 }
+
+/// The Lambda's archive (one object per invocation, under its delivery stream) replays as the CLI's does:
+/// what the Lambda sent plus what a replay of its archive sends is the input, each record once; the same
+/// replay again sends nothing, and a dry run counts what the real one sent.
+#[test]
+fn the_lambdas_archive_replays_each_record_once() {
+    use logtrim_lambda::archive::{Archiver, OnFailure};
+    use logtrim_lambda::decode::{decode_base64, encode_base64};
+    use logtrim_lambda::event::{FirehoseEvent, FirehoseRecord, FirehoseResult};
+    use logtrim_lambda::handler::{State, handle};
+    use logtrim_lambda::reingest::{PutError, PutRecordBatch, RetryPolicy};
+
+    struct NoReingest;
+    impl PutRecordBatch for NoReingest {
+        async fn put_record_batch(&self, _: &str, _: &[&[u8]]) -> Result<Vec<Option<String>>, PutError> {
+            Err(PutError("nothing overflows here".into()))
+        }
+    }
+
+    let dir = Scratch::new("archive-lambda-replay");
+    let recs = records(300);
+    let rules_file = dir.file("rules.yaml", RULES.as_bytes());
+    let archive = dir.0.join("archive");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = rt.block_on(logtrim_aws::archive::Store::open(s(&archive), Default::default())).unwrap();
+    let rules = logtrim_core::RuleSet::from_yaml("rules.yaml", RULES).unwrap();
+    let state = State::new(rules, Default::default(), NoReingest).with_archive(Archiver::new(store, OnFailure::Fail, RetryPolicy::default()));
+    let mut sent = BTreeSet::new();
+    for (n, chunk) in recs.chunks(100).enumerate() {
+        let records = chunk
+            .iter()
+            .map(|r| FirehoseRecord { record_id: format!("{n}-{}", r.id), approximate_arrival_timestamp: Some(BASE_MS), data: encode_base64(line(r).as_bytes()) })
+            .collect();
+        let ev = FirehoseEvent { delivery_stream_arn: Some("arn:aws:firehose:us-east-1:1:deliverystream/k8s".into()), records, ..Default::default() };
+        let resp = rt.block_on(handle(&state, ev)).unwrap();
+        for r in resp.records.iter().filter(|r| r.result == FirehoseResult::Ok) {
+            let data = decode_base64(&r.data).unwrap();
+            for e in serde_json::Deserializer::from_slice(&data).into_iter::<serde_json::Value>() {
+                let e = e.unwrap();
+                if e["event"].get("logtrim_summary").is_none() {
+                    assert!(sent.insert(id_of(&e["event"])), "sent twice: {e}");
+                }
+            }
+        }
+    }
+    let objects = walk(&archive).into_iter().filter(|k| k.ends_with(".ndjson.gz")).collect::<Vec<_>>();
+    // 300 records 10 s apart span one hour (10:00–10:50): one object per invocation.
+    assert_eq!(objects.len(), 3, "{objects:?}");
+    assert!(objects.iter().all(|k| k.contains("source=k8s/")), "{objects:?}");
+
+    let hec = Receiver::start(TOKEN);
+    hec.state.keep_events.store(true, std::sync::atomic::Ordering::Relaxed);
+    let url = hec.url();
+    let env = [("LOGTRIM_HEC_ENDPOINTS", url.as_str()), ("LOGTRIM_HEC_TOKEN", TOKEN)];
+    let replay = |extra: &[&str]| {
+        let mut args = vec!["replay", s(&archive), "--rules", s(&rules_file), "--format", "json"];
+        args.extend_from_slice(extra);
+        ok(logtrim_env(&args, &env))
+    };
+    let dry = replay(&["--dry-run"]);
+    let real = replay(&[]);
+    let replayed: BTreeMap<u32, u32> = hec.state.received.lock().unwrap().ids.iter().map(|(k, v)| (k.parse().unwrap(), *v)).collect();
+    assert!(replayed.values().all(|n| *n == 1), "each once: {replayed:?}");
+    let replayed: BTreeSet<u32> = replayed.into_keys().collect();
+    assert!(sent.is_disjoint(&replayed), "sent by the Lambda and replayed: {:?}", sent.intersection(&replayed).collect::<Vec<_>>());
+    let all: BTreeSet<u32> = sent.union(&replayed).copied().collect();
+    assert_eq!(all, recs.iter().map(|r| r.id).collect::<BTreeSet<_>>(), "sent + replayed = the input");
+    assert_eq!(events(&dry), replayed.len() as u64);
+    assert_eq!(events(&real), replayed.len() as u64);
+    assert_eq!(events(&replay(&[])), 0, "the same replay again sends nothing");
+}

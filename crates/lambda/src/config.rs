@@ -14,6 +14,11 @@
 //! | `LOGTRIM_MAX_DECOMPRESSED` | `67108864` | per-record decompressed size cap |
 //! | `LOGTRIM_BUDGET_TABLE` | – | DynamoDB table holding the fleet-wide daily byte budget (rule file `budget:`) |
 //! | `LOGTRIM_BUDGET_STORE` | `dynamodb` with a table | `dynamodb`, `local` (this instance alone: tests, one instance) or `off` |
+//! | `LOGTRIM_ARCHIVE` | – | where the events that are not sent are archived: `s3://bucket/prefix` (or `file:///path`); unset: no archive |
+//! | `LOGTRIM_ARCHIVE_S3_PATH_STYLE` | `false` | `true`: address S3 as `endpoint/bucket` (MinIO, Ceph, moto) |
+//! | `LOGTRIM_ARCHIVE_ON_FAILURE` | `fail` | when an object cannot be written after the retries: `fail` the invocation (Firehose retries it) or `continue` (counted as `ArchiveFailedEvents`) |
+//! | `LOGTRIM_ARCHIVE_MAX_ATTEMPTS` | `3` | PutObject attempts per object and per index (each with the SDK's own retries) |
+//! | `LOGTRIM_ARCHIVE_BACKOFF_MS` | `200` | first retry delay, doubled per attempt up to 5 s |
 //! | `LOGTRIM_LOG` | `info` | tracing filter (`RUST_LOG` syntax) |
 
 use std::fmt;
@@ -21,6 +26,7 @@ use std::time::Duration;
 
 use logtrim_core::RuleSet;
 
+use crate::archive::OnFailure;
 use crate::hec::{Mapping, MappingSpec};
 use crate::reingest::RetryPolicy;
 use crate::transform::{self, Output, Settings};
@@ -55,6 +61,21 @@ pub struct Config {
     pub budget: BudgetStore,
     /// Whether a budget variable was set at all.
     pub budget_explicit: bool,
+    /// The archive of what is not sent, when `LOGTRIM_ARCHIVE` is set.
+    pub archive: Option<ArchiveConfig>,
+}
+
+/// `LOGTRIM_ARCHIVE*`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    /// `s3://bucket/prefix` or `file:///path`.
+    pub location: String,
+    /// S3 path-style addressing.
+    pub path_style: bool,
+    /// What a failed write does.
+    pub on_failure: OnFailure,
+    /// Attempts per object.
+    pub retry: RetryPolicy,
 }
 
 /// Where the daily byte budget (a rule file's `budget:` section) is kept.
@@ -160,6 +181,8 @@ impl Config {
         let max_decompressed = num("LOGTRIM_MAX_DECOMPRESSED", crate::decode::MAX_DECOMPRESSED as u64, 1 << 20, 1 << 30) as usize;
         let max_attempts = num("LOGTRIM_REINGEST_MAX_ATTEMPTS", 10, 1, 100) as u32;
         let backoff = num("LOGTRIM_REINGEST_BACKOFF_MS", 100, 0, 60_000);
+        let archive_attempts = num("LOGTRIM_ARCHIVE_MAX_ATTEMPTS", 3, 1, 20) as u32;
+        let archive_backoff = num("LOGTRIM_ARCHIVE_BACKOFF_MS", 200, 0, 60_000);
         let retry = RetryPolicy {
             max_attempts,
             base_backoff: Duration::from_millis(backoff),
@@ -186,6 +209,41 @@ impl Config {
             }
         };
         let budget_explicit = set("LOGTRIM_BUDGET_STORE").is_some() || set("LOGTRIM_BUDGET_TABLE").is_some();
+        let path_style = match set("LOGTRIM_ARCHIVE_S3_PATH_STYLE").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(v) => {
+                errors.push(format!("LOGTRIM_ARCHIVE_S3_PATH_STYLE: expected `true` or `false`, got {v:?}"));
+                false
+            }
+        };
+        let on_failure = match set("LOGTRIM_ARCHIVE_ON_FAILURE").as_deref().map(str::trim) {
+            None | Some("fail") => OnFailure::Fail,
+            Some("continue") => OnFailure::Continue,
+            Some(v) => {
+                errors.push(format!("LOGTRIM_ARCHIVE_ON_FAILURE: expected `fail` or `continue`, got {v:?}"));
+                OnFailure::Fail
+            }
+        };
+        let archive = match set("LOGTRIM_ARCHIVE").map(|l| l.trim().to_string()) {
+            Some(location) => {
+                let local = location.starts_with("file://") || location.starts_with('/');
+                if !location.starts_with("s3://") && !local || location == "s3://" || location.starts_with("s3:///") {
+                    errors.push(format!("LOGTRIM_ARCHIVE: expected s3://bucket/prefix or file:///path, got {location:?}"));
+                }
+                Some(ArchiveConfig {
+                    location,
+                    path_style,
+                    on_failure,
+                    retry: RetryPolicy {
+                        max_attempts: archive_attempts,
+                        base_backoff: Duration::from_millis(archive_backoff),
+                        max_backoff: Duration::from_secs(5).max(Duration::from_millis(archive_backoff)),
+                    },
+                })
+            }
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(ConfigError(errors));
         }
@@ -199,6 +257,7 @@ impl Config {
             max_decompressed,
             retry,
             budget,
+            archive,
         })
     }
 
@@ -318,6 +377,24 @@ mod tests {
         assert!(store(without, &[("LOGTRIM_BUDGET_TABLE", "t")]).unwrap_err().to_string().contains("no `budget:`"));
         assert!(store(with, &[("LOGTRIM_BUDGET_STORE", "dynamodb")]).unwrap_err().to_string().contains("needs LOGTRIM_BUDGET_TABLE"));
         assert!(store(with, &[("LOGTRIM_BUDGET_STORE", "redis")]).unwrap_err().to_string().contains("expected `dynamodb`"));
+    }
+
+    #[test]
+    fn archive_settings() {
+        let rules = ("LOGTRIM_RULES_YAML", "rules: []\ndefault: {action: keep}\n");
+        assert_eq!(cfg(&[rules]).unwrap().archive, None);
+        let a = cfg(&[rules, ("LOGTRIM_ARCHIVE", "s3://b/logs"), ("LOGTRIM_ARCHIVE_ON_FAILURE", "continue")]).unwrap().archive.unwrap();
+        assert_eq!((a.location.as_str(), a.on_failure, a.path_style, a.retry.max_attempts), ("s3://b/logs", OnFailure::Continue, false, 3));
+        let e = cfg(&[
+            rules,
+            ("LOGTRIM_ARCHIVE", "bucket/logs"),
+            ("LOGTRIM_ARCHIVE_ON_FAILURE", "ignore"),
+            ("LOGTRIM_ARCHIVE_S3_PATH_STYLE", "yes"),
+            ("LOGTRIM_ARCHIVE_MAX_ATTEMPTS", "0"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.0.len(), 4, "{e}");
+        assert!(e.to_string().contains("LOGTRIM_ARCHIVE: expected s3://bucket/prefix"), "{e}");
     }
 
     #[test]

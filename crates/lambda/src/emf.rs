@@ -13,10 +13,14 @@ use logtrim_core::budget::BudgetStatus;
 
 use logtrim_core::Counters;
 
+use crate::archive::ArchiveReport;
 use crate::transform::Stats;
 
 /// Rules with their own metrics; the rest are summed into `_other`.
 pub const MAX_RULE_METRICS: usize = 40;
+
+/// EMF's limit of metrics in one directive.
+pub const MAX_METRICS_PER_DIRECTIVE: usize = 100;
 
 /// What the line reports besides [`Stats`] and the core's [`Counters`].
 #[derive(Clone, Debug, Default)]
@@ -35,6 +39,8 @@ pub struct Extra<'a> {
     pub reingested_bytes: u64,
     /// The daily byte budget after this invocation, when one is enforced.
     pub budget: Option<BudgetStatus>,
+    /// What the archive wrote, when archiving.
+    pub archive: Option<ArchiveReport>,
 }
 
 /// Renders the EMF JSON line (no trailing newline).
@@ -91,6 +97,18 @@ pub fn render(stats: &Stats, counters: &Counters, rules: &RuleSet, x: &Extra<'_>
         }
         root.insert("budget".into(), json!({"name": b.budget, "day": b.day.key()}));
     }
+    // Archived events, objects (each with its index: two PUTs) and their bytes; events that were to be
+    // archived but could not be (LOGTRIM_ARCHIVE_ON_FAILURE=continue).
+    if let Some(a) = &x.archive {
+        for (name, unit, v) in [
+            ("ArchivedEvents", "Count", a.events),
+            ("ArchiveObjects", "Count", a.objects),
+            ("ArchiveBytes", "Bytes", a.bytes),
+            ("ArchiveFailedEvents", "Count", a.failed_events),
+        ] {
+            put(&mut root, name.to_string(), unit, json!(v));
+        }
+    }
     put(&mut root, "DurationMs".into(), "Milliseconds", json!((x.duration_ms * 1000.0).round() / 1000.0));
 
     let mut table = Map::new();
@@ -119,11 +137,13 @@ pub fn render(stats: &Stats, counters: &Counters, rules: &RuleSet, x: &Extra<'_>
     root.insert("FunctionName".into(), json!(x.function_name));
     root.insert("invocationId".into(), json!(x.invocation_id));
     root.insert("rules".into(), Value::Object(table));
-    root.insert(
-        "_aws".into(),
-        json!({"Timestamp": x.timestamp_ms, "CloudWatchMetrics": [{
-            "Namespace": "logtrim", "Dimensions": [["FunctionName"]], "Metrics": metrics}]}),
-    );
+    // EMF takes at most 100 metrics per directive: with the per-rule metrics, the budget's and the
+    // archive's there can be more, so they are spread over as many directives as needed.
+    let directives: Vec<Value> = metrics
+        .chunks(MAX_METRICS_PER_DIRECTIVE)
+        .map(|m| json!({"Namespace": "logtrim", "Dimensions": [["FunctionName"]], "Metrics": m}))
+        .collect();
+    root.insert("_aws".into(), json!({"Timestamp": x.timestamp_ms, "CloudWatchMetrics": directives}));
     Value::Object(root).to_string()
 }
 
@@ -155,9 +175,32 @@ mod tests {
             assert!(v[m["Name"].as_str().unwrap()].is_number(), "{m}");
         }
         assert!(directive["Metrics"].as_array().unwrap().len() <= 100);
+        assert_eq!(v["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(), 1);
         assert_eq!(v["Rule.drop-probes.Dropped"], 1);
         assert_eq!(v["Rule.default.Kept"], 1);
         assert_eq!(v["EventsIn"], 2);
         assert_eq!(v["rules"]["drop-probes"]["matched"], 1);
+    }
+
+    #[test]
+    fn more_than_100_metrics_are_spread_over_directives() {
+        let rules: String = (0..50).map(|i| format!("  - name: r{i}\n    when: n == {i}\n    action: drop\n")).collect();
+        let rules = RuleSet::from_yaml("t.yaml", &format!("rules:\n{rules}default:\n  action: keep\n")).unwrap();
+        let budget = logtrim_core::budget::Accountant::new(
+            RuleSet::from_yaml("b.yaml", "rules: []\nbudget:\n  limit: 1GB\n  time_zone: UTC\n").unwrap().budget().unwrap().clone(),
+            logtrim_core::budget::Timestamp::now(),
+        )
+        .status(logtrim_core::budget::Timestamp::now());
+        let x = Extra { function_name: "f", timestamp_ms: 1, budget: Some(budget), archive: Some(ArchiveReport::default()), ..Extra::default() };
+        let settings = crate::transform::Settings::default();
+        let counters = crate::transform::transform(&[], &mut crate::transform::pipeline(&rules, &settings), &settings).counters;
+        let v: Value = serde_json::from_str(&render(&Stats::default(), &counters, &rules, &x)).unwrap();
+        let directives = v["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        let names: Vec<&str> = directives.iter().flat_map(|d| d["Metrics"].as_array().unwrap()).map(|m| m["Name"].as_str().unwrap()).collect();
+        assert!(names.len() > 100, "{}", names.len());
+        assert!(directives.iter().all(|d| d["Metrics"].as_array().unwrap().len() <= 100));
+        for n in ["ArchivedEvents", "ArchiveFailedEvents", "BudgetShedLevel", "Rule.r39.Dropped", "Rule._other.Dropped", "DurationMs"] {
+            assert!(names.contains(&n) && v[n].is_number(), "{n}");
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! One invocation: transform, re-ingest the overflow, then emit the EMF line and answer.
+//! One invocation: transform, write the archive, re-ingest the overflow, then emit the EMF line and
+//! answer. The archive is written before re-ingestion: should either fail, Firehose retries the batch,
+//! and an archive written twice holds the same ids (a replay sends them once) where records re-ingested
+//! twice would reach Splunk twice.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -7,6 +10,7 @@ use logtrim_aws::DynamoLeaseStore;
 use logtrim_core::budget::{Accountant, Admission, BudgetStatus, Lease, LeaseRequest, LeaseStore, MemoryStore, StoreUnavailable, Timestamp};
 use logtrim_core::{Pipeline, RuleSet};
 
+use crate::archive::{ArchiveError, ArchiveReport, Archiver, OnFailure};
 use crate::emf;
 use crate::event::{FirehoseEvent, FirehoseResponse};
 use crate::reingest::{self, PutRecordBatch, ReingestError, RetryPolicy};
@@ -31,6 +35,8 @@ pub struct State<P> {
     pub function_name: String,
     /// The daily byte budget, when the rule set has one and a store is configured.
     pub budget: Option<Budget>,
+    /// The archive of what is not sent (`LOGTRIM_ARCHIVE`).
+    pub archive: Option<Archiver>,
 }
 
 /// This instance's share of the daily byte budget.
@@ -88,7 +94,16 @@ impl<P> State<P> {
             client,
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "logtrim-lambda".into()),
             budget: None,
+            archive: None,
         }
+    }
+
+    /// Archives what is not sent through `archiver`; summaries then say where it is.
+    pub fn with_archive(mut self, archiver: Archiver) -> State<P> {
+        let archive = archiver.archive(&self.rules, "", 1);
+        self.pipeline.get_mut().unwrap_or_else(|p| p.into_inner()).archive_summaries_at(&archive, &logtrim_aws::archive::ObjectStore::url(&archiver.store));
+        self.archive = Some(archiver);
+        self
     }
 }
 
@@ -101,6 +116,9 @@ pub enum HandlerError {
     /// Re-ingestion did not complete.
     #[error(transparent)]
     Reingest(#[from] ReingestError),
+    /// The archive could not be written (and `LOGTRIM_ARCHIVE_ON_FAILURE` is not `continue`).
+    #[error(transparent)]
+    Archive(#[from] ArchiveError),
 }
 
 impl From<HandlerError> for lambda_runtime::Diagnostic {
@@ -108,6 +126,7 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match e {
             HandlerError::NoDeliveryStream(_) => "logtrim.NoDeliveryStream",
             HandlerError::Reingest(_) => "logtrim.ReingestFailed",
+            HandlerError::Archive(_) => "logtrim.ArchiveFailed",
         };
         lambda_runtime::Diagnostic { error_type: error_type.into(), error_message: e.to_string() }
     }
@@ -134,13 +153,23 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         let need: u64 = event.records.iter().map(|r| r.data.len() as u64 / 4 * 3).sum();
         store.sync(acc, need).await;
     }
+    // The archive's source partition: the delivery stream, so that the invocation writes one object.
+    let stream = state.delivery_stream.as_deref().or_else(|| event.delivery_stream_arn.as_deref().and_then(stream_name));
+    let mut seq = match &state.archive {
+        Some(a) => Some(a.next_seq.lock().await),
+        None => None,
+    };
+    let mut archive = match (&state.archive, &seq) {
+        (Some(a), Some(seq)) => Some(a.archive(&state.rules, stream.unwrap_or("firehose"), **seq)),
+        _ => None,
+    };
     let (outcome, asked) = {
         let mut d = state.pipeline.lock().unwrap_or_else(|p| p.into_inner());
         match &mut budget {
-            None => (transform::transform(&event.records, &mut d, &settings), None),
+            None => (transform::transform_archived(&event.records, &mut d, &settings, &mut |_, _| true, archive.as_mut()), None),
             Some((acc, _)) => {
                 let mut asked: Option<LeaseRequest> = None;
-                let out = transform::transform_with(&event.records, &mut d, &settings, &mut |priority, bytes| {
+                let out = transform::transform_archived(&event.records, &mut d, &settings, &mut |priority, bytes| {
                     let now = Timestamp::now();
                     // A lease running low is asked for now and fetched after the batch: the accountant
                     // lends up to half a chunk meanwhile.
@@ -148,7 +177,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
                         asked = acc.lease_request(now);
                     }
                     acc.admit(now, priority, bytes) == Admission::Keep
-                });
+                }, archive.as_mut());
                 (out, asked)
             }
         }
@@ -163,13 +192,29 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
     }
     let budget_status: Option<BudgetStatus> = budget.as_ref().map(|(acc, _)| acc.status(Timestamp::now()));
     drop(budget);
+    let archived = match (&state.archive, &mut archive, &mut seq) {
+        (Some(a), Some(archive), Some(seq)) => {
+            let written = a.write(archive).await;
+            // Numbers are never reused, whatever was written.
+            **seq += archive.counters().objects;
+            match written {
+                Ok(r) => Some(r),
+                Err(e) if a.on_failure == OnFailure::Continue => {
+                    tracing::error!(error = %e, events = e.events, "Archive write failed; answering all the same (LOGTRIM_ARCHIVE_ON_FAILURE=continue): these events are not archived.");
+                    Some(ArchiveReport { failed_events: e.events, ..e.written })
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Archive write failed; failing the invocation so Firehose retries it.");
+                    return Err(e.into());
+                }
+            }
+        }
+        _ => None,
+    };
+    drop(seq);
     let mut report = reingest::ReingestReport::default();
     if !outcome.reingest.is_empty() {
-        let stream = state
-            .delivery_stream
-            .as_deref()
-            .or_else(|| event.delivery_stream_arn.as_deref().and_then(stream_name))
-            .ok_or_else(|| HandlerError::NoDeliveryStream(event.delivery_stream_arn.clone()))?;
+        let stream = stream.ok_or_else(|| HandlerError::NoDeliveryStream(event.delivery_stream_arn.clone()))?;
         report = reingest::reingest(&state.client, stream, &outcome.reingest, &state.retry).await.inspect_err(|e| {
             tracing::error!(error = %e, "Re-ingestion failed; failing the invocation so Firehose retries it.");
         })?;
@@ -184,6 +229,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         reingested_records: report.records as u64,
         reingested_bytes: report.bytes as u64,
         budget: budget_status,
+        archive: archived,
     };
     // EMF must be a line of its own on stdout.
     println!("{}", emf::render(&outcome.stats, &outcome.counters, &state.rules, &extra));

@@ -7,6 +7,7 @@
 //! - [`transform`]: the handler logic as a pure function over the core's record pipeline, including the
 //!   6 MB response cap.
 //! - [`reingest`]: PutRecordBatch of the overflow, with retries.
+//! - [`archive`]: the events an invocation does not send, into one object of the archive (`LOGTRIM_ARCHIVE`).
 //! - [`emf`]: one CloudWatch Embedded Metric Format line per invocation.
 //! - [`event`]: lenient request and strict response types.
 //! - [`config`]: environment variables.
@@ -34,6 +35,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod archive;
 pub mod config;
 /// Decoding of Firehose record data, shared with the CLI (it lives in `logtrim-formats`).
 pub use logtrim_formats::firehose as decode;

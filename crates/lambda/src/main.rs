@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use logtrim_lambda::archive::Archiver;
 use logtrim_lambda::config::{BudgetStore, Config};
 use logtrim_lambda::event::FirehoseEvent;
 use logtrim_lambda::handler::{Budget, BudgetBackend, State, handle};
@@ -44,5 +45,11 @@ async fn cold_start() -> Result<State<Firehose>, String> {
     state.budget = budget;
     state.delivery_stream = cfg.delivery_stream.clone();
     state.retry = cfg.retry;
+    if let Some(a) = &cfg.archive {
+        let options = logtrim_aws::archive::StoreOptions { path_style: a.path_style };
+        let store = logtrim_aws::archive::Store::open(&a.location, options).await.map_err(|e| format!("LOGTRIM_ARCHIVE: {e}"))?;
+        tracing::info!(archive = %logtrim_aws::archive::ObjectStore::url(&store), on_failure = ?a.on_failure, "Archiving what is not sent.");
+        state = state.with_archive(Archiver::new(store, a.on_failure, a.retry));
+    }
     Ok(state)
 }

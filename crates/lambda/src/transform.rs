@@ -36,12 +36,16 @@
 //!   appended to the data of the first record answered `Ok` or, when none is, of the first record
 //!   answered `Dropped`, which is then answered `Ok`. Room for them is reserved before `Ok` records are
 //!   fitted, so the response limit holds with them; they are admitted by the budget like kept events.
+//! - With an archive ([`transform_archived`]), the events that are not sent are archived once their
+//!   record's answer is final, as summaries are counted: see [`crate::archive`].
 
+use logtrim_core::archive::Archive;
 use logtrim_core::budget::Timestamp;
-use logtrim_core::run::pipeline::Unit;
-use logtrim_core::{Counters, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
+use logtrim_core::run::pipeline::{NotSent, Outcome as Pushed, Unit};
+use logtrim_core::{Counters, Decision, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 
+use crate::archive::Staged;
 use crate::decode::{
     self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64, encode_base64,
 };
@@ -146,8 +150,8 @@ enum Work {
     /// Nothing to send; the record's summaries are final.
     Dropped(Unit),
     /// Kept events held for the response, how the record splits should they not fit after all, and its
-    /// summaries, final if it is answered `Ok`.
-    Ok { out: Vec<u8>, groups: Groups, unit: Unit },
+    /// summaries and events to archive, final if it is answered `Ok`.
+    Ok { out: Vec<u8>, groups: Groups, unit: Unit, staged: Vec<Staged> },
     /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
     /// that is impossible, answered `ProcessingFailed`).
     Overflow,
@@ -162,6 +166,9 @@ struct RecordOut<'a, 'b> {
     /// The metadata members of the event being written, rendered with its time.
     meta: Vec<u8>,
     admit: &'a mut Admit<'b>,
+    /// With an archive: the record's events not sent, by position (`at`), until its answer is final.
+    staged: Option<Vec<Staged>>,
+    at: u32,
 }
 
 impl Sink for RecordOut<'_, '_> {
@@ -190,6 +197,22 @@ impl Sink for RecordOut<'_, '_> {
     fn admit(&mut self, priority: Priority, metered: u64) -> bool {
         (self.admit)(priority, metered)
     }
+
+    fn not_sent(&mut self, _: Record<'_>, decision: Decision, why: NotSent) {
+        if let Some(staged) = &mut self.staged {
+            staged.push(Staged { unit: self.at, decision, why: Some(why) });
+        }
+    }
+}
+
+impl RecordOut<'_, '_> {
+    /// After a push: a sent event is archived too when the archive includes kept events.
+    fn pushed(&mut self, (decision, pushed): (Decision, Pushed), archive_kept: bool) {
+        if archive_kept && let (Some(staged), Pushed::Sent(_)) = (&mut self.staged, pushed) {
+            staged.push(Staged { unit: self.at, decision, why: None });
+        }
+        self.at += 1;
+    }
 }
 
 /// The pipeline [`transform`] needs: events encoded as `s.output` says. Make one per cold start.
@@ -214,6 +237,18 @@ pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settin
 /// An admitted event whose record later fails (another line of it is not JSON), or is re-ingested,
 /// has been counted by the budget without being sent now: the budget errs on the side of spending less.
 pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
+    transform_archived(records, pipeline, s, admit, None)
+}
+
+/// [`transform_with`], archiving into `archive` the events that are not sent (and the kept ones, when
+/// its rule file includes them) of every record whose answer is final (see [`crate::archive`]).
+pub fn transform_archived(
+    records: &[FirehoseRecord],
+    pipeline: &mut Pipeline,
+    s: &Settings,
+    admit: &mut Admit<'_>,
+    mut archive: Option<&mut Archive>,
+) -> Outcome {
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
     let mut scratch = Vec::new();
@@ -230,7 +265,7 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
         .iter()
         .map(|r| {
             let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
-            let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, room }, &mut o, admit);
+            let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, room, archive: archive.as_deref_mut() }, &mut o, admit);
             match &w {
                 Work::Failed(reason) => tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed."),
                 Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
@@ -289,7 +324,7 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
         let mapping = &s.mapping;
         let (f, events) = summaries(records, &work, pipeline, mapping, &fit, fits);
         fits = f;
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut *admit };
+        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut *admit, staged: None, at: 0 };
         for e in &events {
             pipeline.send_summary(e, &mut sink);
         }
@@ -329,7 +364,17 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
                 o.stats.records_dropped += 1;
                 rec(FirehoseResult::Dropped, String::new())
             }
-            Work::Ok { mut out, .. } if fits[i] => {
+            Work::Ok { mut out, staged, .. } if fits[i] => {
+                if let Some(a) = archive.as_deref_mut()
+                    && !staged.is_empty()
+                {
+                    // Its answer is final: archived from its data decoded again (it decoded before, and
+                    // decoding is deterministic), so only positions waited.
+                    match decode::decode_data(&r.data, s.max_decompressed) {
+                        Ok(decoded) => crate::archive::add_record(a, r, &decoded, &staged, &mut scratch),
+                        Err(e) => tracing::error!(record_id = %r.record_id, error = %e, events = staged.len(), "A record that decoded once does not decode again: its events are not archived."),
+                    }
+                }
                 if carries {
                     out.extend_from_slice(&summary_data);
                 }
@@ -394,7 +439,7 @@ fn summaries(
     for attempt in 0.. {
         let events = pipeline.summaries_of(finals(&fits));
         // Measured as they would be written, without asking the budget.
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut |_, _| true };
+        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut |_, _| true, staged: None, at: 0 };
         for e in &events {
             pipeline.write_summary(e, &mut sink);
         }
@@ -419,6 +464,8 @@ struct Ctx<'a> {
     scratch: &'a mut Vec<u8>,
     /// Base64 bytes the record's `Ok` data may take in the response for its output to be held.
     room: usize,
+    /// This invocation's archive, if any.
+    archive: Option<&'a mut Archive>,
 }
 
 /// Decodes one record and pushes its lines (or log events) through the pipeline. Its decoded payload
@@ -426,7 +473,7 @@ struct Ctx<'a> {
 /// re-ingestion now, and its output is not kept beyond that room. Its counts are committed when it
 /// succeeds; its summaries wait in the returned work until its answer is final.
 fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, o: &mut Outcome, admit: &mut Admit<'_>) -> Work {
-    let Ctx { scratch, room } = ctx;
+    let Ctx { scratch, room, archive } = ctx;
     let raw = match decode_base64(&r.data) {
         Ok(raw) => raw,
         Err(e) => return Work::Failed(e.to_string()),
@@ -448,7 +495,9 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
     if let Payload::CloudWatchControl = decoded.payload {
         return Work::Dropped(pipeline.empty_unit());
     }
-    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, fallbacks: Fallbacks::default(), meta: Vec::new(), admit };
+    let archive_kept = archive.as_deref().is_some_and(|a| a.includes(logtrim_core::archive::Reason::Kept));
+    let staged = archive.is_some().then(Vec::new);
+    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, fallbacks: Fallbacks::default(), meta: Vec::new(), admit, staged, at: 0 };
     pipeline.begin_unit();
     let mut failed = None;
     match &decoded.payload {
@@ -461,7 +510,8 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
                 sink.fallbacks.time_ms = Some(ev.timestamp);
                 let fallback = Timestamp::from_millisecond(ev.timestamp).unwrap_or_else(|_| Timestamp::now());
                 // Trimmed, sent and counted as the message: a JSON message by its fields, a text one as `log`.
-                pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, &mut sink);
+                let pushed = pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, &mut sink);
+                sink.pushed(pushed, archive_kept);
                 groups.push(Groups::cloudwatch_input(ev), sink.out.len() - before);
                 if spilled || sink.out.len() > out_cap {
                     spilled = true;
@@ -475,7 +525,8 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
             for (line_no, line) in decoded.payload.lines() {
                 let before = sink.out.len();
                 let seen = pipeline.counters().invalid_json;
-                pipeline.push(line, fallback, &mut sink);
+                let pushed = pipeline.push(line, fallback, &mut sink);
+                sink.pushed(pushed, archive_kept);
                 // A line starting with `{` that is not JSON fails the record, unless it is not UTF-8: then
                 // it is text, as the rules read it. The rules count it either way.
                 if pipeline.counters().invalid_json > seen && std::str::from_utf8(line).is_ok() {
@@ -498,10 +549,15 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
     }
     pipeline.commit_counters(&unit);
     let out = sink.out;
+    let staged = sink.staged.unwrap_or_default();
     if groups.output == 0 {
+        // Nothing to send: the answer is final now, and the data is at hand.
+        if let Some(a) = archive {
+            crate::archive::add_record(a, r, &decoded, &staged, scratch);
+        }
         Work::Dropped(unit)
     } else if !spilled && base64_len(out.len()) <= room {
-        Work::Ok { out, groups, unit }
+        Work::Ok { out, groups, unit, staged }
     } else {
         drop(out);
         if s.can_reingest {

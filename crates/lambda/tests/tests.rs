@@ -1,5 +1,6 @@
 //! Integration tests of the Firehose Lambda.
 //!
+//! - `archive`: the archive of what is not sent, in S3 as moto_server: sent + archived = input.
 //! - `handler`: the transform and handler on committed fixtures (AWS-documented shapes, quirks,
 //!   corrupt data), checked against the rules.
 //! - `summaries`: trimming and summaries (issue 6) through the transform.
@@ -9,6 +10,7 @@
 //!
 //! External tools come from `.venv` (`bash scripts/python-tools`); a missing tool fails the test.
 
+mod archive;
 mod budget;
 mod handler;
 mod moto;

@@ -19,7 +19,11 @@ fn runs_under_cargo_lambda_watch() {
     let cargo_lambda = tool("cargo-lambda");
     let port = free_port();
     let rules = bundled_rules_path();
+    // The binary's archive settings: a local directory (the S3 store is tested against moto in `archive`).
+    let archive = std::env::temp_dir().join(format!("logtrim-watch-archive-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&archive);
     let env_vars = [
+        format!("LOGTRIM_ARCHIVE=file://{}", archive.display()),
         format!("LOGTRIM_RULES_FILE={}", rules.display()),
         "LOGTRIM_LOG=info".to_string(),
         "AWS_REGION=us-east-1".to_string(),
@@ -81,6 +85,20 @@ fn runs_under_cargo_lambda_watch() {
     }
     let log = watch.log_text();
     assert!(log.contains("\"_aws\""), "an EMF line per invocation:\n{log}");
+    // The dropped probes are archived: an object and its index per hour, below the stream's partition.
+    let mut files = Vec::new();
+    let mut dirs = vec![archive.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}\n{log}", d.display())).flatten() {
+            if e.path().is_dir() { dirs.push(e.path()) } else { files.push(e.path().strip_prefix(&archive).unwrap().display().to_string()) }
+        }
+    }
+    let objects = files.iter().filter(|f| f.ends_with(".ndjson.gz")).count();
+    assert!((1..=2).contains(&objects), "one object per hour of the events: {files:?}");
+    assert_eq!(files.iter().filter(|f| f.ends_with(".index.json")).count(), objects, "{files:?}");
+    assert!(files.iter().all(|f| f.contains("/source=logtrim-test/")), "{files:?}");
+    assert!(log.contains("\"ArchivedEvents\""), "{log}");
+    let _ = std::fs::remove_dir_all(&archive);
 }
 
 fn path_with_venv() -> std::ffi::OsString {

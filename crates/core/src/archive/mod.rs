@@ -104,11 +104,16 @@ pub struct ArchiveOptions {
     pub max_open: usize,
     /// The first object's sequence number (a front-end that restarts continues its numbering).
     pub first_seq: u64,
+    /// Files every record under this source rather than under its `archive.partition` fields' value,
+    /// which are then indexed instead (so a replay still skips objects by them). For a front-end that
+    /// writes what it archives as one object per batch whatever the records' sources: the Lambda, one
+    /// object per invocation (under its delivery stream's name) rather than one per log group.
+    pub source: Option<String>,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> ArchiveOptions {
-        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1 }
+        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1, source: None }
     }
 }
 
@@ -157,6 +162,9 @@ pub struct Archive {
     counters: ArchiveCounters,
     /// The line being written.
     line: Vec<u8>,
+    /// The fields each object's index lists: the plan's, and its partition fields when
+    /// [`ArchiveOptions::source`] names the source.
+    index: Vec<(String, crate::plan::FieldRef)>,
     /// Values of the index fields of the record being added.
     values: Vec<Option<String>>,
     /// A clock tick the front-end sets; builders remember when they opened, for [`Archive::seal_opened_before`].
@@ -171,9 +179,18 @@ impl Archive {
         let names: Vec<String> = rules.rule_names().map(str::to_string).chain(["default".to_string()]).collect();
         let writer: String = options.writer.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
         let writer = if writer.is_empty() { "logtrim".to_string() } else { writer };
+        let mut index = plan.index.clone();
+        if options.source.is_some() {
+            for p in &plan.partition_named {
+                if !index.iter().any(|(n, _)| *n == p.0) {
+                    index.push(p.clone());
+                }
+            }
+        }
         Archive {
             view: View::new(&plan.fields),
-            values: vec![None; plan.index.len()],
+            values: vec![None; index.len()],
+            index,
             plan,
             rule_names: names.into(),
             rule_set: rules.name().map(Arc::from),
@@ -245,8 +262,11 @@ impl Archive {
         }
         .or(origin.time_ms)
         .unwrap_or(0);
-        let partition = Partition::of(time_ms, self.source(&fields, input).as_deref());
-        for (i, (_, f)) in self.plan.index.iter().enumerate() {
+        let partition = match &self.options.source {
+            Some(s) => Partition::of(time_ms, Some(s)),
+            None => Partition::of(time_ms, self.source(&fields, input).as_deref()),
+        };
+        for (i, (_, f)) in self.index.iter().enumerate() {
             self.values[i] = value_text(self.view.get(&fields, input, *f));
         }
         let kind = match record {
@@ -287,14 +307,14 @@ impl Archive {
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let b = Builder::new(partition.clone(), &self.options.writer, seq, self.plan.gzip_level, self.plan.index.len(), self.now_ms);
+        let b = Builder::new(partition.clone(), &self.options.writer, seq, self.plan.gzip_level, self.index.len(), self.now_ms);
         self.open.push(b);
         self.open.len() - 1
     }
 
     fn seal_at(&mut self, i: usize) {
         let b = self.open.swap_remove(i);
-        let o = b.seal(&self.rule_names, &self.plan.index, self.rule_set.as_deref());
+        let o = b.seal(&self.rule_names, &self.index, self.rule_set.as_deref());
         self.counters.objects += 1;
         self.counters.object_bytes += o.body.len() as u64;
         self.sealed.push_back(o);

@@ -109,6 +109,9 @@ pub(crate) struct ArchivePlan {
     pub fields: Arc<Plan>,
     pub time: Vec<FieldRef>,
     pub partition: Vec<FieldRef>,
+    /// The partition fields by name, for an archive whose front-end names the source
+    /// ([`super::ArchiveOptions::source`]): they are indexed instead.
+    pub partition_named: Vec<(String, FieldRef)>,
     /// Name as written, and field.
     pub index: Vec<(String, FieldRef)>,
     /// Per rule of the rule set, the default last: whether it samples (its drops are `sampled`).
@@ -215,8 +218,10 @@ pub(crate) fn compile(src: &ArchiveSource) -> Result<ArchivePlan, Vec<Diagnostic
     for r in &spec.include {
         include[r.index()] = true;
     }
-    let index = index.iter().filter_map(|p| Some((display_path(&p.segments), field(p)?))).collect();
+    let named = |ps: &[Path]| ps.iter().filter_map(|p| Some((display_path(&p.segments), field(p)?))).collect::<Vec<_>>();
+    let index = named(&index);
     Ok(ArchivePlan {
+        partition_named: named(&partition),
         include,
         object_bytes: spec.object_bytes,
         gzip_level: spec.gzip_level,

@@ -251,3 +251,28 @@ fn selections_and_index_pruning() {
     let e = Filter::compile("log.status >= ", None).err().unwrap().to_string();
     assert!(e.starts_with("--where:1:"), "{e}");
 }
+
+#[test]
+fn a_source_named_by_the_front_end_files_every_record_under_it_and_indexes_the_partition_fields() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "sample-2xx");
+    let mut a = Archive::new(&rules, ArchiveOptions { source: Some("stream-1".into()), ..ArchiveOptions::default() });
+    for i in 0..30 {
+        a.add(Record::Line(access(i, 200, ["shop", "pay", "web"][i % 3]).as_bytes()), d, Reason::Sampled, &Origin::default());
+    }
+    let objects = all_objects(&mut a);
+    // One hour, one named source: one object, whatever the records' namespaces.
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0].key, "dt=2026-11-22/hour=10/source=stream-1/logtrim-00000001.ndjson.gz");
+    assert_eq!(objects[0].index.records, 30);
+    let ns = &objects[0].index.fields["kubernetes.namespace_name"];
+    assert_eq!(*ns, index::ValueSet::Values(vec!["pay".into(), "shop".into(), "web".into()]));
+    // A record of another hour still goes to its own hour's partition.
+    let other = access(0, 200, "shop").replace("T10:", "T11:");
+    a.add(Record::Line(other.as_bytes()), d, Reason::Sampled, &Origin::default());
+    assert_eq!(all_objects(&mut a)[0].key, "dt=2026-11-22/hour=11/source=stream-1/logtrim-00000002.ndjson.gz");
+    // Without a named source the namespace is the partition, not an index field.
+    let mut a = Archive::new(&rules, ArchiveOptions::default());
+    a.add(Record::Line(access(0, 200, "shop").as_bytes()), d, Reason::Sampled, &Origin::default());
+    assert!(!all_objects(&mut a)[0].index.fields.contains_key("kubernetes.namespace_name"));
+}
