@@ -118,6 +118,14 @@ pub fn stream_name(arn: &str) -> Option<&str> {
     arn.rsplit_once(":deliverystream/").map(|(_, n)| n).filter(|n| !n.is_empty())
 }
 
+/// One invocation's request body parsed and transformed, without re-ingestion, budget or logging (for
+/// benchmarks): the response and how many records overflow.
+pub fn respond_pure(pipeline: &mut Pipeline, settings: &Settings, body: &[u8]) -> serde_json::Result<(FirehoseResponse, usize)> {
+    let event: FirehoseEvent = serde_json::from_slice(body)?;
+    let o = transform::transform(&event.records, pipeline, settings);
+    Ok((o.response, o.reingest.len()))
+}
+
 /// Handles one invocation.
 pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -> Result<FirehoseResponse, HandlerError> {
     let start = Instant::now();
