@@ -3,11 +3,13 @@
 //!
 //! Events of 1, 3 and 6 MB of JSON (1,000,000, 3,000,000 and 6,000,000 bytes at most; Lambda takes
 //! 6 MiB) are built from the seeded corpus (seed 42, the Fluent Bit Kubernetes records of the `decide`
-//! bench, timed at 3 MB of records a minute as a Firehose buffer of a busy cluster is), in two shapes: one Fluent Bit record per Firehose record (`kinesis_firehose`
-//! without aggregation) and records of whole lines packed up to 128 KiB (`simple_aggregation`). Each
-//! invocation parses the event, transforms it with `filters/k8s-splunk.yaml` (the default mapping,
-//! HEC output), writes the response and copies it as the runtime does to send it; re-ingestion,
-//! logging and the EMF line are left out (none of these events overflows).
+//! bench, timed at 3 MB of records a minute as a Firehose buffer of a busy cluster is), in two shapes:
+//! one Fluent Bit record per Firehose record (`kinesis_firehose` without aggregation) and records of
+//! whole lines packed up to 128 KiB (`simple_aggregation`). Each invocation is the binary's:
+//! `handler::invoke` on the request body with `filters/k8s-splunk.yaml` (the default mapping, HEC
+//! output) — the event read, transformed, the response written, the EMF line rendered (not printed) —
+//! then the response handed to serde_json as the runtime serializes it. None of these events
+//! overflows, so nothing is re-ingested.
 //!
 //! First criterion measures logtrim (wall clock; throughput is the records' data, base64-decoded).
 //! Then a table compares CPU time: logtrim's invocations in this process
@@ -26,9 +28,10 @@ use std::process::Command;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use criterion::{Criterion, Throughput};
-use logtrim_core::{Pipeline, RuleSet};
-use logtrim_lambda::handler;
-use logtrim_lambda::transform::{Settings, pipeline};
+use logtrim_core::RuleSet;
+use logtrim_lambda::handler::{self, State};
+use logtrim_lambda::reingest::{PutError, PutRecordBatch};
+use logtrim_lambda::transform::Settings;
 use logtrim_testkit::corpus::{self, Corpus};
 
 /// Event sizes, in bytes of JSON.
@@ -96,12 +99,37 @@ fn rules() -> RuleSet {
     RuleSet::from_yaml("k8s-splunk.yaml", &yaml).expect("bundled rules compile")
 }
 
-/// One invocation: the event parsed, transformed, the response written and copied as the runtime
-/// sends it.
-fn invoke(p: &mut Pipeline, s: &Settings, body: &[u8]) -> Vec<u8> {
-    let (response, reingest) = handler::respond_pure(p, s, body).expect("the event parses");
-    assert!(reingest == 0, "no bench event overflows");
-    serde_json::to_vec(&response).expect("serializes")
+/// Re-ingestion is never expected of these events: an invocation that tried would fail.
+struct NoReingest;
+
+impl PutRecordBatch for NoReingest {
+    async fn put_record_batch(&self, _: &str, _: &[&[u8]]) -> Result<Vec<Option<String>>, PutError> {
+        Err(PutError("no bench event overflows".into()))
+    }
+}
+
+fn state(rules: &RuleSet) -> State<NoReingest> {
+    let mut state = State::new(rules.clone(), Settings::default(), NoReingest);
+    state.print_emf = false;
+    state
+}
+
+/// One invocation as the binary runs it: `handler::invoke` on the body, then the response handed to
+/// the runtime as raw JSON and serialized by it.
+fn invoke(state: &State<NoReingest>, body: &[u8]) -> Vec<u8> {
+    // The handler awaits only re-ingestion and the budget store, neither of which is used here.
+    let response = poll_once(handler::invoke(state, body)).expect("the invocation succeeds");
+    let raw = serde_json::value::RawValue::from_string(String::from_utf8(response).expect("UTF-8")).expect("JSON");
+    serde_json::to_vec(&raw).expect("serializes")
+}
+
+/// Drives a future that never waits to completion.
+fn poll_once<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+        std::task::Poll::Ready(v) => v,
+        std::task::Poll::Pending => panic!("the invocation waited"),
+    }
 }
 
 fn cpu_seconds() -> f64 {
@@ -124,12 +152,10 @@ fn rss_kib() -> (u64, u64) {
 /// The child: rules compiled, then the event read and invoked once; prints the RSS before the event
 /// and the peak.
 fn rss_child(path: &str) {
-    let rules = rules();
-    let s = Settings::default();
-    let mut p = pipeline(&rules, &s);
+    let state = state(&rules());
     let (_, before) = rss_kib();
     let body = std::fs::read(path).expect("event file");
-    black_box(invoke(&mut p, &s, &body));
+    black_box(invoke(&state, &body));
     let (peak, _) = rss_kib();
     println!("{before} {peak}");
 }
@@ -196,7 +222,6 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test` runs benches without it, once each.
     let test_mode = !std::env::args().any(|a| a == "--bench");
     let rules = rules();
-    let s = Settings::default();
     let cases = cases();
 
     // Criterion's reports go to the workspace's target directory, wherever cargo runs the bench from.
@@ -207,8 +232,8 @@ fn main() {
         g.sample_size(10);
         for case in &cases {
             g.throughput(Throughput::Bytes(case.data_bytes as u64));
-            let mut p = pipeline(&rules, &s);
-            g.bench_function(&case.name, |b| b.iter(|| invoke(&mut p, &s, black_box(&case.body))));
+            let state = state(&rules);
+            g.bench_function(&case.name, |b| b.iter(|| invoke(&state, black_box(&case.body))));
         }
         g.finish();
     }
@@ -222,11 +247,11 @@ fn main() {
     );
     let (ours_n, py_n) = if test_mode { (1, 1) } else { (20, 3) };
     for case in &cases {
-        let mut p = pipeline(&rules, &s);
-        black_box(invoke(&mut p, &s, &case.body));
+        let state = state(&rules);
+        black_box(invoke(&state, &case.body));
         let start = cpu_seconds();
         for _ in 0..ours_n {
-            black_box(invoke(&mut p, &s, &case.body));
+            black_box(invoke(&state, &case.body));
         }
         let ours = (cpu_seconds() - start) / ours_n as f64;
         let records = serde_json::from_slice::<serde_json::Value>(&case.body).expect("event")["records"].as_array().map_or(0, Vec::len);

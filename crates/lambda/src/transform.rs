@@ -42,10 +42,10 @@ use logtrim_core::run::pipeline::Unit;
 use logtrim_core::{Counters, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 
-use crate::decode::{
-    self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64, encode_base64,
-};
-use crate::event::{FirehoseRecord, FirehoseResponse, FirehoseResult, ResponseRecord};
+use std::ops::Range;
+
+use crate::decode::{self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64};
+use crate::event::{FirehoseResponse, FirehoseResult, InputRecord, ResponseRecord, ResponseWriter};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -130,8 +130,9 @@ pub type Admit<'a> = dyn FnMut(Priority, u64) -> bool + 'a;
 /// The result of [`transform`].
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// The response, one record per input record.
-    pub response: FirehoseResponse,
+    /// The response's JSON, one record per input record, exactly as serde_json serializes a
+    /// [`FirehoseResponse`] (see [`Outcome::response`]).
+    pub body: Vec<u8>,
     /// Data to PutRecordBatch before the response may be returned.
     pub reingest: Vec<Vec<u8>>,
     /// Counts of Firehose records.
@@ -141,24 +142,35 @@ pub struct Outcome {
     pub counters: Counters,
 }
 
+impl Outcome {
+    /// The response, read back from [`Outcome::body`] (for tests and the `aws_lambda_events` types).
+    pub fn response(&self) -> FirehoseResponse {
+        serde_json::from_slice(&self.body).expect("the transform writes a valid response")
+    }
+}
+
 enum Work {
     Failed(String),
     /// Nothing to send; the record's summaries are final.
     Dropped(Unit),
-    /// Kept events held for the response, how the record splits should they not fit after all, and its
-    /// summaries, final if it is answered `Ok`.
-    Ok { out: Vec<u8>, groups: Groups, unit: Unit },
+    /// Kept events held for the response (this range of the held outputs), how the record splits should
+    /// they not fit after all, and its summaries, final if it is answered `Ok`.
+    Ok { out: Range<usize>, groups: Groups, unit: Unit },
     /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
     /// that is impossible, answered `ProcessingFailed`).
     Overflow,
 }
 
-/// Where a record's events go, and what the core does not know about them: the HEC metadata rendered
-/// from the record by the mapping, with the record's fallbacks, and the budget's answer.
+/// Where the events go, and what the core does not know about them: the HEC metadata rendered from
+/// the record by the mapping, with the record's fallbacks, and the budget's answer. One per
+/// invocation: every record's events are appended to the same buffer.
 struct RecordOut<'a, 'b> {
     out: Vec<u8>,
     mapping: &'a Mapping,
-    fallbacks: Fallbacks<'a>,
+    /// The fallbacks of the record being pushed: its time, and a CloudWatch payload's log group (kept
+    /// here, its buffer reused, as the payload lives only while its record is pushed).
+    time_ms: Option<i64>,
+    log_group: Option<String>,
     /// The metadata members of the event being written, rendered with its time.
     meta: Vec<u8>,
     admit: &'a mut Admit<'b>,
@@ -176,7 +188,11 @@ impl Sink for RecordOut<'_, '_> {
             Record::Parts(_) => &[],
         };
         self.meta.clear();
-        self.mapping.write_meta(seen, self.fallbacks, &mut self.meta)
+        let fallbacks = match &self.log_group {
+            Some(group) => Fallbacks { time_ms: self.time_ms, source: Some(group), sourcetype: Some("aws:cloudwatchlogs") },
+            None => Fallbacks { time_ms: self.time_ms, ..Fallbacks::default() },
+        };
+        self.mapping.write_meta(seen, fallbacks, &mut self.meta)
     }
 
     fn meta(&mut self, _: Record<'_>) {
@@ -204,8 +220,20 @@ pub fn pipeline(rules: &RuleSet, s: &Settings) -> Pipeline {
 
 /// Transforms one invocation's records through `pipeline` (made by [`pipeline`] with the same
 /// settings). See the module docs for the guarantees.
-pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings) -> Outcome {
+pub fn transform<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s: &Settings) -> Outcome {
     transform_with(records, pipeline, s, &mut |_, _| true)
+}
+
+/// How a record is answered, decided before the response is written.
+enum Answer {
+    /// `ProcessingFailed`, with the record's data as it came or with none.
+    Failed { echo: bool },
+    /// `Dropped`, or `ProcessingFailed` for an overflow that cannot be re-ingested: no data.
+    Empty(FirehoseResult),
+    /// `Ok`: this range of the held outputs, followed by the summary events if it carries them.
+    Out { out: Range<usize>, carries: bool },
+    /// `Ok` with the summary events alone.
+    Summaries,
 }
 
 /// [`transform`], with every kept event admitted by `admit` (the daily byte budget) once encoded; an
@@ -213,32 +241,36 @@ pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settin
 ///
 /// An admitted event whose record later fails (another line of it is not JSON), or is re-ingested,
 /// has been counted by the budget without being sent now: the budget errs on the side of spending less.
-pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
+pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
+    // PERF: one buffer each for the decoded data and the CloudWatch record, and one for every
+    // record's output, reused record after record: nothing is allocated per record once they have grown.
     let mut scratch = Vec::new();
+    let mut raw = Vec::new();
+    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, time_ms: None, log_group: None, meta: Vec::new(), admit: &mut *admit };
 
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
-    let fallback_entry = |r: &FirehoseRecord| ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
-    let ok_entry = |r: &FirehoseRecord, n: usize| ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(n));
+    let fallback_entry = |r: &R| ResponseRecord::serialized_len(r.record_id(), ok_fallback, 0);
+    let ok_entry = |r: &R, n: usize| ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Ok, base64_len(n));
     // Outputs are held for the response only while they could fit in it, counting the answers every
     // record needs: the rest is re-ingested as soon as it is known, so memory holds one decoded record
     // and at most a response's worth of output.
     let mut held = envelope + records.iter().map(fallback_entry).sum::<usize>();
-    let work: Vec<Work> = records
-        .iter()
-        .map(|r| {
-            let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
-            let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, room }, &mut o, admit);
-            match &w {
-                Work::Failed(reason) => tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed."),
-                Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
-                Work::Dropped(_) | Work::Overflow => {}
-            }
-            w
-        })
-        .collect();
+    let mut work: Vec<Work> = Vec::with_capacity(records.len());
+    for r in records {
+        let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
+        let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, raw: &mut raw, room }, &mut sink, &mut o);
+        match &w {
+            Work::Failed(reason) => tracing::warn!(record_id = %r.record_id(), reason = %reason, "Record failed."),
+            Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
+            Work::Dropped(_) | Work::Overflow => {}
+        }
+        work.push(w);
+    }
+    let outputs = std::mem::take(&mut sink.out);
+    drop(raw);
 
     // Room every record needs whatever happens.
     let mandatory = |failed_data: bool| -> usize {
@@ -247,9 +279,9 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
                 .iter()
                 .zip(&work)
                 .map(|(r, w)| match w {
-                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(&r.record_id, FirehoseResult::ProcessingFailed, &r.data),
-                    Work::Failed(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::ProcessingFailed, 0),
-                    Work::Dropped(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
+                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(r.record_id(), FirehoseResult::ProcessingFailed, r.data()),
+                    Work::Failed(_) => ResponseRecord::serialized_len(r.record_id(), FirehoseResult::ProcessingFailed, 0),
+                    Work::Dropped(_) => ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Dropped, 0),
                     Work::Ok { .. } | Work::Overflow => fallback_entry(r),
                 })
                 .sum::<usize>()
@@ -286,14 +318,12 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
     };
     let mut fits = fit(0);
     let summary_data = if pipeline.summarizes() {
-        let mapping = &s.mapping;
-        let (f, events) = summaries(records, &work, pipeline, mapping, &fit, fits);
+        let (f, events) = summaries(records, &work, pipeline, &s.mapping, &fit, fits);
         fits = f;
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut *admit };
         for e in &events {
             pipeline.send_summary(e, &mut sink);
         }
-        sink.out
+        std::mem::take(&mut sink.out)
     } else {
         Vec::new()
     };
@@ -311,32 +341,31 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
         })
     };
 
+    // Every answer first, so that the response is written once into a buffer of its exact size.
+    let mut answers = Vec::with_capacity(records.len());
     for (i, (r, w)) in records.iter().zip(work).enumerate() {
-        let rec = |result, data| ResponseRecord { record_id: r.record_id.clone(), result, data };
         let carries = carrier == Some(i);
         let answer = match w {
             Work::Failed(_) => {
                 o.stats.records_failed += 1;
-                rec(FirehoseResult::ProcessingFailed, if failed_data { r.data.clone() } else { String::new() })
+                Answer::Failed { echo: failed_data }
             }
             Work::Dropped(_) if carries => {
-                used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
+                used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Dropped, 0);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += summary_data.len() as u64;
-                rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                Answer::Summaries
             }
             Work::Dropped(_) => {
                 o.stats.records_dropped += 1;
-                rec(FirehoseResult::Dropped, String::new())
+                Answer::Empty(FirehoseResult::Dropped)
             }
-            Work::Ok { mut out, .. } if fits[i] => {
-                if carries {
-                    out.extend_from_slice(&summary_data);
-                }
-                used = used + ok_entry(r, out.len()) - fallback_entry(r);
+            Work::Ok { out, .. } if fits[i] => {
+                let len = out.len() + if carries { summary_data.len() } else { 0 };
+                used = used + ok_entry(r, len) - fallback_entry(r);
                 o.stats.records_ok += 1;
-                o.stats.bytes_out += out.len() as u64;
-                rec(FirehoseResult::Ok, encode_base64(&out))
+                o.stats.bytes_out += len as u64;
+                Answer::Out { out, carries }
             }
             Work::Ok { .. } | Work::Overflow if s.can_reingest => {
                 if let Work::Ok { out, groups, .. } = &w {
@@ -348,21 +377,35 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
                     used = used + ok_entry(r, summary_data.len()) - fallback_entry(r);
                     o.stats.records_ok += 1;
                     o.stats.bytes_out += summary_data.len() as u64;
-                    rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                    Answer::Summaries
                 } else {
                     o.stats.records_dropped += 1;
-                    rec(FirehoseResult::Dropped, String::new())
+                    Answer::Empty(FirehoseResult::Dropped)
                 }
             }
             Work::Ok { .. } | Work::Overflow => {
                 o.stats.records_overflow_failed += 1;
                 o.stats.records_failed += 1;
-                rec(FirehoseResult::ProcessingFailed, String::new())
+                Answer::Empty(FirehoseResult::ProcessingFailed)
             }
         };
-        o.response.records.push(answer);
+        answers.push(answer);
     }
     debug_assert!(used <= s.response_limit || !failed_data);
+
+    let mut response = ResponseWriter::with_capacity(used);
+    for (r, a) in records.iter().zip(answers) {
+        let id = r.record_id();
+        match a {
+            Answer::Failed { echo } => response.entry(id, FirehoseResult::ProcessingFailed, if echo { r.data() } else { "" }),
+            Answer::Empty(result) => response.entry(id, result, ""),
+            Answer::Out { out, carries: false } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out]]),
+            Answer::Out { out, carries: true } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out], &summary_data]),
+            Answer::Summaries => response.entry_base64(id, FirehoseResult::Ok, &[&summary_data]),
+        }
+    }
+    o.body = response.finish();
+    debug_assert_eq!(o.body.len(), used, "the response's size is computed exactly");
     o.stats.response_bytes = used as u64;
     o.counters = pipeline.take_counters();
     o
@@ -372,8 +415,8 @@ pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &S
 /// for them; the summaries of those records are committed to `pipeline`, which counts them when they
 /// are sent. The room is found by fitting with the room the summaries took at the previous try: the
 /// summaries of fewer `Ok` records need no more room, so this settles in a try or two.
-fn summaries(
-    records: &[FirehoseRecord],
+fn summaries<R>(
+    records: &[R],
     work: &[Work],
     pipeline: &mut Pipeline,
     mapping: &Mapping,
@@ -394,7 +437,7 @@ fn summaries(
     for attempt in 0.. {
         let events = pipeline.summaries_of(finals(&fits));
         // Measured as they would be written, without asking the budget.
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut |_, _| true };
+        let mut sink = RecordOut { out: Vec::new(), mapping, time_ms: None, log_group: None, meta: Vec::new(), admit: &mut |_, _| true };
         for e in &events {
             pipeline.write_summary(e, &mut sink);
         }
@@ -413,69 +456,95 @@ fn summaries(
     unreachable!("the loop returns")
 }
 
-/// What [`process`] works with besides the record: a buffer reused across records, and the room left.
+/// What [`process`] works with besides the record: buffers reused across records, and the room left.
 struct Ctx<'a> {
     /// The record the rules see for a CloudWatch event.
     scratch: &'a mut Vec<u8>,
+    /// The record's data, base64-decoded (and, when it was not compressed, its lines).
+    raw: &'a mut Vec<u8>,
     /// Base64 bytes the record's `Ok` data may take in the response for its output to be held.
     room: usize,
 }
 
-/// Decodes one record and pushes its lines (or log events) through the pipeline. Its decoded payload
-/// is released on return: a record whose output turns out not to fit the room left is queued for
-/// re-ingestion now, and its output is not kept beyond that room. Its counts are committed when it
-/// succeeds; its summaries wait in the returned work until its answer is final.
-fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, o: &mut Outcome, admit: &mut Admit<'_>) -> Work {
-    let Ctx { scratch, room } = ctx;
-    let raw = match decode_base64(&r.data) {
-        Ok(raw) => raw,
-        Err(e) => return Work::Failed(e.to_string()),
-    };
+/// Decodes one record and pushes its lines (or log events) through the pipeline, appending its events
+/// to `sink`'s buffer. Its decoded payload is released on return: a record whose output turns out not
+/// to fit the room left is queued for re-ingestion now, and its output is not kept beyond that room.
+/// Its counts are committed when it succeeds; its summaries wait in the returned work until its answer
+/// is final.
+fn process<R: InputRecord>(r: &R, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, sink: &mut RecordOut<'_, '_>, o: &mut Outcome) -> Work {
+    let Ctx { scratch, raw, room } = ctx;
+    if let Err(e) = decode::decode_base64_into(r.data().as_bytes(), raw) {
+        return Work::Failed(e.to_string());
+    }
     let raw_len = raw.len() as u64;
     o.stats.bytes_in += raw_len;
-    let decoded = match decode::decode(raw, s.max_decompressed) {
+    let decoded = match decode::decode(std::mem::take(raw), s.max_decompressed) {
         Ok(d) => d,
         Err(e) => {
             o.stats.bytes_failed += raw_len;
             return Work::Failed(e.to_string());
         }
     };
+    let work = push_units(r, &decoded, raw_len, pipeline, s, scratch, room, sink, o);
+    if let Payload::Lines(bytes) = decoded.payload {
+        // Its capacity serves the next record.
+        *raw = bytes;
+    }
+    work
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_units<R: InputRecord>(
+    r: &R,
+    decoded: &Decoded,
+    raw_len: u64,
+    pipeline: &mut Pipeline,
+    s: &Settings,
+    scratch: &mut Vec<u8>,
+    room: usize,
+    sink: &mut RecordOut<'_, '_>,
+    o: &mut Outcome,
+) -> Work {
     // Past this much output the record cannot be held whatever follows (its base64 would exceed the
     // room): the output is then measured, unit by unit, but not kept.
     let out_cap = room / 4 * 3;
+    let base = sink.out.len();
     let mut spilled = false;
     let mut groups = Groups::new(s.chunk_limit);
     if let Payload::CloudWatchControl = decoded.payload {
         return Work::Dropped(pipeline.empty_unit());
     }
-    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, fallbacks: Fallbacks::default(), meta: Vec::new(), admit };
     pipeline.begin_unit();
     let mut failed = None;
     match &decoded.payload {
         Payload::CloudWatchControl => {}
         Payload::CloudWatch(cw) => {
-            sink.fallbacks = Fallbacks { time_ms: None, source: Some(&cw.log_group), sourcetype: Some("aws:cloudwatchlogs") };
+            let mut group = sink.log_group.take().unwrap_or_default();
+            group.clear();
+            group.push_str(&cw.log_group);
+            sink.log_group = Some(group);
             for ev in &cw.log_events {
                 cloudwatch_record(cw, ev, scratch);
                 let before = sink.out.len();
-                sink.fallbacks.time_ms = Some(ev.timestamp);
+                sink.time_ms = Some(ev.timestamp);
                 let fallback = Timestamp::from_millisecond(ev.timestamp).unwrap_or_else(|_| Timestamp::now());
                 // Trimmed, sent and counted as the message: a JSON message by its fields, a text one as `log`.
-                pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, &mut sink);
+                pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, sink);
                 groups.push(Groups::cloudwatch_input(ev), sink.out.len() - before);
-                if spilled || sink.out.len() > out_cap {
+                if spilled || sink.out.len() - base > out_cap {
                     spilled = true;
-                    sink.out.clear();
+                    sink.out.truncate(base);
                 }
             }
         }
         Payload::Lines(_) => {
-            sink.fallbacks.time_ms = r.approximate_arrival_timestamp;
-            let fallback = r.approximate_arrival_timestamp.and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
+            sink.log_group = None;
+            sink.time_ms = r.arrival_ms();
+            let fallback = r.arrival_ms().and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
             for (line_no, line) in decoded.payload.lines() {
                 let before = sink.out.len();
                 let seen = pipeline.counters().invalid_json;
-                pipeline.push(line, fallback, &mut sink);
+                pipeline.push(line, fallback, sink);
                 // A line starting with `{` that is not JSON fails the record, unless it is not UTF-8: then
                 // it is text, as the rules read it. The rules count it either way.
                 if pipeline.counters().invalid_json > seen && std::str::from_utf8(line).is_ok() {
@@ -483,9 +552,9 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
                     break;
                 }
                 groups.push(Groups::line_input(line), sink.out.len() - before);
-                if spilled || sink.out.len() > out_cap {
+                if spilled || sink.out.len() - base > out_cap {
                     spilled = true;
-                    sink.out.clear();
+                    sink.out.truncate(base);
                 }
             }
         }
@@ -493,19 +562,20 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
     let unit = pipeline.end_unit();
     if let Some(reason) = failed {
         // Nothing of a failed record is counted or summarized: Firehose keeps it whole.
+        sink.out.truncate(base);
         o.stats.bytes_failed += raw_len;
         return Work::Failed(reason);
     }
     pipeline.commit_counters(&unit);
-    let out = sink.out;
+    let len = sink.out.len() - base;
     if groups.output == 0 {
         Work::Dropped(unit)
-    } else if !spilled && base64_len(out.len()) <= room {
-        Work::Ok { out, groups, unit }
+    } else if !spilled && base64_len(len) <= room {
+        Work::Ok { out: base..base + len, groups, unit }
     } else {
-        drop(out);
+        sink.out.truncate(base);
         if s.can_reingest {
-            queue_reingest(r, Some(&decoded), &groups, groups.output, s, &mut o.reingest);
+            queue_reingest(r, Some(decoded), &groups, groups.output, s, &mut o.reingest);
         }
         Work::Overflow
     }
@@ -571,16 +641,16 @@ impl Groups {
 /// original bytes when that output fits a chunk, else split per `groups`, framed and compressed as the
 /// original was. `decoded` is the record's payload when it is still at hand; otherwise it is decoded
 /// again (it decoded before, and decoding is deterministic), so no record's payload outlives its turn.
-fn queue_reingest(r: &FirehoseRecord, decoded: Option<&Decoded>, groups: &Groups, out_len: usize, s: &Settings, into: &mut Vec<Vec<u8>>) {
-    let whole = || decode_base64(&r.data).expect("decoded before");
-    if ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(out_len)) <= s.chunk_limit {
+fn queue_reingest<R: InputRecord>(r: &R, decoded: Option<&Decoded>, groups: &Groups, out_len: usize, s: &Settings, into: &mut Vec<Vec<u8>>) {
+    let whole = || decode_base64(r.data()).expect("decoded before");
+    if ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Ok, base64_len(out_len)) <= s.chunk_limit {
         into.push(whole());
         return;
     }
     let again;
     let decoded = match decoded {
         Some(d) => d,
-        None => match decode::decode_data(&r.data, s.max_decompressed) {
+        None => match decode::decode_data(r.data(), s.max_decompressed) {
             Ok(d) => {
                 again = d;
                 &again
@@ -627,6 +697,8 @@ fn split(decoded: &Decoded, groups: &Groups) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use logtrim_core::RuleSet;
+    use crate::decode::encode_base64;
+    use crate::event::FirehoseRecord;
 
     const RULES: &str = r#"
 parse:
@@ -660,14 +732,17 @@ default:
             rec("4", b"{\"log\":\"x\"}\n{\"log\":"),
         ];
         let o = run(&records, &Settings::default());
-        let results: Vec<_> = o.response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
+        let response = o.response();
+        // Written as serde_json serializes the response types, byte for byte.
+        assert_eq!(o.body, serde_json::to_vec(&response).unwrap());
+        let results: Vec<_> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
         assert_eq!(
             results,
             [("1", FirehoseResult::Ok), ("2", FirehoseResult::Dropped), ("3", FirehoseResult::ProcessingFailed), ("4", FirehoseResult::ProcessingFailed)]
         );
-        assert_eq!(o.response.records[2].data, "not base64!");
-        assert_eq!(o.response.records[3].data, records[3].data);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[2].data, "not base64!");
+        assert_eq!(o.response().records[3].data, records[3].data);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
         // The bad record's good first line is not counted.
         assert_eq!(o.counters.total().matched, 2);
         assert_eq!(o.stats.records_failed, 2);
@@ -679,10 +754,10 @@ default:
         let records: Vec<_> = (0..10).map(|i| rec(&i.to_string(), line.as_bytes())).collect();
         let s = Settings { response_limit: 6_000, ..Settings::default() };
         let o = run(&records, &s);
-        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        let bytes = serde_json::to_vec(&o.response()).unwrap().len();
         assert!(bytes <= 6_000, "{bytes}");
         assert_eq!(bytes as u64, o.stats.response_bytes);
-        let ok = o.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).count();
+        let ok = o.response().records.iter().filter(|r| r.result == FirehoseResult::Ok).count();
         assert!(ok >= 3, "{ok}");
         assert_eq!(o.reingest.len(), 10 - ok);
         assert_eq!(o.reingest[0], line.as_bytes());
@@ -696,8 +771,8 @@ default:
         let s = Settings { response_limit: 6_000, can_reingest: false, ..Settings::default() };
         let o = run(&records, &s);
         assert!(o.reingest.is_empty());
-        assert!(o.response.records.iter().any(|r| r.result == FirehoseResult::ProcessingFailed && r.data.is_empty()));
-        assert!(serde_json::to_vec(&o.response).unwrap().len() <= 6_000);
+        assert!(o.response().records.iter().any(|r| r.result == FirehoseResult::ProcessingFailed && r.data.is_empty()));
+        assert!(serde_json::to_vec(&o.response()).unwrap().len() <= 6_000);
     }
 
     #[test]
@@ -708,14 +783,14 @@ default:
         let records = vec![rec("big", &data)];
         let s = Settings { response_limit: 20_000, chunk_limit: 10_000, ..Settings::default() };
         let o = run(&records, &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Dropped);
         assert!(o.reingest.len() > 3, "{}", o.reingest.len());
         // Transforming the chunks again yields every line once, each chunk's response within limit.
         let chunks: Vec<_> = o.reingest.iter().enumerate().map(|(i, c)| rec(&format!("c{i}"), c)).collect();
         let mut seen = 0;
         for c in &chunks {
             let again = run(std::slice::from_ref(c), &s);
-            assert_eq!(again.response.records[0].result, FirehoseResult::Ok);
+            assert_eq!(again.response().records[0].result, FirehoseResult::Ok);
             assert!(again.stats.response_bytes <= 10_000 + 200);
             seen += again.counters.total().kept;
         }
@@ -728,15 +803,15 @@ default:
         let failed = |data: String| FirehoseRecord { record_id: "q".into(), approximate_arrival_timestamp: None, data };
         let s = Settings::default();
         let o = run(&[failed("\"".repeat(3_500_000))], &s);
-        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        let bytes = serde_json::to_vec(&o.response()).unwrap().len();
         assert_eq!(bytes as u64, o.stats.response_bytes);
         assert!(bytes <= s.response_limit, "{bytes}");
-        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!(o.response().records[0].result, FirehoseResult::ProcessingFailed);
         // Data that fits escaped is echoed, and counted exactly.
         let data = "\"\\\u{1}x".repeat(1000);
         let o = run(&[failed(data.clone()), rec("1", OK_LINE)], &s);
-        assert_eq!(o.response.records[0].data, data);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[0].data, data);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -745,8 +820,8 @@ default:
         let bad = [&line(51)[..20], b"\xff", &line(51)[20..]].concat();
         let data: Vec<u8> = (1..=100).flat_map(|i| [if i == 51 { bad.clone() } else { line(i) }, b"\n".to_vec()].concat()).collect();
         let o = run(&[rec("1", &data)], &Settings::default());
-        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
-        let out = decode_base64(&o.response.records[0].data).unwrap();
+        assert_eq!(o.response().records[0].result, FirehoseResult::Ok);
+        let out = decode_base64(&o.response().records[0].data).unwrap();
         let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out).into_iter().map(Result::unwrap).collect();
         assert_eq!(events.len(), 100);
         assert_eq!(events[50]["event"], String::from_utf8_lossy(&bad).as_ref(), "U+FFFD for the bad byte");
@@ -754,7 +829,7 @@ default:
         assert_eq!(o.counters.invalid_utf8, 1);
         // The original output sends the bytes as they came.
         let o = run(&[rec("1", &data)], &Settings { output: Output::Original, ..Settings::default() });
-        assert_eq!(decode_base64(&o.response.records[0].data).unwrap(), data);
+        assert_eq!(decode_base64(&o.response().records[0].data).unwrap(), data);
 
         // A line starting with `{` that is not UTF-8 is not JSON: the rules read it as text, kept or dropped.
         let rules = RuleSet::from_yaml("t.yaml", "rules:\n  - name: marked\n    when: log contains \"drop-me\"\n    action: drop\ndefault:\n  action: keep\n").unwrap();
@@ -762,9 +837,9 @@ default:
         for output in [Output::Hec, Output::Original] {
             let s = Settings { output, ..Settings::default() };
             let o = transform(&[rec("1", data)], &mut pipeline(&rules, &s), &s);
-            assert_eq!(o.response.records[0].result, FirehoseResult::Ok, "{output:?}");
+            assert_eq!(o.response().records[0].result, FirehoseResult::Ok, "{output:?}");
             assert_eq!((o.counters.total().kept, o.counters.total().dropped), (1, 1));
-            let out = decode_base64(&o.response.records[0].data).unwrap();
+            let out = decode_base64(&o.response().records[0].data).unwrap();
             match output {
                 Output::Hec => assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["event"], "{\"log\":\"caf\u{fffd}\"}"),
                 Output::Original => assert_eq!(out, b"{\"log\":\"caf\xe9\"}\n"),
@@ -773,7 +848,7 @@ default:
         // Valid UTF-8 that is not JSON still fails the record, and nothing of it is counted.
         let s = Settings::default();
         let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut pipeline(&rules, &s), &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!(o.response().records[0].result, FirehoseResult::ProcessingFailed);
         assert_eq!((o.counters.invalid_utf8, o.counters.total().matched), (0, 0));
     }
 
@@ -785,14 +860,14 @@ default:
         let failed = FirehoseRecord { record_id: "bad".into(), approximate_arrival_timestamp: None, data: "!".repeat(10_000) };
         let s = Settings { response_limit: 20_000, chunk_limit: 5_000, ..Settings::default() };
         let alone = run(std::slice::from_ref(&big), &s);
-        assert_eq!(alone.response.records[0].result, FirehoseResult::Ok, "fits without the failed record");
+        assert_eq!(alone.response().records[0].result, FirehoseResult::Ok, "fits without the failed record");
         let o = run(&[big, failed], &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
-        assert_eq!(o.response.records[1].data.len(), 10_000);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Dropped);
+        assert_eq!(o.response().records[1].data.len(), 10_000);
         assert!(o.reingest.len() > 1, "{}", o.reingest.len());
         let kept: u64 = o.reingest.iter().map(|c| run(&[rec("c", c)], &s).counters.total().kept).sum();
         assert_eq!(kept, 60);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -800,8 +875,8 @@ default:
         // An `Ok` entry shorter than the `ProcessingFailed` one it would replace.
         let s = Settings { output: Output::Original, can_reingest: false, ..Settings::default() };
         let o = run(&[rec("1", b"a")], &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Ok);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -809,7 +884,7 @@ default:
         let s = Settings { output: Output::Original, ..Settings::default() };
         let data = [OK_LINE, PROBE, b"plain"].join(&b"\n"[..]);
         let o = run(&[rec("1", &data)], &s);
-        let data = decode_base64(&o.response.records[0].data).unwrap();
+        let data = decode_base64(&o.response().records[0].data).unwrap();
         assert_eq!(data, [OK_LINE, b"\n", b"plain\n"].concat());
     }
 }
