@@ -198,9 +198,15 @@ impl ResponseRecord {
     /// Serialized size in bytes of a record with this id and result and `data_len` bytes of base64
     /// (which JSON never escapes).
     pub fn serialized_len(record_id: &str, result: FirehoseResult, data_len: usize) -> usize {
+        ResponseRecord::serialized_len_of_id(json_str_len(record_id), result, data_len)
+    }
+
+    /// [`ResponseRecord::serialized_len`] for an id whose JSON string literal is `id_len` bytes long
+    /// ([`json_str_len`]), counted once per record rather than at every size computed for it.
+    pub fn serialized_len_of_id(id_len: usize, result: FirehoseResult, data_len: usize) -> usize {
         // {"recordId":<id>,"result":"<r>","data":"<data>"}
         const FIXED: usize = r#"{"recordId":,"result":"","data":""}"#.len();
-        FIXED + json_str_len(record_id) + result.as_str().len() + data_len
+        FIXED + id_len + result.as_str().len() + data_len
     }
 
     /// Serialized size in bytes of a record answered with `data` as it is, escaped where JSON needs it:
@@ -265,16 +271,10 @@ impl ResponseWriter {
     }
 }
 
-/// The length of `s` as a JSON string literal, as serde_json writes it.
+/// The length of `s` as a JSON string literal, as serde_json writes it (and the core's escaper, which
+/// writes the response).
 pub fn json_str_len(s: &str) -> usize {
-    2 + s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
+    2 + logtrim_core::record::json::escaped_len(s.as_bytes())
 }
 
 fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

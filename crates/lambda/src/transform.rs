@@ -45,7 +45,7 @@ use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 use std::ops::Range;
 
 use crate::decode::{self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64};
-use crate::event::{FirehoseResponse, FirehoseResult, InputRecord, ResponseRecord, ResponseWriter};
+use crate::event::{FirehoseResponse, FirehoseResult, InputRecord, ResponseRecord, ResponseWriter, json_str_len};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -252,19 +252,21 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
 
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
-    let fallback_entry = |r: &R| ResponseRecord::serialized_len(r.record_id(), ok_fallback, 0);
-    let ok_entry = |r: &R, n: usize| ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Ok, base64_len(n));
+    let id_len: Vec<usize> = records.iter().map(|r| json_str_len(r.record_id())).collect();
+    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(id_len[i], result, n);
+    let fallback_entry = |i: usize| entry(i, ok_fallback, 0);
+    let ok_entry = |i: usize, n: usize| entry(i, FirehoseResult::Ok, base64_len(n));
     // Outputs are held for the response only while they could fit in it, counting the answers every
     // record needs: the rest is re-ingested as soon as it is known, so memory holds one decoded record
     // and at most a response's worth of output.
-    let mut held = envelope + records.iter().map(fallback_entry).sum::<usize>();
+    let mut held = envelope + (0..records.len()).map(fallback_entry).sum::<usize>();
     let mut work: Vec<Work> = Vec::with_capacity(records.len());
-    for r in records {
-        let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
+    for (i, r) in records.iter().enumerate() {
+        let room = (s.response_limit + fallback_entry(i)).saturating_sub(held + ok_entry(i, 0));
         let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, raw: &mut raw, room }, &mut sink, &mut o);
         match &w {
             Work::Failed(reason) => tracing::warn!(record_id = %r.record_id(), reason = %reason, "Record failed."),
-            Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
+            Work::Ok { out, .. } => held = held + ok_entry(i, out.len()) - fallback_entry(i),
             Work::Dropped(_) | Work::Overflow => {}
         }
         work.push(w);
@@ -278,11 +280,12 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
             + records
                 .iter()
                 .zip(&work)
-                .map(|(r, w)| match w {
+                .enumerate()
+                .map(|(i, (r, w))| match w {
                     Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(r.record_id(), FirehoseResult::ProcessingFailed, r.data()),
-                    Work::Failed(_) => ResponseRecord::serialized_len(r.record_id(), FirehoseResult::ProcessingFailed, 0),
-                    Work::Dropped(_) => ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Dropped, 0),
-                    Work::Ok { .. } | Work::Overflow => fallback_entry(r),
+                    Work::Failed(_) => entry(i, FirehoseResult::ProcessingFailed, 0),
+                    Work::Dropped(_) => entry(i, FirehoseResult::Dropped, 0),
+                    Work::Ok { .. } | Work::Overflow => fallback_entry(i),
                 })
                 .sum::<usize>()
     };
@@ -304,12 +307,11 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
     // already counts each record's fallback entry, which its `Ok` entry replaces.
     let fit = |reserve: usize| -> Vec<bool> {
         let mut room = used + reserve;
-        records
-            .iter()
-            .zip(&work)
-            .map(|(r, w)| match w {
-                Work::Ok { out, .. } if room + ok_entry(r, out.len()) <= s.response_limit + fallback_entry(r) => {
-                    room = room + ok_entry(r, out.len()) - fallback_entry(r);
+        work.iter()
+            .enumerate()
+            .map(|(i, w)| match w {
+                Work::Ok { out, .. } if room + ok_entry(i, out.len()) <= s.response_limit + fallback_entry(i) => {
+                    room = room + ok_entry(i, out.len()) - fallback_entry(i);
                     true
                 }
                 _ => false,
@@ -345,13 +347,13 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
     let mut answers = Vec::with_capacity(records.len());
     for (i, (r, w)) in records.iter().zip(work).enumerate() {
         let carries = carrier == Some(i);
-        let answer = match w {
+        let answer = match &w {
             Work::Failed(_) => {
                 o.stats.records_failed += 1;
                 Answer::Failed { echo: failed_data }
             }
             Work::Dropped(_) if carries => {
-                used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Dropped, 0);
+                used = used + ok_entry(i, summary_data.len()) - entry(i, FirehoseResult::Dropped, 0);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += summary_data.len() as u64;
                 Answer::Summaries
@@ -362,10 +364,10 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
             }
             Work::Ok { out, .. } if fits[i] => {
                 let len = out.len() + if carries { summary_data.len() } else { 0 };
-                used = used + ok_entry(r, len) - fallback_entry(r);
+                used = used + ok_entry(i, len) - fallback_entry(i);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += len as u64;
-                Answer::Out { out, carries }
+                Answer::Out { out: out.clone(), carries }
             }
             Work::Ok { .. } | Work::Overflow if s.can_reingest => {
                 if let Work::Ok { out, groups, .. } = &w {
@@ -374,7 +376,7 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
                 o.stats.records_reingested += 1;
                 if carries {
                     // Its events go back through Firehose; its answer carries the summaries.
-                    used = used + ok_entry(r, summary_data.len()) - fallback_entry(r);
+                    used = used + ok_entry(i, summary_data.len()) - fallback_entry(i);
                     o.stats.records_ok += 1;
                     o.stats.bytes_out += summary_data.len() as u64;
                     Answer::Summaries
@@ -390,6 +392,10 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
             }
         };
         answers.push(answer);
+        if let Work::Dropped(unit) | Work::Ok { unit, .. } = w {
+            // Its counts and summaries are committed or sent: the next invocation reuses its buffers.
+            pipeline.recycle_unit(unit);
+        }
     }
     debug_assert!(used <= s.response_limit || !failed_data);
 
@@ -561,6 +567,7 @@ fn push_units<R: InputRecord>(
     }
     let unit = pipeline.end_unit();
     if let Some(reason) = failed {
+        pipeline.recycle_unit(unit);
         // Nothing of a failed record is counted or summarized: Firehose keeps it whole.
         sink.out.truncate(base);
         o.stats.bytes_failed += raw_len;
@@ -574,6 +581,7 @@ fn push_units<R: InputRecord>(
         Work::Ok { out: base..base + len, groups, unit }
     } else {
         sink.out.truncate(base);
+        pipeline.recycle_unit(unit);
         if s.can_reingest {
             queue_reingest(r, Some(decoded), &groups, groups.output, s, &mut o.reingest);
         }
