@@ -151,11 +151,12 @@ impl Outcome {
 
 enum Work {
     Failed(String),
-    /// Nothing to send; the record's summaries are final.
-    Dropped(Unit),
+    /// Nothing to send; the record's summaries are final (merged into a [`Segment::Final`] once processed).
+    Dropped(Option<Unit>),
     /// Kept events held for the response (this range of the held outputs), how the record splits should
-    /// they not fit after all, and its summaries, final if it is answered `Ok`.
-    Ok { out: Range<usize>, groups: Groups, unit: Unit },
+    /// they not fit after all, and its summaries, final if it is answered `Ok` (none once processed
+    /// when it had nothing to summarize).
+    Ok { out: Range<usize>, groups: Groups, unit: Option<Unit> },
     /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
     /// that is impossible, answered `ProcessingFailed`).
     Overflow,
@@ -224,6 +225,15 @@ pub fn transform<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s: &Set
     transform_with(records, pipeline, s, &mut |_, _| true)
 }
 
+/// The summaries of an invocation's records, in input order, for [`Pipeline::summaries_of`]: those of
+/// consecutive records whose answer is final merged into one unit, and the records answered `Ok` only if
+/// they fit, apart. So units are held per run of records, not per record.
+enum Segment {
+    Final(Unit),
+    /// The index of a record whose `Work::Ok` holds its unit.
+    Ok(usize),
+}
+
 /// How a record is answered, decided before the response is written.
 enum Answer {
     /// `ProcessingFailed`, with the record's data as it came or with none.
@@ -261,9 +271,28 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
     // and at most a response's worth of output.
     let mut held = envelope + (0..records.len()).map(fallback_entry).sum::<usize>();
     let mut work: Vec<Work> = Vec::with_capacity(records.len());
+    let mut segments: Vec<Segment> = Vec::new();
     for (i, r) in records.iter().enumerate() {
         let room = (s.response_limit + fallback_entry(i)).saturating_sub(held + ok_entry(i, 0));
-        let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, raw: &mut raw, room }, &mut sink, &mut o);
+        let mut w = process(r, pipeline, s, Ctx { scratch: &mut scratch, raw: &mut raw, room }, &mut sink, &mut o);
+        match &mut w {
+            Work::Dropped(unit) => match unit.take() {
+                Some(u) if u.has_summaries() => match segments.last_mut() {
+                    Some(Segment::Final(acc)) => pipeline.merge_unit(acc, u),
+                    _ => segments.push(Segment::Final(u)),
+                },
+                Some(u) => pipeline.recycle_unit(u),
+                None => {}
+            },
+            Work::Ok { unit, .. } => {
+                if unit.as_ref().is_some_and(Unit::has_summaries) {
+                    segments.push(Segment::Ok(i));
+                } else if let Some(u) = unit.take() {
+                    pipeline.recycle_unit(u);
+                }
+            }
+            Work::Failed(_) | Work::Overflow => {}
+        }
         match &w {
             Work::Failed(reason) => tracing::warn!(record_id = %r.record_id(), reason = %reason, "Record failed."),
             Work::Ok { out, .. } => held = held + ok_entry(i, out.len()) - fallback_entry(i),
@@ -320,7 +349,7 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
     };
     let mut fits = fit(0);
     let summary_data = if pipeline.summarizes() {
-        let (f, events) = summaries(records, &work, pipeline, &s.mapping, &fit, fits);
+        let (f, events) = summaries(records, &work, &segments, pipeline, &s.mapping, &fit, fits);
         fits = f;
         for e in &events {
             pipeline.send_summary(e, &mut sink);
@@ -392,8 +421,13 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
             }
         };
         answers.push(answer);
-        if let Work::Dropped(unit) | Work::Ok { unit, .. } = w {
+        if let Work::Dropped(Some(unit)) | Work::Ok { unit: Some(unit), .. } = w {
             // Its counts and summaries are committed or sent: the next invocation reuses its buffers.
+            pipeline.recycle_unit(unit);
+        }
+    }
+    for seg in segments {
+        if let Segment::Final(unit) = seg {
             pipeline.recycle_unit(unit);
         }
     }
@@ -421,21 +455,26 @@ pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s:
 /// for them; the summaries of those records are committed to `pipeline`, which counts them when they
 /// are sent. The room is found by fitting with the room the summaries took at the previous try: the
 /// summaries of fewer `Ok` records need no more room, so this settles in a try or two.
+#[allow(clippy::too_many_arguments)]
 fn summaries<R>(
     records: &[R],
     work: &[Work],
+    segments: &[Segment],
     pipeline: &mut Pipeline,
     mapping: &Mapping,
     fit: &dyn Fn(usize) -> Vec<bool>,
     mut fits: Vec<bool>,
 ) -> (Vec<bool>, Vec<Summary>) {
     let finals = |fits: &[bool]| -> Vec<&Unit> {
-        work.iter()
-            .zip(fits)
-            .filter_map(|(w, f)| match w {
-                Work::Dropped(u) => Some(u),
-                Work::Ok { unit, .. } if *f => Some(unit),
-                _ => None,
+        segments
+            .iter()
+            .filter_map(|seg| match seg {
+                Segment::Final(u) => Some(u),
+                Segment::Ok(i) if fits[*i] => match &work[*i] {
+                    Work::Ok { unit, .. } => unit.as_ref(),
+                    _ => None,
+                },
+                Segment::Ok(_) => None,
             })
             .collect()
     };
@@ -518,7 +557,7 @@ fn push_units<R: InputRecord>(
     let mut spilled = false;
     let mut groups = Groups::new(s.chunk_limit);
     if let Payload::CloudWatchControl = decoded.payload {
-        return Work::Dropped(pipeline.empty_unit());
+        return Work::Dropped(None);
     }
     pipeline.begin_unit();
     let mut failed = None;
@@ -576,9 +615,9 @@ fn push_units<R: InputRecord>(
     pipeline.commit_counters(&unit);
     let len = sink.out.len() - base;
     if groups.output == 0 {
-        Work::Dropped(unit)
+        Work::Dropped(Some(unit))
     } else if !spilled && base64_len(len) <= room {
-        Work::Ok { out: base..base + len, groups, unit }
+        Work::Ok { out: base..base + len, groups, unit: Some(unit) }
     } else {
         sink.out.truncate(base);
         pipeline.recycle_unit(unit);

@@ -376,6 +376,14 @@ impl Pipeline {
         }
     }
 
+    /// Adds the summaries of `unit` to those of `into` (as [`Pipeline::summaries_of`] would merge them,
+    /// in this order) and recycles it: for a front-end holding the summaries of many final units until
+    /// it flushes them, one unit instead of many.
+    pub fn merge_unit(&mut self, into: &mut Unit, unit: Unit) {
+        into.summarizer.merge(&unit.summarizer);
+        self.recycle_unit(unit);
+    }
+
     /// Takes back a unit that is done with (committed or forgotten), emptied, so that the next
     /// [`Pipeline::begin_unit`] reuses its buffers: a front-end making a unit per small group of records
     /// (the Lambda: one per Firehose record) then allocates nothing per group once warm.
@@ -425,6 +433,11 @@ impl Unit {
     /// The unit's counts.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Whether its records left anything to summarize.
+    pub fn has_summaries(&self) -> bool {
+        !self.summarizer.is_empty()
     }
 }
 
