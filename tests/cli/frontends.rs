@@ -171,7 +171,7 @@ fn lambda(rules: &RuleSet, records: &[u8]) -> Seen {
     let settings = logtrim_lambda::transform::Settings::default();
     let o = logtrim_lambda::transform::transform(&firehose, &mut logtrim_lambda::transform::pipeline(rules, &settings), &settings);
     let mut seen = Seen::default();
-    for r in &o.response.records {
+    for r in &o.response().records {
         assert_ne!(r.result, FirehoseResult::ProcessingFailed, "{r:?}");
         if r.result == FirehoseResult::Ok {
             seen.add_events(&decode_base64(&r.data).unwrap());

@@ -106,11 +106,17 @@ impl Payload {
             Payload::Lines(b) => b,
             _ => &[],
         };
-        bytes
-            .split(|&b| b == b'\n')
-            .enumerate()
-            .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
-            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+        // PERF: newlines found by memchr, not byte by byte.
+        let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+        let mut start = 0;
+        ends.map(move |end| {
+            let l = &bytes[start..end];
+            start = end + 1;
+            l
+        })
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
     }
 }
 
@@ -161,12 +167,38 @@ struct Probe {
 
 /// Decodes Firehose's base64 `data` strictly (canonical padding): bad padding fails this record only.
 pub fn decode_base64(data: &str) -> Result<Vec<u8>, DecodeError> {
-    STANDARD.decode(data).map_err(|e| DecodeError::Base64(e.to_string()))
+    let mut out = Vec::new();
+    decode_base64_into(data.as_bytes(), &mut out)?;
+    Ok(out)
+}
+
+/// [`decode_base64`] into `out` (cleared first), reusing its capacity.
+///
+/// PERF: SIMD (`base64-simd`, AVX2 or SSE4.1 chosen at run time) decodes about ten times faster than
+/// the `base64` crate's engine; both accept exactly canonical padded standard base64 (a property test
+/// compares them). The `base64` crate only words the error.
+pub fn decode_base64_into(data: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
+    out.clear();
+    match base64_simd::STANDARD.decode_append(data, out) {
+        Ok(()) => Ok(()),
+        Err(_) => {
+            out.clear();
+            match STANDARD.decode_vec(data, out) {
+                Err(e) => Err(DecodeError::Base64(e.to_string())),
+                Ok(()) => Err(DecodeError::Base64("not canonical".into())),
+            }
+        }
+    }
 }
 
 /// Encodes bytes as standard padded base64.
 pub fn encode_base64(bytes: &[u8]) -> String {
-    STANDARD.encode(bytes)
+    base64_simd::STANDARD.encode_to_string(bytes)
+}
+
+/// Appends the standard padded base64 of `bytes` to `out` (SIMD, as [`decode_base64_into`]).
+pub fn encode_base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    base64_simd::STANDARD.encode_append(bytes, out);
 }
 
 /// The length [`encode_base64`] gives for `n` bytes.
@@ -244,8 +276,11 @@ pub fn compress(c: Compression, bytes: &[u8]) -> Vec<u8> {
 pub fn decode(raw: Vec<u8>, limit: usize) -> Result<Decoded, DecodeError> {
     let (compression, bytes) = decompress(raw, limit)?;
     let start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(bytes.len());
+    // PERF: the searcher is built once, not for every record.
+    static MESSAGE_TYPE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"messageType\""));
     if bytes[start..].starts_with(b"{")
-        && memchr::memmem::find(&bytes, b"\"messageType\"").is_some()
+        && MESSAGE_TYPE.find(&bytes).is_some()
         && let Ok(p) = serde_json::from_slice::<Probe>(&bytes)
     {
         let payload = match p.message_type.as_str() {
@@ -679,12 +714,43 @@ mod tests {
         compress(Compression::Gzip, b)
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 4096, failure_persistence: None, ..Default::default() })]
+        /// The SIMD codec agrees with the `base64` crate: same bytes out, same text accepted — on
+        /// encodings of random bytes and on them mutated (a byte replaced by any byte, or cut short).
+        #[test]
+        fn simd_base64_agrees_with_the_base64_crate(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+            at in 0usize..300, with in proptest::num::u8::ANY, cut in 0usize..300,
+        ) {
+            let text = STANDARD.encode(&bytes);
+            proptest::prop_assert_eq!(encode_base64(&bytes), text.clone());
+            let mut appended = b"x".to_vec();
+            encode_base64_into(&bytes, &mut appended);
+            proptest::prop_assert_eq!(&appended[1..], text.as_bytes());
+            proptest::prop_assert_eq!(decode_base64(&text).unwrap(), bytes);
+            let mut mutated = text.clone().into_bytes();
+            if !mutated.is_empty() {
+                let i = at % mutated.len();
+                mutated[i] = with;
+                mutated.truncate(cut.max(i + 1));
+            }
+            let mut out = Vec::new();
+            let ours = decode_base64_into(&mutated, &mut out).map(|()| out);
+            proptest::prop_assert_eq!(ours.ok(), STANDARD.decode(&mutated).ok(), "{:?}", String::from_utf8_lossy(&mutated));
+        }
+    }
+
     #[test]
     fn base64_is_strict_about_padding() {
         assert_eq!(decode_base64("SGVsbG8gV29ybGQ=").unwrap(), b"Hello World");
         // One leftover character then "==": what a strict decoder must reject.
         assert!(matches!(decode_base64("SGVsbG8gV29ybGQx="), Err(DecodeError::Base64(_))));
         assert!(matches!(decode_base64("SGVsbG8gV29ybGQ"), Err(DecodeError::Base64(_))));
+        // Non-zero bits after the last byte are not canonical.
+        assert_eq!(decode_base64("SGk=").unwrap(), b"Hi");
+        assert!(matches!(decode_base64("SGl="), Err(DecodeError::Base64(_))));
+        assert!(matches!(decode_base64("SGk=SGk="), Err(DecodeError::Base64(_))));
         assert_eq!(base64_len(0), 0);
         assert_eq!(base64_len(11), encode_base64(b"Hello World").len());
     }

@@ -13,9 +13,10 @@
 //! addressed). When nothing resolves, the per-record [`Fallbacks`] apply, then the key is omitted.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use logtrim_core::record::json::raw::{RawPaths, RawValue};
-use logtrim_core::record::json::{escape_into, push_json_str};
+use logtrim_core::record::json::{Index, PathTrie, Raw, escape_into, push_json_str, unescape};
 use logtrim_core::run::hec::EventValue;
 
 use crate::template;
@@ -85,9 +86,20 @@ pub struct Mapping {
     index: Template,
     event: EventValue,
     fields: Vec<(String, Template)>,
-    /// The paths the templates read, by slot.
+    /// The paths the templates read, by slot: for the core's scanner, and for serde_json when a value
+    /// is a number (sent as spelled, which the scanner does not keep).
+    trie: PathTrie,
     paths: RawPaths,
 }
+
+thread_local! {
+    /// PERF: the core's scanner (SIMD token index) and its token list, reused from event to event:
+    /// reading the metadata with serde_json took a sixth of the Lambda's time.
+    static INDEX: RefCell<Index> = RefCell::new(Index::new());
+}
+
+/// Slots held on the stack: the default mapping reads 7 paths.
+const STACK_SLOTS: usize = 16;
 
 /// Values to use when a template resolves to nothing, chosen by the caller per input kind.
 #[derive(Clone, Copy, Debug, Default)]
@@ -133,7 +145,7 @@ impl Mapping {
             return Err(errors);
         }
         let paths: Vec<Vec<String>> = paths.iter().map(|p| p.split('.').map(String::from).collect()).collect();
-        Ok(Mapping { time, host, source, sourcetype, index, event, fields, paths: RawPaths::new(&paths) })
+        Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie: PathTrie::new(&paths), paths: RawPaths::new(&paths) })
     }
 
     /// Which value of a record is the event.
@@ -145,14 +157,76 @@ impl Mapping {
     /// by a comma, and returns the event's time in epoch milliseconds: templates read the record's
     /// fields when it is a JSON object; what does not resolve takes its fallback or is left out.
     pub fn write_meta(&self, record: &[u8], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
-        let mut values: Vec<Option<&RawValue>> = vec![None; self.paths.len()];
-        if let Ok(text) = std::str::from_utf8(record)
-            && text.trim_start().starts_with('{')
-            && self.paths.extract(text, &mut values).is_err()
-        {
-            // Not JSON after all: the rules read it as text, with no fields.
-            values.iter_mut().for_each(|v| *v = None);
+        if self.paths.len() <= STACK_SLOTS {
+            let mut values: [Option<Cow<'_, str>>; STACK_SLOTS] = Default::default();
+            self.read_values(record, &mut values[..self.paths.len()]);
+            self.write_values(&values[..self.paths.len()], fallbacks, out)
+        } else {
+            let mut values = vec![None; self.paths.len()];
+            self.read_values(record, &mut values);
+            self.write_values(&values, fallbacks, out)
         }
+    }
+
+    /// The value of every path in `record` as a template reads it (see [`scalar`]), the first one when a
+    /// key repeats; none when `record` is not a JSON object (the rules read it as text, with no fields).
+    fn read_values<'t>(&self, record: &'t [u8], values: &mut [Option<Cow<'t, str>>]) {
+        if record.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return;
+        }
+        let mut raw = [None; STACK_SLOTS];
+        let mut number = false;
+        let scanned = if values.len() <= STACK_SLOTS {
+            // The scanner accepts exactly what serde_json accepts, UTF-8 included.
+            INDEX.with_borrow_mut(|index| {
+                index.scan(record, &self.trie, &mut |id, v| {
+                    // The first value wins, as in `RawPaths`: a repeated key's `Missing` and later values
+                    // are ignored.
+                    if let Some(slot @ None) = raw.get_mut(id as usize)
+                        && v != Raw::Missing
+                    {
+                        number |= matches!(v, Raw::Num(_));
+                        *slot = Some(v);
+                    }
+                })
+            })
+        } else {
+            Err(logtrim_core::record::json::JsonError::TooLong)
+        };
+        match scanned {
+            Ok(()) if !number => {
+                for (value, r) in values.iter_mut().zip(raw) {
+                    *value = match r {
+                        Some(Raw::Str { start, end, escaped }) => {
+                            let body = &record[start as usize..end as usize];
+                            if escaped {
+                                let mut text = Vec::with_capacity(body.len());
+                                unescape(body, &mut text).ok().and_then(|()| String::from_utf8(text).ok()).map(Cow::Owned)
+                            } else {
+                                std::str::from_utf8(body).ok().map(Cow::Borrowed)
+                            }
+                            .filter(|s| !s.is_empty())
+                        }
+                        Some(Raw::Bool(b)) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+                        _ => None,
+                    };
+                }
+            }
+            Ok(()) | Err(_) if values.len() > STACK_SLOTS || number => {
+                // A number is sent as spelled: serde_json keeps its text.
+                let Ok(text) = std::str::from_utf8(record) else { return };
+                let mut found: Vec<Option<&RawValue>> = vec![None; self.paths.len()];
+                if self.paths.extract(text, &mut found).is_ok() {
+                    for (value, f) in values.iter_mut().zip(found) {
+                        *value = f.and_then(scalar);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn write_values(&self, values: &[Option<Cow<'_, str>>], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
         for (key, t, fallback) in [
             ("host", &self.host, None),
             ("source", &self.source, fallbacks.source),
@@ -163,7 +237,7 @@ impl Mapping {
             out.push(b'"');
             out.extend_from_slice(key.as_bytes());
             out.extend_from_slice(b"\":\"");
-            if render(t, &values, out) {
+            if render(t, values, out) {
                 out.extend_from_slice(b"\",");
             } else {
                 out.truncate(at);
@@ -182,7 +256,7 @@ impl Mapping {
             out.extend_from_slice(if first { b"\"fields\":{" } else { b"," });
             push_json_str(out, name.as_bytes());
             out.extend_from_slice(b":\"");
-            if render(t, &values, out) {
+            if render(t, values, out) {
                 out.push(b'"');
                 first = false;
             } else {
@@ -194,7 +268,7 @@ impl Mapping {
         }
         // The time is rendered where it goes, read, and taken back.
         let at = out.len();
-        let time = if render_raw(&self.time, &values, out) { logtrim_core::time::parse_ms(&out[at..]) } else { None };
+        let time = if render_raw(&self.time, values, out) { logtrim_core::time::parse_ms(&out[at..]) } else { None };
         out.truncate(at);
         time.or(fallbacks.time_ms)
     }
@@ -202,26 +276,26 @@ impl Mapping {
 
 /// Appends the first alternative of `t` that resolves, JSON-escaped; false (and `out` as it was) when
 /// none resolves to a non-empty value.
-fn render(t: &Template, values: &[Option<&RawValue>], out: &mut Vec<u8>) -> bool {
+fn render(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>) -> bool {
     render_with(t, values, out, |out, s| {
         escape_into(out, s.as_bytes());
     })
 }
 
 /// [`render`], as the text itself.
-fn render_raw(t: &Template, values: &[Option<&RawValue>], out: &mut Vec<u8>) -> bool {
+fn render_raw(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>) -> bool {
     render_with(t, values, out, |out, s| out.extend_from_slice(s.as_bytes()))
 }
 
-fn render_with(t: &Template, values: &[Option<&RawValue>], out: &mut Vec<u8>, push: impl Fn(&mut Vec<u8>, &str)) -> bool {
+fn render_with(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>, push: impl Fn(&mut Vec<u8>, &str)) -> bool {
     let at = out.len();
     'alt: for alt in &t.alts {
         out.truncate(at);
         for p in alt {
             match p {
                 Part::Lit(s) => push(out, s),
-                Part::Var(i) => match values[*i].and_then(scalar) {
-                    Some(v) => push(out, &v),
+                Part::Var(i) => match &values[*i] {
+                    Some(v) => push(out, v),
                     None => continue 'alt,
                 },
             }
@@ -328,6 +402,70 @@ mod tests {
         assert_eq!(m.event(), &EventValue::Field(vec!["log".into()]));
         let v = meta(&m, br#"{"msg":"no log"}"#, Fallbacks::default());
         assert!(v.get("fields").is_none());
+    }
+
+    /// The values as serde_json reads them (the mapping's reading before the core's scanner did it).
+    fn values_by_serde<'t>(m: &Mapping, record: &'t [u8]) -> Vec<Option<Cow<'t, str>>> {
+        let mut found: Vec<Option<&RawValue>> = vec![None; m.paths.len()];
+        match std::str::from_utf8(record) {
+            Ok(text) if text.trim_start().starts_with('{') && m.paths.extract(text, &mut found).is_ok() => {
+                found.into_iter().map(|f| f.and_then(scalar)).collect()
+            }
+            _ => vec![None; m.paths.len()],
+        }
+    }
+
+    fn json_value(depth: u32) -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just("\"ip-10-0-0-1\"".to_string()),
+            Just("\"\"".to_string()),
+            Just("\"a\\\"b \\u00e9\\n\"".to_string()),
+            Just("\"caf\u{e9}\"".to_string()),
+            Just("1.50".to_string()),
+            Just("-0".to_string()),
+            Just("1e3".to_string()),
+            Just("true".to_string()),
+            Just("false".to_string()),
+            Just("null".to_string()),
+            Just("[1,{\"host\":\"x\"}]".to_string()),
+        ];
+        leaf.prop_recursive(depth, 24, 4, |inner| {
+            proptest::collection::vec((proptest::sample::select(KEYS.to_vec()), inner), 0..4).prop_map(|members| {
+                let body: Vec<String> = members.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+                format!("{{{}}}", body.join(","))
+            })
+        })
+    }
+
+    /// Keys of the default mapping's paths, others, and one spelled with an escape.
+    const KEYS: [&str; 9] = ["time", "@timestamp", "host", "kubernetes", "namespace_name", "pod_name", "container_name", "log", "ho\\u0073t"];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2048, failure_persistence: None, ..Default::default() })]
+        /// The core's scanner reads the mapping's values exactly as serde_json did: the first value of a
+        /// repeated key, strings unescaped, numbers as spelled, nothing from a record that is not JSON.
+        #[test]
+        fn the_scanner_reads_the_values_serde_json_reads(
+            members in proptest::collection::vec((proptest::sample::select(KEYS.to_vec()), json_value(3)), 0..8),
+            cut in proptest::option::of(0usize..400),
+            custom in proptest::bool::ANY,
+        ) {
+            let body: Vec<String> = members.into_iter().map(|(k, v)| format!("\"{k}\":{v}")).collect();
+            let mut record = format!("{{{}}}", body.join(",")).into_bytes();
+            if let Some(cut) = cut {
+                record.truncate(cut);
+            }
+            let spec = if custom {
+                MappingSpec { host: "{host}|{kubernetes.kubernetes.host}".into(), fields: "n={kubernetes.log}".into(), ..MappingSpec::default() }
+            } else {
+                MappingSpec::default()
+            };
+            let m = Mapping::new(&spec).unwrap();
+            let mut ours = vec![None; m.paths.len()];
+            m.read_values(&record, &mut ours);
+            proptest::prop_assert_eq!(ours, values_by_serde(&m, &record), "{}", String::from_utf8_lossy(&record));
+        }
     }
 
     #[test]

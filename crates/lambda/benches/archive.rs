@@ -36,7 +36,7 @@ fn pass(invocations: &[Vec<FirehoseRecord>], rules: &RuleSet, settings: &Setting
     for records in invocations {
         let mut a = archive.then(|| Archive::new(rules, ArchiveOptions { writer: "bench".into(), first_seq: seq, source: Some("stream".into()), ..ArchiveOptions::default() }));
         let out = transform::transform_archived(records, &mut pipeline, settings, &mut |_, _| true, a.as_mut());
-        assert_eq!(out.response.records.len(), records.len());
+        assert_eq!(out.response().records.len(), records.len());
         if let Some(a) = &mut a {
             a.seal_all();
             while let Some(o) = a.pop() {

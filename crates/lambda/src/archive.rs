@@ -28,7 +28,7 @@ use logtrim_core::run::pipeline::NotSent;
 use logtrim_core::{Decision, Record, RuleSet};
 
 use crate::decode::{Decoded, Payload, cloudwatch_record};
-use crate::event::FirehoseRecord;
+use crate::event::InputRecord;
 use crate::reingest::RetryPolicy;
 
 /// An event of a Firehose record that waits for the record's answer: its position among the record's
@@ -42,7 +42,7 @@ pub(crate) struct Staged {
 }
 
 /// Archives the staged events of a record whose answer is final, from its decoded data.
-pub(crate) fn add_record(archive: &mut Archive, r: &FirehoseRecord, decoded: &Decoded, staged: &[Staged], scratch: &mut Vec<u8>) {
+pub(crate) fn add_record(archive: &mut Archive, r: &impl InputRecord, decoded: &Decoded, staged: &[Staged], scratch: &mut Vec<u8>) {
     let add = |archive: &mut Archive, record: Record<'_>, s: &Staged, origin: &Origin<'_>| match s.why {
         Some(why) => archive.add_not_sent(record, s.decision, why, origin),
         None => archive.add(record, s.decision, Reason::Kept, origin),
@@ -55,7 +55,7 @@ pub(crate) fn add_record(archive: &mut Archive, r: &FirehoseRecord, decoded: &De
                 if s.unit as usize != i {
                     continue;
                 }
-                let origin = Origin { source: &r.record_id, position: Some(line_no as u64), time_ms: r.approximate_arrival_timestamp };
+                let origin = Origin { source: r.record_id(), position: Some(line_no as u64), time_ms: r.arrival_ms() };
                 add(archive, Record::Line(line), s, &origin);
                 next.next();
             }

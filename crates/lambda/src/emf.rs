@@ -193,7 +193,7 @@ mod tests {
         .status(logtrim_core::budget::Timestamp::now());
         let x = Extra { function_name: "f", timestamp_ms: 1, budget: Some(budget), archive: Some(ArchiveReport::default()), ..Extra::default() };
         let settings = crate::transform::Settings::default();
-        let counters = crate::transform::transform(&[], &mut crate::transform::pipeline(&rules, &settings), &settings).counters;
+        let counters = crate::transform::transform::<crate::event::FirehoseRecord>(&[], &mut crate::transform::pipeline(&rules, &settings), &settings).counters;
         let v: Value = serde_json::from_str(&render(&Stats::default(), &counters, &rules, &x)).unwrap();
         let directives = v["_aws"]["CloudWatchMetrics"].as_array().unwrap();
         let names: Vec<&str> = directives.iter().flat_map(|d| d["Metrics"].as_array().unwrap()).map(|m| m["Name"].as_str().unwrap()).collect();

@@ -11,6 +11,9 @@
 use aws_lambda_events::event::firehose::{
     KinesisFirehoseEvent, KinesisFirehoseResponse, KinesisFirehoseResponseRecord,
 };
+use std::borrow::Cow;
+
+use logtrim_core::record::json::push_json_str;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// The invocation event.
@@ -48,6 +51,105 @@ pub struct FirehoseRecord {
     /// Base64 of the record's bytes, not yet decoded.
     #[serde(default)]
     pub data: String,
+}
+
+/// The invocation event read in place from the request body: the same members, read as leniently as
+/// [`FirehoseEvent`]'s, with strings borrowed from the body unless they contain escapes (base64 never
+/// does), so a record's data is not copied.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRef<'a> {
+    /// As [`FirehoseEvent::invocation_id`].
+    #[serde(default, borrow)]
+    pub invocation_id: Option<Cow<'a, str>>,
+    /// As [`FirehoseEvent::delivery_stream_arn`].
+    #[serde(default, borrow)]
+    pub delivery_stream_arn: Option<Cow<'a, str>>,
+    /// As [`FirehoseEvent::source_kinesis_stream_arn`].
+    #[serde(default, borrow)]
+    pub source_kinesis_stream_arn: Option<Cow<'a, str>>,
+    /// As [`FirehoseEvent::records`].
+    #[serde(default, borrow)]
+    pub records: Vec<RecordRef<'a>>,
+}
+
+/// One input record of an [`EventRef`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordRef<'a> {
+    /// As [`FirehoseRecord::record_id`].
+    #[serde(borrow)]
+    pub record_id: Cow<'a, str>,
+    /// As [`FirehoseRecord::approximate_arrival_timestamp`].
+    #[serde(default, deserialize_with = "lenient_ms")]
+    pub approximate_arrival_timestamp: Option<i64>,
+    /// As [`FirehoseRecord::data`].
+    #[serde(default, borrow)]
+    pub data: Cow<'a, str>,
+}
+
+impl<'a> EventRef<'a> {
+    /// Reads the request body in place.
+    pub fn from_body(body: &'a [u8]) -> serde_json::Result<EventRef<'a>> {
+        serde_json::from_slice(body)
+    }
+
+    /// An owned event, borrowed (the handler's tests and the `aws_lambda_events` conversion).
+    pub fn of(event: &'a FirehoseEvent) -> EventRef<'a> {
+        let s = |o: &'a Option<String>| o.as_deref().map(Cow::Borrowed);
+        EventRef {
+            invocation_id: s(&event.invocation_id),
+            delivery_stream_arn: s(&event.delivery_stream_arn),
+            source_kinesis_stream_arn: s(&event.source_kinesis_stream_arn),
+            records: event.records.iter().map(RecordRef::of).collect(),
+        }
+    }
+}
+
+impl<'a> RecordRef<'a> {
+    /// An owned record, borrowed.
+    pub fn of(r: &'a FirehoseRecord) -> RecordRef<'a> {
+        RecordRef {
+            record_id: Cow::Borrowed(&r.record_id),
+            approximate_arrival_timestamp: r.approximate_arrival_timestamp,
+            data: Cow::Borrowed(&r.data),
+        }
+    }
+}
+
+/// What the transform reads of an input record, whether owned ([`FirehoseRecord`]) or read in place
+/// ([`RecordRef`]).
+pub trait InputRecord {
+    /// The record's id.
+    fn record_id(&self) -> &str;
+    /// Epoch milliseconds of its arrival, if known.
+    fn arrival_ms(&self) -> Option<i64>;
+    /// Its base64 data as it came.
+    fn data(&self) -> &str;
+}
+
+impl InputRecord for FirehoseRecord {
+    fn record_id(&self) -> &str {
+        &self.record_id
+    }
+    fn arrival_ms(&self) -> Option<i64> {
+        self.approximate_arrival_timestamp
+    }
+    fn data(&self) -> &str {
+        &self.data
+    }
+}
+
+impl InputRecord for RecordRef<'_> {
+    fn record_id(&self) -> &str {
+        &self.record_id
+    }
+    fn arrival_ms(&self) -> Option<i64> {
+        self.approximate_arrival_timestamp
+    }
+    fn data(&self) -> &str {
+        &self.data
+    }
 }
 
 /// What Firehose accepts as a record's `result`: nothing else.
@@ -96,9 +198,15 @@ impl ResponseRecord {
     /// Serialized size in bytes of a record with this id and result and `data_len` bytes of base64
     /// (which JSON never escapes).
     pub fn serialized_len(record_id: &str, result: FirehoseResult, data_len: usize) -> usize {
+        ResponseRecord::serialized_len_of_id(json_str_len(record_id), result, data_len)
+    }
+
+    /// [`ResponseRecord::serialized_len`] for an id whose JSON string literal is `id_len` bytes long
+    /// ([`json_str_len`]), counted once per record rather than at every size computed for it.
+    pub fn serialized_len_of_id(id_len: usize, result: FirehoseResult, data_len: usize) -> usize {
         // {"recordId":<id>,"result":"<r>","data":"<data>"}
         const FIXED: usize = r#"{"recordId":,"result":"","data":""}"#.len();
-        FIXED + json_str_len(record_id) + result.as_str().len() + data_len
+        FIXED + id_len + result.as_str().len() + data_len
     }
 
     /// Serialized size in bytes of a record answered with `data` as it is, escaped where JSON needs it:
@@ -108,16 +216,65 @@ impl ResponseRecord {
     }
 }
 
-/// The length of `s` as a JSON string literal, as serde_json writes it.
+/// Writes a response as serde_json serializes a [`FirehoseResponse`], an entry at a time, into one
+/// buffer sized in advance: `{"records":[` [`ResponseWriter::entry`]… `]}`.
+pub struct ResponseWriter {
+    out: Vec<u8>,
+    first: bool,
+}
+
+impl ResponseWriter {
+    /// A writer whose buffer holds `capacity` bytes before it grows (the exact size, when known).
+    pub fn with_capacity(capacity: usize) -> ResponseWriter {
+        let mut out = Vec::with_capacity(capacity.max(16));
+        out.extend_from_slice(br#"{"records":["#);
+        ResponseWriter { out, first: true }
+    }
+
+    /// Appends one entry whose data is `data` as a JSON string (escaped where JSON needs it: a failed
+    /// record's data is echoed as it came, and need not be base64).
+    pub fn entry(&mut self, record_id: &str, result: FirehoseResult, data: &str) {
+        self.open(record_id, result);
+        logtrim_core::record::json::escape_into(&mut self.out, data.as_bytes());
+        self.out.extend_from_slice(b"\"}");
+    }
+
+    /// Appends one entry whose data is the base64 of `parts`, concatenated.
+    pub fn entry_base64(&mut self, record_id: &str, result: FirehoseResult, parts: &[&[u8]]) {
+        self.open(record_id, result);
+        match parts {
+            [one] => crate::decode::encode_base64_into(one, &mut self.out),
+            _ => {
+                let joined = parts.concat();
+                crate::decode::encode_base64_into(&joined, &mut self.out);
+            }
+        }
+        self.out.extend_from_slice(b"\"}");
+    }
+
+    fn open(&mut self, record_id: &str, result: FirehoseResult) {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.extend_from_slice(br#"{"recordId":"#);
+        push_json_str(&mut self.out, record_id.as_bytes());
+        self.out.extend_from_slice(br#","result":""#);
+        self.out.extend_from_slice(result.as_str().as_bytes());
+        self.out.extend_from_slice(br#"","data":""#);
+    }
+
+    /// The response's JSON.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(b"]}");
+        self.out
+    }
+}
+
+/// The length of `s` as a JSON string literal, as serde_json writes it (and the core's escaper, which
+/// writes the response).
 pub fn json_str_len(s: &str) -> usize {
-    2 + s
-        .bytes()
-        .map(|b| match b {
-            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
-            0..=0x1f => 6,
-            _ => 1,
-        })
-        .sum::<usize>()
+    2 + logtrim_core::record::json::escaped_len(s.as_bytes())
 }
 
 fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {

@@ -12,7 +12,7 @@ use logtrim_core::{Pipeline, RuleSet};
 
 use crate::archive::{ArchiveError, ArchiveReport, Archiver, OnFailure};
 use crate::emf;
-use crate::event::{FirehoseEvent, FirehoseResponse};
+use crate::event::{EventRef, FirehoseEvent, FirehoseResponse};
 use crate::reingest::{self, PutRecordBatch, ReingestError, RetryPolicy};
 use crate::transform::{self, Settings};
 
@@ -37,6 +37,9 @@ pub struct State<P> {
     pub budget: Option<Budget>,
     /// The archive of what is not sent (`LOGTRIM_ARCHIVE`).
     pub archive: Option<Archiver>,
+    /// Whether the EMF line is printed (it is always rendered): off in benchmarks, whose output it
+    /// would flood.
+    pub print_emf: bool,
 }
 
 /// This instance's share of the daily byte budget.
@@ -95,6 +98,7 @@ impl<P> State<P> {
             function_name: std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "logtrim-lambda".into()),
             budget: None,
             archive: None,
+            print_emf: true,
         }
     }
 
@@ -110,6 +114,12 @@ impl<P> State<P> {
 /// Why an invocation fails. Firehose then retries the whole batch.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
+    /// The request body is not a Firehose transformation event.
+    #[error("the request is not a Firehose transformation event: {0}")]
+    BadEvent(#[source] serde_json::Error),
+    /// The response could not be handed to the runtime as JSON (a bug: the transform writes valid JSON).
+    #[error("the response is not valid JSON: {0}")]
+    BadResponse(String),
     /// Overflow must be re-ingested but there is no stream name.
     #[error("overflow must be re-ingested but the stream is unknown: set LOGTRIM_DELIVERY_STREAM (deliveryStreamArn was {0:?})")]
     NoDeliveryStream(Option<String>),
@@ -124,6 +134,8 @@ pub enum HandlerError {
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> lambda_runtime::Diagnostic {
         let error_type = match e {
+            HandlerError::BadEvent(_) => "logtrim.BadEvent",
+            HandlerError::BadResponse(_) => "logtrim.BadResponse",
             HandlerError::NoDeliveryStream(_) => "logtrim.NoDeliveryStream",
             HandlerError::Reingest(_) => "logtrim.ReingestFailed",
             HandlerError::Archive(_) => "logtrim.ArchiveFailed",
@@ -137,8 +149,21 @@ pub fn stream_name(arn: &str) -> Option<&str> {
     arn.rsplit_once(":deliverystream/").map(|(_, n)| n).filter(|n| !n.is_empty())
 }
 
-/// Handles one invocation.
+/// Handles one invocation as the binary does: the request body in, the response's JSON out. The
+/// event's strings are read in place (a record's data is not copied) and the response is written
+/// once, into a buffer of its exact size.
+pub async fn invoke<P: PutRecordBatch>(state: &State<P>, body: &[u8]) -> Result<Vec<u8>, HandlerError> {
+    let event = EventRef::from_body(body).map_err(HandlerError::BadEvent)?;
+    handle_ref(state, &event).await
+}
+
+/// [`invoke`] on an event already read, answered as a [`FirehoseResponse`].
 pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -> Result<FirehoseResponse, HandlerError> {
+    let body = handle_ref(state, &EventRef::of(&event)).await?;
+    Ok(serde_json::from_slice(&body).expect("the transform writes a valid response"))
+}
+
+async fn handle_ref<P: PutRecordBatch>(state: &State<P>, event: &EventRef<'_>) -> Result<Vec<u8>, HandlerError> {
     let start = Instant::now();
     let mut settings = state.settings.clone();
     settings.can_reingest = event.source_kinesis_stream_arn.is_none();
@@ -214,7 +239,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
     drop(seq);
     let mut report = reingest::ReingestReport::default();
     if !outcome.reingest.is_empty() {
-        let stream = stream.ok_or_else(|| HandlerError::NoDeliveryStream(event.delivery_stream_arn.clone()))?;
+        let stream = stream.ok_or_else(|| HandlerError::NoDeliveryStream(event.delivery_stream_arn.as_deref().map(String::from)))?;
         report = reingest::reingest(&state.client, stream, &outcome.reingest, &state.retry).await.inspect_err(|e| {
             tracing::error!(error = %e, "Re-ingestion failed; failing the invocation so Firehose retries it.");
         })?;
@@ -231,8 +256,11 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         budget: budget_status,
         archive: archived,
     };
-    // EMF must be a line of its own on stdout.
-    println!("{}", emf::render(&outcome.stats, &outcome.counters, &state.rules, &extra));
+    let line = emf::render(&outcome.stats, &outcome.counters, &state.rules, &extra);
+    if state.print_emf {
+        // EMF must be a line of its own on stdout.
+        println!("{line}");
+    }
     let s = &outcome.stats;
     tracing::info!(
         invocation_id,
@@ -244,7 +272,7 @@ pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -
         response_bytes = s.response_bytes,
         "Transformed."
     );
-    Ok(outcome.response)
+    Ok(outcome.body)
 }
 
 #[cfg(test)]

@@ -28,8 +28,8 @@
 //! });
 //! let settings = transform::Settings::default();
 //! let out = transform::transform(&records, &mut transform::pipeline(&rules, &settings), &settings);
-//! assert_eq!(out.response.records[0].result, FirehoseResult::Dropped);
-//! assert_eq!(out.response.records[1].result, FirehoseResult::Ok);
+//! assert_eq!(out.response().records[0].result, FirehoseResult::Dropped);
+//! assert_eq!(out.response().records[1].result, FirehoseResult::Ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 #![forbid(unsafe_code)]

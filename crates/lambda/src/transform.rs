@@ -45,11 +45,11 @@ use logtrim_core::run::pipeline::{NotSent, Outcome as Pushed, Unit};
 use logtrim_core::{Counters, Decision, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 
+use std::ops::Range;
+
 use crate::archive::Staged;
-use crate::decode::{
-    self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64, encode_base64,
-};
-use crate::event::{FirehoseRecord, FirehoseResponse, FirehoseResult, ResponseRecord};
+use crate::decode::{self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64};
+use crate::event::{FirehoseResponse, FirehoseResult, InputRecord, ResponseRecord, ResponseWriter, json_str_len};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -134,8 +134,9 @@ pub type Admit<'a> = dyn FnMut(Priority, u64) -> bool + 'a;
 /// The result of [`transform`].
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
-    /// The response, one record per input record.
-    pub response: FirehoseResponse,
+    /// The response's JSON, one record per input record, exactly as serde_json serializes a
+    /// [`FirehoseResponse`] (see [`Outcome::response`]).
+    pub body: Vec<u8>,
     /// Data to PutRecordBatch before the response may be returned.
     pub reingest: Vec<Vec<u8>>,
     /// Counts of Firehose records.
@@ -145,28 +146,41 @@ pub struct Outcome {
     pub counters: Counters,
 }
 
+impl Outcome {
+    /// The response, read back from [`Outcome::body`] (for tests and the `aws_lambda_events` types).
+    pub fn response(&self) -> FirehoseResponse {
+        serde_json::from_slice(&self.body).expect("the transform writes a valid response")
+    }
+}
+
 enum Work {
     Failed(String),
-    /// Nothing to send; the record's summaries are final.
-    Dropped(Unit),
-    /// Kept events held for the response, how the record splits should they not fit after all, and its
-    /// summaries and events to archive, final if it is answered `Ok`.
-    Ok { out: Vec<u8>, groups: Groups, unit: Unit, staged: Vec<Staged> },
+    /// Nothing to send; the record's summaries are final (merged into a [`Segment::Final`] once processed).
+    Dropped(Option<Unit>),
+    /// Kept events held for the response (this range of the held outputs), how the record splits should
+    /// they not fit after all, and its summaries, final if it is answered `Ok` (none once processed
+    /// when it had nothing to summarize), and its events to archive, final if it is answered `Ok`.
+    Ok { out: Range<usize>, groups: Groups, unit: Option<Unit>, staged: Vec<Staged> },
     /// Kept events that could not be held: the record is already queued for re-ingestion (or, when
     /// that is impossible, answered `ProcessingFailed`).
     Overflow,
 }
 
-/// Where a record's events go, and what the core does not know about them: the HEC metadata rendered
-/// from the record by the mapping, with the record's fallbacks, and the budget's answer.
+/// Where the events go, and what the core does not know about them: the HEC metadata rendered from
+/// the record by the mapping, with the record's fallbacks, and the budget's answer. One per
+/// invocation: every record's events are appended to the same buffer.
 struct RecordOut<'a, 'b> {
     out: Vec<u8>,
     mapping: &'a Mapping,
-    fallbacks: Fallbacks<'a>,
+    /// The fallbacks of the record being pushed: its time, and a CloudWatch payload's log group (kept
+    /// here, its buffer reused, as the payload lives only while its record is pushed).
+    time_ms: Option<i64>,
+    log_group: Option<String>,
     /// The metadata members of the event being written, rendered with its time.
     meta: Vec<u8>,
     admit: &'a mut Admit<'b>,
-    /// With an archive: the record's events not sent, by position (`at`), until its answer is final.
+    /// With an archive: the events of the record being pushed that are not sent, by position (`at`),
+    /// until its answer is final.
     staged: Option<Vec<Staged>>,
     at: u32,
 }
@@ -183,7 +197,11 @@ impl Sink for RecordOut<'_, '_> {
             Record::Parts(_) => &[],
         };
         self.meta.clear();
-        self.mapping.write_meta(seen, self.fallbacks, &mut self.meta)
+        let fallbacks = match &self.log_group {
+            Some(group) => Fallbacks { time_ms: self.time_ms, source: Some(group), sourcetype: Some("aws:cloudwatchlogs") },
+            None => Fallbacks { time_ms: self.time_ms, ..Fallbacks::default() },
+        };
+        self.mapping.write_meta(seen, fallbacks, &mut self.meta)
     }
 
     fn meta(&mut self, _: Record<'_>) {
@@ -227,8 +245,29 @@ pub fn pipeline(rules: &RuleSet, s: &Settings) -> Pipeline {
 
 /// Transforms one invocation's records through `pipeline` (made by [`pipeline`] with the same
 /// settings). See the module docs for the guarantees.
-pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings) -> Outcome {
+pub fn transform<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s: &Settings) -> Outcome {
     transform_with(records, pipeline, s, &mut |_, _| true)
+}
+
+/// The summaries of an invocation's records, in input order, for [`Pipeline::summaries_of`]: those of
+/// consecutive records whose answer is final merged into one unit, and the records answered `Ok` only if
+/// they fit, apart. So units are held per run of records, not per record.
+enum Segment {
+    Final(Unit),
+    /// The index of a record whose `Work::Ok` holds its unit.
+    Ok(usize),
+}
+
+/// How a record is answered, decided before the response is written.
+enum Answer {
+    /// `ProcessingFailed`, with the record's data as it came or with none.
+    Failed { echo: bool },
+    /// `Dropped`, or `ProcessingFailed` for an overflow that cannot be re-ingested: no data.
+    Empty(FirehoseResult),
+    /// `Ok`: this range of the held outputs, followed by the summary events if it carries them.
+    Out { out: Range<usize>, carries: bool },
+    /// `Ok` with the summary events alone.
+    Summaries,
 }
 
 /// [`transform`], with every kept event admitted by `admit` (the daily byte budget) once encoded; an
@@ -236,14 +275,14 @@ pub fn transform(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settin
 ///
 /// An admitted event whose record later fails (another line of it is not JSON), or is re-ingested,
 /// has been counted by the budget without being sent now: the budget errs on the side of spending less.
-pub fn transform_with(records: &[FirehoseRecord], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
+pub fn transform_with<R: InputRecord>(records: &[R], pipeline: &mut Pipeline, s: &Settings, admit: &mut Admit<'_>) -> Outcome {
     transform_archived(records, pipeline, s, admit, None)
 }
 
 /// [`transform_with`], archiving into `archive` the events that are not sent (and the kept ones, when
 /// its rule file includes them) of every record whose answer is final (see [`crate::archive`]).
-pub fn transform_archived(
-    records: &[FirehoseRecord],
+pub fn transform_archived<R: InputRecord>(
+    records: &[R],
     pipeline: &mut Pipeline,
     s: &Settings,
     admit: &mut Admit<'_>,
@@ -251,29 +290,54 @@ pub fn transform_archived(
 ) -> Outcome {
     let mut o = Outcome::default();
     o.stats.records_in = records.len() as u64;
+    // PERF: one buffer each for the decoded data and the CloudWatch record, and one for every
+    // record's output, reused record after record: nothing is allocated per record once they have grown.
     let mut scratch = Vec::new();
+    let mut raw = Vec::new();
+    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, time_ms: None, log_group: None, meta: Vec::new(), admit: &mut *admit, staged: None, at: 0 };
 
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
-    let fallback_entry = |r: &FirehoseRecord| ResponseRecord::serialized_len(&r.record_id, ok_fallback, 0);
-    let ok_entry = |r: &FirehoseRecord, n: usize| ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(n));
+    let id_len: Vec<usize> = records.iter().map(|r| json_str_len(r.record_id())).collect();
+    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(id_len[i], result, n);
+    let fallback_entry = |i: usize| entry(i, ok_fallback, 0);
+    let ok_entry = |i: usize, n: usize| entry(i, FirehoseResult::Ok, base64_len(n));
     // Outputs are held for the response only while they could fit in it, counting the answers every
     // record needs: the rest is re-ingested as soon as it is known, so memory holds one decoded record
     // and at most a response's worth of output.
-    let mut held = envelope + records.iter().map(fallback_entry).sum::<usize>();
-    let work: Vec<Work> = records
-        .iter()
-        .map(|r| {
-            let room = (s.response_limit + fallback_entry(r)).saturating_sub(held + ok_entry(r, 0));
-            let w = process(r, pipeline, s, Ctx { scratch: &mut scratch, room, archive: archive.as_deref_mut() }, &mut o, admit);
-            match &w {
-                Work::Failed(reason) => tracing::warn!(record_id = %r.record_id, reason = %reason, "Record failed."),
-                Work::Ok { out, .. } => held = held + ok_entry(r, out.len()) - fallback_entry(r),
-                Work::Dropped(_) | Work::Overflow => {}
+    let mut held = envelope + (0..records.len()).map(fallback_entry).sum::<usize>();
+    let mut work: Vec<Work> = Vec::with_capacity(records.len());
+    let mut segments: Vec<Segment> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        let room = (s.response_limit + fallback_entry(i)).saturating_sub(held + ok_entry(i, 0));
+        let mut w = process(r, pipeline, s, Ctx { scratch: &mut scratch, raw: &mut raw, room, archive: archive.as_deref_mut() }, &mut sink, &mut o);
+        match &mut w {
+            Work::Dropped(unit) => match unit.take() {
+                Some(u) if u.has_summaries() => match segments.last_mut() {
+                    Some(Segment::Final(acc)) => pipeline.merge_unit(acc, u),
+                    _ => segments.push(Segment::Final(u)),
+                },
+                Some(u) => pipeline.recycle_unit(u),
+                None => {}
+            },
+            Work::Ok { unit, .. } => {
+                if unit.as_ref().is_some_and(Unit::has_summaries) {
+                    segments.push(Segment::Ok(i));
+                } else if let Some(u) = unit.take() {
+                    pipeline.recycle_unit(u);
+                }
             }
-            w
-        })
-        .collect();
+            Work::Failed(_) | Work::Overflow => {}
+        }
+        match &w {
+            Work::Failed(reason) => tracing::warn!(record_id = %r.record_id(), reason = %reason, "Record failed."),
+            Work::Ok { out, .. } => held = held + ok_entry(i, out.len()) - fallback_entry(i),
+            Work::Dropped(_) | Work::Overflow => {}
+        }
+        work.push(w);
+    }
+    let outputs = std::mem::take(&mut sink.out);
+    drop(raw);
 
     // Room every record needs whatever happens.
     let mandatory = |failed_data: bool| -> usize {
@@ -281,11 +345,12 @@ pub fn transform_archived(
             + records
                 .iter()
                 .zip(&work)
-                .map(|(r, w)| match w {
-                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(&r.record_id, FirehoseResult::ProcessingFailed, &r.data),
-                    Work::Failed(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::ProcessingFailed, 0),
-                    Work::Dropped(_) => ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0),
-                    Work::Ok { .. } | Work::Overflow => fallback_entry(r),
+                .enumerate()
+                .map(|(i, (r, w))| match w {
+                    Work::Failed(_) if failed_data => ResponseRecord::serialized_len_with(r.record_id(), FirehoseResult::ProcessingFailed, r.data()),
+                    Work::Failed(_) => entry(i, FirehoseResult::ProcessingFailed, 0),
+                    Work::Dropped(_) => entry(i, FirehoseResult::Dropped, 0),
+                    Work::Ok { .. } | Work::Overflow => fallback_entry(i),
                 })
                 .sum::<usize>()
     };
@@ -307,12 +372,11 @@ pub fn transform_archived(
     // already counts each record's fallback entry, which its `Ok` entry replaces.
     let fit = |reserve: usize| -> Vec<bool> {
         let mut room = used + reserve;
-        records
-            .iter()
-            .zip(&work)
-            .map(|(r, w)| match w {
-                Work::Ok { out, .. } if room + ok_entry(r, out.len()) <= s.response_limit + fallback_entry(r) => {
-                    room = room + ok_entry(r, out.len()) - fallback_entry(r);
+        work.iter()
+            .enumerate()
+            .map(|(i, w)| match w {
+                Work::Ok { out, .. } if room + ok_entry(i, out.len()) <= s.response_limit + fallback_entry(i) => {
+                    room = room + ok_entry(i, out.len()) - fallback_entry(i);
                     true
                 }
                 _ => false,
@@ -321,14 +385,12 @@ pub fn transform_archived(
     };
     let mut fits = fit(0);
     let summary_data = if pipeline.summarizes() {
-        let mapping = &s.mapping;
-        let (f, events) = summaries(records, &work, pipeline, mapping, &fit, fits);
+        let (f, events) = summaries(records, &work, &segments, pipeline, &s.mapping, &fit, fits);
         fits = f;
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut *admit, staged: None, at: 0 };
         for e in &events {
             pipeline.send_summary(e, &mut sink);
         }
-        sink.out
+        std::mem::take(&mut sink.out)
     } else {
         Vec::new()
     };
@@ -346,42 +408,41 @@ pub fn transform_archived(
         })
     };
 
+    // Every answer first, so that the response is written once into a buffer of its exact size.
+    let mut answers = Vec::with_capacity(records.len());
     for (i, (r, w)) in records.iter().zip(work).enumerate() {
-        let rec = |result, data| ResponseRecord { record_id: r.record_id.clone(), result, data };
         let carries = carrier == Some(i);
-        let answer = match w {
+        let answer = match &w {
             Work::Failed(_) => {
                 o.stats.records_failed += 1;
-                rec(FirehoseResult::ProcessingFailed, if failed_data { r.data.clone() } else { String::new() })
+                Answer::Failed { echo: failed_data }
             }
             Work::Dropped(_) if carries => {
-                used = used + ok_entry(r, summary_data.len()) - ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Dropped, 0);
+                used = used + ok_entry(i, summary_data.len()) - entry(i, FirehoseResult::Dropped, 0);
                 o.stats.records_ok += 1;
                 o.stats.bytes_out += summary_data.len() as u64;
-                rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                Answer::Summaries
             }
             Work::Dropped(_) => {
                 o.stats.records_dropped += 1;
-                rec(FirehoseResult::Dropped, String::new())
+                Answer::Empty(FirehoseResult::Dropped)
             }
-            Work::Ok { mut out, staged, .. } if fits[i] => {
+            Work::Ok { out, staged, .. } if fits[i] => {
                 if let Some(a) = archive.as_deref_mut()
                     && !staged.is_empty()
                 {
                     // Its answer is final: archived from its data decoded again (it decoded before, and
                     // decoding is deterministic), so only positions waited.
-                    match decode::decode_data(&r.data, s.max_decompressed) {
-                        Ok(decoded) => crate::archive::add_record(a, r, &decoded, &staged, &mut scratch),
-                        Err(e) => tracing::error!(record_id = %r.record_id, error = %e, events = staged.len(), "A record that decoded once does not decode again: its events are not archived."),
+                    match decode::decode_data(r.data(), s.max_decompressed) {
+                        Ok(decoded) => crate::archive::add_record(a, r, &decoded, staged, &mut scratch),
+                        Err(e) => tracing::error!(record_id = %r.record_id(), error = %e, events = staged.len(), "A record that decoded once does not decode again: its events are not archived."),
                     }
                 }
-                if carries {
-                    out.extend_from_slice(&summary_data);
-                }
-                used = used + ok_entry(r, out.len()) - fallback_entry(r);
+                let len = out.len() + if carries { summary_data.len() } else { 0 };
+                used = used + ok_entry(i, len) - fallback_entry(i);
                 o.stats.records_ok += 1;
-                o.stats.bytes_out += out.len() as u64;
-                rec(FirehoseResult::Ok, encode_base64(&out))
+                o.stats.bytes_out += len as u64;
+                Answer::Out { out: out.clone(), carries }
             }
             Work::Ok { .. } | Work::Overflow if s.can_reingest => {
                 if let Work::Ok { out, groups, .. } = &w {
@@ -390,24 +451,47 @@ pub fn transform_archived(
                 o.stats.records_reingested += 1;
                 if carries {
                     // Its events go back through Firehose; its answer carries the summaries.
-                    used = used + ok_entry(r, summary_data.len()) - fallback_entry(r);
+                    used = used + ok_entry(i, summary_data.len()) - fallback_entry(i);
                     o.stats.records_ok += 1;
                     o.stats.bytes_out += summary_data.len() as u64;
-                    rec(FirehoseResult::Ok, encode_base64(&summary_data))
+                    Answer::Summaries
                 } else {
                     o.stats.records_dropped += 1;
-                    rec(FirehoseResult::Dropped, String::new())
+                    Answer::Empty(FirehoseResult::Dropped)
                 }
             }
             Work::Ok { .. } | Work::Overflow => {
                 o.stats.records_overflow_failed += 1;
                 o.stats.records_failed += 1;
-                rec(FirehoseResult::ProcessingFailed, String::new())
+                Answer::Empty(FirehoseResult::ProcessingFailed)
             }
         };
-        o.response.records.push(answer);
+        answers.push(answer);
+        if let Work::Dropped(Some(unit)) | Work::Ok { unit: Some(unit), .. } = w {
+            // Its counts and summaries are committed or sent: the next invocation reuses its buffers.
+            pipeline.recycle_unit(unit);
+        }
+    }
+    for seg in segments {
+        if let Segment::Final(unit) = seg {
+            pipeline.recycle_unit(unit);
+        }
     }
     debug_assert!(used <= s.response_limit || !failed_data);
+
+    let mut response = ResponseWriter::with_capacity(used);
+    for (r, a) in records.iter().zip(answers) {
+        let id = r.record_id();
+        match a {
+            Answer::Failed { echo } => response.entry(id, FirehoseResult::ProcessingFailed, if echo { r.data() } else { "" }),
+            Answer::Empty(result) => response.entry(id, result, ""),
+            Answer::Out { out, carries: false } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out]]),
+            Answer::Out { out, carries: true } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out], &summary_data]),
+            Answer::Summaries => response.entry_base64(id, FirehoseResult::Ok, &[&summary_data]),
+        }
+    }
+    o.body = response.finish();
+    debug_assert_eq!(o.body.len(), used, "the response's size is computed exactly");
     o.stats.response_bytes = used as u64;
     o.counters = pipeline.take_counters();
     o
@@ -417,21 +501,26 @@ pub fn transform_archived(
 /// for them; the summaries of those records are committed to `pipeline`, which counts them when they
 /// are sent. The room is found by fitting with the room the summaries took at the previous try: the
 /// summaries of fewer `Ok` records need no more room, so this settles in a try or two.
-fn summaries(
-    records: &[FirehoseRecord],
+#[allow(clippy::too_many_arguments)]
+fn summaries<R>(
+    records: &[R],
     work: &[Work],
+    segments: &[Segment],
     pipeline: &mut Pipeline,
     mapping: &Mapping,
     fit: &dyn Fn(usize) -> Vec<bool>,
     mut fits: Vec<bool>,
 ) -> (Vec<bool>, Vec<Summary>) {
     let finals = |fits: &[bool]| -> Vec<&Unit> {
-        work.iter()
-            .zip(fits)
-            .filter_map(|(w, f)| match w {
-                Work::Dropped(u) => Some(u),
-                Work::Ok { unit, .. } if *f => Some(unit),
-                _ => None,
+        segments
+            .iter()
+            .filter_map(|seg| match seg {
+                Segment::Final(u) => Some(u),
+                Segment::Ok(i) if fits[*i] => match &work[*i] {
+                    Work::Ok { unit, .. } => unit.as_ref(),
+                    _ => None,
+                },
+                Segment::Ok(_) => None,
             })
             .collect()
     };
@@ -439,7 +528,7 @@ fn summaries(
     for attempt in 0.. {
         let events = pipeline.summaries_of(finals(&fits));
         // Measured as they would be written, without asking the budget.
-        let mut sink = RecordOut { out: Vec::new(), mapping, fallbacks: SUMMARY_FALLBACKS, meta: Vec::new(), admit: &mut |_, _| true, staged: None, at: 0 };
+        let mut sink = RecordOut { out: Vec::new(), mapping, time_ms: None, log_group: None, meta: Vec::new(), admit: &mut |_, _| true, staged: None, at: 0 };
         for e in &events {
             pipeline.write_summary(e, &mut sink);
         }
@@ -458,74 +547,102 @@ fn summaries(
     unreachable!("the loop returns")
 }
 
-/// What [`process`] works with besides the record: a buffer reused across records, and the room left.
+/// What [`process`] works with besides the record: buffers reused across records, and the room left.
 struct Ctx<'a> {
     /// The record the rules see for a CloudWatch event.
     scratch: &'a mut Vec<u8>,
+    /// The record's data, base64-decoded (and, when it was not compressed, its lines).
+    raw: &'a mut Vec<u8>,
     /// Base64 bytes the record's `Ok` data may take in the response for its output to be held.
     room: usize,
     /// This invocation's archive, if any.
     archive: Option<&'a mut Archive>,
 }
 
-/// Decodes one record and pushes its lines (or log events) through the pipeline. Its decoded payload
-/// is released on return: a record whose output turns out not to fit the room left is queued for
-/// re-ingestion now, and its output is not kept beyond that room. Its counts are committed when it
-/// succeeds; its summaries wait in the returned work until its answer is final.
-fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, o: &mut Outcome, admit: &mut Admit<'_>) -> Work {
-    let Ctx { scratch, room, archive } = ctx;
-    let raw = match decode_base64(&r.data) {
-        Ok(raw) => raw,
-        Err(e) => return Work::Failed(e.to_string()),
-    };
+/// Decodes one record and pushes its lines (or log events) through the pipeline, appending its events
+/// to `sink`'s buffer. Its decoded payload is released on return: a record whose output turns out not
+/// to fit the room left is queued for re-ingestion now, and its output is not kept beyond that room.
+/// Its counts are committed when it succeeds; its summaries wait in the returned work until its answer
+/// is final.
+fn process<R: InputRecord>(r: &R, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, sink: &mut RecordOut<'_, '_>, o: &mut Outcome) -> Work {
+    let Ctx { scratch, raw, room, archive } = ctx;
+    if let Err(e) = decode::decode_base64_into(r.data().as_bytes(), raw) {
+        return Work::Failed(e.to_string());
+    }
     let raw_len = raw.len() as u64;
     o.stats.bytes_in += raw_len;
-    let decoded = match decode::decode(raw, s.max_decompressed) {
+    let decoded = match decode::decode(std::mem::take(raw), s.max_decompressed) {
         Ok(d) => d,
         Err(e) => {
             o.stats.bytes_failed += raw_len;
             return Work::Failed(e.to_string());
         }
     };
+    let work = push_units(r, &decoded, raw_len, pipeline, s, scratch, room, archive, sink, o);
+    if let Payload::Lines(bytes) = decoded.payload {
+        // Its capacity serves the next record.
+        *raw = bytes;
+    }
+    work
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_units<R: InputRecord>(
+    r: &R,
+    decoded: &Decoded,
+    raw_len: u64,
+    pipeline: &mut Pipeline,
+    s: &Settings,
+    scratch: &mut Vec<u8>,
+    room: usize,
+    archive: Option<&mut Archive>,
+    sink: &mut RecordOut<'_, '_>,
+    o: &mut Outcome,
+) -> Work {
     // Past this much output the record cannot be held whatever follows (its base64 would exceed the
     // room): the output is then measured, unit by unit, but not kept.
     let out_cap = room / 4 * 3;
+    let base = sink.out.len();
     let mut spilled = false;
     let mut groups = Groups::new(s.chunk_limit);
     if let Payload::CloudWatchControl = decoded.payload {
-        return Work::Dropped(pipeline.empty_unit());
+        return Work::Dropped(None);
     }
     let archive_kept = archive.as_deref().is_some_and(|a| a.includes(logtrim_core::archive::Reason::Kept));
-    let staged = archive.is_some().then(Vec::new);
-    let mut sink = RecordOut { out: Vec::new(), mapping: &s.mapping, fallbacks: Fallbacks::default(), meta: Vec::new(), admit, staged, at: 0 };
+    sink.staged = archive.is_some().then(Vec::new);
+    sink.at = 0;
     pipeline.begin_unit();
     let mut failed = None;
     match &decoded.payload {
         Payload::CloudWatchControl => {}
         Payload::CloudWatch(cw) => {
-            sink.fallbacks = Fallbacks { time_ms: None, source: Some(&cw.log_group), sourcetype: Some("aws:cloudwatchlogs") };
+            let mut group = sink.log_group.take().unwrap_or_default();
+            group.clear();
+            group.push_str(&cw.log_group);
+            sink.log_group = Some(group);
             for ev in &cw.log_events {
                 cloudwatch_record(cw, ev, scratch);
                 let before = sink.out.len();
-                sink.fallbacks.time_ms = Some(ev.timestamp);
+                sink.time_ms = Some(ev.timestamp);
                 let fallback = Timestamp::from_millisecond(ev.timestamp).unwrap_or_else(|_| Timestamp::now());
                 // Trimmed, sent and counted as the message: a JSON message by its fields, a text one as `log`.
-                let pushed = pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, &mut sink);
+                let pushed = pipeline.push(Record::Event { record: scratch, message: ev.message.as_bytes() }, fallback, sink);
                 sink.pushed(pushed, archive_kept);
                 groups.push(Groups::cloudwatch_input(ev), sink.out.len() - before);
-                if spilled || sink.out.len() > out_cap {
+                if spilled || sink.out.len() - base > out_cap {
                     spilled = true;
-                    sink.out.clear();
+                    sink.out.truncate(base);
                 }
             }
         }
         Payload::Lines(_) => {
-            sink.fallbacks.time_ms = r.approximate_arrival_timestamp;
-            let fallback = r.approximate_arrival_timestamp.and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
+            sink.log_group = None;
+            sink.time_ms = r.arrival_ms();
+            let fallback = r.arrival_ms().and_then(|ms| Timestamp::from_millisecond(ms).ok()).unwrap_or_else(Timestamp::now);
             for (line_no, line) in decoded.payload.lines() {
                 let before = sink.out.len();
                 let seen = pipeline.counters().invalid_json;
-                let pushed = pipeline.push(line, fallback, &mut sink);
+                let pushed = pipeline.push(line, fallback, sink);
                 sink.pushed(pushed, archive_kept);
                 // A line starting with `{` that is not JSON fails the record, unless it is not UTF-8: then
                 // it is text, as the rules read it. The rules count it either way.
@@ -534,34 +651,37 @@ fn process(r: &FirehoseRecord, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'
                     break;
                 }
                 groups.push(Groups::line_input(line), sink.out.len() - before);
-                if spilled || sink.out.len() > out_cap {
+                if spilled || sink.out.len() - base > out_cap {
                     spilled = true;
-                    sink.out.clear();
+                    sink.out.truncate(base);
                 }
             }
         }
     }
     let unit = pipeline.end_unit();
+    let staged = sink.staged.take().unwrap_or_default();
     if let Some(reason) = failed {
+        pipeline.recycle_unit(unit);
         // Nothing of a failed record is counted or summarized: Firehose keeps it whole.
+        sink.out.truncate(base);
         o.stats.bytes_failed += raw_len;
         return Work::Failed(reason);
     }
     pipeline.commit_counters(&unit);
-    let out = sink.out;
-    let staged = sink.staged.unwrap_or_default();
+    let len = sink.out.len() - base;
     if groups.output == 0 {
         // Nothing to send: the answer is final now, and the data is at hand.
         if let Some(a) = archive {
-            crate::archive::add_record(a, r, &decoded, &staged, scratch);
+            crate::archive::add_record(a, r, decoded, &staged, scratch);
         }
-        Work::Dropped(unit)
-    } else if !spilled && base64_len(out.len()) <= room {
-        Work::Ok { out, groups, unit, staged }
+        Work::Dropped(Some(unit))
+    } else if !spilled && base64_len(len) <= room {
+        Work::Ok { out: base..base + len, groups, unit: Some(unit), staged }
     } else {
-        drop(out);
+        sink.out.truncate(base);
+        pipeline.recycle_unit(unit);
         if s.can_reingest {
-            queue_reingest(r, Some(&decoded), &groups, groups.output, s, &mut o.reingest);
+            queue_reingest(r, Some(decoded), &groups, groups.output, s, &mut o.reingest);
         }
         Work::Overflow
     }
@@ -627,16 +747,16 @@ impl Groups {
 /// original bytes when that output fits a chunk, else split per `groups`, framed and compressed as the
 /// original was. `decoded` is the record's payload when it is still at hand; otherwise it is decoded
 /// again (it decoded before, and decoding is deterministic), so no record's payload outlives its turn.
-fn queue_reingest(r: &FirehoseRecord, decoded: Option<&Decoded>, groups: &Groups, out_len: usize, s: &Settings, into: &mut Vec<Vec<u8>>) {
-    let whole = || decode_base64(&r.data).expect("decoded before");
-    if ResponseRecord::serialized_len(&r.record_id, FirehoseResult::Ok, base64_len(out_len)) <= s.chunk_limit {
+fn queue_reingest<R: InputRecord>(r: &R, decoded: Option<&Decoded>, groups: &Groups, out_len: usize, s: &Settings, into: &mut Vec<Vec<u8>>) {
+    let whole = || decode_base64(r.data()).expect("decoded before");
+    if ResponseRecord::serialized_len(r.record_id(), FirehoseResult::Ok, base64_len(out_len)) <= s.chunk_limit {
         into.push(whole());
         return;
     }
     let again;
     let decoded = match decoded {
         Some(d) => d,
-        None => match decode::decode_data(&r.data, s.max_decompressed) {
+        None => match decode::decode_data(r.data(), s.max_decompressed) {
             Ok(d) => {
                 again = d;
                 &again
@@ -683,6 +803,8 @@ fn split(decoded: &Decoded, groups: &Groups) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
     use logtrim_core::RuleSet;
+    use crate::decode::encode_base64;
+    use crate::event::FirehoseRecord;
 
     const RULES: &str = r#"
 parse:
@@ -716,14 +838,17 @@ default:
             rec("4", b"{\"log\":\"x\"}\n{\"log\":"),
         ];
         let o = run(&records, &Settings::default());
-        let results: Vec<_> = o.response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
+        let response = o.response();
+        // Written as serde_json serializes the response types, byte for byte.
+        assert_eq!(o.body, serde_json::to_vec(&response).unwrap());
+        let results: Vec<_> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
         assert_eq!(
             results,
             [("1", FirehoseResult::Ok), ("2", FirehoseResult::Dropped), ("3", FirehoseResult::ProcessingFailed), ("4", FirehoseResult::ProcessingFailed)]
         );
-        assert_eq!(o.response.records[2].data, "not base64!");
-        assert_eq!(o.response.records[3].data, records[3].data);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[2].data, "not base64!");
+        assert_eq!(o.response().records[3].data, records[3].data);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
         // The bad record's good first line is not counted.
         assert_eq!(o.counters.total().matched, 2);
         assert_eq!(o.stats.records_failed, 2);
@@ -735,10 +860,10 @@ default:
         let records: Vec<_> = (0..10).map(|i| rec(&i.to_string(), line.as_bytes())).collect();
         let s = Settings { response_limit: 6_000, ..Settings::default() };
         let o = run(&records, &s);
-        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        let bytes = serde_json::to_vec(&o.response()).unwrap().len();
         assert!(bytes <= 6_000, "{bytes}");
         assert_eq!(bytes as u64, o.stats.response_bytes);
-        let ok = o.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).count();
+        let ok = o.response().records.iter().filter(|r| r.result == FirehoseResult::Ok).count();
         assert!(ok >= 3, "{ok}");
         assert_eq!(o.reingest.len(), 10 - ok);
         assert_eq!(o.reingest[0], line.as_bytes());
@@ -752,8 +877,8 @@ default:
         let s = Settings { response_limit: 6_000, can_reingest: false, ..Settings::default() };
         let o = run(&records, &s);
         assert!(o.reingest.is_empty());
-        assert!(o.response.records.iter().any(|r| r.result == FirehoseResult::ProcessingFailed && r.data.is_empty()));
-        assert!(serde_json::to_vec(&o.response).unwrap().len() <= 6_000);
+        assert!(o.response().records.iter().any(|r| r.result == FirehoseResult::ProcessingFailed && r.data.is_empty()));
+        assert!(serde_json::to_vec(&o.response()).unwrap().len() <= 6_000);
     }
 
     #[test]
@@ -764,14 +889,14 @@ default:
         let records = vec![rec("big", &data)];
         let s = Settings { response_limit: 20_000, chunk_limit: 10_000, ..Settings::default() };
         let o = run(&records, &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Dropped);
         assert!(o.reingest.len() > 3, "{}", o.reingest.len());
         // Transforming the chunks again yields every line once, each chunk's response within limit.
         let chunks: Vec<_> = o.reingest.iter().enumerate().map(|(i, c)| rec(&format!("c{i}"), c)).collect();
         let mut seen = 0;
         for c in &chunks {
             let again = run(std::slice::from_ref(c), &s);
-            assert_eq!(again.response.records[0].result, FirehoseResult::Ok);
+            assert_eq!(again.response().records[0].result, FirehoseResult::Ok);
             assert!(again.stats.response_bytes <= 10_000 + 200);
             seen += again.counters.total().kept;
         }
@@ -784,15 +909,15 @@ default:
         let failed = |data: String| FirehoseRecord { record_id: "q".into(), approximate_arrival_timestamp: None, data };
         let s = Settings::default();
         let o = run(&[failed("\"".repeat(3_500_000))], &s);
-        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        let bytes = serde_json::to_vec(&o.response()).unwrap().len();
         assert_eq!(bytes as u64, o.stats.response_bytes);
         assert!(bytes <= s.response_limit, "{bytes}");
-        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!(o.response().records[0].result, FirehoseResult::ProcessingFailed);
         // Data that fits escaped is echoed, and counted exactly.
         let data = "\"\\\u{1}x".repeat(1000);
         let o = run(&[failed(data.clone()), rec("1", OK_LINE)], &s);
-        assert_eq!(o.response.records[0].data, data);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[0].data, data);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -801,8 +926,8 @@ default:
         let bad = [&line(51)[..20], b"\xff", &line(51)[20..]].concat();
         let data: Vec<u8> = (1..=100).flat_map(|i| [if i == 51 { bad.clone() } else { line(i) }, b"\n".to_vec()].concat()).collect();
         let o = run(&[rec("1", &data)], &Settings::default());
-        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
-        let out = decode_base64(&o.response.records[0].data).unwrap();
+        assert_eq!(o.response().records[0].result, FirehoseResult::Ok);
+        let out = decode_base64(&o.response().records[0].data).unwrap();
         let events: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out).into_iter().map(Result::unwrap).collect();
         assert_eq!(events.len(), 100);
         assert_eq!(events[50]["event"], String::from_utf8_lossy(&bad).as_ref(), "U+FFFD for the bad byte");
@@ -810,7 +935,7 @@ default:
         assert_eq!(o.counters.invalid_utf8, 1);
         // The original output sends the bytes as they came.
         let o = run(&[rec("1", &data)], &Settings { output: Output::Original, ..Settings::default() });
-        assert_eq!(decode_base64(&o.response.records[0].data).unwrap(), data);
+        assert_eq!(decode_base64(&o.response().records[0].data).unwrap(), data);
 
         // A line starting with `{` that is not UTF-8 is not JSON: the rules read it as text, kept or dropped.
         let rules = RuleSet::from_yaml("t.yaml", "rules:\n  - name: marked\n    when: log contains \"drop-me\"\n    action: drop\ndefault:\n  action: keep\n").unwrap();
@@ -818,9 +943,9 @@ default:
         for output in [Output::Hec, Output::Original] {
             let s = Settings { output, ..Settings::default() };
             let o = transform(&[rec("1", data)], &mut pipeline(&rules, &s), &s);
-            assert_eq!(o.response.records[0].result, FirehoseResult::Ok, "{output:?}");
+            assert_eq!(o.response().records[0].result, FirehoseResult::Ok, "{output:?}");
             assert_eq!((o.counters.total().kept, o.counters.total().dropped), (1, 1));
-            let out = decode_base64(&o.response.records[0].data).unwrap();
+            let out = decode_base64(&o.response().records[0].data).unwrap();
             match output {
                 Output::Hec => assert_eq!(serde_json::from_slice::<serde_json::Value>(&out).unwrap()["event"], "{\"log\":\"caf\u{fffd}\"}"),
                 Output::Original => assert_eq!(out, b"{\"log\":\"caf\xe9\"}\n"),
@@ -829,7 +954,7 @@ default:
         // Valid UTF-8 that is not JSON still fails the record, and nothing of it is counted.
         let s = Settings::default();
         let o = transform(&[rec("1", b"caf\xe9\n{\"log\":\"x\"\n")], &mut pipeline(&rules, &s), &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::ProcessingFailed);
+        assert_eq!(o.response().records[0].result, FirehoseResult::ProcessingFailed);
         assert_eq!((o.counters.invalid_utf8, o.counters.total().matched), (0, 0));
     }
 
@@ -841,14 +966,14 @@ default:
         let failed = FirehoseRecord { record_id: "bad".into(), approximate_arrival_timestamp: None, data: "!".repeat(10_000) };
         let s = Settings { response_limit: 20_000, chunk_limit: 5_000, ..Settings::default() };
         let alone = run(std::slice::from_ref(&big), &s);
-        assert_eq!(alone.response.records[0].result, FirehoseResult::Ok, "fits without the failed record");
+        assert_eq!(alone.response().records[0].result, FirehoseResult::Ok, "fits without the failed record");
         let o = run(&[big, failed], &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Dropped);
-        assert_eq!(o.response.records[1].data.len(), 10_000);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Dropped);
+        assert_eq!(o.response().records[1].data.len(), 10_000);
         assert!(o.reingest.len() > 1, "{}", o.reingest.len());
         let kept: u64 = o.reingest.iter().map(|c| run(&[rec("c", c)], &s).counters.total().kept).sum();
         assert_eq!(kept, 60);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -856,8 +981,8 @@ default:
         // An `Ok` entry shorter than the `ProcessingFailed` one it would replace.
         let s = Settings { output: Output::Original, can_reingest: false, ..Settings::default() };
         let o = run(&[rec("1", b"a")], &s);
-        assert_eq!(o.response.records[0].result, FirehoseResult::Ok);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(o.response().records[0].result, FirehoseResult::Ok);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 
     #[test]
@@ -865,7 +990,7 @@ default:
         let s = Settings { output: Output::Original, ..Settings::default() };
         let data = [OK_LINE, PROBE, b"plain"].join(&b"\n"[..]);
         let o = run(&[rec("1", &data)], &s);
-        let data = decode_base64(&o.response.records[0].data).unwrap();
+        let data = decode_base64(&o.response().records[0].data).unwrap();
         assert_eq!(data, [OK_LINE, b"\n", b"plain\n"].concat());
     }
 }

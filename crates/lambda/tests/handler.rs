@@ -50,16 +50,16 @@ fn fixtures_answer_every_record_and_follow_the_rules() {
     for name in FIXTURES {
         let ev = fixture(name);
         let o = transform(&ev.records, &mut pipeline(&rules, &Settings::default()), &Settings::default());
-        check_response(&ev, &o.response, name);
+        check_response(&ev, &o.response(), name);
         assert!(o.reingest.is_empty());
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
     }
 }
 
 fn results(name: &str) -> Vec<FirehoseResult> {
     let ev = fixture(name);
     let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
-    o.response.records.iter().map(|r| r.result).collect()
+    o.response().records.iter().map(|r| r.result).collect()
 }
 
 use FirehoseResult::{Dropped, Ok as Kept, ProcessingFailed as Failed};
@@ -83,7 +83,7 @@ fn quirky_envelopes_are_accepted() {
     assert_eq!(results("firehose-quirks.json"), [Kept, Kept, Dropped, Kept]);
     // The ISO arrival time is the fallback event time of a text record.
     let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
-    let hec = parse_hec(&decode::decode_base64(&o.response.records[1].data).unwrap());
+    let hec = parse_hec(&decode::decode_base64(&o.response().records[1].data).unwrap());
     assert_eq!(hec[0]["time"].as_f64(), Some(1_335_205_543.511));
 }
 
@@ -98,7 +98,7 @@ fn bundled_rules_decide_fixture_records() {
     assert_eq!(results("firehose-cloudwatch.json"), [Dropped, Kept, Kept, Dropped, Kept]);
     let ev = fixture("firehose-cloudwatch.json");
     let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
-    let hec = parse_hec(&decode::decode_base64(&o.response.records[1].data).unwrap());
+    let hec = parse_hec(&decode::decode_base64(&o.response().records[1].data).unwrap());
     // The first `Ok` record also carries the summaries of the dropped probes.
     let (summaries, hec): (Vec<Value>, Vec<Value>) = hec.into_iter().partition(is_summary);
     assert_eq!(hec.len(), 3, "the probe is dropped");
@@ -112,7 +112,7 @@ fn bundled_rules_decide_fixture_records() {
 fn hec_mapping_on_a_fluent_bit_record() {
     let ev = fixture("firehose-fluentbit.json");
     let o = transform(&ev.records[..1], &mut pipeline(&bundled_rules(), &Settings::default()), &Settings::default());
-    let data = decode::decode_base64(&o.response.records[0].data).unwrap();
+    let data = decode::decode_base64(&o.response().records[0].data).unwrap();
     let hec = parse_hec(&data);
     assert_eq!(hec.len(), 1);
     assert_eq!(hec[0]["time"].as_f64(), Some(1_795_341_600.25));
@@ -129,7 +129,7 @@ fn original_output_is_the_kept_bytes() {
     let ev = fixture("firehose-corrupt.json");
     let s = Settings { output: Output::Original, ..Settings::default() };
     let o = transform(&ev.records, &mut pipeline(&bundled_rules(), &s), &s);
-    let first = decode::decode_base64(&o.response.records[0].data).unwrap();
+    let first = decode::decode_base64(&o.response().records[0].data).unwrap();
     let input = decode::decode_base64(&ev.records[0].data).unwrap();
     // The kept line as it came, then the summary of the dropped probe (record 9), one JSON line.
     let (line, rest) = first.split_at(input.len() + 1);
@@ -169,10 +169,10 @@ fn inflating_cloudwatch_batch_respects_the_cap_and_reingests_idempotently() {
         rounds += 1;
         assert!(rounds < 10, "re-ingestion does not converge");
         let o = transform(&batch, &mut pipeline(&rules, &s), &s);
-        let bytes = serde_json::to_vec(&o.response).unwrap().len();
+        let bytes = serde_json::to_vec(&o.response()).unwrap().len();
         assert!(bytes <= 6_000_000, "{bytes}");
         assert!(o.reingest.iter().all(|r| r.len() <= 1_024_000));
-        for r in o.response.records.iter().filter(|r| r.result == Kept) {
+        for r in o.response().records.iter().filter(|r| r.result == Kept) {
             for e in parse_hec(&decode::decode_base64(&r.data).unwrap()) {
                 *delivered.entry(e["event"].as_str().unwrap().to_string()).or_default() += 1;
             }

@@ -67,7 +67,7 @@ fn r15_memory_stays_bounded_by_one_record_and_the_response() {
     let s = Settings { max_decompressed: record_bytes, ..Settings::default() };
     let rules = RuleSet::from_yaml("t.yaml", "parse:\n  log: [access]\nrules: []\n").unwrap();
     let (o, peak) = counting::peak_of(|| transform(&records, &mut pipeline(&rules, &s), &s));
-    assert!(o.response.records.iter().all(|r| r.result == FirehoseResult::Dropped));
+    assert!(o.response().records.iter().all(|r| r.result == FirehoseResult::Dropped));
     assert_eq!(o.stats.records_reingested, 6);
     assert_eq!(o.counters.total().kept as usize, 6 * plain.len() / (line.len() + 1));
     // One record decoded at a time (its buffer up to twice its size while it inflates), its output

@@ -50,12 +50,13 @@ fn summaries_ride_with_one_ok_record_and_add_up() {
     let rules = bundled_rules();
     let records = sample_records(25, 3000);
     let o = transform(&records, &mut pipeline(&rules, &Settings::default()), &Settings::default());
-    assert_eq!(o.response.records.len(), records.len());
-    assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
-    let ok: Vec<String> = o.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
+    assert_eq!(o.response().records.len(), records.len());
+    assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
+    let ok: Vec<String> = o.response().records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
     let evs = events(&ok);
     // All summaries are in one record: the first answered `Ok`.
-    let first_ok = o.response.records.iter().find(|r| r.result == FirehoseResult::Ok).unwrap();
+    let response = o.response();
+    let first_ok = response.records.iter().find(|r| r.result == FirehoseResult::Ok).unwrap();
     let carried = events(std::slice::from_ref(&first_ok.data));
     let n_summaries = evs.iter().filter(|e| e["sourcetype"] == "logtrim:summary").count();
     assert!(n_summaries > 10, "{n_summaries}");
@@ -95,10 +96,11 @@ fn without_an_ok_record_a_dropped_one_carries_the_summaries() {
     for output in [Output::Hec, Output::Original] {
         let s = Settings { output, ..Settings::default() };
         let o = transform(&records, &mut pipeline(&rules, &s), &s);
-        let results: Vec<_> = o.response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
+        let response = o.response();
+        let results: Vec<_> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
         assert_eq!(results, [("r0", FirehoseResult::Ok), ("bad", FirehoseResult::ProcessingFailed), ("r2", FirehoseResult::Dropped)]);
-        assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
-        let data = decode_base64(&o.response.records[0].data).unwrap();
+        assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
+        let data = decode_base64(&o.response().records[0].data).unwrap();
         let text = String::from_utf8(data).unwrap();
         // a: 2 events (10:00), b: 1 (no time: Firehose's arrival time, 00:00).
         assert_eq!(text.matches("logtrim_summary").count(), 2, "{text}");
@@ -119,9 +121,9 @@ fn reingested_records_are_summarized_when_they_come_back() {
     let s = Settings { response_limit: 150_000, ..Settings::default() };
     let o = transform(&records, &mut pipeline(&rules, &s), &s);
     assert!(o.stats.records_reingested > 0, "{:?}", o.stats);
-    assert!(serde_json::to_vec(&o.response).unwrap().len() <= 150_000);
-    assert_eq!(serde_json::to_vec(&o.response).unwrap().len() as u64, o.stats.response_bytes);
-    let mut sums = summed(&events(&o.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect::<Vec<_>>()));
+    assert!(serde_json::to_vec(&o.response()).unwrap().len() <= 150_000);
+    assert_eq!(serde_json::to_vec(&o.response()).unwrap().len() as u64, o.stats.response_bytes);
+    let mut sums = summed(&events(&o.response().records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect::<Vec<_>>()));
     // Transform the re-ingested data again, as Firehose would, until nothing is left over.
     let mut pending = o.reingest.clone();
     let mut rounds = 0;
@@ -130,7 +132,7 @@ fn reingested_records_are_summarized_when_they_come_back() {
         assert!(rounds < 50);
         let again: Vec<_> = pending.iter().enumerate().map(|(i, d)| rec(i, d)).collect();
         let o2 = transform(&again, &mut pipeline(&rules, &s), &s);
-        let ok: Vec<String> = o2.response.records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
+        let ok: Vec<String> = o2.response().records.iter().filter(|r| r.result == FirehoseResult::Ok).map(|r| r.data.clone()).collect();
         for (k, v) in summed(&events(&ok)) {
             let t = sums.entry(k).or_default();
             t.0 += v.0;

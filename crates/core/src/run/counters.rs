@@ -128,6 +128,13 @@ impl Counters {
         Counters { rules: vec![RuleCounters::default(); rules + 1], ..Default::default() }
     }
 
+    /// Zeroes every count, keeping the rules' room.
+    pub(crate) fn reset(&mut self) {
+        let rules = std::mem::take(&mut self.rules);
+        *self = Counters { rules, ..Default::default() };
+        self.rules.fill(RuleCounters::default());
+    }
+
     pub(crate) fn add(&mut self, d: Decision, bytes: u64, kind: RecordKind) {
         let c = self.at(d.rule);
         c.matched += 1;

@@ -183,6 +183,8 @@ pub struct Pipeline {
     lateness_ms: Option<i64>,
     /// A unit's outer counts and summaries while it runs.
     outer: Option<Unit>,
+    /// Units given back ([`Pipeline::recycle_unit`]), emptied, their buffers kept for the next ones.
+    spare_units: Vec<Unit>,
 }
 
 /// How events are written, and the buffers writing them reuses.
@@ -215,6 +217,7 @@ impl Pipeline {
             },
             lateness_ms: options.lateness.map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX).max(0)),
             outer: None,
+            spare_units: Vec::new(),
         }
     }
 
@@ -373,9 +376,34 @@ impl Pipeline {
         self.summarize
     }
 
-    /// A unit with nothing in it (for a group of records that had none to push).
-    pub fn empty_unit(&self) -> Unit {
-        Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() }
+    /// A unit with nothing in it (for a group of records that had none to push): a recycled one when
+    /// there is one.
+    pub fn empty_unit(&mut self) -> Unit {
+        match self.spare_units.pop() {
+            Some(u) => u,
+            None => Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() },
+        }
+    }
+
+    /// Adds the summaries of `unit` to those of `into` (as [`Pipeline::summaries_of`] would merge them,
+    /// in this order) and recycles it: for a front-end holding the summaries of many final units until
+    /// it flushes them, one unit instead of many.
+    pub fn merge_unit(&mut self, into: &mut Unit, unit: Unit) {
+        into.summarizer.merge(&unit.summarizer);
+        self.recycle_unit(unit);
+    }
+
+    /// Takes back a unit that is done with (committed or forgotten), emptied, so that the next
+    /// [`Pipeline::begin_unit`] reuses its buffers: a front-end making a unit per small group of records
+    /// (the Lambda: one per Firehose record) then allocates nothing per group once warm.
+    pub fn recycle_unit(&mut self, mut unit: Unit) {
+        // PERF: a summarizer's windows hold maps; a bounded pool keeps them without growing forever.
+        const MAX_SPARE_UNITS: usize = 4096;
+        if self.spare_units.len() < MAX_SPARE_UNITS {
+            unit.counters.reset();
+            unit.summarizer.reset();
+            self.spare_units.push(unit);
+        }
     }
 
     /// Ends the unit [`Pipeline::begin_unit`] began and returns its counts, for [`Pipeline::commit`] once
@@ -414,6 +442,11 @@ impl Unit {
     /// The unit's counts.
     pub fn counters(&self) -> &Counters {
         &self.counters
+    }
+
+    /// Whether its records left anything to summarize.
+    pub fn has_summaries(&self) -> bool {
+        !self.summarizer.is_empty()
     }
 }
 

@@ -340,6 +340,18 @@ impl Summarizer {
         self.plan.summaries.iter().map(|s| s.rule).collect()
     }
 
+    /// Empties this summarizer, keeping its windows' room for the next records (a pooled unit's).
+    pub(crate) fn reset(&mut self) {
+        for mut w in self.windows.drain(..) {
+            if self.spare.len() < SPARE_WINDOWS {
+                w.clear();
+                self.spare.push(w);
+            }
+        }
+        self.key.clear();
+        self.last_time = None;
+    }
+
     /// Whether any rule summarizes (when not, nothing is ever counted).
     pub fn is_active(&self) -> bool {
         !self.plan.summaries.is_empty()
