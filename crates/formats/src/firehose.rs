@@ -223,8 +223,19 @@ pub fn sniff(bytes: &[u8]) -> Compression {
 /// bounded by deflate's largest expansion of the input, the memory by the cap.
 pub fn decompress(bytes: Vec<u8>, limit: usize) -> Result<(Compression, Vec<u8>), DecodeError> {
     fn read_all(mut r: impl Read, limit: usize, hint: usize, drain: bool) -> std::io::Result<Result<Vec<u8>, DecodeError>> {
-        let mut out = Vec::with_capacity(hint.min(limit));
-        (&mut r).take(limit as u64 + 1).read_to_end(&mut out)?;
+        // Grown by doubling, but never past the cap (and the one byte that shows it is exceeded): left to
+        // itself `read_to_end` would double past it, to twice the cap, with the old buffer still held.
+        let max = limit + 1;
+        let mut out = Vec::with_capacity(hint.min(max));
+        loop {
+            let room = out.capacity() - out.len();
+            let n = (&mut r).take(room as u64).read_to_end(&mut out)?;
+            if n < room || out.len() >= max {
+                break;
+            }
+            let want = (out.capacity() * 2).max(64 << 10).min(max);
+            out.reserve_exact(want - out.len());
+        }
         if out.len() <= limit {
             return Ok(Ok(out));
         }
@@ -773,6 +784,19 @@ mod tests {
         assert!(matches!(decompress(vec![0x78, 0x9c, 1, 2, 3], 1 << 20), Err(DecodeError::Zlib(_))));
         // Text that happens to start with a valid zlib header byte pair.
         assert_eq!(decompress(b"x^2 + 1".to_vec(), 1 << 20).unwrap().1, b"x^2 + 1");
+    }
+
+    /// The output buffer grows to the cap at most, not to twice it.
+    #[test]
+    fn decompression_grows_no_further_than_the_cap() {
+        for n in [0, 1, 1000, 100_000, 1 << 20] {
+            let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            let cap = n.max(1);
+            let (c, out) = decompress(compress(Compression::Gzip, &data), cap).unwrap();
+            assert_eq!((c, &out[..]), (Compression::Gzip, &data[..]));
+            assert!(out.capacity() <= cap + 1, "{} bytes held for a cap of {cap}", out.capacity());
+            assert_eq!(decompress(compress(Compression::Gzip, &data), n.saturating_sub(1).max(1)).is_err(), n > 1);
+        }
     }
 
     /// Fuzz finding F4: text starting `x^` whose bytes inflate past the cap before the stream breaks was
