@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use logtrim_formats::firehose::{self, CapturedError, CapturedKind};
-use logtrim_formats::{InputFormat, ReaderOptions, RecordReader};
+use logtrim_formats::{InputFormat, ReaderCounters, ReaderOptions, RecordReader};
 
 use crate::args::{InputArgs, InputFormatArg};
 
@@ -15,16 +15,8 @@ use crate::args::{InputArgs, InputFormatArg};
 #[derive(Debug, Default, Clone)]
 pub struct InputStats {
     pub files: usize,
-    pub lines: u64,
-    pub records: u64,
-    pub bytes_in: u64,
-    pub empty: u64,
-    pub malformed: u64,
-    pub truncated: u64,
-    pub unterminated_partial: u64,
-    /// Container-log lines that were parts of longer messages, and the records they were joined into.
-    pub joined_lines: u64,
-    pub joined_records: u64,
+    /// The record readers' counters, summed over the files; records and bytes of captured events too.
+    pub read: ReaderCounters,
     /// Firehose records of captured events that could not be decoded (the Lambda answers them
     /// `ProcessingFailed`), as `file: recordId …: error`: the first few of each file.
     pub failed_records: Vec<String>,
@@ -42,17 +34,20 @@ impl InputStats {
     /// One line per kind of trouble, for stderr.
     pub fn problems(&self) -> Vec<String> {
         let mut v = Vec::new();
-        if self.malformed > 0 {
-            v.push(format!("{} lines did not match the input format and were read as plain text", self.malformed));
+        if self.read.malformed > 0 {
+            v.push(format!("{} lines did not match the input format and were read as plain text", self.read.malformed));
         }
-        if self.truncated > 0 {
-            v.push(format!("{} records were longer than --max-record-bytes and were truncated", self.truncated));
+        if self.read.truncated > 0 {
+            v.push(format!("{} records were longer than --max-record-bytes and were truncated", self.read.truncated));
         }
-        if self.joined_lines > 0 {
-            v.push(format!("{} partial container-log lines were joined into {} records", self.joined_lines, self.joined_records));
+        if self.read.joined_lines > 0 {
+            v.push(format!("{} partial container-log lines were joined into {} records", self.read.joined_lines, self.read.joined_records));
         }
-        if self.unterminated_partial > 0 {
-            v.push(format!("{} partial container-log lines had no final part at end of input", self.unterminated_partial));
+        if self.read.invalid_utf8 > 0 {
+            v.push(format!("{} container-log messages had invalid UTF-8, replaced by U+FFFD", self.read.invalid_utf8));
+        }
+        if self.read.unterminated_partial > 0 {
+            v.push(format!("{} partial container-log lines had no final part at end of input", self.read.unterminated_partial));
         }
         if self.failed_record_count > 0 {
             let listed = self.failed_records.len() as u64;
@@ -162,8 +157,8 @@ pub fn for_each_record_at(
                 // Decoded record by record with the Lambda's code and cap, as the function would.
                 let input = io::Cursor::new(prefix).chain(&mut src);
                 let c = firehose::read_captured(kind, input, firehose::MAX_DECOMPRESSED, &mut each)?;
-                stats.bytes_in += c.bytes_in;
-                stats.records += c.records;
+                stats.read.bytes_in += c.bytes_in;
+                stats.read.records += c.records;
                 stats.failed_record_count += c.failed_count;
                 stats.records_without_data += c.without_data;
                 for (id, e) in &c.failed {
@@ -199,16 +194,7 @@ pub fn for_each_record_at(
                 }
             }
         }
-        let c = reader.counters();
-        stats.lines += c.lines;
-        stats.records += c.records;
-        stats.bytes_in += c.bytes_in;
-        stats.empty += c.empty;
-        stats.malformed += c.malformed;
-        stats.truncated += c.truncated;
-        stats.unterminated_partial += c.unterminated_partial;
-        stats.joined_lines += c.joined_lines;
-        stats.joined_records += c.joined_records;
+        stats.read += reader.counters();
     }
     bar.finish_and_clear();
     Ok(stats)

@@ -37,6 +37,25 @@ fn invalid_utf8_and_invalid_json_are_kept_as_text() {
 }
 
 #[test]
+fn invalid_utf8_in_cri_messages_is_replaced_and_counted() {
+    let input = b"2026-11-22T10:00:00.000000001Z stdout F caf\xe9 GET /a 503\n2026-11-22T10:00:00.000000002Z stdout F fine\n2026-11-22T10:00:00.000000003Z stderr F \xff\xfe\n";
+    let (o, _d) = run(input, &["--input-format", "cri"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout.clone()).expect("the output is valid UTF-8");
+    assert_eq!(out.lines().count(), 3, "every message kept: {out}");
+    // Records are written as JSON, U+FFFD as its escape.
+    assert!(out.contains(r#""log":"caf\ufffd GET /a 503""#), "{out}");
+    assert!(stderr(&o).contains("2 container-log messages had invalid UTF-8, replaced by U+FFFD"), "{}", stderr(&o));
+    let dir = Scratch::new("bad-utf8-report");
+    let rules = dir.file("r.yaml", KEEP_ALL_BUT_PROBES);
+    let f = dir.file("in.log", input);
+    let o = logtrim(&["report", s(&rules), "--input-format", "cri", "--format", "json", s(&f)], b"");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["input"]["invalid_utf8_messages"], 2, "{v}");
+}
+
+#[test]
 fn a_10_mb_line_is_truncated_and_counted_not_lost() {
     let mut input = Vec::new();
     input.extend_from_slice(b"{\"log\":\"");

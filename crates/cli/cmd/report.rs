@@ -303,9 +303,10 @@ fn json_doc(
         "rule_set": rules.name(),
         "input": {
             "files": stats.files, "records": total.matched, "bytes": total.matched_bytes,
-            "lines": stats.lines, "empty_lines": stats.empty, "malformed_lines": stats.malformed,
-            "truncated_records": stats.truncated, "unterminated_partials": stats.unterminated_partial,
-            "joined_partial_lines": stats.joined_lines, "joined_records": stats.joined_records,
+            "lines": stats.read.lines, "empty_lines": stats.read.empty, "malformed_lines": stats.read.malformed,
+            "truncated_records": stats.read.truncated, "unterminated_partials": stats.read.unterminated_partial,
+            "joined_partial_lines": stats.read.joined_lines, "joined_records": stats.read.joined_records,
+            "invalid_utf8_messages": stats.read.invalid_utf8,
             "invalid_json_records": invalid_json, "failed_files": stats.failed,
             "undecodable_firehose_records": stats.failed_records,
             "undecodable_firehose_record_count": stats.failed_record_count,

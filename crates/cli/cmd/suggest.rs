@@ -717,7 +717,7 @@ impl View<'_> {
             "rule_set": self.rules.map(|r| r.name()),
             "input": {
                 "files": self.stats.files, "records": t.records, "bytes": t.bytes,
-                "malformed_lines": self.stats.malformed, "truncated_records": self.stats.truncated, "failed_files": self.stats.failed,
+                "malformed_lines": self.stats.read.malformed, "truncated_records": self.stats.read.truncated, "failed_files": self.stats.failed,
             },
             "sent": {"records": t.sent_records, "bytes": t.sent_bytes},
             "mined": {

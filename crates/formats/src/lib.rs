@@ -197,3 +197,20 @@ pub struct ReaderCounters {
     /// CRI records whose message had invalid UTF-8, replaced by U+FFFD to keep the JSON valid.
     pub invalid_utf8: u64,
 }
+
+impl std::ops::AddAssign<&ReaderCounters> for ReaderCounters {
+    /// Totals over several inputs (files read one after another).
+    fn add_assign(&mut self, o: &ReaderCounters) {
+        let ReaderCounters { lines, records, bytes_in, empty, malformed, truncated, unterminated_partial, joined_lines, joined_records, invalid_utf8 } = o;
+        self.lines += lines;
+        self.records += records;
+        self.bytes_in += bytes_in;
+        self.empty += empty;
+        self.malformed += malformed;
+        self.truncated += truncated;
+        self.unterminated_partial += unterminated_partial;
+        self.joined_lines += joined_lines;
+        self.joined_records += joined_records;
+        self.invalid_utf8 += invalid_utf8;
+    }
+}
