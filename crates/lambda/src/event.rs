@@ -379,7 +379,7 @@ mod read {
         let mut r = Reader { body, pos: 0 };
         let mut ev = EventRef::default();
         let mut seen = [false; 4];
-        r.object(0, "the event", &mut |r, key, depth| {
+        r.object(0, "the event", &["records", "invocationId", "deliveryStreamArn", "sourceKinesisStreamArn"], &mut |r, key, depth| {
             let i = match key {
                 "invocationId" => 0,
                 "deliveryStreamArn" => 1,
@@ -454,11 +454,12 @@ mod read {
         }
 
         /// The members of the object at the cursor, each handed to `member` with the cursor on its value
-        /// (which it must read) and the depth of that value.
+        /// (which it must read) and the depth of that value; `known` are the keys it reads.
         fn object(
             &mut self,
             depth: u32,
             what: &'static str,
+            known: &[&'static str],
             member: &mut dyn FnMut(&mut Reader<'a>, &str, u32) -> Result<(), EventError>,
         ) -> Result<(), EventError> {
             if self.peek() != b'{' {
@@ -479,8 +480,19 @@ mod read {
                 if self.peek() != b'"' {
                     return Err(self.expected("a string key"));
                 }
-                let Raw::Str { start, end, escaped } = self.value(depth + 1)? else { unreachable!("a string") };
-                let key = self.text(start, end, escaped);
+                // PERF: a key spelled as one this object reads, without escapes (as Firehose writes them),
+                // is that string: it needs no scan.
+                let rest = &self.body[self.pos + 1..];
+                let key = match known.iter().find(|k| rest.starts_with(k.as_bytes()) && rest.get(k.len()) == Some(&b'"')) {
+                    Some(k) => {
+                        self.pos += k.len() + 2;
+                        Cow::Borrowed(*k)
+                    }
+                    None => {
+                        let Raw::Str { start, end, escaped } = self.value(depth + 1)? else { unreachable!("a string") };
+                        self.text(start, end, escaped)
+                    }
+                };
                 if self.peek() != b':' {
                     return Err(self.expected("':'"));
                 }
@@ -548,7 +560,7 @@ mod read {
         fn record(&mut self, depth: u32) -> Result<RecordRef<'a>, EventError> {
             let mut rec = RecordRef::default();
             let mut seen = [false; 3];
-            self.object(depth, "a record", &mut |r, key, depth| {
+            self.object(depth, "a record", &["data", "recordId", "approximateArrivalTimestamp"], &mut |r, key, depth| {
                 let i = match key {
                     "recordId" => 0,
                     "approximateArrivalTimestamp" => 1,
