@@ -90,6 +90,8 @@ pub struct Mapping {
     /// is a number (sent as spelled, which the scanner does not keep).
     trie: PathTrie,
     paths: RawPaths,
+    /// The same paths, as keys.
+    path_keys: Vec<Vec<String>>,
 }
 
 thread_local! {
@@ -145,7 +147,7 @@ impl Mapping {
             return Err(errors);
         }
         let paths: Vec<Vec<String>> = paths.iter().map(|p| p.split('.').map(String::from).collect()).collect();
-        Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie: PathTrie::new(&paths), paths: RawPaths::new(&paths) })
+        Ok(Mapping { time, host, source, sourcetype, index, event, fields, trie: PathTrie::new(&paths), paths: RawPaths::new(&paths), path_keys: paths })
     }
 
     /// Which value of a record is the event.
@@ -166,6 +168,24 @@ impl Mapping {
             self.read_values(record, &mut values);
             self.write_values(&values, fallbacks, out)
         }
+    }
+
+    /// The paths the templates read, for [`Mapping::write_meta_read`]: give them to
+    /// `Pipeline::read_also`.
+    pub fn paths(&self) -> &[Vec<String>] {
+        &self.path_keys
+    }
+
+    /// [`Mapping::write_meta`], with the first value at each of [`Mapping::paths`] in `record` as the
+    /// core's scanner reported them (`Pipeline::read_also`, `Sink::time_read`): the record is not read
+    /// again, unless a value is a number (sent as spelled, which the scanner does not keep).
+    pub fn write_meta_read(&self, record: &[u8], read: &[Option<Raw>], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
+        if read.len() != self.paths.len() || read.len() > STACK_SLOTS || read.iter().any(|r| matches!(r, Some(Raw::Num(_)))) {
+            return self.write_meta(record, fallbacks, out);
+        }
+        let mut values: [Option<Cow<'_, str>>; STACK_SLOTS] = Default::default();
+        strings(record, read, &mut values);
+        self.write_values(&values[..read.len()], fallbacks, out)
     }
 
     /// The value of every path in `record` as a template reads it (see [`scalar`]), the first one when a
@@ -194,24 +214,7 @@ impl Mapping {
             Err(logtrim_core::record::json::JsonError::TooLong)
         };
         match scanned {
-            Ok(()) if !number => {
-                for (value, r) in values.iter_mut().zip(raw) {
-                    *value = match r {
-                        Some(Raw::Str { start, end, escaped }) => {
-                            let body = &record[start as usize..end as usize];
-                            if escaped {
-                                let mut text = Vec::with_capacity(body.len());
-                                unescape(body, &mut text).ok().and_then(|()| String::from_utf8(text).ok()).map(Cow::Owned)
-                            } else {
-                                std::str::from_utf8(body).ok().map(Cow::Borrowed)
-                            }
-                            .filter(|s| !s.is_empty())
-                        }
-                        Some(Raw::Bool(b)) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
-                        _ => None,
-                    };
-                }
-            }
+            Ok(()) if !number => strings(record, &raw, values),
             Ok(()) | Err(_) if values.len() > STACK_SLOTS || number => {
                 // A number is sent as spelled: serde_json keeps its text.
                 let Ok(text) = std::str::from_utf8(record) else { return };
@@ -271,6 +274,27 @@ impl Mapping {
         let time = if render_raw(&self.time, values, out) { logtrim_core::time::parse_ms(&out[at..]) } else { None };
         out.truncate(at);
         time.or(fallbacks.time_ms)
+    }
+}
+
+/// The values the scanner found in `record` as a template reads them: strings (unescaped) and booleans;
+/// nothing for an empty string, `null`, a container, or a path not found. Numbers are not read here.
+fn strings<'t>(record: &'t [u8], raw: &[Option<Raw>], values: &mut [Option<Cow<'t, str>>]) {
+    for (value, r) in values.iter_mut().zip(raw) {
+        *value = match *r {
+            Some(Raw::Str { start, end, escaped }) => {
+                let body = &record[start as usize..end as usize];
+                if escaped {
+                    let mut text = Vec::with_capacity(body.len());
+                    unescape(body, &mut text).ok().and_then(|()| String::from_utf8(text).ok()).map(Cow::Owned)
+                } else {
+                    std::str::from_utf8(body).ok().map(Cow::Borrowed)
+                }
+                .filter(|s| !s.is_empty())
+            }
+            Some(Raw::Bool(b)) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            _ => None,
+        };
     }
 }
 

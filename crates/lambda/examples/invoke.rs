@@ -32,7 +32,7 @@ async fn main() {
     let mut len = 0;
     for _ in 0..n {
         let response = handler::invoke(&state, &body).await.expect("the invocation succeeds");
-        let raw = serde_json::value::RawValue::from_string(String::from_utf8(response).expect("UTF-8")).expect("JSON");
+        let raw = logtrim_lambda::event::ResponseJson::new(response).expect("UTF-8");
         len = serde_json::to_vec(&raw).expect("serializes").len();
     }
     println!("{len} bytes of response");

@@ -56,7 +56,7 @@ pub struct FirehoseRecord {
 /// The invocation event read in place from the request body: the same members, read as leniently as
 /// [`FirehoseEvent`]'s, with strings borrowed from the body unless they contain escapes (base64 never
 /// does), so a record's data is not copied.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct EventRef<'a> {
     /// As [`FirehoseEvent::invocation_id`].
@@ -74,7 +74,7 @@ pub struct EventRef<'a> {
 }
 
 /// One input record of an [`EventRef`].
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RecordRef<'a> {
     /// As [`FirehoseRecord::record_id`].
@@ -89,9 +89,13 @@ pub struct RecordRef<'a> {
 }
 
 impl<'a> EventRef<'a> {
-    /// Reads the request body in place.
-    pub fn from_body(body: &'a [u8]) -> serde_json::Result<EventRef<'a>> {
-        serde_json::from_slice(body)
+    /// Reads the request body in place: the event as its `Deserialize` reads it, and the same bodies
+    /// refused, but with the core's JSON scanner (which accepts exactly what serde_json accepts) doing
+    /// the work serde_json's string reader did — most of a body is the records' base64, which the
+    /// scanner skips sixteen bytes a step. Unlike serde_json, an event or record written as an array of
+    /// its members' values is refused: JSON objects only.
+    pub fn from_body(body: &'a [u8]) -> Result<EventRef<'a>, EventError> {
+        read::event(body)
     }
 
     /// An owned event, borrowed (the handler's tests and the `aws_lambda_events` conversion).
@@ -271,6 +275,41 @@ impl ResponseWriter {
     }
 }
 
+/// A response's JSON as [`ResponseWriter`] wrote it, for the runtime, which serializes what a handler
+/// returns with serde_json: written out as it is, as a [`serde_json::value::RawValue`] would be, but
+/// without being parsed again to check it, as `RawValue::from_string` does (the writer's output is
+/// tested to be what serde_json writes for the same response).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResponseJson(String);
+
+/// The name serde_json gives the one-field struct a `RawValue` serializes as, and the field's: its
+/// serializer writes the field's string as JSON text, unquoted. `tests::response_json_is_written_as_it_is`
+/// fails should serde_json ever change it.
+const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+
+impl ResponseJson {
+    /// The writer's output. Not UTF-8 only if the writer has a bug.
+    pub fn new(body: Vec<u8>) -> Result<ResponseJson, std::string::FromUtf8Error> {
+        let json = String::from_utf8(body)?;
+        debug_assert!(serde_json::from_str::<&serde_json::value::RawValue>(&json).is_ok(), "the response writer wrote invalid JSON");
+        Ok(ResponseJson(json))
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for ResponseJson {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut s = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        s.serialize_field(RAW_VALUE_TOKEN, &self.0)?;
+        s.end()
+    }
+}
+
 /// The length of `s` as a JSON string literal, as serde_json writes it (and the core's escaper, which
 /// writes the response).
 pub fn json_str_len(s: &str) -> usize {
@@ -281,14 +320,275 @@ fn lenient_ms<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> 
     let v = serde_json::Value::deserialize(d)?;
     Ok(match v {
         serde_json::Value::Number(n) => n.as_f64().map(|f| f as i64),
-        serde_json::Value::String(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .map(|f| f as i64)
-            .or_else(|| logtrim_core::time::parse_ms(s.as_bytes())),
+        serde_json::Value::String(s) => ms_of_str(&s),
         _ => None,
     })
+}
+
+/// An arrival timestamp given as a string: epoch milliseconds as a number, or an RFC 3339 time.
+fn ms_of_str(s: &str) -> Option<i64> {
+    s.trim().parse::<f64>().ok().map(|f| f as i64).or_else(|| logtrim_core::time::parse_ms(s.as_bytes()))
+}
+
+/// Why a request body is not a Firehose transformation event.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventError {
+    /// Not JSON.
+    #[error(transparent)]
+    Json(#[from] logtrim_core::record::json::JsonError),
+    /// JSON, but not of the event's shape.
+    #[error("{what} at byte {at}")]
+    Shape {
+        /// What is wrong.
+        what: String,
+        /// Where, in bytes from the body's start.
+        at: usize,
+    },
+}
+
+/// The request body read with the core's scanner: the punctuation of the event and of its `records`
+/// array walked here, every value scanned (and so checked) by [`scan_value`] as it comes.
+mod read {
+    use std::borrow::Cow;
+
+    use logtrim_core::record::json::{JsonError, PathTrie, Raw, scan_value, unescape};
+
+    use super::{EventError, EventRef, RecordRef, ms_of_str};
+
+    /// The empty path: a scanned value reports itself (id 0).
+    fn itself() -> &'static PathTrie {
+        static T: std::sync::OnceLock<PathTrie> = std::sync::OnceLock::new();
+        T.get_or_init(|| PathTrie::new(&[Vec::new()]))
+    }
+
+    /// The deepest container serde_json accepts, counted as the scanner counts.
+    const MAX_DEPTH: u32 = 127;
+
+    /// No path: a value is only checked.
+    fn nothing() -> &'static PathTrie {
+        static T: std::sync::OnceLock<PathTrie> = std::sync::OnceLock::new();
+        T.get_or_init(|| PathTrie::new(&[]))
+    }
+
+    struct Reader<'a> {
+        body: &'a [u8],
+        pos: usize,
+    }
+
+    pub(super) fn event(body: &[u8]) -> Result<EventRef<'_>, EventError> {
+        let mut r = Reader { body, pos: 0 };
+        let mut ev = EventRef::default();
+        let mut seen = [false; 4];
+        r.object(0, "the event", &["records", "invocationId", "deliveryStreamArn", "sourceKinesisStreamArn"], &mut |r, key, depth| {
+            let i = match key {
+                "invocationId" => 0,
+                "deliveryStreamArn" => 1,
+                "sourceKinesisStreamArn" => 2,
+                "records" => 3,
+                _ => return r.skip(depth),
+            };
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(r.shape(format!("duplicate field `{key}`")));
+            }
+            match i {
+                0 => ev.invocation_id = r.optional_str(depth)?,
+                1 => ev.delivery_stream_arn = r.optional_str(depth)?,
+                2 => ev.source_kinesis_stream_arn = r.optional_str(depth)?,
+                _ => ev.records = r.records(depth)?,
+            }
+            Ok(())
+        })?;
+        r.ws();
+        if r.pos < body.len() {
+            return Err(JsonError::Trailing { at: r.pos as u32 }.into());
+        }
+        Ok(ev)
+    }
+
+    impl<'a> Reader<'a> {
+        fn ws(&mut self) {
+            while let Some(b' ' | b'\n' | b'\t' | b'\r') = self.body.get(self.pos) {
+                self.pos += 1;
+            }
+        }
+
+        fn peek(&mut self) -> u8 {
+            self.ws();
+            self.body.get(self.pos).copied().unwrap_or(0)
+        }
+
+        fn expected(&self, what: &'static str) -> EventError {
+            let at = self.pos as u32;
+            if self.pos >= self.body.len() { JsonError::Eof { at } } else { JsonError::Expected { at, expected: what } }.into()
+        }
+
+        fn shape(&self, what: String) -> EventError {
+            EventError::Shape { what, at: self.pos }
+        }
+
+        /// The value at the cursor, checked and reported as itself.
+        fn value(&mut self, depth: u32) -> Result<Raw, EventError> {
+            let mut raw = Raw::Missing;
+            self.pos = scan_value(self.body, self.pos, depth, itself(), &mut |_, v| raw = v)?;
+            Ok(raw)
+        }
+
+        /// Checks the value at the cursor and steps over it.
+        fn skip(&mut self, depth: u32) -> Result<(), EventError> {
+            self.pos = scan_value(self.body, self.pos, depth, nothing(), &mut |_, _| {})?;
+            Ok(())
+        }
+
+        /// The text of a string the scanner reported, borrowed unless it has escapes.
+        fn text(&self, start: u32, end: u32, escaped: bool) -> Cow<'a, str> {
+            let body = &self.body[start as usize..end as usize];
+            // The scanner checked the string: its text is UTF-8 and its escapes are valid.
+            if escaped {
+                let mut out = Vec::with_capacity(body.len());
+                let _ = unescape(body, &mut out);
+                Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+            } else {
+                // PERF: `from_utf8` checks ASCII a word at a time; `from_utf8_lossy` a byte at a time.
+                std::str::from_utf8(body).map_or_else(|_| String::from_utf8_lossy(body), Cow::Borrowed)
+            }
+        }
+
+        /// The members of the object at the cursor, each handed to `member` with the cursor on its value
+        /// (which it must read) and the depth of that value; `known` are the keys it reads.
+        fn object(
+            &mut self,
+            depth: u32,
+            what: &'static str,
+            known: &[&'static str],
+            member: &mut dyn FnMut(&mut Reader<'a>, &str, u32) -> Result<(), EventError>,
+        ) -> Result<(), EventError> {
+            if self.peek() != b'{' {
+                return Err(match self.body.get(self.pos) {
+                    None => self.expected(what),
+                    Some(_) => self.shape(format!("{what} is not a JSON object")),
+                });
+            }
+            if depth >= MAX_DEPTH {
+                return Err(JsonError::TooDeep { at: self.pos as u32 }.into());
+            }
+            self.pos += 1;
+            if self.peek() == b'}' {
+                self.pos += 1;
+                return Ok(());
+            }
+            loop {
+                if self.peek() != b'"' {
+                    return Err(self.expected("a string key"));
+                }
+                // PERF: a key spelled as one this object reads, without escapes (as Firehose writes them),
+                // is that string: it needs no scan.
+                let rest = &self.body[self.pos + 1..];
+                let key = match known.iter().find(|k| rest.starts_with(k.as_bytes()) && rest.get(k.len()) == Some(&b'"')) {
+                    Some(k) => {
+                        self.pos += k.len() + 2;
+                        Cow::Borrowed(*k)
+                    }
+                    None => {
+                        let Raw::Str { start, end, escaped } = self.value(depth + 1)? else { unreachable!("a string") };
+                        self.text(start, end, escaped)
+                    }
+                };
+                if self.peek() != b':' {
+                    return Err(self.expected("':'"));
+                }
+                self.pos += 1;
+                self.ws();
+                member(self, &key, depth + 1)?;
+                match self.peek() {
+                    b',' => self.pos += 1,
+                    b'}' => {
+                        self.pos += 1;
+                        return Ok(());
+                    }
+                    _ => return Err(self.expected("',' or '}'")),
+                }
+            }
+        }
+
+        /// `null` or a string.
+        fn optional_str(&mut self, depth: u32) -> Result<Option<Cow<'a, str>>, EventError> {
+            let at = self.pos;
+            match self.value(depth)? {
+                Raw::Null => Ok(None),
+                Raw::Str { start, end, escaped } => Ok(Some(self.text(start, end, escaped))),
+                _ => Err(EventError::Shape { what: "expected a string".into(), at }),
+            }
+        }
+
+        fn string(&mut self, depth: u32) -> Result<Cow<'a, str>, EventError> {
+            let at = self.pos;
+            match self.value(depth)? {
+                Raw::Str { start, end, escaped } => Ok(self.text(start, end, escaped)),
+                _ => Err(EventError::Shape { what: "expected a string".into(), at }),
+            }
+        }
+
+        fn records(&mut self, depth: u32) -> Result<Vec<RecordRef<'a>>, EventError> {
+            if self.peek() != b'[' {
+                return Err(match self.body.get(self.pos) {
+                    None => self.expected("the records"),
+                    Some(_) => self.shape("`records` is not an array".into()),
+                });
+            }
+            if depth >= MAX_DEPTH {
+                return Err(JsonError::TooDeep { at: self.pos as u32 }.into());
+            }
+            self.pos += 1;
+            let mut records = Vec::new();
+            if self.peek() == b']' {
+                self.pos += 1;
+                return Ok(records);
+            }
+            loop {
+                records.push(self.record(depth + 1)?);
+                match self.peek() {
+                    b',' => self.pos += 1,
+                    b']' => {
+                        self.pos += 1;
+                        return Ok(records);
+                    }
+                    _ => return Err(self.expected("',' or ']'")),
+                }
+            }
+        }
+
+        fn record(&mut self, depth: u32) -> Result<RecordRef<'a>, EventError> {
+            let mut rec = RecordRef::default();
+            let mut seen = [false; 3];
+            self.object(depth, "a record", &["data", "recordId", "approximateArrivalTimestamp"], &mut |r, key, depth| {
+                let i = match key {
+                    "recordId" => 0,
+                    "approximateArrivalTimestamp" => 1,
+                    "data" => 2,
+                    _ => return r.skip(depth),
+                };
+                if std::mem::replace(&mut seen[i], true) {
+                    return Err(r.shape(format!("duplicate field `{key}`")));
+                }
+                match i {
+                    0 => rec.record_id = r.string(depth)?,
+                    1 => {
+                        rec.approximate_arrival_timestamp = match r.value(depth)? {
+                            Raw::Num(f) => Some(f as i64),
+                            Raw::Str { start, end, escaped } => ms_of_str(&r.text(start, end, escaped)),
+                            _ => None,
+                        }
+                    }
+                    _ => rec.data = r.string(depth)?,
+                }
+                Ok(())
+            })?;
+            if !seen[0] {
+                return Err(self.shape("missing field `recordId`".into()));
+            }
+            Ok(rec)
+        }
+    }
 }
 
 impl From<KinesisFirehoseEvent> for FirehoseEvent {
@@ -352,6 +652,80 @@ mod tests {
         assert_eq!(ev.delivery_stream_arn, None);
         let empty: FirehoseEvent = serde_json::from_str("{}").unwrap();
         assert!(empty.records.is_empty());
+    }
+
+    /// What serde_json makes of `body` as an [`EventRef`], the reference `from_body` follows.
+    fn agree(body: &[u8]) {
+        let theirs = serde_json::from_slice::<EventRef>(body);
+        let ours = EventRef::from_body(body);
+        let text = String::from_utf8_lossy(body);
+        match (theirs, ours) {
+            (Ok(t), Ok(o)) => assert_eq!(t, o, "{text}"),
+            (Err(_), Err(_)) => {}
+            (Err(e), Ok(o)) => panic!("accepted what serde_json refuses ({e}): {text}\n{o:?}"),
+            (Ok(_), Err(e)) => {
+                // Refused where serde_json reads the event: only an event or record written as an array of
+                // its values, or a body its `Value` refuses (serde_json does not check the strings of
+                // members it ignores for UTF-8 or lone surrogates).
+                let as_array = |v: &serde_json::Value| v.is_array() || v["records"].as_array().is_some_and(|r| r.iter().any(|r| r.is_array()));
+                let excused = serde_json::from_slice::<serde_json::Value>(body).map_or(true, |v| as_array(&v));
+                assert!(excused, "refused ({e}) what serde_json reads: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_event_reader_reads_what_serde_json_reads() {
+        let bases: [&[u8]; 5] = [
+            br#"{"invocationId":"inv","deliveryStreamArn":"arn:aws:firehose:us-east-1:1:deliverystream/s","region":"us-east-1","records":[{"recordId":"1","approximateArrivalTimestamp":1495072949453,"data":"SGk="},{"recordId":"b\"2","approximateArrivalTimestamp":"2012-04-23T18:25:43.511Z","data":"SGk=","kinesisRecordMetadata":{"shardId":"s","subsequenceNumber":""}}]}"#,
+            b" {\n \"record\\u0073\" : [ { \"data\" : \"SGk=\" , \"recordId\" : \"\\u00e9\" , \"approximateArrivalTimestamp\" : 1668093033.744 } , {\"recordId\":\"x\",\"approximateArrivalTimestamp\":null} ] ,\"sourceKinesisStreamArn\":null, \"x\":[1,{\"a\":[]},true]}\t",
+            br#"{"records":[{"recordId":"","approximateArrivalTimestamp":" 1495072949453 ","data":""},{"approximateArrivalTimestamp":-1e3,"recordId":"z"}],"invocationId":"\ud83d\ude00"}"#,
+            br#"{"records":[]}"#,
+            b"{}",
+        ];
+        let mut checked = 0;
+        for base in bases {
+            agree(base);
+            let mut body = base.to_vec();
+            for i in 0..base.len() {
+                agree(&base[..i]);
+                body.remove(i);
+                agree(&body);
+                body.insert(i, base[i]);
+                for &c in b" \"\\{}[],:01-.eEntuf\x01\x7f\xc3\xff" {
+                    body[i] = c;
+                    agree(&body);
+                    checked += 1;
+                }
+                body[i] = base[i];
+            }
+        }
+        assert!(checked > 5000);
+        // What a caller is told.
+        let e = EventRef::from_body(br#"{"records":[{"data":"SGk="}]}"#).unwrap_err();
+        assert_eq!(e.to_string(), "missing field `recordId` at byte 27");
+        let e = EventRef::from_body(br#"{"records":{}}"#).unwrap_err();
+        assert_eq!(e.to_string(), "`records` is not an array at byte 11");
+        let e = EventRef::from_body(b"{\"records\":[{\"recordId\":\"1\",\"data\":\"SG\x01k=\"}]}").unwrap_err();
+        assert_eq!(e.to_string(), "control character in string at byte 38");
+        assert!(EventRef::from_body(b"[]").is_err());
+    }
+
+    #[test]
+    fn response_json_is_written_as_it_is() {
+        let mut w = ResponseWriter::with_capacity(0);
+        w.entry("a\"1", FirehoseResult::Dropped, "");
+        w.entry_base64("2", FirehoseResult::Ok, &[br#"{"event":"x"}"#]);
+        w.entry("3", FirehoseResult::ProcessingFailed, "not base64 \u{1}");
+        let body = w.finish();
+        let json = ResponseJson::new(body.clone()).unwrap();
+        // What the runtime sends: the bytes written, as serde_json sends a `RawValue` of them.
+        assert_eq!(serde_json::to_vec(&json).unwrap(), body);
+        let raw = serde_json::value::RawValue::from_string(json.as_str().to_string()).unwrap();
+        assert_eq!(serde_json::to_vec(&json).unwrap(), serde_json::to_vec(&raw).unwrap());
+        // Inside another value too, as any serializer's caller would put it.
+        assert_eq!(serde_json::to_string(&[&json]).unwrap(), format!("[{}]", json.as_str()));
+        assert!(ResponseJson::new(vec![0xff]).is_err());
     }
 
     #[test]

@@ -116,7 +116,7 @@ impl<P> State<P> {
 pub enum HandlerError {
     /// The request body is not a Firehose transformation event.
     #[error("the request is not a Firehose transformation event: {0}")]
-    BadEvent(#[source] serde_json::Error),
+    BadEvent(#[source] crate::event::EventError),
     /// The response could not be handed to the runtime as JSON (a bug: the transform writes valid JSON).
     #[error("the response is not valid JSON: {0}")]
     BadResponse(String),

@@ -9,7 +9,7 @@ use logtrim_lambda::archive::Archiver;
 use logtrim_lambda::config::{BudgetStore, Config};
 use logtrim_lambda::handler::{Budget, BudgetBackend, HandlerError, State, invoke};
 use logtrim_lambda::reingest::Firehose;
-use serde_json::value::RawValue;
+use logtrim_lambda::event::ResponseJson;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -30,9 +30,9 @@ async fn main() -> Result<(), Error> {
         let body = slot.take();
         async move {
             let response = invoke(state, &body).await?;
-            // The runtime serializes what it is given: as raw JSON, the response is copied, not re-encoded.
-            let response = String::from_utf8(response).map_err(|e| HandlerError::BadResponse(e.to_string()))?;
-            RawValue::from_string(response).map_err(|e| HandlerError::BadResponse(e.to_string()))
+            // The runtime serializes what it is given: as raw JSON, the response is copied, not re-encoded
+            // nor parsed again.
+            ResponseJson::new(response).map_err(|e| HandlerError::BadResponse(e.to_string()))
         }
     });
     Runtime::new(handler).layer(TracingLayer::new()).layer(body).run().await

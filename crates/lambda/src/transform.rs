@@ -42,6 +42,7 @@
 use logtrim_core::archive::Archive;
 use logtrim_core::budget::Timestamp;
 use logtrim_core::run::pipeline::{NotSent, Outcome as Pushed, Unit};
+use logtrim_core::record::json::Raw;
 use logtrim_core::{Counters, Decision, Encoding, Options, Pipeline, Priority, Record, RuleSet, Sink, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, SUMMARY_FALLBACKS};
 
@@ -191,6 +192,10 @@ impl Sink for RecordOut<'_, '_> {
     }
 
     fn time(&mut self, record: Record<'_>) -> Option<i64> {
+        self.time_read(record, None)
+    }
+
+    fn time_read(&mut self, record: Record<'_>, read: Option<&[Option<Raw>]>) -> Option<i64> {
         let seen = match record {
             Record::Line(l) => l,
             Record::Event { record, .. } => record,
@@ -201,7 +206,11 @@ impl Sink for RecordOut<'_, '_> {
             Some(group) => Fallbacks { time_ms: self.time_ms, source: Some(group), sourcetype: Some("aws:cloudwatchlogs") },
             None => Fallbacks { time_ms: self.time_ms, ..Fallbacks::default() },
         };
-        self.mapping.write_meta(seen, fallbacks, &mut self.meta)
+        // PERF: the values deciding read, rather than a second scan of every kept record.
+        match read {
+            Some(read) => self.mapping.write_meta_read(seen, read, fallbacks, &mut self.meta),
+            None => self.mapping.write_meta(seen, fallbacks, &mut self.meta),
+        }
     }
 
     fn meta(&mut self, _: Record<'_>) {
@@ -240,7 +249,12 @@ pub fn pipeline(rules: &RuleSet, s: &Settings) -> Pipeline {
         Output::Original => Encoding::Lines,
     };
     // Summaries are flushed at the end of every invocation, whatever the records' time.
-    Pipeline::new(rules, Options { encoding, lateness: None })
+    let mut p = Pipeline::new(rules, Options { encoding, lateness: None });
+    if s.output == Output::Hec {
+        // The HEC metadata is read from each record by the scan that decides it.
+        p.read_also(s.mapping.paths());
+    }
+    p
 }
 
 /// Transforms one invocation's records through `pipeline` (made by [`pipeline`] with the same

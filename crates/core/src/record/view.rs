@@ -77,6 +77,18 @@ pub(crate) struct View {
     members_id: u64,
     members_top: Vec<Slot>,
     members_buf: Vec<u8>,
+    /// Paths a front-end reads besides the rules' ([`View::read_also`]), found by the same scan.
+    also: Option<Also>,
+}
+
+/// The paths of [`View::read_also`] and what the last scan found at them.
+#[derive(Debug)]
+struct Also {
+    /// The rules' top-level paths, then these: ids from `first` on are these paths.
+    trie: json::PathTrie,
+    first: usize,
+    /// The first value found at each path (a repeated key's later values are ignored).
+    values: Vec<Option<Raw>>,
 }
 
 /// Where a top-level path's value is, in a record given as [`Parts`].
@@ -137,7 +149,21 @@ impl View {
             members_id: 0,
             members_top: Vec::new(),
             members_buf: Vec::new(),
+            also: None,
         }
+    }
+
+    /// Reads `paths` too whenever a record is scanned, for [`View::also`].
+    pub(crate) fn read_also(&mut self, plan: &Plan, paths: &[Vec<String>]) {
+        let all: Vec<Vec<String>> = plan.top_paths.iter().chain(paths).cloned().collect();
+        self.also = Some(Also { trie: json::PathTrie::new(&all), first: plan.top_paths.len(), values: vec![None; paths.len()] });
+    }
+
+    /// The first value at each path of [`View::read_also`] in the record scanned last, as the scanner
+    /// reported it (ranges into that record); `None` unless it was read as a JSON object.
+    pub(crate) fn also(&self) -> Option<&[Option<Raw>]> {
+        let also = self.also.as_ref()?;
+        (self.scanned && self.kind == RecordKind::Json && !self.parts).then_some(&also.values[..])
     }
 
     /// Forgets the previous record. O(fields), no allocation.
@@ -249,9 +275,24 @@ impl View {
             let top = &mut self.top;
             let decoded = &mut self.decoded;
             let mut bad_escape = false;
-            let r = self.json.scan(input, &plan.top, &mut |id, raw| {
-                top[id as usize] = slot_of(raw, input, Buf::Input, decoded, &mut bad_escape);
-            });
+            let r = match &mut self.also {
+                None => self.json.scan(input, &plan.top, &mut |id, raw| {
+                    top[id as usize] = slot_of(raw, input, Buf::Input, decoded, &mut bad_escape);
+                }),
+                Some(Also { trie, first, values }) => {
+                    values.iter_mut().for_each(|v| *v = None);
+                    self.json.scan(input, trie, &mut |id, raw| match (id as usize).checked_sub(*first) {
+                        None => top[id as usize] = slot_of(raw, input, Buf::Input, decoded, &mut bad_escape),
+                        Some(i) => {
+                            if let Some(v @ None) = values.get_mut(i)
+                                && raw != Raw::Missing
+                            {
+                                *v = Some(raw);
+                            }
+                        }
+                    })
+                }
+            };
             r.is_ok() && !bad_escape
         };
         if ok {

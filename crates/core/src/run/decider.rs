@@ -91,6 +91,13 @@ impl Decider {
         &self.plan
     }
 
+    /// Reads `paths` of every JSON record too, in the scan the rules' fields are read in: for a
+    /// front-end that renders something of the record it sends (the HEC metadata), which then need not
+    /// read the record again ([`Decided::also`]).
+    pub fn read_also(&mut self, paths: &[Vec<String>]) {
+        self.view.read_also(&self.plan, paths);
+    }
+
     /// Decides one record and counts it: its rule's records and bytes, kept or dropped, and how it was
     /// read. A line is one JSON object or one text line, without its newline; a record given as
     /// [`Parts`] is decided exactly as the JSON text [`Parts::write_json`] writes for it, without writing
@@ -292,6 +299,16 @@ impl<'r> Decided<'_, 'r> {
     /// The record that was decided.
     pub fn record(&self) -> Record<'r> {
         self.record
+    }
+
+    /// The first value at each path of [`Decider::read_also`] in the record (a line's, or an event's
+    /// record), as the scanner reported it; `None` when the record is not a JSON object the rules read
+    /// as such, or was given as parts, or its text has been read for something else since.
+    pub fn also(&self) -> Option<&[Option<crate::record::json::Raw>]> {
+        match (self.record, self.held) {
+            (Record::Line(_) | Record::Event { .. }, Held::Record) => self.decider.view.also(),
+            _ => None,
+        }
     }
 
     pub(crate) fn plan(&self) -> &Arc<Plan> {

@@ -56,7 +56,7 @@ use crate::record::json::raw::RawPaths;
 use crate::run::hec::{EventValue, TimeWriter, field_value, json_string_prefix, push_without_newline};
 use crate::primitives::{Action, Decision, Priority, RecordKind};
 use crate::record::Record;
-use crate::record::json::{escape_into, push_json_str};
+use crate::record::json::{Raw, escape_into, push_json_str};
 use crate::rules::RuleSet;
 use crate::run::summary::{Summarized, Summarizer, Summary};
 
@@ -130,6 +130,14 @@ pub trait Sink {
     fn time(&mut self, record: Record<'_>) -> Option<i64> {
         let _ = record;
         None
+    }
+
+    /// [`Sink::time`], given the first value at each path of [`Pipeline::read_also`] in the record as
+    /// deciding it found them (`None` when it did not read them: see [`Decided::also`]). The default
+    /// calls [`Sink::time`].
+    fn time_read(&mut self, record: Record<'_>, also: Option<&[Option<Raw>]>) -> Option<i64> {
+        let _ = also;
+        self.time(record)
     }
 
     /// Appends the HEC metadata members of a kept record's event to [`Sink::out`], each followed by a
@@ -371,6 +379,12 @@ impl Pipeline {
         self.summarizer.set_archived(crate::run::summary::ArchivedAt { url: url.trim_end_matches('/').to_string(), by_summary });
     }
 
+    /// Reads `paths` of every JSON record in the scan that decides it, for [`Sink::time_read`] (see
+    /// [`Decider::read_also`]).
+    pub fn read_also(&mut self, paths: &[Vec<String>]) {
+        self.decider.read_also(paths);
+    }
+
     /// Whether any rule summarizes.
     pub fn summarizes(&self) -> bool {
         self.summarize
@@ -468,7 +482,7 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, w: &mut Writer, sink: &mut S) -> Outco
         Encoding::Hec(value) => {
             // The time first: the members after it repeat from event to event, which gzip finds as
             // one run.
-            let ms = sink.time(record);
+            let ms = sink.time_read(record, d.also());
             let out = sink.out();
             out.push(b'{');
             if let Some(ms) = ms {

@@ -202,35 +202,36 @@ impl Stat {
 
 /// Hashes group keys with XXH3 seeded once per process from std's random hash keys: looked up once per
 /// summarized record, SipHash took ~1% of the forwarder's reading thread; the random seed keeps keys
-/// crafted to collide (a group can be a field of the log line) from being prepared in advance.
-#[derive(Clone, Copy, Debug)]
-struct GroupHasher(u64);
+/// crafted to collide (a group can be a field of the log line) from being prepared in advance, and
+/// groups whose hashes collide are told apart by their keys.
+fn group_hash(key: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let seed = *SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
+    xxhash_rust::xxh3::xxh3_64_with_seed(key, seed)
+}
 
-impl Default for GroupHasher {
-    fn default() -> GroupHasher {
-        use std::hash::BuildHasher;
-        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-        GroupHasher(*SEED.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8)))
+/// The map of group hashes: they are hashes already.
+#[derive(Clone, Copy, Debug, Default)]
+struct HashIsKey;
+
+impl std::hash::BuildHasher for HashIsKey {
+    type Hasher = KeyHash;
+    fn build_hasher(&self) -> KeyHash {
+        KeyHash(0)
     }
 }
 
-impl std::hash::BuildHasher for GroupHasher {
-    type Hasher = GroupHash;
-    fn build_hasher(&self) -> GroupHash {
-        GroupHash(self.0)
-    }
-}
+struct KeyHash(u64);
 
-/// Each write is hashed with the state so far as the seed.
-struct GroupHash(u64);
-
-impl std::hash::Hasher for GroupHash {
+impl std::hash::Hasher for KeyHash {
     fn write(&mut self, bytes: &[u8]) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(bytes, self.0);
+        // Only `u64`s are hashed; any other input still hashes, slowly.
+        self.0 = bytes.iter().fold(self.0, |h, &b| h.rotate_left(8) ^ u64::from(b));
     }
 
-    fn write_usize(&mut self, n: usize) {
-        self.0 = xxhash_rust::xxh3::xxh3_64_with_seed(&n.to_le_bytes(), self.0);
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 
     fn finish(&self) -> u64 {
@@ -238,13 +239,31 @@ impl std::hash::Hasher for GroupHash {
     }
 }
 
+/// No group.
+const NO_GROUP: u32 = u32::MAX;
+
+/// Where a group's key is, and the next group whose key has the same hash.
+#[derive(Clone, Copy, Debug)]
+struct KeyAt {
+    start: u32,
+    end: u32,
+    hash: u64,
+    next: u32,
+}
+
 /// One open interval of one rule.
 #[derive(Debug, Default)]
 struct Window {
     summary: u16,
     start_ms: i64,
-    /// Group key → index into `aggs`; the key encodes every group field's value.
-    groups: HashMap<Box<[u8]>, u32, GroupHasher>,
+    /// Group key hash → the last group created with it; `keys_at` chains it to the others.
+    // PERF: keys live in one buffer, not one allocation each: the Lambda makes a window per Firehose
+    // record that drops anything, and clearing it would free every key.
+    groups: HashMap<u64, u32, HashIsKey>,
+    /// By group (as `aggs`): its key's place in `keys` (empty for `_other`).
+    keys_at: Vec<KeyAt>,
+    /// The group keys, each encoding every group field's value.
+    keys: Vec<u8>,
     /// In insertion order; `_other` (if any) is last, as no group is added once it exists.
     aggs: Vec<Agg>,
     /// `aggs.len() × sum fields`, row-major.
@@ -255,19 +274,35 @@ struct Window {
 impl Window {
     fn clear(&mut self) {
         self.groups.clear();
+        self.keys_at.clear();
+        self.keys.clear();
         self.aggs.clear();
         self.stats.clear();
         self.other = None;
     }
 
-    /// The group for `key`, created (or `_other`, past `max`) if new; and whether it is `_other`.
-    fn group(&mut self, key: &[u8], max: usize, nsum: usize) -> (usize, bool) {
-        if let Some(&i) = self.groups.get(key) {
-            return (i as usize, false);
+    fn key(&self, group: usize) -> &[u8] {
+        let k = self.keys_at[group];
+        &self.keys[k.start as usize..k.end as usize]
+    }
+
+    /// The group for `key` (whose [`group_hash`] is `hash`), created (or `_other`, past `max`) if new;
+    /// and whether it is `_other`.
+    fn group(&mut self, key: &[u8], hash: u64, max: usize, nsum: usize) -> (usize, bool) {
+        let mut at = self.groups.get(&hash).copied().unwrap_or(NO_GROUP);
+        while at != NO_GROUP {
+            if self.key(at as usize) == key {
+                return (at as usize, false);
+            }
+            at = self.keys_at[at as usize].next;
         }
-        if self.groups.len() < max {
+        // Named groups: `_other` is created only once they are `max`, so it is never among them.
+        if self.aggs.len() < max {
             let i = self.push(nsum);
-            self.groups.insert(key.into(), i as u32);
+            let start = self.keys.len() as u32;
+            self.keys.extend_from_slice(key);
+            let next = self.groups.insert(hash, i as u32).unwrap_or(NO_GROUP);
+            self.keys_at[i] = KeyAt { start, end: self.keys.len() as u32, hash, next };
             return (i, false);
         }
         (self.other_group(nsum), true)
@@ -287,6 +322,7 @@ impl Window {
 
     fn push(&mut self, nsum: usize) -> usize {
         self.aggs.push(Agg::default());
+        self.keys_at.push(KeyAt { start: 0, end: 0, hash: 0, next: NO_GROUP });
         self.stats.extend(std::iter::repeat_n(Stat::default(), nsum));
         self.aggs.len() - 1
     }
@@ -394,7 +430,7 @@ impl Summarizer {
         };
         let nsum = sp.sum.len();
         let w = &mut self.windows[wi];
-        let (gi, other) = w.group(&self.key, sp.max_groups, nsum);
+        let (gi, other) = w.group(&self.key, group_hash(&self.key), sp.max_groups, nsum);
         w.aggs[gi].records += 1;
         w.aggs[gi].bytes += bytes;
         for (j, (_, f)) in sp.sum.iter().enumerate() {
@@ -430,17 +466,13 @@ impl Summarizer {
                 }
             };
             let w = &mut self.windows[wi];
-            let mut order: Vec<(&[u8], usize)> = ow.groups.iter().map(|(k, &i)| (&**k, i as usize)).collect();
-            order.sort_by_key(|&(_, i)| i);
-            let mut moves: Vec<(usize, usize, bool)> = Vec::with_capacity(ow.aggs.len());
-            for (k, i) in order {
-                let (gi, folded) = w.group(k, sp.max_groups, nsum);
-                moves.push((i, gi, folded));
-            }
-            if let Some(o) = ow.other {
-                moves.push((o as usize, w.other_group(nsum), true));
-            }
-            for (from, to, _) in moves {
+            // Groups in the order they were created, `_other` last.
+            for from in 0..ow.aggs.len() {
+                let to = if ow.other == Some(from as u32) {
+                    w.other_group(nsum)
+                } else {
+                    w.group(ow.key(from), ow.keys_at[from].hash, sp.max_groups, nsum).0
+                };
                 let a = ow.aggs[from];
                 w.aggs[to].records += a.records;
                 w.aggs[to].bytes += a.bytes;
@@ -472,16 +504,12 @@ impl Summarizer {
         let mut out = Vec::new();
         for mut w in done {
             let sp = &plan.summaries[w.summary as usize];
-            let mut keys: Vec<&[u8]> = vec![&[]; w.aggs.len()];
-            for (k, &i) in &w.groups {
-                keys[i as usize] = k;
-            }
             let start = Timestamp::from_millisecond(w.start_ms).unwrap_or(Timestamp::UNIX_EPOCH);
             let end = Timestamp::from_millisecond(w.start_ms + sp.every_ms).unwrap_or(Timestamp::UNIX_EPOCH);
             let nsum = sp.sum.len();
             for (gi, a) in w.aggs.iter().enumerate() {
                 let overflow = w.other == Some(gi as u32);
-                let mut json = render(&plan, sp, start, end, (!overflow).then_some(keys[gi]), *a, &w.stats[gi * nsum..(gi + 1) * nsum]);
+                let mut json = render(&plan, sp, start, end, (!overflow).then_some(w.key(gi)), *a, &w.stats[gi * nsum..(gi + 1) * nsum]);
                 if let Some(at) = self.archived.as_ref().filter(|at| at.by_summary.get(w.summary as usize).copied().unwrap_or(false)) {
                     // `{"logtrim_summary":{…}}`: the member goes in before the last two braces.
                     json.truncate(json.len() - 2);

@@ -35,7 +35,7 @@ mod tests;
 
 pub use error::JsonError;
 pub use escape::{escape_into, escaped_len, push_json_str};
-pub use scanner::{Index, Raw, Tokens, scan};
+pub use scanner::{Index, Raw, Tokens, scan, scan_value};
 pub(crate) use string::string_end;
 pub use string::unescape;
 pub use trie::PathTrie;

@@ -78,6 +78,22 @@ pub fn scan(input: &[u8], trie: &PathTrie, found: &mut impl FnMut(u16, Raw)) -> 
     Ok(())
 }
 
+/// Scans the one JSON value that starts at `from` in `input` (after optional JSON whitespace), with
+/// [`scan`]'s checks and reports — paths are below that value, and the empty path names the value
+/// itself, whatever its type — and returns the offset just past it. Ranges are offsets into `input`;
+/// `depth` counts the containers enclosing the value, for the nesting limit. For a document too large to
+/// hold a value per element, read a piece at a time: the caller walks what lies between the values
+/// (the Lambda's Firehose event: its `records` array, one record at a time).
+pub fn scan_value(input: &[u8], from: usize, depth: u32, trie: &PathTrie, found: &mut impl FnMut(u16, Raw)) -> Result<usize, JsonError> {
+    if u32::try_from(input.len()).is_err() {
+        return Err(JsonError::TooLong);
+    }
+    let mut s = Scanner { input, pos: from, trie, found, seen: 0 };
+    s.skip_ws();
+    s.value(0, depth)?;
+    Ok(s.pos)
+}
+
 /// Records longer than this go to the exact scanner: the fast path's token list takes 4 bytes per token,
 /// and lines this long are too rare for their speed to matter.
 const FAST_MAX: usize = 64 << 10;

@@ -580,3 +580,41 @@ fn too_long_is_not_scanned() {
     assert!(u32::try_from(u32::MAX as usize + 1).is_err());
     assert_eq!(JsonError::TooLong.offset(), 0);
 }
+
+#[test]
+fn scan_value_reads_one_value_of_a_larger_document() {
+    let doc = br#"{"a": [ {"id":"x","n":1} , "s\"t", 12.5e1, true, [1,{}] ,{"id":"y"}  ]}"#;
+    let t = trie(&[&["id"], &[]]);
+    // The elements of the array one at a time, with their offsets in the document.
+    let mut at = memchr::memchr(b'[', doc).unwrap() + 1;
+    let mut seen = Vec::new();
+    loop {
+        let mut found = Vec::new();
+        let show = |raw| match raw {
+            Raw::Num(n) => n.to_string(),
+            Raw::Bool(b) => b.to_string(),
+            r => text(doc, r),
+        };
+        at = scan_value(doc, at, 2, &t, &mut |id, raw| found.push((id, show(raw)))).unwrap();
+        seen.push(found);
+        at += doc[at..].iter().position(|b| !b.is_ascii_whitespace()).unwrap();
+        if doc[at] == b']' {
+            break;
+        }
+        assert_eq!(doc[at], b',');
+        at += 1;
+    }
+    assert_eq!(seen[0], [(0, "x".to_string()), (1, r#"{"id":"x","n":1}"#.to_string())]);
+    assert_eq!(seen[1], [(1, r#"s\"t"#.to_string())]);
+    assert_eq!(seen[2], [(1, "125".to_string())]);
+    assert_eq!(seen[3], [(1, "true".to_string())]);
+    assert_eq!(seen[4], [(1, "[1,{}]".to_string())]);
+    assert_eq!(seen[5][0], (0, "y".to_string()));
+    // What it refuses, it refuses as `scan` does, at the document's offsets; the nesting limit counts
+    // the enclosing containers.
+    assert_eq!(scan_value(b"[1, {\"a\":\"\x01\"}]", 4, 1, &t, &mut |_, _| {}), Err(JsonError::Control { at: 10 }));
+    assert_eq!(scan_value(b"  ", 0, 0, &t, &mut |_, _| {}), Err(JsonError::Eof { at: 2 }));
+    let deep = format!("{}{}", "[".repeat(10), "]".repeat(10));
+    assert!(scan_value(deep.as_bytes(), 0, 117, &t, &mut |_, _| {}).is_ok());
+    assert!(matches!(scan_value(deep.as_bytes(), 0, 118, &t, &mut |_, _| {}), Err(JsonError::TooDeep { .. })));
+}
