@@ -88,8 +88,8 @@ const STAGE: usize = 64 * 1024;
 enum Codec {
     /// 0: not at all.
     Plain,
-    /// 1: the whole batch at once when it is sealed, by [`crate::gzip::Gzip`]. Boxed with its table.
-    Whole(Box<crate::gzip::Gzip>),
+    /// 1: the whole batch at once when it is sealed, by [`logtrim_core::gzip::Gzip`]. Boxed with its table.
+    Whole(Box<logtrim_core::gzip::Gzip>),
     /// 2–9: zlib-rs, as the events come. Its state (window, tables) is kept from batch to batch:
     /// building one per batch allocated and zeroed them each time. Boxed: its state is large.
     Zlib(Box<Compress>),
