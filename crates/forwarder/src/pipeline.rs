@@ -369,7 +369,7 @@ impl Archiving {
     /// the start time (unique among the archive's writers, also across restarts).
     pub fn new(cfg: &Config, rules: &RuleSet, spool: Arc<Spool>) -> Archiving {
         let start_ms = Timestamp::now().as_millisecond();
-        let options = ArchiveOptions { writer: format!("{}-{start_ms}", cfg.node_name), max_open: cfg.archive.max_open, first_seq: 1, source: None };
+        let options = ArchiveOptions { writer: format!("{}-{start_ms}", cfg.node_name), max_open: cfg.archive.max_open, first_seq: 1, source: None, max_open_bytes: Some(cfg.archive.max_open_bytes.0) };
         Archiving {
             archive: Archive::new(rules, options.clone()),
             spool,

@@ -108,11 +108,15 @@ pub struct ArchiveOptions {
     /// writes what it archives as one object per batch whatever the records' sources: the Lambda, one
     /// object per invocation (under its delivery stream's name) rather than one per log group.
     pub source: Option<String>,
+    /// Bytes the open objects may hold in memory together (compressed members and the chunks not
+    /// compressed yet): past it the largest is sealed, smaller than `object_size`. For a long-running
+    /// front-end with a memory limit (the forwarder); `None`: only `max_open` bounds them.
+    pub max_open_bytes: Option<u64>,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> ArchiveOptions {
-        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1, source: None }
+        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1, source: None, max_open_bytes: None }
     }
 }
 
@@ -300,16 +304,22 @@ impl Archive {
         let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
         let rule = &self.rule_names[i.min(self.rule_names.len() - 1)];
         self.line.clear();
-        let id = line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
+        line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
         let at = self.builder(time_ms.div_euclid(3_600_000), has_source);
         let b = &mut self.open[at];
-        b.add(&mut self.gzip, &self.line, id, time_ms, reason, i, &self.values);
+        b.add(&mut self.gzip, &self.line, time_ms, reason, i, &self.values);
         let seq = b.seq;
         let full = b.raw_bytes() >= self.plan.object_bytes;
         self.counters.records[reason.index()] += 1;
         self.counters.line_bytes += self.line.len() as u64;
         if full {
             self.seal_at(at);
+        }
+        if let Some(max) = self.options.max_open_bytes {
+            while self.open.iter().map(Builder::held_bytes).sum::<u64>() > max {
+                let largest = self.open.iter().enumerate().max_by_key(|(_, b)| b.held_bytes()).map_or(0, |(i, _)| i);
+                self.seal_at(largest);
+            }
         }
         Added::To(seq)
     }
@@ -379,6 +389,11 @@ impl Archive {
     /// Sealed objects waiting to be taken, and their bytes.
     pub fn sealed(&self) -> (usize, u64) {
         (self.sealed.len(), self.sealed.iter().map(|o| o.body.len() as u64).sum())
+    }
+
+    /// Bytes the open objects hold in memory (compressed members and chunks not compressed yet).
+    pub fn open_bytes(&self) -> u64 {
+        self.open.iter().map(Builder::held_bytes).sum()
     }
 
     /// Objects open, and the input bytes they hold.

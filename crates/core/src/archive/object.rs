@@ -8,7 +8,6 @@
 
 use super::Reason;
 use super::index::{ObjectIndex, ValueCollector};
-use super::line::EventId;
 use crate::gzip::Members;
 use crate::plan::FieldRef;
 
@@ -176,8 +175,13 @@ impl Builder {
         self.raw
     }
 
+    /// What it holds in memory: its members and the chunk not compressed yet.
+    pub fn held_bytes(&self) -> u64 {
+        (self.body.len() + self.chunk.len()) as u64
+    }
+
     /// Adds one line (with its newline) and what the index says of it.
-    pub fn add(&mut self, gzip: &mut Members, line: &[u8], _id: EventId, time_ms: i64, reason: Reason, rule: usize, values: &[Option<String>]) {
+    pub fn add(&mut self, gzip: &mut Members, line: &[u8], time_ms: i64, reason: Reason, rule: usize, values: &[Option<String>]) {
         self.chunk.extend_from_slice(line);
         if self.chunk.len() >= CHUNK {
             gzip.compress(&self.chunk, &mut self.body);

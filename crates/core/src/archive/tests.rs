@@ -200,6 +200,28 @@ fn objects_are_gzip_members_of_bounded_chunks_read_back_whole() {
     }
 }
 
+/// With `max_open_bytes`, what the open objects hold never passes it: the largest is sealed early, and
+/// every record is still in exactly one object.
+#[test]
+fn open_objects_hold_at_most_max_open_bytes() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "sample-2xx");
+    let max = 1_500_000;
+    let mut a = Archive::new(&rules, ArchiveOptions { max_open_bytes: Some(max), ..ArchiveOptions::default() });
+    let n = 40_000;
+    for i in 0..n {
+        let line = access(i, 204, ["a", "b", "c", "d"][i % 4]);
+        a.add(Record::Line(line.as_bytes()), d, Reason::Sampled, &Origin { source: "f", position: Some(i as u64), time_ms: None });
+        assert!(a.open_bytes() <= max, "{} bytes open after line {i}", a.open_bytes());
+    }
+    let objects = all_objects(&mut a);
+    // Without the bound the four partitions would be four objects.
+    assert!(objects.len() > 4, "{} objects", objects.len());
+    assert_eq!(objects.iter().map(|o| o.index.records).sum::<u64>(), n as u64);
+    let lines: usize = objects.iter().map(|o| gunzip(&o.body).lines().count()).sum();
+    assert_eq!(lines, n);
+}
+
 #[test]
 fn archive_section_errors_are_positioned() {
     let bad = format!("{RULES}archive:\n  include: [droped, kept]\n  gzip_level: 12\n  object_size: 1KiB\n");
