@@ -6,8 +6,10 @@
 //! reaches [`crate::Sink::not_sent`] ([`Archive::add`]); the archive encodes it ([`line`]), puts it in
 //! the open object of its partition ([`object`]), seals objects when they are full, and the front-end
 //! drains the sealed ones ([`Archive::pop`]) and writes them — to a directory, to S3 — as it writes HEC
-//! batches. Memory is bounded: at most `max_open` objects are open at once (one per partition, each a
-//! gzip stream of at most `object_size` input bytes); sealed objects wait until the front-end takes them.
+//! batches. Memory is bounded: at most `max_open` objects are open at once (one per partition, each the
+//! gzip members of at most `object_size` input bytes and one chunk of lines not compressed yet, see
+//! [`object`]), and with [`ArchiveOptions::max_open_bytes`] at most that many bytes together; sealed
+//! objects wait until the front-end takes them.
 //!
 //! # Layout
 //!
