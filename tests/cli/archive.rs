@@ -116,7 +116,7 @@ fn archived(dir: &Path) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     for f in files {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&f).unwrap()).read_to_string(&mut text).unwrap();
         out.extend(text.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()));
     }
     out
@@ -443,6 +443,27 @@ fn out_writes_the_events_and_records_nothing() {
     let o = fx.replay(&archive.0.join("nope"), &[], &["--dry-run"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no archive at"), "{}", stderr(&o));
+}
+
+/// An object larger than one compressed chunk is several gzip members; replay reads all of them.
+#[test]
+fn replay_reads_every_gzip_member_of_an_object() {
+    let dir = Scratch::new("archive-members");
+    // 3000 probes of one namespace within one hour: one object of several 256 KiB chunks.
+    let recs: Vec<Rec> = (0..3000).map(|id| Rec { id, time_ms: BASE_MS + i64::from(id), status: 200, ns: "shop", probe: true }).collect();
+    let archive = dir.0.join("archive");
+    let (sent, _) = run_and_archive(&dir, &recs, s(&archive), &[]);
+    assert!(sent.is_empty());
+    let objects: Vec<String> = walk(&archive).into_iter().filter(|k| k.ends_with(".ndjson.gz")).collect();
+    assert_eq!(objects.len(), 1, "{objects:?}");
+    let body = std::fs::read(archive.join(&objects[0])).unwrap();
+    let mut first = String::new();
+    flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut first).unwrap();
+    assert!(first.lines().count() < 3000 / 2, "the first member holds {} lines: the object is not several members", first.lines().count());
+    let out = dir.0.join("replayed.ndjson");
+    let o = ok(logtrim_env(&["replay", s(&archive), "--rules", s(&dir.0.join("rules.yaml")), "--out", s(&out), "--format", "json"], &[]));
+    let ids: BTreeSet<u32> = std::fs::read_to_string(&out).unwrap().lines().map(|l| id_of(&serde_json::from_str::<serde_json::Value>(l).unwrap()["event"])).collect();
+    assert_eq!(ids, (0..3000).collect::<BTreeSet<u32>>(), "{}", stderr(&o));
 }
 
 #[test]

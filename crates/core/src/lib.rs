@@ -55,6 +55,7 @@ pub mod archive;
 pub mod budget;
 pub(crate) mod compile;
 pub mod diag;
+pub mod gzip;
 pub(crate) mod plan;
 pub mod primitives;
 pub mod record;

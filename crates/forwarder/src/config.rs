@@ -160,8 +160,10 @@ pub struct Archive {
     /// An open object is sealed and spooled at most this long after it was opened: the longest a
     /// line's checkpoint waits for the archive, and so what a `kill -9` may send again.
     pub seal_interval: Dur,
-    /// Objects open at once (one per partition, about a tenth of `object_size` each in memory).
+    /// Objects open at once (one per partition).
     pub max_open: usize,
+    /// Bytes the open objects may hold in memory together; past it the largest is sealed early.
+    pub max_open_bytes: Size,
 }
 
 impl Default for Archive {
@@ -173,6 +175,7 @@ impl Default for Archive {
             on_full: OnFull::Pause,
             seal_interval: Dur(Duration::from_secs(60)),
             max_open: 8,
+            max_open_bytes: Size(8 << 20),
         }
     }
 }
@@ -382,6 +385,7 @@ pub static SETTINGS: &[Setting] = &[
     setting!("archive.on_full", "spool full: `pause` reading, or `lose` the object (counted, logged)", |c, v| c.archive.on_full = enum_value(v)?),
     setting!("archive.seal_interval", "an open object is spooled at most this long after it opened (the checkpoint waits for it)", |c, v| c.archive.seal_interval = Dur(parse_duration(v)?)),
     setting!("archive.max_open", "objects open at once (one per partition)", |c, v| c.archive.max_open = v.trim().parse().map_err(|_| format!("expected a number, not {v:?}"))?),
+    setting!("archive.max_open_bytes", "memory the open objects may hold together (compressed); past it the largest is sealed early", |c, v| c.archive.max_open_bytes = Size(parse_size(v)?)),
 ];
 
 /// Where each setting was given and which ones were wrong, to point at the place a problem
@@ -553,6 +557,9 @@ impl Config {
             }
             if self.archive.seal_interval.0 < Duration::from_millis(100) {
                 e.push("archive.seal_interval: must be at least 100ms".into());
+            }
+            if self.archive.max_open_bytes.0 < 1 << 20 {
+                e.push("archive.max_open_bytes: must be at least 1MiB".into());
             }
             if self.archive.max_open == 0 {
                 e.push("archive.max_open: must be at least 1".into());

@@ -26,7 +26,6 @@ pub mod archive;
 pub mod budget;
 pub mod config;
 pub mod files;
-pub mod gzip;
 pub mod hec;
 pub mod ledger;
 pub mod meta;

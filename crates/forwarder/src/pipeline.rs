@@ -88,8 +88,8 @@ const STAGE: usize = 64 * 1024;
 enum Codec {
     /// 0: not at all.
     Plain,
-    /// 1: the whole batch at once when it is sealed, by [`crate::gzip::Gzip`]. Boxed with its table.
-    Whole(Box<crate::gzip::Gzip>),
+    /// 1: the whole batch at once when it is sealed, by [`logtrim_core::gzip::Gzip`]. Boxed with its table.
+    Whole(Box<logtrim_core::gzip::Gzip>),
     /// 2–9: zlib-rs, as the events come. Its state (window, tables) is kept from batch to batch:
     /// building one per batch allocated and zeroed them each time. Boxed: its state is large.
     Zlib(Box<Compress>),
@@ -369,7 +369,7 @@ impl Archiving {
     /// the start time (unique among the archive's writers, also across restarts).
     pub fn new(cfg: &Config, rules: &RuleSet, spool: Arc<Spool>) -> Archiving {
         let start_ms = Timestamp::now().as_millisecond();
-        let options = ArchiveOptions { writer: format!("{}-{start_ms}", cfg.node_name), max_open: cfg.archive.max_open, first_seq: 1, source: None };
+        let options = ArchiveOptions { writer: format!("{}-{start_ms}", cfg.node_name), max_open: cfg.archive.max_open, first_seq: 1, source: None, max_open_bytes: Some(cfg.archive.max_open_bytes.0) };
         Archiving {
             archive: Archive::new(rules, options.clone()),
             spool,

@@ -62,7 +62,7 @@ fn main() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut text = Vec::new();
     let gz = std::fs::read(root.join("filters/samples/k8s-sample.jsonl.gz")).expect("the bundled sample");
-    flate2::read::GzDecoder::new(&gz[..]).read_to_end(&mut text).unwrap();
+    flate2::read::MultiGzDecoder::new(&gz[..]).read_to_end(&mut text).unwrap();
     let rules = RuleSet::from_yaml("k8s-splunk.yaml", &std::fs::read_to_string(root.join("filters/k8s-splunk.yaml")).unwrap()).unwrap();
     let settings = Settings::default();
 

@@ -108,7 +108,7 @@ impl Moto {
             assert!(k.ends_with(".ndjson.gz"), "{k}");
             objects.push(k.clone());
             let mut text = String::new();
-            flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
+            flate2::read::MultiGzDecoder::new(&body[..]).read_to_string(&mut text).unwrap();
             for l in text.lines() {
                 let a = ArchivedLine::parse(l.as_bytes()).unwrap_or_else(|e| panic!("{e}: {l}"));
                 let record: serde_json::Value = serde_json::from_slice(&a.record_bytes()).unwrap();
@@ -308,7 +308,7 @@ fn archived_line_ids_are_the_same_for_the_same_record_and_place() {
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     for entry in walk(&dir).into_iter().filter(|p| p.to_string_lossy().ends_with(".ndjson.gz")) {
         let mut text = String::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&entry).unwrap()).read_to_string(&mut text).unwrap();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(&entry).unwrap()).read_to_string(&mut text).unwrap();
         for l in text.lines() {
             *ids.entry(ArchivedLine::parse(l.as_bytes()).unwrap().id.into_owned()).or_default() += 1;
         }
@@ -374,7 +374,7 @@ fn cloudwatch_events_are_archived_with_their_event_id_as_origin() {
     // Four log groups, one invocation, one hour: one object (the log groups are in its index).
     assert_eq!(objects.len(), 1, "{objects:?}");
     let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(&objects[0]).unwrap()).read_to_string(&mut text).unwrap();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&objects[0]).unwrap()).read_to_string(&mut text).unwrap();
     for l in text.lines() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         assert!(v["origin"].as_str().unwrap().starts_with('3'), "the CloudWatch event id is the origin: {l}");

@@ -131,10 +131,18 @@ pub(crate) struct ValueCollector {
     /// More than [`MAX_VALUES`] distinct values were seen: `values` is no longer kept.
     many: bool,
     hashes: Vec<u64>,
+    /// The value added last: the lines of one file follow each other with the same pod and container,
+    /// and a repeat changes neither the values nor the filter.
+    last: String,
 }
 
 impl ValueCollector {
     pub fn add(&mut self, v: &str) {
+        if !self.hashes.is_empty() && self.last == v {
+            return;
+        }
+        self.last.clear();
+        self.last.push_str(v);
         self.hashes.push(xxh3_64(v.as_bytes()));
         if !self.many && !self.values.contains(v) {
             self.values.insert(v.to_string());

@@ -67,7 +67,7 @@ pub(crate) fn write(out: &mut Vec<u8>, f: &Fields<'_>) -> EventId {
     let id_at = out.len();
     out.extend_from_slice(&[b'0'; 32]);
     out.extend_from_slice(b"\",\"time\":");
-    out.extend_from_slice(f.time_ms.to_string().as_bytes());
+    push_int(out, f.time_ms);
     out.extend_from_slice(b",\"reason\":\"");
     out.extend_from_slice(f.reason.name().as_bytes());
     out.extend_from_slice(b"\",\"rule\":");
@@ -86,7 +86,7 @@ pub(crate) fn write(out: &mut Vec<u8>, f: &Fields<'_>) -> EventId {
     }
     if let Some(p) = f.origin.position {
         out.extend_from_slice(b",\"position\":");
-        out.extend_from_slice(p.to_string().as_bytes());
+        push_int(out, p as i128);
     }
     out.extend_from_slice(b",\"record\":");
     let record_at = out.len();
@@ -130,9 +130,18 @@ pub(crate) fn write(out: &mut Vec<u8>, f: &Fields<'_>) -> EventId {
     h.update(&out[record_at..]);
     let id = EventId(h.digest128());
     out.extend_from_slice(b"}\n");
-    let hex = id.hex();
-    out[id_at..id_at + 32].copy_from_slice(hex.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for (k, d) in out[id_at..id_at + 32].iter_mut().enumerate() {
+        *d = HEX[((id.0 >> (124 - 4 * k)) & 0xf) as usize];
+    }
     id
+}
+
+/// Writes `n` in decimal, without a `String` in between.
+fn push_int(out: &mut Vec<u8>, n: impl Into<i128>) {
+    use std::io::Write;
+    // Writing into a Vec cannot fail.
+    let _ = write!(out, "{}", n.into());
 }
 
 /// One archive line read back (see the module docs).

@@ -6,8 +6,10 @@
 //! reaches [`crate::Sink::not_sent`] ([`Archive::add`]); the archive encodes it ([`line`]), puts it in
 //! the open object of its partition ([`object`]), seals objects when they are full, and the front-end
 //! drains the sealed ones ([`Archive::pop`]) and writes them — to a directory, to S3 — as it writes HEC
-//! batches. Memory is bounded: at most `max_open` objects are open at once (one per partition, each a
-//! gzip stream of at most `object_size` input bytes); sealed objects wait until the front-end takes them.
+//! batches. Memory is bounded: at most `max_open` objects are open at once (one per partition, each the
+//! gzip members of at most `object_size` input bytes and one chunk of lines not compressed yet, see
+//! [`object`]), and with [`ArchiveOptions::max_open_bytes`] at most that many bytes together; sealed
+//! objects wait until the front-end takes them.
 //!
 //! # Layout
 //!
@@ -66,7 +68,6 @@ pub mod spec;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use crate::plan::Plan;
 use crate::primitives::Decision;
 use crate::record::Record;
 use crate::record::view::View;
@@ -109,11 +110,15 @@ pub struct ArchiveOptions {
     /// writes what it archives as one object per batch whatever the records' sources: the Lambda, one
     /// object per invocation (under its delivery stream's name) rather than one per log group.
     pub source: Option<String>,
+    /// Bytes the open objects may hold in memory together (compressed members and the chunks not
+    /// compressed yet): past it the largest is sealed, smaller than `object_size`. For a long-running
+    /// front-end with a memory limit (the forwarder); `None`: only `max_open` bounds them.
+    pub max_open_bytes: Option<u64>,
 }
 
 impl Default for ArchiveOptions {
     fn default() -> ArchiveOptions {
-        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1, source: None }
+        ArchiveOptions { writer: "logtrim".into(), max_open: 32, first_seq: 1, source: None, max_open_bytes: None }
     }
 }
 
@@ -162,11 +167,18 @@ pub struct Archive {
     counters: ArchiveCounters,
     /// The line being written.
     line: Vec<u8>,
+    /// The one encoder of every object's chunks (`archive.gzip_level`).
+    gzip: crate::gzip::Members,
     /// The fields each object's index lists: the plan's, and its partition fields when
     /// [`ArchiveOptions::source`] names the source.
     index: Vec<(String, crate::plan::FieldRef)>,
-    /// Values of the index fields of the record being added.
+    /// Values of the index fields of the record being added (`None` where it has none); each buffer is
+    /// reused, so adding a record allocates nothing once warm.
     values: Vec<Option<String>>,
+    /// Spare buffers for `values`.
+    spare: Vec<String>,
+    /// The partition source of the record being added.
+    source: String,
     /// A clock tick the front-end sets; builders remember when they opened, for [`Archive::seal_opened_before`].
     now_ms: i64,
     times: crate::time::TimeCache,
@@ -179,6 +191,7 @@ impl Archive {
         let names: Vec<String> = rules.rule_names().map(str::to_string).chain(["default".to_string()]).collect();
         let writer: String = options.writer.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
         let writer = if writer.is_empty() { "logtrim".to_string() } else { writer };
+        let gzip_level = plan.gzip_level;
         let mut index = plan.index.clone();
         if options.source.is_some() {
             for p in &plan.partition_named {
@@ -190,6 +203,8 @@ impl Archive {
         Archive {
             view: View::new(&plan.fields),
             values: vec![None; index.len()],
+            spare: Vec::new(),
+            source: String::new(),
             index,
             plan,
             rule_names: names.into(),
@@ -200,6 +215,7 @@ impl Archive {
             sealed: VecDeque::new(),
             counters: ArchiveCounters::default(),
             line: Vec::new(),
+            gzip: crate::gzip::Members::new(gzip_level),
             now_ms: 0,
             times: Default::default(),
         }
@@ -262,12 +278,26 @@ impl Archive {
         }
         .or(origin.time_ms)
         .unwrap_or(0);
-        let partition = match &self.options.source {
-            Some(s) => Partition::of(time_ms, Some(s)),
-            None => Partition::of(time_ms, self.source(&fields, input).as_deref()),
+        let has_source = match &self.options.source {
+            Some(s) => {
+                self.source.clear();
+                self.source.push_str(s);
+                true
+            }
+            None => {
+                let mut source = std::mem::take(&mut self.source);
+                let found = self.plan.partition.iter().any(|&f| value_text(self.view.get(&fields, input, f), &mut source));
+                self.source = source;
+                found
+            }
         };
         for (i, (_, f)) in self.index.iter().enumerate() {
-            self.values[i] = value_text(self.view.get(&fields, input, *f));
+            let mut v = self.values[i].take().or_else(|| self.spare.pop()).unwrap_or_default();
+            if value_text(self.view.get(&fields, input, *f), &mut v) {
+                self.values[i] = Some(v);
+            } else {
+                self.spare.push(v);
+            }
         }
         let kind = match record {
             Record::Parts(_) => crate::RecordKind::Json,
@@ -276,10 +306,10 @@ impl Archive {
         let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
         let rule = &self.rule_names[i.min(self.rule_names.len() - 1)];
         self.line.clear();
-        let id = line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
-        let at = self.builder(&partition);
+        line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
+        let at = self.builder(time_ms.div_euclid(3_600_000), has_source);
         let b = &mut self.open[at];
-        b.add(&self.line, id, time_ms, reason, i, &self.values);
+        b.add(&mut self.gzip, &self.line, time_ms, reason, i, &self.values);
         let seq = b.seq;
         let full = b.raw_bytes() >= self.plan.object_bytes;
         self.counters.records[reason.index()] += 1;
@@ -287,34 +317,37 @@ impl Archive {
         if full {
             self.seal_at(at);
         }
+        if let Some(max) = self.options.max_open_bytes {
+            while self.open.iter().map(Builder::held_bytes).sum::<u64>() > max {
+                let largest = self.open.iter().enumerate().max_by_key(|(_, b)| b.held_bytes()).map_or(0, |(i, _)| i);
+                self.seal_at(largest);
+            }
+        }
         Added::To(seq)
     }
 
-    /// The partition source of the record the view holds: the first partition field with a value.
-    fn source(&mut self, fields: &Plan, input: &[u8]) -> Option<String> {
-        self.plan.partition.iter().find_map(|&f| value_text(self.view.get(fields, input, f)))
-    }
-
-    /// Where the open object of `partition` is in `open`, opening one (and sealing the one open longest, when `max_open`
-    /// are open) if needed.
-    fn builder(&mut self, partition: &Partition) -> usize {
-        if let Some(i) = self.open.iter().position(|b| b.partition == *partition) {
+    /// Where the open object of the partition of `hour` and `self.source` (if `has_source`) is in `open`,
+    /// opening one (and sealing the one open longest, when `max_open` are open) if needed.
+    fn builder(&mut self, hour: i64, has_source: bool) -> usize {
+        let source = has_source.then_some(self.source.as_str());
+        if let Some(i) = self.open.iter().position(|b| b.partition.hour == hour && b.partition.source.as_deref() == source) {
             return i;
         }
+        let partition = Partition { hour, source: source.map(str::to_string) };
         if self.open.len() >= self.options.max_open {
             let oldest = self.open.iter().enumerate().min_by_key(|(_, b)| b.seq).map_or(0, |(i, _)| i);
             self.seal_at(oldest);
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        let b = Builder::new(partition.clone(), &self.options.writer, seq, self.plan.gzip_level, self.index.len(), self.now_ms);
+        let b = Builder::new(partition, &self.options.writer, seq, self.index.len(), self.now_ms);
         self.open.push(b);
         self.open.len() - 1
     }
 
     fn seal_at(&mut self, i: usize) {
         let b = self.open.swap_remove(i);
-        let o = b.seal(&self.rule_names, &self.index, self.rule_set.as_deref());
+        let o = b.seal(&mut self.gzip, &self.rule_names, &self.index, self.rule_set.as_deref());
         self.counters.objects += 1;
         self.counters.object_bytes += o.body.len() as u64;
         self.sealed.push_back(o);
@@ -360,6 +393,11 @@ impl Archive {
         (self.sealed.len(), self.sealed.iter().map(|o| o.body.len() as u64).sum())
     }
 
+    /// Bytes the open objects hold in memory (compressed members and chunks not compressed yet).
+    pub fn open_bytes(&self) -> u64 {
+        self.open.iter().map(Builder::held_bytes).sum()
+    }
+
     /// Objects open, and the input bytes they hold.
     pub fn open(&self) -> (usize, u64) {
         (self.open.len(), self.open.iter().map(Builder::raw_bytes).sum())
@@ -377,15 +415,27 @@ impl Archive {
     }
 }
 
-/// A field value as an index or partition value: strings as they are (invalid UTF-8 replaced), numbers
-/// and booleans as written; missing, null, empty, objects and arrays have none.
-fn value_text(v: crate::Value<'_>) -> Option<String> {
+/// A field value as an index or partition value, written into `out` (cleared first): strings as they
+/// are (invalid UTF-8 replaced), numbers and booleans as written; missing, null, empty, objects and
+/// arrays have none (false).
+fn value_text(v: crate::Value<'_>, out: &mut String) -> bool {
+    use std::fmt::Write;
+    out.clear();
     match v {
-        crate::Value::Str(s) if !s.is_empty() => Some(String::from_utf8_lossy(s).into_owned()),
-        crate::Value::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }),
-        crate::Value::Bool(b) => Some(b.to_string()),
-        _ => None,
+        crate::Value::Str(s) if !s.is_empty() => match std::str::from_utf8(s) {
+            Ok(t) => out.push_str(t),
+            Err(_) => out.push_str(&String::from_utf8_lossy(s)),
+        },
+        crate::Value::Num(n) if n.fract() == 0.0 && n.abs() < 1e15 => {
+            let _ = write!(out, "{}", n as i64);
+        }
+        crate::Value::Num(n) => {
+            let _ = write!(out, "{n}");
+        }
+        crate::Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+        _ => return false,
     }
+    true
 }
 
 #[cfg(test)]

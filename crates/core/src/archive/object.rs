@@ -1,15 +1,19 @@
-//! Objects: the archive lines of one partition, gzip-compressed as they come, sealed when full, with
-//! their index.
-
-use std::io::Write;
-
-use flate2::Compression;
-use flate2::write::GzEncoder;
+//! Objects: the archive lines of one partition, gzip-compressed a chunk at a time, sealed when full,
+//! with their index.
+//!
+//! An object's body is a sequence of gzip members, one per [`CHUNK`] of lines (RFC 1952 allows any
+//! number; `zcat`, Python's `gzip`, Athena, Spark and logtrim's replay read them as one stream). A
+//! chunk is compressed whole by the archive's one encoder ([`Members`]), so an open object holds its
+//! compressed bytes and at most one chunk of lines, and no compressor state of its own.
 
 use super::Reason;
 use super::index::{ObjectIndex, ValueCollector};
-use super::line::EventId;
+use crate::gzip::Members;
 use crate::plan::FieldRef;
+
+/// Lines are compressed in pieces of this many bytes: large against deflate's 32 KiB window and a
+/// member's 18 bytes of framing, small enough that every open object holding one costs little.
+pub const CHUNK: usize = 256 << 10;
 
 /// Where a record goes: the UTC hour of its time and its source.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -136,7 +140,10 @@ pub(crate) struct Builder {
     pub seq: u64,
     pub opened_ms: i64,
     name: String,
-    enc: GzEncoder<Vec<u8>>,
+    /// Lines not compressed yet (less than a [`CHUNK`] between calls).
+    chunk: Vec<u8>,
+    /// The members compressed so far.
+    body: Vec<u8>,
     raw: u64,
     records: u64,
     time: Option<(i64, i64)>,
@@ -147,13 +154,14 @@ pub(crate) struct Builder {
 }
 
 impl Builder {
-    pub fn new(partition: Partition, writer: &str, seq: u64, level: u32, fields: usize, opened_ms: i64) -> Builder {
+    pub fn new(partition: Partition, writer: &str, seq: u64, fields: usize, opened_ms: i64) -> Builder {
         Builder {
             partition,
             seq,
             opened_ms,
             name: format!("{writer}-{seq:08}"),
-            enc: GzEncoder::new(Vec::new(), Compression::new(level)),
+            chunk: Vec::new(),
+            body: Vec::new(),
             raw: 0,
             records: 0,
             time: None,
@@ -167,10 +175,18 @@ impl Builder {
         self.raw
     }
 
+    /// What it holds in memory: its members and the chunk not compressed yet.
+    pub fn held_bytes(&self) -> u64 {
+        (self.body.len() + self.chunk.len()) as u64
+    }
+
     /// Adds one line (with its newline) and what the index says of it.
-    pub fn add(&mut self, line: &[u8], _id: EventId, time_ms: i64, reason: Reason, rule: usize, values: &[Option<String>]) {
-        // Writing into a Vec cannot fail.
-        let _ = self.enc.write_all(line);
+    pub fn add(&mut self, gzip: &mut Members, line: &[u8], time_ms: i64, reason: Reason, rule: usize, values: &[Option<String>]) {
+        self.chunk.extend_from_slice(line);
+        if self.chunk.len() >= CHUNK {
+            gzip.compress(&self.chunk, &mut self.body);
+            self.chunk.clear();
+        }
         self.raw += line.len() as u64;
         self.records += 1;
         self.time = Some(match self.time {
@@ -189,9 +205,13 @@ impl Builder {
         }
     }
 
-    /// Finishes the gzip stream and writes the index.
-    pub fn seal(self, rule_names: &[String], fields: &[(String, FieldRef)], rule_set: Option<&str>) -> Object {
-        let body = self.enc.finish().unwrap_or_default();
+    /// Compresses the last chunk and writes the index.
+    pub fn seal(mut self, gzip: &mut Members, rule_names: &[String], fields: &[(String, FieldRef)], rule_set: Option<&str>) -> Object {
+        // An object without a line (none is sealed so) would still be one valid, empty member.
+        if !self.chunk.is_empty() || self.body.is_empty() {
+            gzip.compress(&self.chunk, &mut self.body);
+        }
+        let body = self.body;
         let prefix = self.partition.prefix();
         let (time_min, time_max) = self.time.unwrap_or((0, 0));
         let index = ObjectIndex {

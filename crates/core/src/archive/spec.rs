@@ -13,8 +13,11 @@ use crate::primitives::Priority;
 
 /// The default `object_size`: uncompressed bytes of one object (about 3 MB once compressed).
 pub const DEFAULT_OBJECT_BYTES: u64 = 32 << 20;
-/// The default `gzip_level`: 3 compresses log lines nearly as well as 6 at about twice the speed.
-pub const DEFAULT_GZIP_LEVEL: u32 = 3;
+/// The default `gzip_level`: 1, logtrim's own one-pass encoder ([`crate::gzip::Gzip`]). Archiving is
+/// most of a forwarder's cost when it is on, and compressing most of that: level 1 takes well under
+/// half of zlib-rs level 3's instructions for about half as many stored bytes again (BENCHMARKS.md),
+/// and stored bytes are the cheap side of the trade.
+pub const DEFAULT_GZIP_LEVEL: u32 = 1;
 
 /// Why a record is in the archive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,7 +76,7 @@ pub struct ArchiveSpec {
     pub index: Option<Vec<Path>>,
     /// Uncompressed bytes of one object at most (a record larger than this is an object of its own).
     pub object_bytes: u64,
-    /// gzip level, 1–9.
+    /// gzip level, 1–9: 1 by logtrim's own encoder, 2–9 by zlib-rs.
     pub gzip_level: u32,
 }
 

@@ -23,7 +23,7 @@ rules:
 
 fn gunzip(b: &[u8]) -> String {
     let mut s = String::new();
-    flate2::read::GzDecoder::new(b).read_to_string(&mut s).unwrap();
+    flate2::read::MultiGzDecoder::new(b).read_to_string(&mut s).unwrap();
     s
 }
 
@@ -164,6 +164,62 @@ fn objects_are_bounded_in_size_and_number() {
     seqs.sort();
     seqs.dedup();
     assert_eq!(seqs.len(), objects.len());
+}
+
+/// An object of many chunks is several gzip members, which a multi-member reader (replay's) reads as one
+/// stream and a single-member reader would cut short; at the encoder's level (1) and zlib-rs's.
+#[test]
+fn objects_are_gzip_members_of_bounded_chunks_read_back_whole() {
+    for level in [1, 3, 9] {
+        let yaml = format!("{RULES}archive:\n  gzip_level: {level}\n");
+        let rules = RuleSet::from_yaml("r.yaml", &yaml).unwrap();
+        let d = drop_by(&rules, "sample-2xx");
+        let mut a = Archive::new(&rules, ArchiveOptions::default());
+        let mut lines = Vec::new();
+        let mut i = 0;
+        while lines.iter().map(|l: &String| l.len()).sum::<usize>() < 3 * object::CHUNK + 1000 {
+            lines.push(access(i, 204, "shop"));
+            i += 1;
+        }
+        for (i, line) in lines.iter().enumerate() {
+            let at = Origin { source: "f", position: Some(i as u64), time_ms: None };
+            a.add(Record::Line(line.as_bytes()), d, Reason::Sampled, &at);
+        }
+        let objects = all_objects(&mut a);
+        assert_eq!(objects.len(), 1, "level {level}");
+        let o = &objects[0];
+        let text = gunzip(&o.body);
+        assert_eq!(text.len() as u64, o.index.bytes, "level {level}");
+        assert_eq!(o.index.compressed_bytes, o.body.len() as u64);
+        let back: Vec<String> = text.lines().map(|l| String::from_utf8(ArchivedLine::parse(l.as_bytes()).unwrap().record_bytes().into_owned()).unwrap()).collect();
+        assert!(back == lines, "level {level}: {} lines of {} came back", back.len(), lines.len());
+        let mut first = String::new();
+        flate2::read::GzDecoder::new(&o.body[..]).read_to_string(&mut first).unwrap();
+        assert!(first.len() >= object::CHUNK && first.len() < text.len(), "level {level}: the first member holds {} bytes of {}", first.len(), text.len());
+        assert!(o.body.len() * 4 < text.len(), "level {level}: {} bytes of {}", o.body.len(), text.len());
+    }
+}
+
+/// With `max_open_bytes`, what the open objects hold never passes it: the largest is sealed early, and
+/// every record is still in exactly one object.
+#[test]
+fn open_objects_hold_at_most_max_open_bytes() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "sample-2xx");
+    let max = 1_500_000;
+    let mut a = Archive::new(&rules, ArchiveOptions { max_open_bytes: Some(max), ..ArchiveOptions::default() });
+    let n = 40_000;
+    for i in 0..n {
+        let line = access(i, 204, ["a", "b", "c", "d"][i % 4]);
+        a.add(Record::Line(line.as_bytes()), d, Reason::Sampled, &Origin { source: "f", position: Some(i as u64), time_ms: None });
+        assert!(a.open_bytes() <= max, "{} bytes open after line {i}", a.open_bytes());
+    }
+    let objects = all_objects(&mut a);
+    // Without the bound the four partitions would be four objects.
+    assert!(objects.len() > 4, "{} objects", objects.len());
+    assert_eq!(objects.iter().map(|o| o.index.records).sum::<u64>(), n as u64);
+    let lines: usize = objects.iter().map(|o| gunzip(&o.body).lines().count()).sum();
+    assert_eq!(lines, n);
 }
 
 #[test]

@@ -1,10 +1,11 @@
-//! gzip of a whole batch in one pass, for `hec.gzip_level: 1` (the default).
+//! gzip of a whole buffer in one pass: the forwarder's HEC batches (`hec.gzip_level: 1`, the default)
+//! and the archive's objects (`archive.gzip_level: 1`), each buffer one gzip member.
 //!
 //! Greedy LZ77 with one candidate per 4-byte hash, coded with deflate's fixed Huffman codes (RFC 1951,
 //! 3.2.6) in one final block: what zlib's level 1 (`deflate_quick`, the same codes and the same kind
-//! of search) does, without a sliding window to copy into or stream state to keep, as the whole batch
-//! is in memory when it is sealed. On the bench's events it gives zlib-rs's level-1 ratio at about
-//! 1.7 times its speed (BENCHMARKS.md); the batch is the forwarder's one big cost after the rules.
+//! of search) does, without a sliding window to copy into or stream state to keep, as the whole buffer
+//! is in memory when it is compressed. On the bench's events it gives zlib-rs's level-1 ratio at about
+//! 1.7 times its speed (BENCHMARKS.md); compression is the forwarder's one big cost after the rules.
 //!
 //! Any deflate decoder reads the output; the tests check it against zlib-rs's inflate.
 
@@ -138,7 +139,7 @@ fn read8(s: &[u8], i: usize) -> u64 {
     u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default())
 }
 
-/// The encoder; its hash table is kept from batch to batch.
+/// The encoder; its hash table is kept from buffer to buffer.
 pub struct Gzip {
     table: Vec<u32>,
 }
@@ -152,12 +153,12 @@ impl Default for Gzip {
 impl Gzip {
     /// Appends `src` as one gzip member to `out`.
     pub fn compress(&mut self, src: &[u8], out: &mut Vec<u8>) {
-        // Fixed codes take at most 9 bits a byte; most batches take a sixth of that.
+        // Fixed codes take at most 9 bits a byte; log lines take a sixth of that.
         out.reserve(src.len() / 4 + 64);
         // No name, no time, unknown OS (as flate2 writes it).
         out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]);
         // Stale entries would only be candidates that fail the comparison; cleared so that the output
-        // depends on this batch alone.
+        // depends on this buffer alone.
         self.table.fill(0);
         let t = &TABLES;
         let mut bits = Bits { out, acc: 0, n: 0 };
@@ -215,6 +216,40 @@ impl Gzip {
         out.extend_from_slice(&crc.finalize().to_le_bytes());
         // ISIZE is the length modulo 2^32.
         out.extend_from_slice(&(src.len() as u32).to_le_bytes());
+    }
+}
+
+/// One gzip member per buffer at a given level: 1 by [`Gzip`], 2–9 by zlib-rs. For writers that compress
+/// bounded pieces of a larger stream (the archive's objects), whose members concatenated are one gzip
+/// file (RFC 1952, 2.2) that zcat, Python's `gzip`, Athena and logtrim's replay read whole.
+pub enum Members {
+    /// Level 1: logtrim's encoder. Boxed with its table.
+    Own(Box<Gzip>),
+    /// Levels 2–9: zlib-rs; its state is made per member (a member is large enough that this does not show).
+    Zlib(u32),
+}
+
+impl Members {
+    /// The encoder of `level` (clamped to 1–9).
+    pub fn new(level: u32) -> Members {
+        match level.clamp(1, 9) {
+            1 => Members::Own(Box::default()),
+            l => Members::Zlib(l),
+        }
+    }
+
+    /// Appends `src` as one gzip member to `out`.
+    pub fn compress(&mut self, src: &[u8], out: &mut Vec<u8>) {
+        match self {
+            Members::Own(g) => g.compress(src, out),
+            Members::Zlib(level) => {
+                use std::io::Write;
+                let mut z = flate2::write::GzEncoder::new(out, flate2::Compression::new(*level));
+                // Writing into a Vec cannot fail.
+                let _ = z.write_all(src);
+                let _ = z.finish();
+            }
+        }
     }
 }
 
