@@ -167,6 +167,8 @@ pub struct Archive {
     counters: ArchiveCounters,
     /// The line being written.
     line: Vec<u8>,
+    /// What its id hashes.
+    hashed: Vec<u8>,
     /// The one encoder of every object's chunks (`archive.gzip_level`).
     gzip: crate::gzip::Members,
     /// The fields each object's index lists: the plan's, and its partition fields when
@@ -215,6 +217,7 @@ impl Archive {
             sealed: VecDeque::new(),
             counters: ArchiveCounters::default(),
             line: Vec::new(),
+            hashed: Vec::new(),
             gzip: crate::gzip::Members::new(gzip_level),
             now_ms: 0,
             times: Default::default(),
@@ -333,7 +336,7 @@ impl Archive {
         let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
         let rule = &self.rule_names[i.min(self.rule_names.len() - 1)];
         self.line.clear();
-        line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
+        line::write(&mut self.line, &mut self.hashed, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
         let at = self.builder(time_ms.div_euclid(3_600_000), has_source);
         let b = &mut self.open[at];
         b.add(&mut self.gzip, &self.line, time_ms, reason, i, &self.values);
