@@ -393,7 +393,7 @@ fn what_deciding_read_archives_as_the_archive_reading_alone() {
         // Every third kept record is shed: archived from the kept path too.
         fn admit(&mut self, _: Priority, _: u64) -> bool {
             self.n += 1;
-            self.n % 3 != 0
+            !self.n.is_multiple_of(3)
         }
         fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
             self.archive.add_not_sent(record, decision, why, &Origin { source: "in", position: Some(self.n), time_ms: Some(5) });
