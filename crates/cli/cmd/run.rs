@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::Context;
 use logtrim_core::budget::Timestamp;
 use logtrim_core::archive::{Origin, Reason};
-use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome as Pushed, Pipeline, Sent, Sink};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome as Pushed, Pipeline, Seen, Sent, Sink};
 use logtrim_core::{Decision, Record, Summary};
 use logtrim_formats::hec::{Fallbacks, Mapping, MappingSpec, SUMMARY_FALLBACKS};
 
@@ -98,10 +98,10 @@ impl Sink for Output {
         self.events.clear();
     }
 
-    fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
+    fn not_sent_seen(&mut self, record: Record<'_>, decision: Decision, why: NotSent, seen: &mut Seen<'_, '_, '_>) {
         if let Some(a) = &mut self.archive {
             let (file, n, ms) = &self.origin;
-            a.archive.add_not_sent(record, decision, why, &Origin { source: file, position: Some(*n), time_ms: Some(*ms) });
+            a.archive.add_seen(record, decision, why, &Origin { source: file, position: Some(*n), time_ms: Some(*ms) }, seen);
         }
         if let (NotSent::Dropped, Some(w), None) = (why, self.dropped.as_mut(), &self.error) {
             self.record.clear();
@@ -138,6 +138,7 @@ pub fn run(rules_path: &Path, input: &InputArgs, outputs: &RunOutputs<'_>) -> an
     let archive = archive.map(|a| ArchiveOut::new(&rules, a, s3_path_style)).transpose()?;
     if let Some(a) = &archive {
         pipeline.archive_summaries_at(&a.archive, &a.url());
+        pipeline.read_for_archive(&a.archive);
     }
     let mut sink = Output {
         events: Vec::new(),

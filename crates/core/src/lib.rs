@@ -72,7 +72,7 @@ pub use rules::{Example, MAX_FIELDS, RuleSet};
 pub use run::counters::{Counters, RuleCounters};
 pub use run::decider::{Decided, Decider, Shaped, json_number, render};
 pub use run::hec::EventValue;
-pub use run::pipeline::{Encoding, NotSent, Options, Outcome, Pipeline, Sent, Sink};
+pub use run::pipeline::{Encoding, NotSent, Options, Outcome, Pipeline, Seen, Sent, Sink};
 pub use run::sample::{SampleRate, key_hash};
 pub use run::summary::Summary;
 

@@ -41,17 +41,14 @@ impl RuleSet {
     pub(crate) fn from_file(mut parsed: crate::spec::load::RuleFile) -> Result<RuleSet, Vec<Diagnostic>> {
         let budget = parsed.budget.take().map(Arc::new);
         let source = ArchiveSource::new(&parsed);
-        // An `archive:` section is compiled now, so that its mistakes are reported with the others; the
-        // defaults only when an archive is made.
+        // An `archive:` section is checked now, so that its mistakes are reported with the others; the
+        // archive's plan (the rule file's, reading its fields too) is compiled only when an archive is made.
         let archive = OnceLock::new();
         let mut errs = Vec::new();
-        if source.spec.is_some() {
-            match crate::archive::spec::compile(&source) {
-                Ok(a) => {
-                    let _ = archive.set(Arc::new(a));
-                }
-                Err(e) => errs = e,
-            }
+        if source.spec.is_some()
+            && let Err(e) = crate::archive::spec::compile(&source, false)
+        {
+            errs = e;
         }
         let plan = match crate::compile::compile(parsed) {
             Ok(p) if errs.is_empty() => p,
@@ -70,8 +67,8 @@ impl RuleSet {
         Arc::clone(plan.get_or_init(|| {
             // The defaults leave out what the `parse:` section cannot read, and the rule file compiled
             // with the same section: nothing is left to fail. An empty plan if it does all the same.
-            Arc::new(crate::archive::spec::compile(source).unwrap_or_else(|_| {
-                crate::archive::spec::compile(&ArchiveSource { parse: Vec::new(), keys: Vec::new(), ..source.clone() })
+            Arc::new(crate::archive::spec::compile(source, true).unwrap_or_else(|_| {
+                crate::archive::spec::compile(&ArchiveSource { parse: Vec::new(), keys: Vec::new(), ..source.clone() }, false)
                     .unwrap_or_else(|_| unreachable!("the default archive fields are top-level paths"))
             }))
         }))

@@ -34,7 +34,7 @@ use logtrim_core::budget::{Accountant, Admission, Lease, LeaseRequest, SignedDur
 use logtrim_core::run::counters::RuleCounters;
 use logtrim_core::run::hec::EventValue;
 use logtrim_core::archive::{Added, Archive, ArchiveOptions, Object, Origin, Reason};
-use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome, Sent, Sink};
+use logtrim_core::run::pipeline::{Encoding, NotSent, Options, Outcome, Seen, Sent, Sink};
 use logtrim_core::record::parts::Parts;
 use logtrim_core::time::TimeCache;
 use logtrim_core::{Decision, Priority, Record, RuleSet, Summary};
@@ -386,9 +386,10 @@ impl Archiving {
         }
     }
 
-    /// Archives one line of file `id` that started at `before`.
-    fn add(&mut self, record: Record<'_>, decision: Decision, reason: Reason, origin: &Origin<'_>, id: TrackId, before: u64) {
-        match self.archive.add(record, decision, reason, origin) {
+    /// Notes what archiving one line of file `id` that started at `before`, for `reason`, did with it:
+    /// the file is held at the line until its object is spooled.
+    fn note(&mut self, added: Added, reason: Reason, id: TrackId, before: u64) {
+        match added {
             Added::Excluded => self.excluded[reason.index()] += 1,
             Added::To(seq) => {
                 self.pending[reason.index()] += 1;
@@ -568,7 +569,7 @@ impl Sink for Events<'_> {
         }
     }
 
-    fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
+    fn not_sent_seen(&mut self, record: Record<'_>, decision: Decision, why: NotSent, seen: &mut Seen<'_, '_, '_>) {
         if let Some(l) = &mut self.line {
             match why {
                 NotSent::Dropped => l.counts.dropped += 1,
@@ -578,7 +579,8 @@ impl Sink for Events<'_> {
             if let Some(a) = &mut self.out.archive {
                 let reason = a.archive.reason(decision, why);
                 let origin = Origin { source: l.origin, position: Some(l.before), time_ms: Some(self.out.now.as_millisecond()) };
-                a.add(record, decision, reason, &origin, l.id, l.before);
+                let added = a.archive.add_seen(record, decision, why, &origin, seen);
+                a.note(added, reason, l.id, l.before);
             }
         }
     }
@@ -667,8 +669,9 @@ impl Pipeline {
 
     /// Archives the lines not sent (see [`Archiving`]).
     pub fn with_archive(mut self, archive: Archiving) -> Pipeline {
-        // Summary events say where the lines they count are archived.
+        // Summary events say where the lines they count are archived; the archive reads what deciding read.
         self.core.archive_summaries_at(&archive.archive, &archive.location);
+        self.core.read_for_archive(&archive.archive);
         self.out.archive = Some(archive);
         self
     }
@@ -772,6 +775,7 @@ impl Pipeline {
         self.core = logtrim_core::Pipeline::new(&new, self.options.clone());
         if let Some(a) = &self.out.archive {
             self.core.archive_summaries_at(&a.archive, &a.location);
+            self.core.read_for_archive(&a.archive);
         }
         self.summarize = new.has_summaries();
         self.rules = new;
@@ -1017,7 +1021,8 @@ impl LineSink for Pipeline {
         let kept = |out: &mut Output, record: Record<'_>, decision: Decision| {
             if let Some(a) = &mut out.archive {
                 let origin = Origin { source: &meta.name, position: Some(before), time_ms: Some(now.as_millisecond()) };
-                a.add(record, decision, Reason::Kept, &origin, id, before);
+                let added = a.archive.add(record, decision, Reason::Kept, &origin);
+                a.note(added, Reason::Kept, id, before);
             }
         };
         // A CRI line is decided from its parts, and written as JSON only if it is kept; a Docker line's

@@ -72,7 +72,7 @@ use crate::primitives::Decision;
 use crate::record::Record;
 use crate::record::view::View;
 use crate::rules::RuleSet;
-use crate::run::pipeline::NotSent;
+use crate::run::pipeline::{NotSent, Seen};
 
 pub use index::ObjectIndex;
 pub use line::ArchivedLine;
@@ -167,6 +167,8 @@ pub struct Archive {
     counters: ArchiveCounters,
     /// The line being written.
     line: Vec<u8>,
+    /// What its id hashes.
+    hashed: Vec<u8>,
     /// The one encoder of every object's chunks (`archive.gzip_level`).
     gzip: crate::gzip::Members,
     /// The fields each object's index lists: the plan's, and its partition fields when
@@ -215,6 +217,7 @@ impl Archive {
             sealed: VecDeque::new(),
             counters: ArchiveCounters::default(),
             line: Vec::new(),
+            hashed: Vec::new(),
             gzip: crate::gzip::Members::new(gzip_level),
             now_ms: 0,
             times: Default::default(),
@@ -247,37 +250,65 @@ impl Archive {
     /// Archives a record [`crate::Sink::not_sent`] was told about.
     pub fn add_not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent, origin: &Origin<'_>) -> Added {
         let reason = self.reason(decision, why);
-        self.add(record, decision, reason, origin)
+        self.add_with(record, decision, reason, origin, None)
+    }
+
+    /// Archives a record [`crate::Sink::not_sent_seen`] was told about, reading its fields from what
+    /// deciding it read when the pipeline decides with this archive's plan
+    /// ([`crate::Pipeline::read_for_archive`]); the same line as [`Archive::add_not_sent`] writes.
+    pub fn add_seen(&mut self, record: Record<'_>, decision: Decision, why: NotSent, origin: &Origin<'_>, seen: &mut Seen<'_, '_, '_>) -> Added {
+        let reason = self.reason(decision, why);
+        let seen = Arc::ptr_eq(seen.0.plan(), &self.plan.fields).then_some(seen);
+        self.add_with(record, decision, reason, origin, seen)
+    }
+
+    /// The plan a pipeline decides with for [`Archive::add_seen`] to read what deciding read: the rule
+    /// set's, reading the archive's fields too (`None` if it could not be made so).
+    pub(crate) fn reading_plan(&self) -> Option<&Arc<crate::plan::Plan>> {
+        self.plan.decides.then_some(&self.plan.fields)
     }
 
     /// Archives `record`, decided `decision`, for `reason` ([`Reason::Kept`] for a record that was sent,
     /// when the rule file includes kept records).
     pub fn add(&mut self, record: Record<'_>, decision: Decision, reason: Reason, origin: &Origin<'_>) -> Added {
+        self.add_with(record, decision, reason, origin, None)
+    }
+
+    /// [`Archive::add`], the fields read from `seen` (the decider's view of the same record, on this
+    /// archive's plan) when given, else by the archive's own view.
+    fn add_with(&mut self, record: Record<'_>, decision: Decision, reason: Reason, origin: &Origin<'_>, mut seen: Option<&mut Seen<'_, '_, '_>>) -> Added {
         if !self.includes(reason) {
             self.counters.excluded[reason.index()] += 1;
             return Added::Excluded;
         }
         let fields = Arc::clone(&self.plan.fields);
-        let input: &[u8] = match record {
-            Record::Line(l) => {
+        let input: &[u8] = match (record, &seen) {
+            (_, Some(_)) => &[],
+            (Record::Line(l), None) => {
                 self.view.reset();
                 l
             }
-            Record::Event { record, .. } => {
+            (Record::Event { record, .. }, None) => {
                 self.view.reset();
                 record
             }
-            Record::Parts(p) => {
+            (Record::Parts(p), None) => {
                 self.view.load_parts(&fields, p);
                 p.log.as_bytes()
             }
         };
-        let time_ms = {
-            let (view, times) = (&mut self.view, &mut self.times);
-            self.plan.time.iter().find_map(|&f| crate::run::summary::time_ms(view.get(&fields, input, f), times))
+        let view = &mut self.view;
+        // One field of the record, from the decider's view or the archive's own.
+        macro_rules! get {
+            ($f:expr) => {
+                match seen.as_deref_mut() {
+                    Some(s) => s.0.value($f),
+                    None => view.get(&fields, input, $f),
+                }
+            };
         }
-        .or(origin.time_ms)
-        .unwrap_or(0);
+        let times = &mut self.times;
+        let time_ms = self.plan.time.iter().find_map(|&f| crate::run::summary::time_ms(get!(f), times)).or(origin.time_ms).unwrap_or(0);
         let has_source = match &self.options.source {
             Some(s) => {
                 self.source.clear();
@@ -285,28 +316,27 @@ impl Archive {
                 true
             }
             None => {
-                let mut source = std::mem::take(&mut self.source);
-                let found = self.plan.partition.iter().any(|&f| value_text(self.view.get(&fields, input, f), &mut source));
-                self.source = source;
-                found
+                let source = &mut self.source;
+                self.plan.partition.iter().any(|&f| value_text(get!(f), source))
             }
         };
         for (i, (_, f)) in self.index.iter().enumerate() {
             let mut v = self.values[i].take().or_else(|| self.spare.pop()).unwrap_or_default();
-            if value_text(self.view.get(&fields, input, *f), &mut v) {
+            if value_text(get!(*f), &mut v) {
                 self.values[i] = Some(v);
             } else {
                 self.spare.push(v);
             }
         }
-        let kind = match record {
-            Record::Parts(_) => crate::RecordKind::Json,
-            _ => self.view.kind(&fields, input),
+        let kind = match (record, seen) {
+            (Record::Parts(_), _) => crate::RecordKind::Json,
+            (_, Some(s)) => s.0.kind(),
+            (_, None) => view.kind(&fields, input),
         };
         let i = decision.rule.index().unwrap_or(self.rule_names.len() - 1);
         let rule = &self.rule_names[i.min(self.rule_names.len() - 1)];
         self.line.clear();
-        line::write(&mut self.line, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
+        line::write(&mut self.line, &mut self.hashed, &line::Fields { record, kind, time_ms, reason, rule, decision, origin });
         let at = self.builder(time_ms.div_euclid(3_600_000), has_source);
         let b = &mut self.open[at];
         b.add(&mut self.gzip, &self.line, time_ms, reason, i, &self.values);

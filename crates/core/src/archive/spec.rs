@@ -100,16 +100,23 @@ const DEFAULT_INDEX: [&[&str]; 3] = [&["kubernetes", "container_name"], &["kuber
 /// A record's own time, as summaries read it.
 const TIME: [&str; 3] = ["time", "@timestamp", "timestamp"];
 
-/// `archive:` compiled: the fields an [`super::Archive`] reads of each record, with the rule file's
-/// `parse:` section, in a plan of its own so that archiving costs nothing to a rule set's deciders.
+/// `archive:` compiled: the fields an [`super::Archive`] reads of each record, in a plan of their own so
+/// that archiving costs nothing to a rule set's deciders. That plan is the rule set's, reading these
+/// fields too: a pipeline that archives decides with it ([`crate::Pipeline::read_for_archive`]), and the
+/// archive then reads what the decider already read (a request id from the access log it parsed)
+/// instead of parsing the record a second time.
 #[derive(Debug)]
 pub(crate) struct ArchivePlan {
     /// By [`Reason::index`].
     pub include: [bool; 5],
     pub object_bytes: u64,
     pub gzip_level: u32,
-    /// The `parse:` section and the fields below, read by the archive's own view.
+    /// The rule file's plan reading the fields below too (or, if that cannot be compiled, its `parse:`
+    /// section and these fields alone); the archive's own view reads records with it that a decider on
+    /// the same plan did not hand over.
     pub fields: Arc<Plan>,
+    /// Whether `fields` is the rule file's plan (it decides as the rule set does).
+    pub decides: bool,
     pub time: Vec<FieldRef>,
     pub partition: Vec<FieldRef>,
     /// The partition fields by name, for an archive whose front-end names the source
@@ -130,6 +137,8 @@ fn default_path(segments: &[&str], pos: Pos) -> Path {
 /// mistakes).
 #[derive(Clone, Debug)]
 pub(crate) struct ArchiveSource {
+    /// The rule file (its rules, for the plan that decides and reads the archive's fields at once).
+    pub file: Arc<RuleFile>,
     pub parse: Vec<ParseSpec>,
     /// The sample rules' keys, indexed by default.
     pub keys: Vec<Path>,
@@ -142,6 +151,7 @@ impl ArchiveSource {
     pub fn new(file: &RuleFile) -> ArchiveSource {
         let actions = || file.rules.iter().map(|r| &r.action).chain([&file.default]);
         ArchiveSource {
+            file: Arc::new(file.clone()),
             parse: file.parse.clone(),
             keys: actions()
                 .filter_map(|a| match &a.kind {
@@ -174,8 +184,10 @@ fn reader(parse: &[ParseSpec], paths: &[Path]) -> RuleFile {
 
 /// Compiles the archive plan of `src` (the defaults when its file has no `archive:`) against its `parse:`
 /// section. Paths written in the file that cannot be read are errors at their place; default paths that
-/// this `parse:` section cannot read (a `kubernetes` field parsed as an access log) are left out.
-pub(crate) fn compile(src: &ArchiveSource) -> Result<ArchivePlan, Vec<Diagnostic>> {
+/// this `parse:` section cannot read (a `kubernetes` field parsed as an access log) are left out. With
+/// `with_rules`, the plan's fields are read by the rule file's own plan (see [`ArchivePlan::fields`]);
+/// without, by a plan of these fields alone (enough to check the section).
+pub(crate) fn compile(src: &ArchiveSource, with_rules: bool) -> Result<ArchivePlan, Vec<Diagnostic>> {
     let default = ArchiveSpec::default();
     let spec = src.spec.as_ref().unwrap_or(&default);
     let at = spec.pos;
@@ -212,6 +224,12 @@ pub(crate) fn compile(src: &ArchiveSource) -> Result<ArchivePlan, Vec<Diagnostic
             crate::compile::compile(reader(&src.parse, &all(&time, &partition, &index)))?
         }
     };
+    // The rule file's mistakes are its own compile's to report: if its plan cannot be made, the fields'
+    // plan alone reads them.
+    let (plan, decides) = match with_rules.then(|| crate::compile::compile_reading((*src.file).clone(), &all(&time, &partition, &index))) {
+        Some(Ok(rules)) => (rules, true),
+        _ => (plan, false),
+    };
     let field = |p: &Path| {
         let name = p.display();
         plan.seen.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
@@ -233,5 +251,6 @@ pub(crate) fn compile(src: &ArchiveSource) -> Result<ArchivePlan, Vec<Diagnostic
         index,
         samples: src.samples.clone(),
         fields: Arc::new(plan),
+        decides,
     })
 }

@@ -332,3 +332,107 @@ fn a_source_named_by_the_front_end_files_every_record_under_it_and_indexes_the_p
     a.add(Record::Line(access(0, 200, "shop").as_bytes()), d, Reason::Sampled, &Origin::default());
     assert!(!all_objects(&mut a)[0].index.fields.contains_key("kubernetes.namespace_name"));
 }
+
+#[test]
+fn ids_hash_the_origin_position_and_record_as_documented() {
+    let rules = RuleSet::from_yaml("r.yaml", RULES).unwrap();
+    let d = drop_by(&rules, "drop-debug");
+    let mut a = Archive::new(&rules, ArchiveOptions::default());
+    let records: [&[u8]; 3] = [b"{\"log\":\"x\", \"n\": -1}", b"text \"line\"", b"{}"];
+    let origins = [
+        Origin { source: "f.log", position: Some(u64::MAX), time_ms: Some(-1_500) },
+        Origin { source: "", position: None, time_ms: Some(0) },
+        Origin { source: "g", position: Some(0), time_ms: Some(i64::MAX / 2) },
+    ];
+    for (r, o) in records.iter().zip(&origins) {
+        a.add(Record::Line(r), d, Reason::Dropped, o);
+    }
+    let mut lines = Vec::new();
+    for o in all_objects(&mut a) {
+        lines.extend(gunzip(&o.body).lines().map(str::to_string));
+    }
+    lines.sort_by_key(|l| ArchivedLine::parse(l.as_bytes()).unwrap().time);
+    for (line, o) in lines.iter().zip(&origins) {
+        let l = ArchivedLine::parse(line.as_bytes()).unwrap();
+        // The documented id, by a streaming hasher fed the pieces one at a time.
+        let mut h = xxhash_rust::xxh3::Xxh3::new();
+        h.update(&(o.source.len() as u64).to_le_bytes());
+        h.update(o.source.as_bytes());
+        match o.position {
+            Some(p) => {
+                h.update(&[1]);
+                h.update(&p.to_le_bytes());
+            }
+            None => h.update(&[0]),
+        }
+        h.update(l.record.get().as_bytes());
+        assert_eq!(l.event_id(), Some(line::EventId(h.digest128())), "{line}");
+        // Numbers as Rust writes them.
+        assert_eq!(l.time, o.time_ms.unwrap(), "{line}");
+        assert!(line.contains(&format!("\"time\":{},", o.time_ms.unwrap())), "{line}");
+        assert_eq!(l.position, o.position, "{line}");
+    }
+}
+
+/// A pipeline deciding with the archive's plan hands the archive what deciding read
+/// ([`Pipeline::read_for_archive`], [`Archive::add_seen`]): the archive is line for line what the
+/// archive's own view reads, and the decisions and counts are the rule set's.
+#[test]
+fn what_deciding_read_archives_as_the_archive_reading_alone() {
+    let rules = RuleSet::from_yaml("r.yaml", &format!("{RULES}  - name: errors\n    when: log.status >= 500\n    action: keep\n  - name: drop-404\n    when: log.status == 404\n    action: drop\n    summarize: {{by: [kubernetes.namespace_name, log.method]}}\n")).unwrap();
+    struct Out {
+        events: Vec<u8>,
+        archive: Archive,
+        seen: bool,
+        n: u64,
+    }
+    impl Sink for Out {
+        fn out(&mut self) -> &mut Vec<u8> {
+            &mut self.events
+        }
+        // Every third kept record is shed: archived from the kept path too.
+        fn admit(&mut self, _: Priority, _: u64) -> bool {
+            self.n += 1;
+            !self.n.is_multiple_of(3)
+        }
+        fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
+            self.archive.add_not_sent(record, decision, why, &Origin { source: "in", position: Some(self.n), time_ms: Some(5) });
+        }
+        fn not_sent_seen(&mut self, record: Record<'_>, decision: Decision, why: NotSent, seen: &mut crate::Seen<'_, '_, '_>) {
+            if !self.seen {
+                return self.not_sent(record, decision, why);
+            }
+            self.archive.add_seen(record, decision, why, &Origin { source: "in", position: Some(self.n), time_ms: Some(5) }, seen);
+        }
+    }
+    let members = Members::new(br#"{"kubernetes":{"namespace_name":"web","container_name":"nginx","pod_name":"w-1"}}"#).unwrap();
+    let run = |seen: bool| {
+        let mut out = Out { events: Vec::new(), archive: Archive::new(&rules, ArchiveOptions::default()), seen, n: 0 };
+        let mut p = Pipeline::new(&rules, Options::default());
+        if seen {
+            p.read_for_archive(&out.archive);
+        }
+        let mut decisions = Vec::new();
+        for i in 0..300 {
+            let status = [200, 201, 404, 503, 200][i % 5];
+            let line = access(i, status, ["shop", "web"][i % 2]);
+            decisions.push(p.push(line.as_str(), crate::budget::Timestamp::UNIX_EPOCH, &mut out));
+            let log = format!("1.2.3.4 - - [22/Nov/2026:10:00:00 +0000] \"POST /y HTTP/1.1\" {status} 5 \"-\" \"curl\" 100 0.1 [u] [] 1.1.1.1:80 5 0.1 {status} part-{i}");
+            let parts = Parts { time: Some("2026-11-22T11:00:00.5Z"), stream: Some("stdout"), log: &log, members: &members };
+            decisions.push(p.push(&parts, crate::budget::Timestamp::UNIX_EPOCH, &mut out));
+            decisions.push(p.push(format!("plain text {i}").as_str(), crate::budget::Timestamp::UNIX_EPOCH, &mut out));
+        }
+        p.flush_summaries(None, &mut out);
+        let objects: Vec<(String, String, ObjectIndex)> = all_objects(&mut out.archive).into_iter().map(|o| (o.key.clone(), gunzip(&o.body), o.index)).collect();
+        (decisions, out.events, p.counters().total(), objects)
+    };
+    let (alone, seen) = (run(false), run(true));
+    assert_eq!(alone.0, seen.0, "decisions");
+    assert_eq!(alone.1, seen.1, "events");
+    assert_eq!(alone.2, seen.2, "counts");
+    assert_eq!(alone.3, seen.3, "archive objects");
+    let archived: u64 = seen.3.iter().map(|o| o.2.records).sum();
+    let reasons: std::collections::BTreeSet<&String> = seen.3.iter().flat_map(|o| o.2.reasons.keys()).collect();
+    assert!(archived > 300 && reasons.len() == 3, "{archived} {reasons:?}");
+    assert!(seen.3.iter().any(|o| matches!(o.2.fields.get("log.request_id"), Some(index::ValueSet::Bloom(_)))), "request ids indexed");
+}

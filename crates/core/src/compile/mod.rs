@@ -471,6 +471,12 @@ fn paren(e: &Expr) -> String {
 
 /// Compiles a loaded rule file.
 pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
+    compile_reading(file, &[])
+}
+
+/// [`compile`], with `also` read too: the same rules and decisions, and a view that can be asked for
+/// `also`'s fields of a record it decided (the archive's fields: `crate::archive::spec`).
+pub(crate) fn compile_reading(file: RuleFile, also: &[Path]) -> Result<Plan, Vec<Diagnostic>> {
     let mut c = Compiler::default();
 
     // Sources first: paths below a source resolve to its parsed fields.
@@ -584,6 +590,9 @@ pub(crate) fn compile(file: RuleFile) -> Result<Plan, Vec<Diagnostic>> {
     }
     let default = c.action(&file.default);
     let (extras, summaries, time_fields, trim) = extras(&mut c, &file);
+    for p in also {
+        c.field(p);
+    }
 
     if !c.errs.is_empty() {
         return Err(c.errs);

@@ -47,6 +47,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::sync::Arc;
+
 use jiff::{SignedDuration, Timestamp};
 
 use crate::budget::{metered_event_bytes, metered_record_bytes};
@@ -171,7 +173,20 @@ pub trait Sink {
     fn not_sent(&mut self, record: Record<'_>, decision: Decision, why: NotSent) {
         let _ = (record, decision, why);
     }
+
+    /// [`Sink::not_sent`], with what deciding the record read of it, for an archive to read its fields
+    /// from ([`crate::archive::Archive::add_seen`]) rather than read the record again. The pipeline
+    /// calls this one; the default calls [`Sink::not_sent`].
+    fn not_sent_seen(&mut self, record: Record<'_>, decision: Decision, why: NotSent, seen: &mut Seen<'_, '_, '_>) {
+        let _ = seen;
+        self.not_sent(record, decision, why);
+    }
 }
+
+/// What deciding a record read of it (the decider's view), handed to [`Sink::not_sent_seen`] for the
+/// archive: its fields, when the pipeline decides with the archive's plan
+/// ([`Pipeline::read_for_archive`]), are read there at no cost when the rules read them already.
+pub struct Seen<'a, 'd, 'r>(pub(crate) &'a mut Decided<'d, 'r>);
 
 /// The counts and summaries of a group of records whose fate is settled together
 /// ([`Pipeline::begin_unit`]).
@@ -193,6 +208,8 @@ pub struct Pipeline {
     outer: Option<Unit>,
     /// Units given back ([`Pipeline::recycle_unit`]), emptied, their buffers kept for the next ones.
     spare_units: Vec<Unit>,
+    /// The paths of [`Pipeline::read_also`], for a decider made later ([`Pipeline::read_for_archive`]).
+    also: Vec<Vec<String>>,
 }
 
 /// How events are written, and the buffers writing them reuses.
@@ -226,6 +243,7 @@ impl Pipeline {
             lateness_ms: options.lateness.map(|l| i64::try_from(l.as_millis()).unwrap_or(i64::MAX).max(0)),
             outer: None,
             spare_units: Vec::new(),
+            also: Vec::new(),
         }
     }
 
@@ -255,7 +273,7 @@ impl Pipeline {
                 }
             }
         };
-        sink.not_sent(record, decision, NotSent::Dropped);
+        sink.not_sent_seen(record, decision, NotSent::Dropped, &mut Seen(&mut d));
         if due && let Some(lateness) = self.lateness_ms {
             self.flush_late(lateness, sink);
         }
@@ -383,6 +401,32 @@ impl Pipeline {
     /// [`Decider::read_also`]).
     pub fn read_also(&mut self, paths: &[Vec<String>]) {
         self.decider.read_also(paths);
+        self.also = paths.to_vec();
+    }
+
+    /// Decides with `archive`'s plan from now on: the rule set's, reading the archive's fields too, so
+    /// that the archive reads them from what deciding read ([`Sink::not_sent_seen`]) — a request id
+    /// from the access log the rules parsed — instead of reading the record again. Decisions, events
+    /// and counts are the same. For a front-end that archives what is not sent through
+    /// [`crate::archive::Archive::add_seen`].
+    ///
+    /// Called before the first record (it does nothing once summaries or a unit are open: their
+    /// counts belong to the plan they were made with).
+    pub fn read_for_archive(&mut self, archive: &crate::archive::Archive) {
+        let Some(plan) = archive.reading_plan() else { return };
+        if Arc::ptr_eq(self.decider.plan(), plan) || !self.summarizer.is_empty() || self.outer.is_some() {
+            return;
+        }
+        debug_assert_eq!(plan.rules.len(), self.decider.plan().rules.len(), "the archive's plan is the rule set's");
+        let counters = self.decider.take_counters();
+        self.decider = Decider::new(Arc::clone(plan));
+        *self.decider.counters_mut() = counters;
+        if !self.also.is_empty() {
+            self.decider.read_also(&self.also);
+        }
+        // Summaries read the record through the decider: the same plan for both.
+        self.summarizer = self.summarizer.on_plan(Arc::clone(plan));
+        self.spare_units.clear();
     }
 
     /// Whether any rule summarizes.
@@ -502,7 +546,7 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, w: &mut Writer, sink: &mut S) -> Outco
     let Some(Metered { bytes: metered, replaced_utf8 }) = metered else {
         sink.out().truncate(start);
         d.counters().at(decision.rule).blank += 1;
-        sink.not_sent(record, decision, NotSent::Blank);
+        sink.not_sent_seen(record, decision, NotSent::Blank, &mut Seen(&mut *d));
         return Outcome::NotSent(NotSent::Blank);
     };
     if !sink.admit(decision.priority, metered) {
@@ -510,7 +554,7 @@ fn kept<S: Sink>(d: &mut Decided<'_, '_>, w: &mut Writer, sink: &mut S) -> Outco
         let c = d.counters().at(decision.rule);
         c.shed += 1;
         c.shed_bytes += metered;
-        sink.not_sent(record, decision, NotSent::Shed);
+        sink.not_sent_seen(record, decision, NotSent::Shed, &mut Seen(&mut *d));
         return Outcome::NotSent(NotSent::Shed);
     }
     let counters = d.counters();

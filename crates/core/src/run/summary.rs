@@ -365,6 +365,13 @@ impl Summarizer {
         Summarizer { archived: self.archived.clone(), ..Summarizer::new(Arc::clone(&self.plan)) }
     }
 
+    /// A new, empty summarizer of the same summaries (and archive) reading records with `plan`: the
+    /// rule set's plan reading more fields ([`crate::Pipeline::read_for_archive`]).
+    pub(crate) fn on_plan(&self, plan: Arc<Plan>) -> Summarizer {
+        debug_assert_eq!(plan.summaries.len(), self.plan.summaries.len(), "the same rule set's plan");
+        Summarizer { archived: self.archived.clone(), ..Summarizer::new(plan) }
+    }
+
     /// Summary events from now on say where the records they count are archived (see
     /// [`crate::Pipeline::archive_summaries_at`]).
     pub(crate) fn set_archived(&mut self, at: ArchivedAt) {
