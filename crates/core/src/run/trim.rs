@@ -335,8 +335,8 @@ impl Trimmer {
     }
 
     /// [`Trimmer::apply`] with `record`'s JSON tokens ([`json::Index::tokens`] after scanning exactly
-    /// these bytes), so that strings and removed containers are skipped from token to token instead of
-    /// searched byte by byte. The [`crate::Decider`] passes the tokens of its decide pass.
+    /// these bytes), so that members are found from token to token instead of searched for byte by byte.
+    /// The [`crate::Decider`] passes the tokens of its decide pass.
     pub fn apply_indexed(
         &mut self,
         record: &[u8],
@@ -359,12 +359,12 @@ impl Trimmer {
         let hi = self.sets.len();
         // Tokens of other bytes would send the walk astray: those that cannot be this record's (past its
         // end) are not used. Tokens of other bytes of the same length are the caller's mistake.
-        let tokens = tokens.filter(|t| t.starts.last().is_none_or(|&p| (p as usize) < record.len())).map(|t| Cursor { t, k: 0, e: 0 });
-        let mut w = Walk { input: record, plan, t: self, tokens, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
+        let tokens = tokens.filter(|t| t.starts.last().is_none_or(|&p| (p as usize) < record.len()));
+        let mut w = Walk { input: record, plan, t: self, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
         // PERF: with the tokens, members are found from token to token, without looking at the bytes
         // between them; the byte walk remains for records scanned without them (and, should the tokens
         // not be this record's after all, starts over from nothing).
-        let by_tokens = match w.tokens.as_ref().map(|c| c.t) {
+        let by_tokens = match tokens {
             Some(t) if t.starts.first() == Some(&(start as u32)) => w.object_tokens(t, &mut 0, 0, 0, hi, true).is_some(),
             _ => false,
         };
@@ -373,7 +373,6 @@ impl Trimmer {
             w.t.edits.clear();
             w.t.scratch.clear();
             w.t.sets.truncate(hi);
-            w.tokens = None;
             w.object(start, 0, hi, true)?;
         }
         let (close, kept_top) = w.close?;
@@ -499,61 +498,10 @@ fn skip_tokens(input: &[u8], t: json::Tokens<'_>, k: usize) -> Option<(usize, us
     }
 }
 
-/// A forward-only position in a record's JSON tokens.
-struct Cursor<'a> {
-    t: json::Tokens<'a>,
-    /// The next token and the next escape not before the last offset asked about.
-    k: usize,
-    e: usize,
-}
-
-impl Cursor<'_> {
-    /// The index of the token at offset `i`, if there is one; never moves back.
-    fn find(&mut self, i: usize) -> Option<usize> {
-        while self.t.starts.get(self.k).is_some_and(|&p| (p as usize) < i) {
-            self.k += 1;
-        }
-        (*self.t.starts.get(self.k)? as usize == i).then_some(self.k)
-    }
-
-    /// The closing quote of the string whose opening quote is at `i`, and whether the body has escapes.
-    fn string(&mut self, i: usize) -> Option<(usize, bool)> {
-        let k = self.find(i)?;
-        let end = *self.t.starts.get(k + 1)? as usize;
-        self.k = k + 2;
-        while self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < i) {
-            self.e += 1;
-        }
-        Some((end, self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < end)))
-    }
-
-    /// The offset past the bracket closing the container that opens at `i`.
-    fn close(&mut self, input: &[u8], i: usize) -> Option<usize> {
-        let k = self.find(i)?;
-        let mut depth = 0usize;
-        for (j, &p) in self.t.starts.iter().enumerate().skip(k) {
-            match input.get(p as usize)? {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.k = j + 1;
-                        return Some(p as usize + 1);
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-}
-
 struct Walk<'a> {
     input: &'a [u8],
     plan: &'a TrimPlan,
     t: &'a mut Trimmer,
-    /// The record's tokens, when the scan that read it left them.
-    tokens: Option<Cursor<'a>>,
     rate_key: Option<&'a [u8]>,
     /// The top-level object's closing brace, and whether any of its members is kept.
     close: Option<(usize, bool)>,
@@ -563,10 +511,7 @@ impl Walk<'_> {
     /// A string starting at `i` (a quote): the body range, whether it has escapes, and the index past
     /// the closing quote.
     fn string(&mut self, i: usize) -> Option<(usize, usize, bool, usize)> {
-        let (end, escaped) = match self.tokens.as_mut().and_then(|c| c.string(i)) {
-            Some(found) => found,
-            None => json::string_end(self.input, i + 1)?,
-        };
+        let (end, escaped) = json::string_end(self.input, i + 1)?;
         Some((i + 1, end, escaped, end + 1))
     }
 
@@ -575,7 +520,6 @@ impl Walk<'_> {
         let b = self.input;
         match *b.get(i)? {
             b'"' => self.string(i).map(|s| s.3),
-            b'{' | b'[' if let Some(end) = self.tokens.as_mut().and_then(|c| c.close(b, i)) => Some(end),
             open @ (b'{' | b'[') => {
                 // Valid JSON: brackets of one kind balance outside strings, so count only those.
                 let close = if open == b'{' { b'}' } else { b']' };
