@@ -166,9 +166,9 @@ struct Probe {
 }
 
 /// Decodes Firehose's base64 `data` strictly (canonical padding): bad padding fails this record only.
-pub fn decode_base64(data: &str) -> Result<Vec<u8>, DecodeError> {
+pub fn decode_base64(data: impl AsRef<[u8]>) -> Result<Vec<u8>, DecodeError> {
     let mut out = Vec::new();
-    decode_base64_into(data.as_bytes(), &mut out)?;
+    decode_base64_into(data.as_ref(), &mut out)?;
     Ok(out)
 }
 
@@ -309,7 +309,7 @@ pub fn decode(raw: Vec<u8>, limit: usize) -> Result<Decoded, DecodeError> {
 }
 
 /// [`decode_base64`] then [`decode`].
-pub fn decode_data(data: &str, limit: usize) -> Result<Decoded, DecodeError> {
+pub fn decode_data(data: impl AsRef<[u8]>, limit: usize) -> Result<Decoded, DecodeError> {
     decode(decode_base64(data)?, limit)
 }
 

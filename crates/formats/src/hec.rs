@@ -160,7 +160,7 @@ impl Mapping {
     /// fields when it is a JSON object; what does not resolve takes its fallback or is left out.
     pub fn write_meta(&self, record: &[u8], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
         if self.paths.len() <= STACK_SLOTS {
-            let mut values: [Option<Cow<'_, str>>; STACK_SLOTS] = Default::default();
+            let mut values: [Option<Cow<'_, [u8]>>; STACK_SLOTS] = Default::default();
             self.read_values(record, &mut values[..self.paths.len()]);
             self.write_values(&values[..self.paths.len()], fallbacks, out)
         } else {
@@ -183,14 +183,14 @@ impl Mapping {
         if read.len() != self.paths.len() || read.len() > STACK_SLOTS || read.iter().any(|r| matches!(r, Some(Raw::Num(_)))) {
             return self.write_meta(record, fallbacks, out);
         }
-        let mut values: [Option<Cow<'_, str>>; STACK_SLOTS] = Default::default();
+        let mut values: [Option<Cow<'_, [u8]>>; STACK_SLOTS] = Default::default();
         strings(record, read, &mut values);
         self.write_values(&values[..read.len()], fallbacks, out)
     }
 
     /// The value of every path in `record` as a template reads it (see [`scalar`]), the first one when a
     /// key repeats; none when `record` is not a JSON object (the rules read it as text, with no fields).
-    fn read_values<'t>(&self, record: &'t [u8], values: &mut [Option<Cow<'t, str>>]) {
+    fn read_values<'t>(&self, record: &'t [u8], values: &mut [Option<Cow<'t, [u8]>>]) {
         if record.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return;
         }
@@ -229,7 +229,7 @@ impl Mapping {
         }
     }
 
-    fn write_values(&self, values: &[Option<Cow<'_, str>>], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
+    fn write_values(&self, values: &[Option<Cow<'_, [u8]>>], fallbacks: Fallbacks<'_>, out: &mut Vec<u8>) -> Option<i64> {
         for (key, t, fallback) in [
             ("host", &self.host, None),
             ("source", &self.source, fallbacks.source),
@@ -279,20 +279,22 @@ impl Mapping {
 
 /// The values the scanner found in `record` as a template reads them: strings (unescaped) and booleans;
 /// nothing for an empty string, `null`, a container, or a path not found. Numbers are not read here.
-fn strings<'t>(record: &'t [u8], raw: &[Option<Raw>], values: &mut [Option<Cow<'t, str>>]) {
+fn strings<'t>(record: &'t [u8], raw: &[Option<Raw>], values: &mut [Option<Cow<'t, [u8]>>]) {
     for (value, r) in values.iter_mut().zip(raw) {
         *value = match *r {
             Some(Raw::Str { start, end, escaped }) => {
                 let body = &record[start as usize..end as usize];
+                // PERF: bytes, not `str`: the scanner checked that they are UTF-8 (and so is the text of
+                // their escapes), and they are only copied or escaped.
                 if escaped {
                     let mut text = Vec::with_capacity(body.len());
-                    unescape(body, &mut text).ok().and_then(|()| String::from_utf8(text).ok()).map(Cow::Owned)
+                    unescape(body, &mut text).ok().map(|()| Cow::Owned(text))
                 } else {
-                    std::str::from_utf8(body).ok().map(Cow::Borrowed)
+                    Some(Cow::Borrowed(body))
                 }
                 .filter(|s| !s.is_empty())
             }
-            Some(Raw::Bool(b)) => Some(Cow::Borrowed(if b { "true" } else { "false" })),
+            Some(Raw::Bool(b)) => Some(Cow::Borrowed(if b { &b"true"[..] } else { &b"false"[..] })),
             _ => None,
         };
     }
@@ -300,24 +302,24 @@ fn strings<'t>(record: &'t [u8], raw: &[Option<Raw>], values: &mut [Option<Cow<'
 
 /// Appends the first alternative of `t` that resolves, JSON-escaped; false (and `out` as it was) when
 /// none resolves to a non-empty value.
-fn render(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>) -> bool {
+fn render(t: &Template, values: &[Option<Cow<'_, [u8]>>], out: &mut Vec<u8>) -> bool {
     render_with(t, values, out, |out, s| {
-        escape_into(out, s.as_bytes());
+        escape_into(out, s);
     })
 }
 
 /// [`render`], as the text itself.
-fn render_raw(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>) -> bool {
-    render_with(t, values, out, |out, s| out.extend_from_slice(s.as_bytes()))
+fn render_raw(t: &Template, values: &[Option<Cow<'_, [u8]>>], out: &mut Vec<u8>) -> bool {
+    render_with(t, values, out, |out, s| out.extend_from_slice(s))
 }
 
-fn render_with(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>, push: impl Fn(&mut Vec<u8>, &str)) -> bool {
+fn render_with(t: &Template, values: &[Option<Cow<'_, [u8]>>], out: &mut Vec<u8>, push: impl Fn(&mut Vec<u8>, &[u8])) -> bool {
     let at = out.len();
     'alt: for alt in &t.alts {
         out.truncate(at);
         for p in alt {
             match p {
-                Part::Lit(s) => push(out, s),
+                Part::Lit(s) => push(out, s.as_bytes()),
                 Part::Var(i) => match &values[*i] {
                     Some(v) => push(out, v),
                     None => continue 'alt,
@@ -334,15 +336,16 @@ fn render_with(t: &Template, values: &[Option<Cow<'_, str>>], out: &mut Vec<u8>,
 
 /// A JSON scalar as text: strings unescaped, numbers and booleans as written; null, objects, arrays
 /// and empty strings are "missing".
-fn scalar(raw: &RawValue) -> Option<Cow<'_, str>> {
+fn scalar(raw: &RawValue) -> Option<Cow<'_, [u8]>> {
     let s = raw.get();
     match s.as_bytes()[0] {
         b'"' => match serde_json::from_str::<Cow<'_, str>>(s) {
-            Ok(v) if !v.is_empty() => Some(v),
+            Ok(Cow::Borrowed(v)) if !v.is_empty() => Some(Cow::Borrowed(v.as_bytes())),
+            Ok(Cow::Owned(v)) if !v.is_empty() => Some(Cow::Owned(v.into_bytes())),
             _ => None,
         },
         b'{' | b'[' | b'n' => None,
-        _ => Some(Cow::Borrowed(s)),
+        _ => Some(Cow::Borrowed(s.as_bytes())),
     }
 }
 
@@ -429,7 +432,7 @@ mod tests {
     }
 
     /// The values as serde_json reads them (the mapping's reading before the core's scanner did it).
-    fn values_by_serde<'t>(m: &Mapping, record: &'t [u8]) -> Vec<Option<Cow<'t, str>>> {
+    fn values_by_serde<'t>(m: &Mapping, record: &'t [u8]) -> Vec<Option<Cow<'t, [u8]>>> {
         let mut found: Vec<Option<&RawValue>> = vec![None; m.paths.len()];
         match std::str::from_utf8(record) {
             Ok(text) if text.trim_start().starts_with('{') && m.paths.extract(text, &mut found).is_ok() => {

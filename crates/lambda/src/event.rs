@@ -83,9 +83,31 @@ pub struct RecordRef<'a> {
     /// As [`FirehoseRecord::approximate_arrival_timestamp`].
     #[serde(default, deserialize_with = "lenient_ms")]
     pub approximate_arrival_timestamp: Option<i64>,
-    /// As [`FirehoseRecord::data`].
-    #[serde(default, borrow)]
-    pub data: Cow<'a, str>,
+    /// As [`FirehoseRecord::data`], as bytes: the reader checked the string's text once, and base64
+    /// decoding reads bytes.
+    #[serde(default, borrow, deserialize_with = "str_bytes")]
+    pub data: Cow<'a, [u8]>,
+}
+
+/// A JSON string as its UTF-8 bytes, borrowed when it has no escapes (as `Cow<str>` with `borrow`).
+fn str_bytes<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Cow<'a, [u8]>, D::Error> {
+    struct V;
+    impl<'de> serde::de::Visitor<'de> for V {
+        type Value = Cow<'de, [u8]>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string")
+        }
+        fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok(Cow::Borrowed(s.as_bytes()))
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(s.as_bytes().to_vec()))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok(Cow::Owned(s.into_bytes()))
+        }
+    }
+    d.deserialize_str(V)
 }
 
 impl<'a> EventRef<'a> {
@@ -116,7 +138,7 @@ impl<'a> RecordRef<'a> {
         RecordRef {
             record_id: Cow::Borrowed(&r.record_id),
             approximate_arrival_timestamp: r.approximate_arrival_timestamp,
-            data: Cow::Borrowed(&r.data),
+            data: Cow::Borrowed(r.data.as_bytes()),
         }
     }
 }
@@ -128,8 +150,8 @@ pub trait InputRecord {
     fn record_id(&self) -> &str;
     /// Epoch milliseconds of its arrival, if known.
     fn arrival_ms(&self) -> Option<i64>;
-    /// Its base64 data as it came.
-    fn data(&self) -> &str;
+    /// Its base64 data as it came (the text of a JSON string, so UTF-8).
+    fn data(&self) -> &[u8];
 }
 
 impl InputRecord for FirehoseRecord {
@@ -139,8 +161,8 @@ impl InputRecord for FirehoseRecord {
     fn arrival_ms(&self) -> Option<i64> {
         self.approximate_arrival_timestamp
     }
-    fn data(&self) -> &str {
-        &self.data
+    fn data(&self) -> &[u8] {
+        self.data.as_bytes()
     }
 }
 
@@ -151,7 +173,7 @@ impl InputRecord for RecordRef<'_> {
     fn arrival_ms(&self) -> Option<i64> {
         self.approximate_arrival_timestamp
     }
-    fn data(&self) -> &str {
+    fn data(&self) -> &[u8] {
         &self.data
     }
 }
@@ -215,8 +237,8 @@ impl ResponseRecord {
 
     /// Serialized size in bytes of a record answered with `data` as it is, escaped where JSON needs it:
     /// a failed record's data is echoed as it arrived, and need not be base64 at all.
-    pub fn serialized_len_with(record_id: &str, result: FirehoseResult, data: &str) -> usize {
-        ResponseRecord::serialized_len(record_id, result, json_str_len(data) - 2)
+    pub fn serialized_len_with(record_id: &str, result: FirehoseResult, data: &[u8]) -> usize {
+        ResponseRecord::serialized_len(record_id, result, logtrim_core::record::json::escaped_len(data))
     }
 }
 
@@ -237,9 +259,9 @@ impl ResponseWriter {
 
     /// Appends one entry whose data is `data` as a JSON string (escaped where JSON needs it: a failed
     /// record's data is echoed as it came, and need not be base64).
-    pub fn entry(&mut self, record_id: &str, result: FirehoseResult, data: &str) {
+    pub fn entry(&mut self, record_id: &str, result: FirehoseResult, data: &[u8]) {
         self.open(record_id, result);
-        logtrim_core::record::json::escape_into(&mut self.out, data.as_bytes());
+        logtrim_core::record::json::escape_into(&mut self.out, data);
         self.out.extend_from_slice(b"\"}");
     }
 
@@ -528,6 +550,20 @@ mod read {
             }
         }
 
+        /// A string as its bytes: the scanner checked that they are UTF-8, and they are not checked again.
+        fn string_bytes(&mut self, depth: u32) -> Result<Cow<'a, [u8]>, EventError> {
+            let at = self.pos;
+            match self.value(depth)? {
+                Raw::Str { start, end, escaped: false } => Ok(Cow::Borrowed(&self.body[start as usize..end as usize])),
+                Raw::Str { start, end, escaped: true } => {
+                    let mut out = Vec::with_capacity((end - start) as usize);
+                    let _ = unescape(&self.body[start as usize..end as usize], &mut out);
+                    Ok(Cow::Owned(out))
+                }
+                _ => Err(EventError::Shape { what: "expected a string".into(), at }),
+            }
+        }
+
         fn records(&mut self, depth: u32) -> Result<Vec<RecordRef<'a>>, EventError> {
             if self.peek() != b'[' {
                 return Err(match self.body.get(self.pos) {
@@ -579,7 +615,7 @@ mod read {
                             _ => None,
                         }
                     }
-                    _ => rec.data = r.string(depth)?,
+                    _ => rec.data = r.string_bytes(depth)?,
                 }
                 Ok(())
             })?;
@@ -714,9 +750,9 @@ mod tests {
     #[test]
     fn response_json_is_written_as_it_is() {
         let mut w = ResponseWriter::with_capacity(0);
-        w.entry("a\"1", FirehoseResult::Dropped, "");
+        w.entry("a\"1", FirehoseResult::Dropped, b"");
         w.entry_base64("2", FirehoseResult::Ok, &[br#"{"event":"x"}"#]);
-        w.entry("3", FirehoseResult::ProcessingFailed, "not base64 \u{1}");
+        w.entry("3", FirehoseResult::ProcessingFailed, "not base64 \u{1}".as_bytes());
         let body = w.finish();
         let json = ResponseJson::new(body.clone()).unwrap();
         // What the runtime sends: the bytes written, as serde_json sends a `RawValue` of them.
@@ -741,7 +777,7 @@ mod tests {
         // Echoed data that is not base64 is escaped where JSON needs it.
         for data in ["SGk=", "\"\"\"", "a\\b\n\u{1}\u{1f}é\u{7f}", ""] {
             let r = ResponseRecord { record_id: "1".into(), result: FirehoseResult::ProcessingFailed, data: data.into() };
-            assert_eq!(serde_json::to_string(&r).unwrap().len(), ResponseRecord::serialized_len_with("1", r.result, data), "{data:?}");
+            assert_eq!(serde_json::to_string(&r).unwrap().len(), ResponseRecord::serialized_len_with("1", r.result, data.as_bytes()), "{data:?}");
         }
     }
 

@@ -497,8 +497,8 @@ pub fn transform_archived<R: InputRecord>(
     for (r, a) in records.iter().zip(answers) {
         let id = r.record_id();
         match a {
-            Answer::Failed { echo } => response.entry(id, FirehoseResult::ProcessingFailed, if echo { r.data() } else { "" }),
-            Answer::Empty(result) => response.entry(id, result, ""),
+            Answer::Failed { echo } => response.entry(id, FirehoseResult::ProcessingFailed, if echo { r.data() } else { b"" }),
+            Answer::Empty(result) => response.entry(id, result, b""),
             Answer::Out { out, carries: false } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out]]),
             Answer::Out { out, carries: true } => response.entry_base64(id, FirehoseResult::Ok, &[&outputs[out], &summary_data]),
             Answer::Summaries => response.entry_base64(id, FirehoseResult::Ok, &[&summary_data]),
@@ -580,7 +580,7 @@ struct Ctx<'a> {
 /// is final.
 fn process<R: InputRecord>(r: &R, pipeline: &mut Pipeline, s: &Settings, ctx: Ctx<'_>, sink: &mut RecordOut<'_, '_>, o: &mut Outcome) -> Work {
     let Ctx { scratch, raw, room, archive } = ctx;
-    if let Err(e) = decode::decode_base64_into(r.data().as_bytes(), raw) {
+    if let Err(e) = decode::decode_base64_into(r.data(), raw) {
         return Work::Failed(e.to_string());
     }
     let raw_len = raw.len() as u64;

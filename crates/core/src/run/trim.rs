@@ -335,8 +335,8 @@ impl Trimmer {
     }
 
     /// [`Trimmer::apply`] with `record`'s JSON tokens ([`json::Index::tokens`] after scanning exactly
-    /// these bytes), so that strings and removed containers are skipped from token to token instead of
-    /// searched byte by byte. The [`crate::Decider`] passes the tokens of its decide pass.
+    /// these bytes), so that members are found from token to token instead of searched for byte by byte.
+    /// The [`crate::Decider`] passes the tokens of its decide pass.
     pub fn apply_indexed(
         &mut self,
         record: &[u8],
@@ -359,9 +359,22 @@ impl Trimmer {
         let hi = self.sets.len();
         // Tokens of other bytes would send the walk astray: those that cannot be this record's (past its
         // end) are not used. Tokens of other bytes of the same length are the caller's mistake.
-        let tokens = tokens.filter(|t| t.starts.last().is_none_or(|&p| (p as usize) < record.len())).map(|t| Cursor { t, k: 0, e: 0 });
-        let mut w = Walk { input: record, plan, t: self, tokens, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
-        w.object(start, 0, hi, true)?;
+        let tokens = tokens.filter(|t| t.starts.last().is_none_or(|&p| (p as usize) < record.len()));
+        let mut w = Walk { input: record, plan, t: self, rate_key: rate.map(|r| r.key.as_bytes()), close: None };
+        // PERF: with the tokens, members are found from token to token, without looking at the bytes
+        // between them; the byte walk remains for records scanned without them (and, should the tokens
+        // not be this record's after all, starts over from nothing).
+        let by_tokens = match tokens {
+            Some(t) if t.starts.first() == Some(&(start as u32)) => w.object_tokens(t, &mut 0, 0, 0, hi, true).is_some(),
+            _ => false,
+        };
+        if !by_tokens {
+            w.close = None;
+            w.t.edits.clear();
+            w.t.scratch.clear();
+            w.t.sets.truncate(hi);
+            w.object(start, 0, hi, true)?;
+        }
         let (close, kept_top) = w.close?;
         if let Some(r) = rate {
             let from = self.scratch.len();
@@ -450,52 +463,38 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// A forward-only position in a record's JSON tokens.
-struct Cursor<'a> {
-    t: json::Tokens<'a>,
-    /// The next token and the next escape not before the last offset asked about.
-    k: usize,
-    e: usize,
-}
-
-impl Cursor<'_> {
-    /// The index of the token at offset `i`, if there is one; never moves back.
-    fn find(&mut self, i: usize) -> Option<usize> {
-        while self.t.starts.get(self.k).is_some_and(|&p| (p as usize) < i) {
-            self.k += 1;
-        }
-        (*self.t.starts.get(self.k)? as usize == i).then_some(self.k)
-    }
-
-    /// The closing quote of the string whose opening quote is at `i`, and whether the body has escapes.
-    fn string(&mut self, i: usize) -> Option<(usize, bool)> {
-        let k = self.find(i)?;
-        let end = *self.t.starts.get(k + 1)? as usize;
-        self.k = k + 2;
-        while self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < i) {
-            self.e += 1;
-        }
-        Some((end, self.t.escapes.get(self.e).is_some_and(|&x| (x as usize) < end)))
-    }
-
-    /// The offset past the bracket closing the container that opens at `i`.
-    fn close(&mut self, input: &[u8], i: usize) -> Option<usize> {
-        let k = self.find(i)?;
-        let mut depth = 0usize;
-        for (j, &p) in self.t.starts.iter().enumerate().skip(k) {
-            match input.get(p as usize)? {
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        self.k = j + 1;
-                        return Some(p as usize + 1);
+/// The value whose first token is `k` in `input`'s tokens `t`, skipped: the index of the token after it
+/// and the offset past it.
+#[inline(always)]
+fn skip_tokens(input: &[u8], t: json::Tokens<'_>, k: usize) -> Option<(usize, usize)> {
+    let at = |k: usize| t.starts.get(k).map(|&p| p as usize);
+    let byte = |k: usize| at(k).and_then(|p| input.get(p).copied());
+    match byte(k)? {
+        b'"' => Some((k + 2, at(k + 1)? + 1)),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = k;
+            loop {
+                match byte(j)? {
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some((j + 1, at(j)? + 1));
+                        }
                     }
+                    _ => {}
                 }
-                _ => {}
+                j += 1;
             }
         }
-        None
+        _ => {
+            // A number or literal: no whitespace inside, so it ends where whitespace or the next token
+            // starts.
+            let (start, next) = (at(k)?, at(k + 1).unwrap_or(input.len()));
+            let len = input.get(start..next)?.iter().position(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'));
+            Some((k + 1, start + len.unwrap_or(next - start)))
+        }
     }
 }
 
@@ -503,8 +502,6 @@ struct Walk<'a> {
     input: &'a [u8],
     plan: &'a TrimPlan,
     t: &'a mut Trimmer,
-    /// The record's tokens, when the scan that read it left them.
-    tokens: Option<Cursor<'a>>,
     rate_key: Option<&'a [u8]>,
     /// The top-level object's closing brace, and whether any of its members is kept.
     close: Option<(usize, bool)>,
@@ -514,10 +511,7 @@ impl Walk<'_> {
     /// A string starting at `i` (a quote): the body range, whether it has escapes, and the index past
     /// the closing quote.
     fn string(&mut self, i: usize) -> Option<(usize, usize, bool, usize)> {
-        let (end, escaped) = match self.tokens.as_mut().and_then(|c| c.string(i)) {
-            Some(found) => found,
-            None => json::string_end(self.input, i + 1)?,
-        };
+        let (end, escaped) = json::string_end(self.input, i + 1)?;
         Some((i + 1, end, escaped, end + 1))
     }
 
@@ -526,7 +520,6 @@ impl Walk<'_> {
         let b = self.input;
         match *b.get(i)? {
             b'"' => self.string(i).map(|s| s.3),
-            b'{' | b'[' if let Some(end) = self.tokens.as_mut().and_then(|c| c.close(b, i)) => Some(end),
             open @ (b'{' | b'[') => {
                 // Valid JSON: brackets of one kind balance outside strings, so count only those.
                 let close = if open == b'{' { b'}' } else { b']' };
@@ -556,6 +549,111 @@ impl Walk<'_> {
                     j += 1;
                 }
                 (j > i).then_some(j)
+            }
+        }
+    }
+
+    /// [`Walk::object`] over the record's tokens: the object whose `{` is token `k`, its members matched
+    /// against the nodes `t.sets[lo..hi]`. Returns the index of the token after its closing brace, or
+    /// `None` when the tokens do not describe a JSON object here (they are then not this record's).
+    fn object_tokens(&mut self, t: json::Tokens<'_>, e: &mut usize, k: usize, lo: usize, hi: usize, top: bool) -> Option<usize> {
+        let b = self.input;
+        let at = |k: usize| t.starts.get(k).map(|&p| p as usize);
+        let byte = |k: usize| at(k).and_then(|p| b.get(p).copied());
+        if byte(k)? != b'{' {
+            return None;
+        }
+        let mut k = k + 1;
+        if byte(k)? == b'}' {
+            if top {
+                self.close = Some((at(k)?, false));
+            }
+            return Some(k + 1);
+        }
+        // Strings are asked about in input order, nested objects' too: the escape cursor only moves forward.
+        let escaped = |e: &mut usize, s: usize, end: usize| {
+            while t.escapes.get(*e).is_some_and(|&x| (x as usize) < s) {
+                *e += 1;
+            }
+            t.escapes.get(*e).is_some_and(|&x| (x as usize) < end)
+        };
+        let mut kept_any = false;
+        let mut prev_end = 0usize;
+        loop {
+            // The key's quotes, `:`, then the value's first token.
+            let key_start = at(k)?;
+            let (ks, ke) = (key_start + 1, at(k + 1)?);
+            if b.get(key_start) != Some(&b'"') || byte(k + 2)? != b':' {
+                return None;
+            }
+            let kv = k + 3;
+            let value_start = at(kv)?;
+            let key: &[u8] = if escaped(e, ks, ke) {
+                self.t.decoded.clear();
+                json::unescape(b.get(ks..ke)?, &mut self.t.decoded).ok()?;
+                &self.t.decoded
+            } else {
+                b.get(ks..ke)?
+            };
+            let mark = self.t.sets.len();
+            let mut remove = top && self.rate_key == Some(key);
+            let mut truncate: Option<usize> = None;
+            for s in lo..hi {
+                let node = &self.plan.nodes[self.t.sets[s] as usize];
+                for (seg, child) in &node.children {
+                    if seg.matches(key) {
+                        let c = &self.plan.nodes[*child as usize];
+                        remove |= c.remove;
+                        if let Some(m) = c.truncate {
+                            truncate = Some(truncate.map_or(m, |t: usize| t.min(m)));
+                        }
+                        if !c.children.is_empty() {
+                            self.t.sets.push(*child);
+                        }
+                    }
+                }
+            }
+            let descend = self.t.sets.len() > mark;
+            let first = b.get(value_start).copied()?;
+            // The token after the value, and the offset past the value.
+            let (next_k, value_end) = if remove {
+                skip_tokens(b, t, kv)?
+            } else if let (Some(max), b'"') = (truncate, first) {
+                let (s, end) = (value_start + 1, at(kv + 1)?);
+                let esc = escaped(e, s, end);
+                self.truncate(s, end, esc, max)?;
+                (kv + 2, end + 1)
+            } else if descend && first == b'{' {
+                let hi2 = self.t.sets.len();
+                let after = self.object_tokens(t, e, kv, mark, hi2, false)?;
+                (after, at(after - 1)? + 1)
+            } else {
+                skip_tokens(b, t, kv)?
+            };
+            self.t.sets.truncate(mark);
+            let after = at(next_k)?;
+            let next = match byte(next_k)? {
+                b',' => Some(at(next_k + 1)?),
+                b'}' => None,
+                _ => return None,
+            };
+            if remove {
+                // As in `object`: with the separator before it after a kept member, else the one after it.
+                let (start, end) = if kept_any { (prev_end, value_end) } else { (key_start, next.unwrap_or(value_end)) };
+                let at = self.t.scratch.len();
+                self.t.edits.push(Edit { start, end, from: at, to: at });
+            } else {
+                kept_any = true;
+            }
+            prev_end = value_end;
+            match next {
+                Some(_) => k = next_k + 1,
+                None => {
+                    if top {
+                        self.close = Some((after, kept_any));
+                    }
+                    return Some(next_k + 1);
+                }
             }
         }
     }

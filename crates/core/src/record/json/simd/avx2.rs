@@ -224,3 +224,33 @@ fn escape_extra_block(block: &[u8; 32], keep: u32) -> usize {
     }
     n
 }
+
+/// The plain run of a long string body from `i`, 64 bytes a step: the offset of the first 64-byte block
+/// that holds a quote, a backslash or a control byte (or of the last bytes, fewer than 64), and whether
+/// a byte before it has its high bit set. The caller finds the exact stop from there.
+///
+/// # Safety
+///
+/// The CPU must have AVX2: call only after [`super::has_avx2`] returned true.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn plain_blocks(input: &[u8], mut i: usize) -> (usize, bool) {
+    let mut high = _mm256_setzero_si256();
+    let (quote, backslash, control) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8), _mm256_set1_epi8(0x1f));
+    while let Some(chunk) = input.get(i..i + 64) {
+        // SAFETY: `chunk` is 64 bytes long, so both unaligned 32-byte loads stay inside it.
+        let (lo, hi) = unsafe { (_mm256_loadu_si256(chunk.as_ptr().cast()), _mm256_loadu_si256(chunk.as_ptr().add(32).cast())) };
+        // Unsigned `b <= 0x1f` is `min(b, 0x1f) == b`.
+        let stops = |v: __m256i| {
+            _mm256_or_si256(
+                _mm256_or_si256(_mm256_cmpeq_epi8(v, quote), _mm256_cmpeq_epi8(v, backslash)),
+                _mm256_cmpeq_epi8(_mm256_min_epu8(v, control), v),
+            )
+        };
+        if _mm256_movemask_epi8(_mm256_or_si256(stops(lo), stops(hi))) != 0 {
+            break;
+        }
+        high = _mm256_or_si256(high, _mm256_or_si256(lo, hi));
+        i += 64;
+    }
+    (i, _mm256_movemask_epi8(high) != 0)
+}

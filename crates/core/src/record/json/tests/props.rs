@@ -492,6 +492,27 @@ proptest! {
         compare_with_serde(doc.as_bytes(), &paths).map_err(TestCaseError::fail)?;
     }
 
+    /// Long string bodies (a Firehose record's base64, a stack trace), which the exact scanner searches
+    /// 64 bytes a step past their first bytes: one quote, backslash, escape, control or non-ASCII byte
+    /// anywhere in them, or none.
+    #[test]
+    fn long_string_bodies_match_serde_json(
+        len in 0usize..400,
+        at in any::<prop::sample::Index>(),
+        t in prop::option::of(token()),
+        fill in prop::sample::select(&b"aZ09+/= ~"[..]),
+    ) {
+        let mut body = vec![fill; len];
+        if let Some(t) = t {
+            let i = at.index(len + 1);
+            body.splice(i..i, t);
+        }
+        let mut doc = b"{\"a\":\"".to_vec();
+        doc.extend_from_slice(&body);
+        doc.extend_from_slice(b"\",\"b\":1}");
+        compare_with_serde(&doc, &[vec!["a".to_string()], vec!["b".to_string()]]).map_err(TestCaseError::fail)?;
+    }
+
     #[test]
     fn string_bodies_match_serde_json(
         body in prop::collection::vec(token(), 0..8).prop_map(|t| t.concat()),
