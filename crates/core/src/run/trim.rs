@@ -213,6 +213,30 @@ pub struct TrimPlan {
 }
 
 impl TrimPlan {
+    /// Matches the member `key` of an object against the node sets `sets[nodes]`: whether the member
+    /// is cut, the shortest truncation reaching it, and the nodes its value's members are matched
+    /// against pushed onto `sets`. Both of the trimmer's walks (token and byte) decide members here.
+    fn member(&self, sets: &mut Vec<u32>, nodes: std::ops::Range<usize>, key: &[u8]) -> (bool, Option<usize>) {
+        let mut remove = false;
+        let mut truncate: Option<usize> = None;
+        for s in nodes {
+            let node = &self.nodes[sets[s] as usize];
+            for (seg, child) in &node.children {
+                if seg.matches(key) {
+                    let c = &self.nodes[*child as usize];
+                    remove |= c.remove;
+                    if let Some(m) = c.truncate {
+                        truncate = Some(truncate.map_or(m, |t: usize| t.min(m)));
+                    }
+                    if !c.children.is_empty() {
+                        sets.push(*child);
+                    }
+                }
+            }
+        }
+        (remove, truncate)
+    }
+
     /// Compiles patterns to remove and `(pattern, max bytes)` strings to truncate. A limit below
     /// [`MIN_TRUNCATE`] is raised to it. When a member is both removed and truncated, it is removed; when
     /// two truncations apply, the shorter wins.
@@ -596,23 +620,8 @@ impl Walk<'_> {
                 b.get(ks..ke)?
             };
             let mark = self.t.sets.len();
-            let mut remove = top && self.rate_key == Some(key);
-            let mut truncate: Option<usize> = None;
-            for s in lo..hi {
-                let node = &self.plan.nodes[self.t.sets[s] as usize];
-                for (seg, child) in &node.children {
-                    if seg.matches(key) {
-                        let c = &self.plan.nodes[*child as usize];
-                        remove |= c.remove;
-                        if let Some(m) = c.truncate {
-                            truncate = Some(truncate.map_or(m, |t: usize| t.min(m)));
-                        }
-                        if !c.children.is_empty() {
-                            self.t.sets.push(*child);
-                        }
-                    }
-                }
-            }
+            let (removed, truncate) = self.plan.member(&mut self.t.sets, lo..hi, key);
+            let remove = removed || (top && self.rate_key == Some(key));
             let descend = self.t.sets.len() > mark;
             let first = b.get(value_start).copied()?;
             // The token after the value, and the offset past the value.
@@ -691,23 +700,8 @@ impl Walk<'_> {
                 &b[ks..ke]
             };
             let mark = self.t.sets.len();
-            let mut remove = top && self.rate_key == Some(key);
-            let mut truncate: Option<usize> = None;
-            for s in lo..hi {
-                let node = &self.plan.nodes[self.t.sets[s] as usize];
-                for (seg, child) in &node.children {
-                    if seg.matches(key) {
-                        let c = &self.plan.nodes[*child as usize];
-                        remove |= c.remove;
-                        if let Some(m) = c.truncate {
-                            truncate = Some(truncate.map_or(m, |t: usize| t.min(m)));
-                        }
-                        if !c.children.is_empty() {
-                            self.t.sets.push(*child);
-                        }
-                    }
-                }
-            }
+            let (removed, truncate) = self.plan.member(&mut self.t.sets, lo..hi, key);
+            let remove = removed || (top && self.rate_key == Some(key));
             let descend = self.t.sets.len() > mark;
             let value_end = if remove {
                 self.skip_value(value_start)?
