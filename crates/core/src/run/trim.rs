@@ -532,6 +532,15 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Records the removal of the member whose key starts at `key_start` and whose value ends at
+    /// `value_end`: with the separator before it when a member before it is kept (`prev_end` is that
+    /// member's end), else with the one after it (`next`, the next member's start).
+    fn cut(&mut self, kept_any: bool, prev_end: usize, key_start: usize, value_end: usize, next: Option<usize>) {
+        let (start, end) = if kept_any { (prev_end, value_end) } else { (key_start, next.unwrap_or(value_end)) };
+        let at = self.t.scratch.len();
+        self.t.edits.push(Edit { start, end, from: at, to: at });
+    }
+
     /// A string starting at `i` (a quote): the body range, whether it has escapes, and the index past
     /// the closing quote.
     fn string(&mut self, i: usize) -> Option<(usize, usize, bool, usize)> {
@@ -647,10 +656,7 @@ impl Walk<'_> {
                 _ => return None,
             };
             if remove {
-                // As in `object`: with the separator before it after a kept member, else the one after it.
-                let (start, end) = if kept_any { (prev_end, value_end) } else { (key_start, next.unwrap_or(value_end)) };
-                let at = self.t.scratch.len();
-                self.t.edits.push(Edit { start, end, from: at, to: at });
+                self.cut(kept_any, prev_end, key_start, value_end, next);
             } else {
                 kept_any = true;
             }
@@ -725,13 +731,7 @@ impl Walk<'_> {
             if remove {
                 // Cut the member with the separator before it when a kept member precedes it (the members
                 // cut since then took theirs), else with the separator after it.
-                let (start, end) = if kept_any {
-                    (prev_end, value_end)
-                } else {
-                    (key_start, next.unwrap_or(value_end))
-                };
-                let at = self.t.scratch.len();
-                self.t.edits.push(Edit { start, end, from: at, to: at });
+                self.cut(kept_any, prev_end, key_start, value_end, next);
             } else {
                 kept_any = true;
             }
