@@ -18,6 +18,8 @@ impl PutRecordBatch for NoReingest {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    // As the binary does.
+    logtrim_lambda::heap::keep_freed_memory();
     let args: Vec<String> = std::env::args().collect();
     let [_, rules, event, rest @ ..] = &args[..] else {
         eprintln!("usage: invoke RULES EVENT [N]");

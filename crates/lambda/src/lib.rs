@@ -12,6 +12,7 @@
 //! - [`event`]: lenient request and strict response types.
 //! - [`config`]: environment variables.
 //! - [`handler`]: one invocation, wiring the above.
+//! - [`heap`]: memory an invocation frees is kept for the next one.
 //!
 //! ```
 //! use logtrim_core::RuleSet;
@@ -32,7 +33,8 @@
 //! assert_eq!(out.response().records[1].result, FirehoseResult::Ok);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![forbid(unsafe_code)]
+// `deny`, not `forbid`: [`heap`] sets the allocator's parameters through one `unsafe` libc call.
+#![deny(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod archive;
@@ -42,6 +44,7 @@ pub use logtrim_formats::firehose as decode;
 pub mod emf;
 pub mod event;
 pub mod handler;
+pub mod heap;
 /// The HEC metadata mapping, shared with the CLI (it lives in `logtrim-formats`).
 pub use logtrim_formats::hec;
 pub mod reingest;

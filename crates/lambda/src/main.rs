@@ -14,6 +14,9 @@ use logtrim_lambda::event::ResponseJson;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logtrim_lambda::init_tracing();
+    if !logtrim_lambda::heap::keep_freed_memory() {
+        tracing::debug!("The C library keeps its own policy for freed memory.");
+    }
     let state = match cold_start().await {
         Ok(s) => s,
         Err(e) => {
