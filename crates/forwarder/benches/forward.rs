@@ -28,8 +28,9 @@
 //! `cargo bench -p logtrim-forwarder --bench forward` runs the full sizes; under `cargo test` (no
 //! `--bench` argument) it runs tiny sizes once, so the benchmark cannot rot. The 1-minute load average
 //! is printed first: on a shared machine, take figures only when it is low.
-//! `LOGTRIM_BENCH_BACKLOG_ONLY=1` stops after the backlog runs; `LOGTRIM_RULES_FILE` and
-//! `LOGTRIM_HEC_*`/`LOGTRIM_INPUTS_*` variables pass through to compare settings.
+//! `LOGTRIM_BENCH_BACKLOG_ONLY=1` stops after the backlog runs; `LOGTRIM_BENCH_PERF_DIR=DIR` records a
+//! CPU profile of every forwarder run (`perf record -e cpu-clock`, all threads) to `DIR/<run>.data`;
+//! `LOGTRIM_RULES_FILE` and `LOGTRIM_HEC_*`/`LOGTRIM_INPUTS_*` variables pass through to compare settings.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -103,6 +104,15 @@ fn start_pinned(s: &Setup, tag: &str, pinned: bool) -> Forwarder {
     let mut f = s.start(tag);
     if pinned {
         pin(f.pid());
+    }
+    if let Some(dir) = std::env::var_os("LOGTRIM_BENCH_PERF_DIR") {
+        // A profile of the whole process, every thread, until it exits: `perf report -i DIR/TAG.data
+        // --sort comm` (threads) or `--sort sym`.
+        let out = Path::new(&dir).join(format!("{tag}.data"));
+        let perf = Command::new("perf").args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"]).arg(f.pid().to_string()).arg("-o").arg(&out).spawn();
+        if let Err(e) = perf {
+            eprintln!("LOGTRIM_BENCH_PERF_DIR: perf: {e}");
+        }
     }
     f.wait_ready(Duration::from_secs(30));
     f
