@@ -108,6 +108,7 @@ fn start_pinned(s: &Setup, tag: &str, pinned: bool) -> Forwarder {
     if let Some(dir) = std::env::var_os("LOGTRIM_BENCH_PERF_DIR") {
         // A profile of the whole process, every thread, until it exits: `perf report -i DIR/TAG.data
         // --sort comm` (threads) or `--sort sym`.
+        let _ = std::fs::create_dir_all(&dir);
         let out = Path::new(&dir).join(format!("{tag}.data"));
         let perf = Command::new("perf").args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"]).arg(f.pid().to_string()).arg("-o").arg(&out).spawn();
         if let Err(e) = perf {

@@ -13,8 +13,8 @@
 //!
 //! First criterion measures logtrim (wall clock; throughput is the records' data, base64-decoded).
 //! Then a table compares CPU time: logtrim's invocations in this process
-//! (`CLOCK_PROCESS_CPUTIME_ID`, 31 invocations) and `benches/lambda_python.py`'s in a Python
-//! subprocess (`time.process_time()`, 7 invocations after a warm-up one) on the same event file, each
+//! (`CLOCK_PROCESS_CPUTIME_ID`) and `benches/lambda_python.py`'s in a Python subprocess
+//! (`time.process_time()`), as many of each after a warm-up one, on the same event file, each
 //! invocation timed on its own, as MB of record data per CPU-second of the fastest and of the median
 //! invocation, their ratios, and the peak RSS of a process that holds the event and runs one
 //! invocation (logtrim: this binary re-run as a child; Python: its own process).
@@ -252,12 +252,13 @@ fn main() {
         "event", "records", "data MB", "logtrim MB/s", "python MB/s", "ratio", "logtrim RSS", "python RSS"
     );
     // Every invocation is timed on its own, and both the fastest (the least disturbed by whatever
-    // else the machine runs) and the median are shown, as best/median.
-    let (ours_n, py_n) = if test_mode { (1, 1) } else { (31, 7) };
+    // else the machine runs) and the median are shown, as best/median; as many invocations of each,
+    // so that neither's fastest is drawn from more tries.
+    let n = if test_mode { 1 } else { 15 };
     for case in &cases {
         let state = state(&rules);
         black_box(invoke(&state, &case.body));
-        let mut times: Vec<f64> = (0..ours_n)
+        let mut times: Vec<f64> = (0..n)
             .map(|_| {
                 let start = cpu_seconds();
                 black_box(invoke(&state, &case.body));
@@ -270,7 +271,7 @@ fn main() {
         let mb = case.data_bytes as f64 / 1e6;
         let rss = measure_rss(&case.file).map_or("?".into(), |(before, peak)| format!("{:.1}+{:.1}M", before as f64 / 1024.0, (peak - before) as f64 / 1024.0));
         let pair = |a: f64, b: f64| format!("{a:.1}/{b:.1}");
-        match python(&case.file, py_n) {
+        match python(&case.file, n) {
             Ok(py) => {
                 assert_eq!(py.data_bytes, case.data_bytes, "both read the same records");
                 println!(
@@ -288,5 +289,5 @@ fn main() {
             Err(e) => println!("{:<16} {:>8} {:>8.2} {:>15} {:>13} (python failed: {})", case.name, records, mb, pair(mb / best, mb / median), "-", e.trim()),
         }
     }
-    println!("(best/median of 31 invocations (Python: 7), each timed on its own; MB = 10^6 bytes of record data, base64-decoded; RSS: before the event + the invocation's peak above it)");
+    println!("(best/median of {n} invocations each, each timed on its own; MB = 10^6 bytes of record data, base64-decoded; RSS: before the event + the invocation's peak above it)");
 }

@@ -15,7 +15,7 @@ use logtrim_lambda::event::ResponseJson;
 async fn main() -> Result<(), Error> {
     logtrim_lambda::init_tracing();
     if !logtrim_lambda::heap::keep_freed_memory() {
-        tracing::debug!("The C library keeps its own policy for freed memory.");
+        tracing::debug!("The C library did not take the settings for freed memory; it keeps its own.");
     }
     let state = match cold_start().await {
         Ok(s) => s,
