@@ -23,6 +23,7 @@
 
 #![warn(missing_docs)]
 
+mod base64_simd512;
 pub mod container;
 mod cri;
 mod detect;
