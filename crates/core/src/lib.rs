@@ -53,6 +53,7 @@
 
 pub mod archive;
 pub mod budget;
+pub mod bytes;
 pub(crate) mod compile;
 pub mod diag;
 pub mod gzip;

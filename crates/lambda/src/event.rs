@@ -505,7 +505,7 @@ mod read {
                 // PERF: a key spelled as one this object reads, without escapes (as Firehose writes them),
                 // is that string: it needs no scan.
                 let rest = &self.body[self.pos + 1..];
-                let key = match known.iter().find(|k| rest.starts_with(k.as_bytes()) && rest.get(k.len()) == Some(&b'"')) {
+                let key = match known.iter().find(|k| logtrim_core::bytes::starts_with(rest, k.as_bytes()) && rest.get(k.len()) == Some(&b'"')) {
                     Some(k) => {
                         self.pos += k.len() + 2;
                         Cow::Borrowed(*k)

@@ -20,6 +20,8 @@ pub(super) struct Node {
     /// Raw UTF-8 key bytes and child node index. Linear search: rule sets name a few fields per
     /// object, and comparing short slices beats hashing them.
     children: Vec<(Box<[u8]>, u32)>,
+    /// Bit `min(n, 63)` is set if a child's key is `n` bytes long.
+    lengths: u64,
     /// Path ids ending here; more than one only if the caller passed the same path twice.
     pub(super) ids: Vec<u16>,
     /// Path ids ending strictly below this node: what a repeated key withdraws (see [`scan`](super::scan)).
@@ -44,6 +46,7 @@ impl PathTrie {
                     let child = nodes.len();
                     nodes.push(Node::default());
                     nodes[at].children.push((key.as_bytes().into(), child as u32));
+                    nodes[at].lengths |= length_bit(key.len());
                     child
                 });
             }
@@ -83,16 +86,33 @@ impl PathTrie {
     }
 
     /// `key` is a validated string body; `escaped` says whether it has to be decoded to compare.
-    #[inline]
+    #[inline(always)]
     pub(super) fn child(&self, node: u32, key: &[u8], escaped: bool) -> u32 {
         let Some(n) = self.node(node) else { return NONE };
-        let hit = if escaped {
-            n.children.iter().find(|(k, _)| decoded_eq(key, k))
-        } else {
-            // Most keys of a wanted object are not wanted: a length test rejects nearly all of them
-            // before any byte is compared.
-            n.children.iter().find(|(k, _)| k.len() == key.len() && **k == *key)
-        };
-        hit.map_or(NONE, |&(_, child)| child)
+        if escaped {
+            return children_decoded(&n.children, key).map_or(NONE, |&(_, child)| child);
+        }
+        // Most keys of a wanted object are not wanted: their length alone rejects nearly all of them,
+        // before any child is looked at.
+        if n.lengths & length_bit(key.len()) == 0 {
+            return NONE;
+        }
+        for (k, child) in &n.children {
+            if crate::bytes::eq(k, key) {
+                return *child;
+            }
+        }
+        NONE
     }
+}
+
+fn length_bit(len: usize) -> u64 {
+    1 << len.min(63)
+}
+
+/// The child whose key is `key` once decoded: rare (keys seldom hold escapes), kept out of line.
+#[cold]
+#[inline(never)]
+fn children_decoded<'t>(children: &'t [(Box<[u8]>, u32)], key: &[u8]) -> Option<&'t (Box<[u8]>, u32)> {
+    children.iter().find(|(k, _)| decoded_eq(key, k))
 }
