@@ -10,8 +10,15 @@ sampling, no summaries, no budget, no response-size limit), base64-encode them a
 response as the runtime does.
 
 Usage: lambda_python.py EVENT_FILE ITERATIONS
-Prints one JSON object: CPU seconds per invocation (the mean of ITERATIONS, after one warm-up
-invocation), the record data bytes of the event, the response size and the process's peak RSS.
+Prints one JSON object: the CPU seconds of the fastest and of the median of ITERATIONS invocations
+(after one warm-up invocation), the record data bytes of the event, the response size and the
+process's peak RSS.
+
+Usage: lambda_python.py EVENT_FILE --serve
+What the bench runs, so that its invocations and logtrim's alternate and both see the machine in the
+same state: after the warm-up invocation, one line of JSON with the data bytes; then, for each line
+read from stdin, one invocation and a line with its CPU seconds; at the end of stdin, a line of JSON
+with the response size and the peak RSS.
 """
 
 import base64
@@ -70,18 +77,49 @@ def invoke(body):
     return json.dumps(handler(json.loads(body))).encode()
 
 
+def peak_rss_kib():
+    """`VmHWM`: this process's own peak. `ru_maxrss` would carry the peak of the process that started
+    this one (Linux keeps it across fork and exec), the bench's."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def timed(body):
+    start = time.process_time()
+    response = invoke(body)
+    return time.process_time() - start, response
+
+
+def serve(body, data_bytes, response):
+    print(json.dumps({"data_bytes": data_bytes}), flush=True)
+    for _ in sys.stdin:
+        seconds, response = timed(body)
+        print(seconds, flush=True)
+    print(
+        json.dumps(
+            {"response_bytes": len(response), "peak_rss_kib": peak_rss_kib()}
+        ),
+        flush=True,
+    )
+
+
 def main():
-    path, iterations = sys.argv[1], int(sys.argv[2])
+    path = sys.argv[1]
     with open(path, "rb") as f:
         body = f.read()
     data_bytes = sum(len(base64.b64decode(r["data"])) for r in json.loads(body)["records"])
     response = invoke(body)  # warm-up
+    if sys.argv[2] == "--serve":
+        return serve(body, data_bytes, response)
+    iterations = int(sys.argv[2])
     # Each invocation timed on its own: on a shared machine the fastest is the least disturbed.
     times = []
     for _ in range(iterations):
-        start = time.process_time()
-        response = invoke(body)
-        times.append(time.process_time() - start)
+        seconds, response = timed(body)
+        times.append(seconds)
     times.sort()
     print(
         json.dumps(
@@ -90,7 +128,7 @@ def main():
                 "cpu_seconds_median": times[len(times) // 2],
                 "data_bytes": data_bytes,
                 "response_bytes": len(response),
-                "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "peak_rss_kib": peak_rss_kib(),
             }
         )
     )

@@ -15,16 +15,19 @@
 //! Then a table compares CPU time: logtrim's invocations in this process
 //! (`CLOCK_PROCESS_CPUTIME_ID`) and `benches/lambda_python.py`'s in a Python subprocess
 //! (`time.process_time()`), as many of each after a warm-up one, on the same event file, each
-//! invocation timed on its own, as MB of record data per CPU-second of the fastest and of the median
-//! invocation, their ratios, and the peak RSS of a process that holds the event and runs one
-//! invocation (logtrim: this binary re-run as a child; Python: its own process).
+//! invocation timed on its own and the two sides' invocations alternating (the machine's speed drifts
+//! over seconds: each side's best and median are then taken in the same moments), as MB of record
+//! data per CPU-second of the fastest and of the median invocation, their ratios, and the peak RSS of
+//! a process that holds the event and runs one invocation (logtrim: this binary re-run as a child;
+//! Python: its own process, `VmHWM`).
 //!
 //! Run: `cargo bench -p logtrim-lambda --bench invocation` (python3 from `PATH`, or set
 //! `LOGTRIM_PYTHON`). Results and the command are kept in BENCHMARKS.md.
 
 use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -133,6 +136,12 @@ fn poll_once<F: std::future::Future>(f: F) -> F::Output {
     }
 }
 
+/// The fastest and the median of `times`.
+fn best_median(times: &mut [f64]) -> (f64, f64) {
+    times.sort_by(f64::total_cmp);
+    (times[0], times[times.len() / 2])
+}
+
 fn cpu_seconds() -> f64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `t` is a valid timespec for the call to write.
@@ -169,28 +178,56 @@ fn measure_rss(path: &Path) -> Option<(u64, u64)> {
     Some((it.next()??, it.next()??))
 }
 
+/// `benches/lambda_python.py --serve` on one event file: it invokes its handler once for each line it
+/// is sent and answers with that invocation's CPU seconds.
 struct Python {
-    /// CPU seconds of its fastest invocation, and the median one.
-    best: f64,
-    median: f64,
+    child: Child,
+    stdout: BufReader<ChildStdout>,
     data_bytes: usize,
-    peak_rss_kib: u64,
 }
 
-fn python(path: &Path, iterations: usize) -> Result<Python, String> {
-    let py = std::env::var("LOGTRIM_PYTHON").unwrap_or_else(|_| "python3".into());
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../benches/lambda_python.py");
-    let out = Command::new(&py).arg(script).arg(path).arg(iterations.to_string()).output().map_err(|e| format!("{py}: {e}"))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+impl Python {
+    /// Starts the handler on `path`; it has read the event and run its warm-up invocation on return.
+    fn start(path: &Path) -> Result<Python, String> {
+        let py = std::env::var("LOGTRIM_PYTHON").unwrap_or_else(|_| "python3".into());
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../benches/lambda_python.py");
+        let mut child = Command::new(&py)
+            .arg(script)
+            .arg(path)
+            .arg("--serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{py}: {e}"))?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("no stdout")?);
+        let head: serde_json::Value = serde_json::from_str(&read_line(&mut stdout)?).map_err(|e| e.to_string())?;
+        let data_bytes = head["data_bytes"].as_u64().ok_or("data_bytes")? as usize;
+        Ok(Python { child, stdout, data_bytes })
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    Ok(Python {
-        best: v["cpu_seconds_min"].as_f64().ok_or("cpu_seconds_min")?,
-        median: v["cpu_seconds_median"].as_f64().ok_or("cpu_seconds_median")?,
-        data_bytes: v["data_bytes"].as_u64().ok_or("data_bytes")? as usize,
-        peak_rss_kib: v["peak_rss_kib"].as_u64().ok_or("peak_rss_kib")?,
-    })
+
+    /// One invocation: its CPU seconds.
+    fn invoke(&mut self) -> Result<f64, String> {
+        let stdin = self.child.stdin.as_mut().ok_or("no stdin")?;
+        stdin.write_all(b"\n").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+        read_line(&mut self.stdout)?.trim().parse().map_err(|e| format!("{e}"))
+    }
+
+    /// Ends the process: its peak RSS in KiB.
+    fn finish(mut self) -> Result<u64, String> {
+        drop(self.child.stdin.take());
+        let tail: serde_json::Value = serde_json::from_str(&read_line(&mut self.stdout)?).map_err(|e| e.to_string())?;
+        let _ = self.child.wait();
+        tail["peak_rss_kib"].as_u64().ok_or_else(|| "peak_rss_kib".into())
+    }
+}
+
+fn read_line(r: &mut impl BufRead) -> Result<String, String> {
+    let mut line = String::new();
+    match r.read_line(&mut line) {
+        Ok(0) => Err("the Python handler exited (its error is above)".into()),
+        Ok(_) => Ok(line),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 struct Case {
@@ -251,41 +288,47 @@ fn main() {
         "{:<16} {:>8} {:>8} {:>15} {:>13} {:>13} {:>12} {:>11}",
         "event", "records", "data MB", "logtrim MB/s", "python MB/s", "ratio", "logtrim RSS", "python RSS"
     );
-    // Every invocation is timed on its own, and both the fastest (the least disturbed by whatever
-    // else the machine runs) and the median are shown, as best/median; as many invocations of each,
-    // so that neither's fastest is drawn from more tries.
-    let n = if test_mode { 1 } else { 15 };
+    // Every invocation is timed on its own, and logtrim's and Python's alternate, so that both sides
+    // see the machine in the same state; both the fastest (the least disturbed by whatever else the
+    // machine runs) and the median are shown, as best/median.
+    let n = if test_mode { 1 } else { 21 };
     for case in &cases {
         let state = state(&rules);
         black_box(invoke(&state, &case.body));
-        let mut times: Vec<f64> = (0..n)
-            .map(|_| {
-                let start = cpu_seconds();
-                black_box(invoke(&state, &case.body));
-                cpu_seconds() - start
-            })
-            .collect();
-        times.sort_by(f64::total_cmp);
-        let (best, median) = (times[0], times[times.len() / 2]);
         let records = serde_json::from_slice::<serde_json::Value>(&case.body).expect("event")["records"].as_array().map_or(0, Vec::len);
         let mb = case.data_bytes as f64 / 1e6;
         let rss = measure_rss(&case.file).map_or("?".into(), |(before, peak)| format!("{:.1}+{:.1}M", before as f64 / 1024.0, (peak - before) as f64 / 1024.0));
         let pair = |a: f64, b: f64| format!("{a:.1}/{b:.1}");
-        match python(&case.file, n) {
-            Ok(py) => {
-                assert_eq!(py.data_bytes, case.data_bytes, "both read the same records");
-                println!(
-                    "{:<16} {:>8} {:>8.2} {:>15} {:>13} {:>12}× {:>12} {:>10.1}M",
-                    case.name,
-                    records,
-                    mb,
-                    pair(mb / best, mb / median),
-                    pair(mb / py.best, mb / py.median),
-                    pair(py.best / best, py.median / median),
-                    rss,
-                    py.peak_rss_kib as f64 / 1024.0
-                );
+        let mut python = Python::start(&case.file);
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..n {
+            let start = cpu_seconds();
+            black_box(invoke(&state, &case.body));
+            ours.push(cpu_seconds() - start);
+            if let Ok(py) = &mut python {
+                match py.invoke() {
+                    Ok(t) => theirs.push(t),
+                    Err(e) => python = Err(e),
+                }
             }
+        }
+        let (best, median) = best_median(&mut ours);
+        match python.and_then(|py| {
+            assert_eq!(py.data_bytes, case.data_bytes, "both read the same records");
+            let (py_best, py_median) = best_median(&mut theirs);
+            Ok((py_best, py_median, py.finish()?))
+        }) {
+            Ok((py_best, py_median, py_rss)) => println!(
+                "{:<16} {:>8} {:>8.2} {:>15} {:>13} {:>12}× {:>12} {:>10.1}M",
+                case.name,
+                records,
+                mb,
+                pair(mb / best, mb / median),
+                pair(mb / py_best, mb / py_median),
+                pair(py_best / best, py_median / median),
+                rss,
+                py_rss as f64 / 1024.0
+            ),
             Err(e) => println!("{:<16} {:>8} {:>8.2} {:>15} {:>13} (python failed: {})", case.name, records, mb, pair(mb / best, mb / median), "-", e.trim()),
         }
     }
