@@ -53,6 +53,10 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     {
         // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
         assert!(simd::has_avx2(), "the JSON token index needs AVX2 and PCLMULQDQ");
+        if simd::has_avx512() {
+            // SAFETY: `has_avx512()` found AVX-512 F and BW, and PCLMULQDQ (through `has_avx2()`).
+            return unsafe { simd::avx512::stage1(input, out) };
+        }
         // SAFETY: `has_avx2()` found AVX2 and PCLMULQDQ.
         unsafe { simd::avx2::stage1(input, out) }
     }
@@ -108,7 +112,7 @@ pub(super) fn blocks(
 }
 
 /// Bitmasks of one 64-byte block.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Block {
     pub(super) quote: u64,
     pub(super) backslash: u64,

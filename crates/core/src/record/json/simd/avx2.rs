@@ -26,7 +26,7 @@ pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
 /// The masks of one 64-byte block.
 #[target_feature(enable = "avx2")]
 #[inline]
-fn classify(chunk: &[u8]) -> Block {
+pub(super) fn classify(chunk: &[u8]) -> Block {
     assert!(chunk.len() >= 64);
     // SAFETY: the assert keeps both unaligned 32-byte loads inside `chunk`.
     let (lo, hi) = unsafe {

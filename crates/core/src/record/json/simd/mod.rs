@@ -5,7 +5,10 @@
 //! - [`avx2`]: 32 or 64 bytes a step. Each is an `unsafe fn` with `#[target_feature]`, whose `# Safety`
 //!   section asks for [`has_avx2`]; its callers check that first and say so in a `// SAFETY:` comment.
 //!
-//! Both are compiled for x86_64 only (`cfg(target_arch = "x86_64")` at each call); elsewhere the
+//! - [`avx512`]: stage 1's classification, 64 bytes in one vector, on CPUs with AVX-512 F and BW
+//!   ([`has_avx512`]); the rest of stage 1 is the AVX2 kernel's.
+//!
+//! All are compiled for x86_64 only (`cfg(target_arch = "x86_64")` at each call); elsewhere the
 //! portable code beside each call runs, and [`has_avx2`] is false. Where a kernel's loop is mostly the
 //! logic of the module it serves, the loop stays there as a generic `#[inline(always)]` function that
 //! the kernel instantiates, so that it is compiled with the kernel's features: stage 1's block loop
@@ -13,6 +16,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(super) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub(super) mod sse2;
 
@@ -37,6 +42,32 @@ pub(super) fn has_avx2() -> bool {
             yes
         }
         match AVX2.load(Ordering::Relaxed) {
+            0 => detect(),
+            state => state == 2,
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Whether this CPU has AVX-512 F and BW besides everything [`has_avx2`] checks: stage 1 then
+/// classifies with [`avx512`]. Detected on the first call and cached.
+#[inline]
+pub(super) fn has_avx512() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::sync::atomic::{AtomicU8, Ordering};
+        /// 0: not detected yet; 1: no; 2: yes.
+        static AVX512: AtomicU8 = AtomicU8::new(0);
+        #[cold]
+        fn detect() -> bool {
+            let yes = has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw");
+            AVX512.store(1 + u8::from(yes), Ordering::Relaxed);
+            yes
+        }
+        match AVX512.load(Ordering::Relaxed) {
             0 => detect(),
             state => state == 2,
         }

@@ -1,0 +1,105 @@
+//! AVX-512 kernel, 64 bytes a step: stage 1's classification of a record's bytes, one vector and one
+//! mask register per class where AVX2 needs two halves, a `movemask` each and a join.
+//!
+//! As in [`super::avx2`], the kernel is an `unsafe fn` compiled with `#[target_feature]`: its callers
+//! must first see [`super::has_avx512`] return true.
+
+use std::arch::x86_64::*;
+
+use super::super::index::{self, Block, Stage1, Tokens};
+
+/// Stage 1 of the fast path: [`index::blocks`] with this module's classification and the same prefix
+/// XOR as [`super::avx2::stage1`].
+///
+/// # Safety
+///
+/// The CPU must have AVX-512 F and BW and PCLMULQDQ: call only after [`super::has_avx512`] returned
+/// true.
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
+    let prefix_xor =
+        |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
+    index::blocks(input, out, |chunk| classify(chunk), prefix_xor)
+}
+
+/// [`super::avx2`]'s two lookup tables (whitespace, and operators after `| 0x20`), once per 128-bit
+/// lane: `vpshufb` looks up within each lane.
+static TABLES: [[u8; 64]; 2] = {
+    const WS: [u8; 16] = [b' ', 100, 100, 100, 17, 100, 113, 2, 100, b'\t', b'\n', 112, 100, b'\r', 100, 100];
+    const OP: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, b':', b'{', b',', b'}', 0, 0];
+    let mut t = [[0u8; 64]; 2];
+    let mut i = 0;
+    while i < 64 {
+        t[0][i] = WS[i % 16];
+        t[1][i] = OP[i % 16];
+        i += 1;
+    }
+    t
+};
+
+/// The masks of one 64-byte block: the same as [`super::avx2`]'s classification.
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+pub(super) fn classify(chunk: &[u8]) -> Block {
+    assert!(chunk.len() >= 64);
+    // SAFETY: the assert keeps the unaligned 64-byte load inside `chunk`; the tables are 64 bytes each.
+    let (v, ws_table, op_table) = unsafe {
+        (
+            _mm512_loadu_si512(chunk.as_ptr().cast()),
+            _mm512_loadu_si512(TABLES[0].as_ptr().cast()),
+            _mm512_loadu_si512(TABLES[1].as_ptr().cast()),
+        )
+    };
+    let folded = _mm512_or_si512(v, _mm512_set1_epi8(0x20));
+    Block {
+        quote: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'"' as i8)),
+        backslash: _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8(b'\\' as i8)),
+        ws: _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(ws_table, v), v),
+        op: _mm512_cmpeq_epi8_mask(_mm512_shuffle_epi8(op_table, folded), folded),
+        control: _mm512_cmple_epu8_mask(v, _mm512_set1_epi8(0x1f)),
+        high: _mm512_movepi8_mask(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{avx2, has_avx2, has_avx512};
+    use proptest::prelude::*;
+
+    /// Both kernels' masks of one block, or `None` on a CPU without AVX-512.
+    fn both(block: &[u8; 64]) -> Option<(super::Block, super::Block)> {
+        if !has_avx512() || !has_avx2() {
+            return None;
+        }
+        // SAFETY: both were found on this CPU; the functions are safe `#[target_feature]` ones.
+        unsafe { Some((super::classify(block), avx2_classify(block))) }
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn avx2_classify(block: &[u8; 64]) -> super::Block {
+        avx2::classify(block)
+    }
+
+    #[test]
+    fn every_byte_value_in_every_position_is_classified_as_avx2_does() {
+        for b in 0..=255u8 {
+            let mut block = [b'x'; 64];
+            for at in 0..64 {
+                block[at] = b;
+                let Some((a, b2)) = both(&block) else { return };
+                assert_eq!(a, b2, "byte {b:#04x} at {at}");
+                block[at] = b'x';
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn random_blocks_are_classified_as_avx2_does(bytes in proptest::collection::vec(any::<u8>(), 64)) {
+            let block: [u8; 64] = bytes.try_into().unwrap();
+            if let Some((a, b)) = both(&block) {
+                prop_assert_eq!(a, b);
+            }
+        }
+    }
+}
