@@ -30,21 +30,12 @@ pub(super) mod sse2;
 pub(super) fn has_avx2() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::sync::atomic::{AtomicU8, Ordering};
-        /// 0: not detected yet; 1: no; 2: yes. Threads that race to detect store the same answer.
-        static AVX2: AtomicU8 = AtomicU8::new(0);
-        #[cold]
-        fn detect() -> bool {
-            let yes = std::arch::is_x86_feature_detected!("avx2")
+        static AVX2: Detected = Detected::new();
+        AVX2.get(|| {
+            std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("pclmulqdq")
-                && std::arch::is_x86_feature_detected!("popcnt");
-            AVX2.store(1 + u8::from(yes), Ordering::Relaxed);
-            yes
-        }
-        match AVX2.load(Ordering::Relaxed) {
-            0 => detect(),
-            state => state == 2,
-        }
+                && std::arch::is_x86_feature_detected!("popcnt")
+        })
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -58,22 +49,40 @@ pub(super) fn has_avx2() -> bool {
 pub(super) fn has_avx512() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        use std::sync::atomic::{AtomicU8, Ordering};
-        /// 0: not detected yet; 1: no; 2: yes.
-        static AVX512: AtomicU8 = AtomicU8::new(0);
-        #[cold]
-        fn detect() -> bool {
-            let yes = has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw");
-            AVX512.store(1 + u8::from(yes), Ordering::Relaxed);
-            yes
-        }
-        match AVX512.load(Ordering::Relaxed) {
-            0 => detect(),
-            state => state == 2,
-        }
+        static AVX512: Detected = Detected::new();
+        AVX512.get(|| has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw"))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// A CPU check's answer, cached: 0 not detected yet, 1 no, 2 yes. Threads that race to detect store
+/// the same answer.
+#[cfg(target_arch = "x86_64")]
+struct Detected(std::sync::atomic::AtomicU8);
+
+#[cfg(target_arch = "x86_64")]
+impl Detected {
+    const fn new() -> Detected {
+        Detected(std::sync::atomic::AtomicU8::new(0))
+    }
+
+    #[inline(always)]
+    fn get(&self, detect: impl FnOnce() -> bool) -> bool {
+        use std::sync::atomic::Ordering;
+        match self.0.load(Ordering::Relaxed) {
+            0 => self.detect(detect),
+            state => state == 2,
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn detect(&self, detect: impl FnOnce() -> bool) -> bool {
+        let yes = detect();
+        self.0.store(1 + u8::from(yes), std::sync::atomic::Ordering::Relaxed);
+        yes
     }
 }
