@@ -216,8 +216,16 @@ impl Python {
     fn finish(mut self) -> Result<u64, String> {
         drop(self.child.stdin.take());
         let tail: serde_json::Value = serde_json::from_str(&read_line(&mut self.stdout)?).map_err(|e| e.to_string())?;
-        let _ = self.child.wait();
         tail["peak_rss_kib"].as_u64().ok_or_else(|| "peak_rss_kib".into())
+    }
+}
+
+impl Drop for Python {
+    /// A handler left running after an error (the table goes on without it) is stopped, not left
+    /// writing into a closed pipe.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 

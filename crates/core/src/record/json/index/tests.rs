@@ -55,15 +55,31 @@ fn escaped_bytes_match_a_byte_walk_across_blocks() {
     }
 }
 
+/// What [`build`] gives, `[u32::MAX]` for invalid input, after checking that every kernel this CPU has
+/// gives the same (`build` picks one).
 fn tokens(input: &[u8]) -> Option<Vec<u32>> {
     if !simd::has_avx2() {
         return None;
     }
-    let mut out = Tokens::default();
-    match build(input, &mut out) {
-        Stage1::Tokens => Some(out.starts().to_vec()),
-        Stage1::Invalid => Some(vec![u32::MAX]),
+    let run = |kernel: &dyn Fn(&mut Tokens) -> Stage1| {
+        let mut out = Tokens::default();
+        out.starts.resize(input.len() + 64, 0);
+        match kernel(&mut out) {
+            Stage1::Tokens => out.starts().to_vec(),
+            Stage1::Invalid => vec![u32::MAX],
+        }
+    };
+    let built = run(&|out| build(input, out));
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `has_avx2()` found AVX2 and PCLMULQDQ.
+        assert_eq!(run(&|out| unsafe { simd::avx2::stage1(input, out) }), built, "AVX2 kernel");
+        if simd::has_avx512() {
+            // SAFETY: `has_avx512()` found AVX-512 F and BW, and PCLMULQDQ.
+            assert_eq!(run(&|out| unsafe { simd::avx512::stage1(input, out) }), built, "AVX-512 kernel");
+        }
     }
+    Some(built)
 }
 
 /// Token starts by a byte walk: outside strings, every quote, operator and first byte of a run of

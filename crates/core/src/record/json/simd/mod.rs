@@ -45,17 +45,11 @@ pub(super) fn has_avx2() -> bool {
 
 /// Whether this CPU has AVX-512 F and BW besides everything [`has_avx2`] checks: stage 1 then
 /// classifies with [`avx512`]. Detected on the first call and cached.
+#[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn has_avx512() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        static AVX512: Detected = Detected::new();
-        AVX512.get(|| has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw"))
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    static AVX512: Detected = Detected::new();
+    AVX512.get(|| has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw"))
 }
 
 /// A CPU check's answer, cached: 0 not detected yet, 1 no, 2 yes. Threads that race to detect store
