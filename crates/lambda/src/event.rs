@@ -242,6 +242,62 @@ impl ResponseRecord {
     }
 }
 
+/// Every record's id as the JSON string literal the response writes for it (quotes included), one
+/// after the other in one buffer: escaped once, when the transform starts, then read for the size of
+/// every answer and for the response.
+///
+/// PERF: in the event the ids lie a record's data apart (a kilobyte and more); read there again when
+/// the response is written, at the end of the invocation, each was a cache miss the hardware
+/// prefetcher could not foresee. Here they are read in order from one small buffer.
+pub struct IdLiterals {
+    bytes: Vec<u8>,
+    /// Where each literal ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+/// One record's id as a JSON string literal ([`IdLiterals::get`]): what [`ResponseWriter`] writes.
+#[derive(Clone, Copy, Debug)]
+pub struct IdLiteral<'a>(&'a [u8]);
+
+impl IdLiterals {
+    /// The literals of `ids`, in order.
+    pub fn new<'r>(ids: impl ExactSizeIterator<Item = &'r str> + Clone) -> IdLiterals {
+        // Here too the ids are read where they lie in the event: asked for all at once, they arrive
+        // together.
+        for id in ids.clone() {
+            logtrim_core::bytes::prefetch(id.as_bytes());
+        }
+        // Firehose's ids are 56 digits: room for them and their quotes, grown if they are longer.
+        let mut bytes = Vec::with_capacity(ids.len() * 60);
+        let mut ends = Vec::with_capacity(ids.len());
+        for id in ids {
+            push_json_str(&mut bytes, id.as_bytes());
+            ends.push(bytes.len());
+        }
+        IdLiterals { bytes, ends }
+    }
+
+    /// The literal of the `i`th id.
+    #[inline]
+    pub fn get(&self, i: usize) -> IdLiteral<'_> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        IdLiteral(&self.bytes[start..self.ends[i]])
+    }
+}
+
+impl IdLiteral<'_> {
+    /// Its length in bytes, quotes included (as [`json_str_len`] of the id).
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never: a literal has its quotes.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Writes a response as serde_json serializes a [`FirehoseResponse`], an entry at a time, into one
 /// buffer sized in advance: `{"records":[` [`ResponseWriter::entry`]… `]}`.
 pub struct ResponseWriter {
@@ -259,14 +315,14 @@ impl ResponseWriter {
 
     /// Appends one entry whose data is `data` as a JSON string (escaped where JSON needs it: a failed
     /// record's data is echoed as it came, and need not be base64).
-    pub fn entry(&mut self, record_id: &str, result: FirehoseResult, data: &[u8]) {
+    pub fn entry(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult, data: &[u8]) {
         self.open(record_id, result);
         logtrim_core::record::json::escape_into(&mut self.out, data);
         self.out.extend_from_slice(b"\"}");
     }
 
     /// Appends one entry whose data is the base64 of `parts`, concatenated.
-    pub fn entry_base64(&mut self, record_id: &str, result: FirehoseResult, parts: &[&[u8]]) {
+    pub fn entry_base64(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult, parts: &[&[u8]]) {
         self.open(record_id, result);
         match parts {
             [one] => crate::decode::encode_base64_into(one, &mut self.out),
@@ -278,13 +334,13 @@ impl ResponseWriter {
         self.out.extend_from_slice(b"\"}");
     }
 
-    fn open(&mut self, record_id: &str, result: FirehoseResult) {
+    fn open(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult) {
         if !self.first {
             self.out.push(b',');
         }
         self.first = false;
         self.out.extend_from_slice(br#"{"recordId":"#);
-        push_json_str(&mut self.out, record_id.as_bytes());
+        self.out.extend_from_slice(record_id.0);
         self.out.extend_from_slice(br#","result":""#);
         self.out.extend_from_slice(result.as_str().as_bytes());
         self.out.extend_from_slice(br#"","data":""#);
@@ -750,9 +806,10 @@ mod tests {
     #[test]
     fn response_json_is_written_as_it_is() {
         let mut w = ResponseWriter::with_capacity(0);
-        w.entry("a\"1", FirehoseResult::Dropped, b"");
-        w.entry_base64("2", FirehoseResult::Ok, &[br#"{"event":"x"}"#]);
-        w.entry("3", FirehoseResult::ProcessingFailed, "not base64 \u{1}".as_bytes());
+        let ids = IdLiterals::new(["a\"1", "2", "3"].into_iter());
+        w.entry(ids.get(0), FirehoseResult::Dropped, b"");
+        w.entry_base64(ids.get(1), FirehoseResult::Ok, &[br#"{"event":"x"}"#]);
+        w.entry(ids.get(2), FirehoseResult::ProcessingFailed, "not base64 \u{1}".as_bytes());
         let body = w.finish();
         let json = ResponseJson::new(body.clone()).unwrap();
         // What the runtime sends: the bytes written, as serde_json sends a `RawValue` of them.

@@ -50,7 +50,7 @@ use std::ops::Range;
 
 use crate::archive::Staged;
 use crate::decode::{self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64};
-use crate::event::{FirehoseResponse, FirehoseResult, InputRecord, ResponseRecord, ResponseWriter, json_str_len};
+use crate::event::{FirehoseResponse, FirehoseResult, IdLiterals, InputRecord, ResponseRecord, ResponseWriter};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -312,8 +312,8 @@ pub fn transform_archived<R: InputRecord>(
 
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
-    let id_len: Vec<usize> = records.iter().map(|r| json_str_len(r.record_id())).collect();
-    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(id_len[i], result, n);
+    let ids = IdLiterals::new(records.iter().map(|r| r.record_id()));
+    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(ids.get(i).len(), result, n);
     let fallback_entry = |i: usize| entry(i, ok_fallback, 0);
     let ok_entry = |i: usize, n: usize| entry(i, FirehoseResult::Ok, base64_len(n));
     // Outputs are held for the response only while they could fit in it, counting the answers every
@@ -494,8 +494,8 @@ pub fn transform_archived<R: InputRecord>(
     debug_assert!(used <= s.response_limit || !failed_data);
 
     let mut response = ResponseWriter::with_capacity(used);
-    for (r, a) in records.iter().zip(answers) {
-        let id = r.record_id();
+    for (i, (r, a)) in records.iter().zip(answers).enumerate() {
+        let id = ids.get(i);
         match a {
             Answer::Failed { echo } => response.entry(id, FirehoseResult::ProcessingFailed, if echo { r.data() } else { b"" }),
             Answer::Empty(result) => response.entry(id, result, b""),
