@@ -190,8 +190,14 @@ pub struct Seen<'a, 'd, 'r>(pub(crate) &'a mut Decided<'d, 'r>);
 
 /// The counts and summaries of a group of records whose fate is settled together
 /// ([`Pipeline::begin_unit`]).
+///
+/// PERF: boxed, so that a front-end holding one per record moves a pointer, not the counters and the
+/// summarizer; units are recycled ([`Pipeline::recycle_unit`]), so the box is not allocated per record.
 #[derive(Debug)]
-pub struct Unit {
+pub struct Unit(Box<UnitParts>);
+
+#[derive(Debug)]
+struct UnitParts {
     counters: Counters,
     summarizer: Summarizer,
 }
@@ -348,7 +354,7 @@ impl Pipeline {
     pub fn summaries_of<'u>(&self, units: impl IntoIterator<Item = &'u Unit>) -> Vec<Summary> {
         let mut all = self.summarizer.fresh();
         for u in units {
-            all.merge(&u.summarizer);
+            all.merge(&u.0.summarizer);
         }
         all.flush(None)
     }
@@ -439,7 +445,7 @@ impl Pipeline {
     pub fn empty_unit(&mut self) -> Unit {
         match self.spare_units.pop() {
             Some(u) => u,
-            None => Unit { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() },
+            None => Unit(Box::new(UnitParts { counters: Counters::new(self.decider.plan().rules.len()), summarizer: self.summarizer.fresh() })),
         }
     }
 
@@ -447,7 +453,7 @@ impl Pipeline {
     /// in this order) and recycles it: for a front-end holding the summaries of many final units until
     /// it flushes them, one unit instead of many.
     pub fn merge_unit(&mut self, into: &mut Unit, unit: Unit) {
-        into.summarizer.merge(&unit.summarizer);
+        into.0.summarizer.merge(&unit.0.summarizer);
         self.recycle_unit(unit);
     }
 
@@ -458,8 +464,8 @@ impl Pipeline {
         // PERF: a summarizer's windows hold maps; a bounded pool keeps them without growing forever.
         const MAX_SPARE_UNITS: usize = 4096;
         if self.spare_units.len() < MAX_SPARE_UNITS {
-            unit.counters.reset();
-            unit.summarizer.reset();
+            unit.0.counters.reset();
+            unit.0.summarizer.reset();
             self.spare_units.push(unit);
         }
     }
@@ -481,17 +487,17 @@ impl Pipeline {
 
     /// Adds a finished unit's counts (its records are settled, whether or not its summaries are final).
     pub fn commit_counters(&mut self, unit: &Unit) {
-        *self.decider.counters_mut() += &unit.counters;
+        *self.decider.counters_mut() += &unit.0.counters;
     }
 
     /// Adds a finished unit's summaries, to be flushed with the others.
     pub fn commit_summaries(&mut self, unit: &Unit) {
-        self.summarizer.merge(&unit.summarizer);
+        self.summarizer.merge(&unit.0.summarizer);
     }
 
     fn swap_unit(&mut self, mut u: Unit) -> Unit {
-        std::mem::swap(self.decider.counters_mut(), &mut u.counters);
-        std::mem::swap(&mut self.summarizer, &mut u.summarizer);
+        std::mem::swap(self.decider.counters_mut(), &mut u.0.counters);
+        std::mem::swap(&mut self.summarizer, &mut u.0.summarizer);
         u
     }
 }
@@ -499,12 +505,12 @@ impl Pipeline {
 impl Unit {
     /// The unit's counts.
     pub fn counters(&self) -> &Counters {
-        &self.counters
+        &self.0.counters
     }
 
     /// Whether its records left anything to summarize.
     pub fn has_summaries(&self) -> bool {
-        !self.summarizer.is_empty()
+        !self.0.summarizer.is_empty()
     }
 }
 
