@@ -15,8 +15,9 @@
 //! Then a table compares CPU time: logtrim's invocations in this process
 //! (`CLOCK_PROCESS_CPUTIME_ID`) and `benches/lambda_python.py`'s in a Python subprocess
 //! (`time.process_time()`), as many of each after a warm-up one, on the same event file, each
-//! invocation timed on its own and the two sides' invocations alternating (the machine's speed drifts
-//! over seconds: each side's best and median are then taken in the same moments), as MB of record
+//! invocation timed on its own and the two sides alternating in rounds of seven (the machine's speed
+//! drifts over seconds: each side's best and median are then taken in the same stretch of time, each
+//! side on its own warm caches within a round), as MB of record
 //! data per CPU-second of the fastest and of the median invocation, their ratios, and the peak RSS of
 //! a process that holds the event and runs one invocation (logtrim: this binary re-run as a child;
 //! Python: its own process, `VmHWM`).
@@ -205,11 +206,11 @@ impl Python {
         Ok(Python { child, stdout, data_bytes })
     }
 
-    /// One invocation: its CPU seconds.
-    fn invoke(&mut self) -> Result<f64, String> {
+    /// `n` invocations: the CPU seconds of each.
+    fn invoke(&mut self, n: usize) -> Result<Vec<f64>, String> {
         let stdin = self.child.stdin.as_mut().ok_or("no stdin")?;
-        stdin.write_all(b"\n").and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
-        read_line(&mut self.stdout)?.trim().parse().map_err(|e| format!("{e}"))
+        stdin.write_all("\n".repeat(n).as_bytes()).and_then(|()| stdin.flush()).map_err(|e| e.to_string())?;
+        (0..n).map(|_| read_line(&mut self.stdout)?.trim().parse().map_err(|e| format!("{e}"))).collect()
     }
 
     /// Ends the process: its peak RSS in KiB.
@@ -296,10 +297,14 @@ fn main() {
         "{:<16} {:>8} {:>8} {:>15} {:>13} {:>13} {:>12} {:>11}",
         "event", "records", "data MB", "logtrim MB/s", "python MB/s", "ratio", "logtrim RSS", "python RSS"
     );
-    // Every invocation is timed on its own, and logtrim's and Python's alternate, so that both sides
-    // see the machine in the same state; both the fastest (the least disturbed by whatever else the
-    // machine runs) and the median are shown, as best/median.
-    let n = if test_mode { 1 } else { 21 };
+    // Every invocation is timed on its own, and logtrim's and Python's alternate in rounds, so that both
+    // sides see the machine in the same states; both the fastest (the least disturbed by whatever else
+    // the machine runs) and the median are shown, as best/median.
+    // Rounds of `batch` invocations of each side: within a round each side runs on its own warm
+    // caches, as a function invoked again and again does; alternating rounds spreads both over the
+    // same stretch of time.
+    let (rounds, batch) = if test_mode { (1, 1) } else { (3, 7) };
+    let n = rounds * batch;
     for case in &cases {
         let state = state(&rules);
         black_box(invoke(&state, &case.body));
@@ -309,13 +314,15 @@ fn main() {
         let pair = |a: f64, b: f64| format!("{a:.1}/{b:.1}");
         let mut python = Python::start(&case.file);
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-        for _ in 0..n {
-            let start = cpu_seconds();
-            black_box(invoke(&state, &case.body));
-            ours.push(cpu_seconds() - start);
+        for _ in 0..rounds {
+            for _ in 0..batch {
+                let start = cpu_seconds();
+                black_box(invoke(&state, &case.body));
+                ours.push(cpu_seconds() - start);
+            }
             if let Ok(py) = &mut python {
-                match py.invoke() {
-                    Ok(t) => theirs.push(t),
+                match py.invoke(batch) {
+                    Ok(t) => theirs.extend(t),
                     Err(e) => python = Err(e),
                 }
             }
