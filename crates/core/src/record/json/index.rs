@@ -67,15 +67,17 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     }
 }
 
-/// The block loop of [`build`], for a kernel's `classify` (64 bytes into their masks) and `prefix_xor`
-/// (bit `i` = XOR of bits `0..=i`). Inlined into the kernel ([`simd::avx2::stage1`]), so that all of
-/// it is compiled with the kernel's target features.
+/// The block loop of [`build`], for a kernel's `classify` (64 bytes into their masks), `prefix_xor`
+/// (bit `i` = XOR of bits `0..=i`) and `flatten` (as [`flatten`], which a kernel without a better way
+/// passes). Inlined into the kernels ([`simd::avx2::stage1`], [`simd::avx512::stage1`]), so that all
+/// of it is compiled with the kernel's target features.
 #[inline(always)]
 pub(super) fn blocks(
     input: &[u8],
     out: &mut Tokens,
     classify: impl Fn(&[u8]) -> Block,
     prefix_xor: impl Fn(u64) -> u64 + Copy,
+    flatten: impl Fn(u64, u32, &mut [u32; 64]) -> usize + Copy,
 ) -> Stage1 {
     let mut carry = Carry::default();
     let mut high = 0u64;
@@ -83,10 +85,16 @@ pub(super) fn blocks(
     let mut base = 0;
     // A local, not `out`'s field, so that the count stays in a register.
     let starts = &mut out.starts[..];
+    let mut tokens = |m: Block, base: usize, carry: &mut Carry, escapes: &mut Vec<u32>| {
+        let Some(bits) = block(input, base, m, carry, prefix_xor, escapes) else { return false };
+        let room = (&mut starts[carry.len..carry.len + 64]).try_into().expect("sized by build");
+        carry.len += flatten(bits, base as u32, room);
+        true
+    };
     for chunk in &mut chunks {
         let m = classify(chunk);
         high |= m.high;
-        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+        if !tokens(m, base, &mut carry, &mut out.escapes) {
             return Stage1::Invalid;
         }
         base += 64;
@@ -98,7 +106,7 @@ pub(super) fn blocks(
         last[..rest.len()].copy_from_slice(rest);
         let m = classify(&last);
         high |= m.high;
-        if !block(input, base, m, &mut carry, prefix_xor, starts, &mut out.escapes) {
+        if !tokens(m, base, &mut carry, &mut out.escapes) {
             return Stage1::Invalid;
         }
     }
@@ -158,7 +166,7 @@ fn escaped(backslash: u64, carry: &mut u64) -> u64 {
 /// at a time, unconditionally (simdjson's trick): slots past the count get junk that later blocks
 /// overwrite, and the loop branches once per eight tokens rather than once per token.
 #[inline(always)]
-fn flatten(mut bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
+pub(super) fn flatten(mut bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
     let count = bits.count_ones() as usize;
     let mut i = 0;
     while i < count {
@@ -171,35 +179,25 @@ fn flatten(mut bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
     count
 }
 
-/// Everything after classification, shared by every block. `prefix_xor` is bit `i` = XOR of bits
-/// `0..=i`. Returns false when the block proves the input invalid.
+/// Everything after classification, shared by every block: the block's token starts (for `flatten`),
+/// or `None` when the block proves the input invalid. `prefix_xor` is bit `i` = XOR of bits `0..=i`.
 #[inline(always)]
-fn block(
-    input: &[u8],
-    base: usize,
-    m: Block,
-    carry: &mut Carry,
-    prefix_xor: impl Fn(u64) -> u64,
-    starts: &mut [u32],
-    escapes: &mut Vec<u32>,
-) -> bool {
+fn block(input: &[u8], base: usize, m: Block, carry: &mut Carry, prefix_xor: impl Fn(u64) -> u64, escapes: &mut Vec<u32>) -> Option<u64> {
     let escaped = if m.backslash | carry.escaped != 0 { escaped(m.backslash, &mut carry.escaped) } else { 0 };
     if m.backslash != 0 && !check_escapes(input, base, m.backslash & !escaped, &mut carry.checked_to, escapes) {
-        return false;
+        return None;
     }
     let quote = m.quote & !escaped;
     // Bit set from each opening quote up to (not including) its closing quote.
     let in_string = prefix_xor(quote) ^ carry.in_string;
     carry.in_string = ((in_string as i64) >> 63) as u64;
     if m.control & in_string != 0 {
-        return false;
+        return None;
     }
     let scalar = !(m.ws | m.op | quote | in_string);
     let scalar_starts = scalar & !((scalar << 1) | carry.scalar);
     carry.scalar = scalar >> 63;
-    let room = (&mut starts[carry.len..carry.len + 64]).try_into().expect("sized by build");
-    carry.len += flatten((m.op & !in_string) | quote | scalar_starts, base as u32, room);
-    true
+    Some((m.op & !in_string) | quote | scalar_starts)
 }
 
 /// Checks every escape starting in this block (`starts`: backslashes that are not themselves escaped)

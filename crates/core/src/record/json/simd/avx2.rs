@@ -20,7 +20,7 @@ use super::sse2;
 pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
     let prefix_xor =
         |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-    index::blocks(input, out, |chunk| classify(chunk), prefix_xor)
+    index::blocks(input, out, |chunk| classify(chunk), prefix_xor, index::flatten)
 }
 
 /// The masks of one 64-byte block.

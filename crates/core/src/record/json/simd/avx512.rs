@@ -1,5 +1,6 @@
 //! AVX-512 kernel, 64 bytes a step: stage 1's classification of a record's bytes, one vector and one
-//! mask register per class where AVX2 needs two halves, a `movemask` each and a join.
+//! mask register per class where AVX2 needs two halves, a `movemask` each and a join; and the token
+//! offsets of a block written with one compression (VBMI2) instead of a count of trailing zeros each.
 //!
 //! As in [`super::avx2`], the kernel is an `unsafe fn` compiled with `#[target_feature]`: its callers
 //! must first see [`super::has_avx512`] return true.
@@ -13,13 +14,51 @@ use super::super::index::{self, Block, Stage1, Tokens};
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512 F and BW and PCLMULQDQ: call only after [`super::has_avx512`] returned
-/// true.
-#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
+/// The CPU must have AVX-512 F, BW and VBMI2 and PCLMULQDQ: call only after [`super::has_avx512`]
+/// returned true.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,pclmulqdq")]
 pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
     let prefix_xor =
         |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-    index::blocks(input, out, |chunk| classify(chunk), prefix_xor)
+    index::blocks(input, out, |chunk| classify(chunk), prefix_xor, |bits, base, dst| flatten(bits, base, dst))
+}
+
+/// The offsets 0 to 63, one per byte.
+static IOTA: [u8; 64] = {
+    let mut t = [0u8; 64];
+    let mut i = 0;
+    while i < 64 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t
+};
+
+/// [`index::flatten`] with one compression: the offsets of the set bits packed into the low bytes of a
+/// vector (`vpcompressb`), then widened and offset by `base` sixteen at a time. Like it, writes whole
+/// groups (of sixteen) past the count.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2")]
+#[inline]
+fn flatten(bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
+    let count = bits.count_ones() as usize;
+    // SAFETY: `IOTA` is 64 bytes.
+    let packed = _mm512_maskz_compress_epi8(bits, unsafe { _mm512_loadu_si512(IOTA.as_ptr().cast()) });
+    let base = _mm512_set1_epi32(base as i32);
+    let mut group = |k: usize, offsets: __m128i| {
+        // SAFETY: `k < 4`, so the sixteen slots from `16 * k` are inside `dst`.
+        unsafe { _mm512_storeu_si512(dst.as_mut_ptr().add(16 * k).cast(), _mm512_add_epi32(_mm512_cvtepu8_epi32(offsets), base)) };
+    };
+    group(0, _mm512_castsi512_si128(packed));
+    if count > 16 {
+        group(1, _mm512_extracti32x4_epi32::<1>(packed));
+        if count > 32 {
+            group(2, _mm512_extracti32x4_epi32::<2>(packed));
+            if count > 48 {
+                group(3, _mm512_extracti32x4_epi32::<3>(packed));
+            }
+        }
+    }
+    count
 }
 
 /// [`super::avx2`]'s two lookup tables (whitespace, and operators after `| 0x20`), once per 128-bit
@@ -94,6 +133,21 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn token_offsets_are_written_as_the_portable_flatten_does(bits in any::<u64>(), sparse in any::<u64>(), base in 0..u32::MAX - 64) {
+            if !has_avx512() {
+                return Ok(());
+            }
+            // Dense and sparse masks alike: every group count from 0 to 64 tokens.
+            for bits in [bits, bits & sparse, bits & sparse & (sparse >> 7)] {
+                let (mut ours, mut theirs) = ([0u32; 64], [0u32; 64]);
+                // SAFETY: `has_avx512()` found the features; the function is a safe `#[target_feature]` one.
+                let n = unsafe { super::flatten(bits, base, &mut ours) };
+                prop_assert_eq!(n, super::super::super::index::flatten(bits, base, &mut theirs));
+                prop_assert_eq!(&ours[..n], &theirs[..n]);
+            }
+        }
+
         #[test]
         fn random_blocks_are_classified_as_avx2_does(bytes in proptest::collection::vec(any::<u8>(), 64)) {
             let block: [u8; 64] = bytes.try_into().unwrap();
