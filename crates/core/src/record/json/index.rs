@@ -85,16 +85,10 @@ pub(super) fn blocks(
     let mut base = 0;
     // A local, not `out`'s field, so that the count stays in a register.
     let starts = &mut out.starts[..];
-    let mut tokens = |m: Block, base: usize, carry: &mut Carry, escapes: &mut Vec<u32>| {
-        let Some(bits) = block(input, base, m, carry, prefix_xor, escapes) else { return false };
-        let room = (&mut starts[carry.len..carry.len + 64]).try_into().expect("sized by build");
-        carry.len += flatten(bits, base as u32, room);
-        true
-    };
     for chunk in &mut chunks {
         let m = classify(chunk);
         high |= m.high;
-        if !tokens(m, base, &mut carry, &mut out.escapes) {
+        if !block(input, base, m, &mut carry, prefix_xor, flatten, starts, &mut out.escapes) {
             return Stage1::Invalid;
         }
         base += 64;
@@ -106,7 +100,7 @@ pub(super) fn blocks(
         last[..rest.len()].copy_from_slice(rest);
         let m = classify(&last);
         high |= m.high;
-        if !tokens(m, base, &mut carry, &mut out.escapes) {
+        if !block(input, base, m, &mut carry, prefix_xor, flatten, starts, &mut out.escapes) {
             return Stage1::Invalid;
         }
     }
@@ -179,25 +173,37 @@ pub(super) fn flatten(mut bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
     count
 }
 
-/// Everything after classification, shared by every block: the block's token starts (for `flatten`),
-/// or `None` when the block proves the input invalid. `prefix_xor` is bit `i` = XOR of bits `0..=i`.
+/// Everything after classification, shared by every block. `prefix_xor` is bit `i` = XOR of bits
+/// `0..=i`; `flatten` writes the token starts. Returns false when the block proves the input invalid.
 #[inline(always)]
-fn block(input: &[u8], base: usize, m: Block, carry: &mut Carry, prefix_xor: impl Fn(u64) -> u64, escapes: &mut Vec<u32>) -> Option<u64> {
+#[allow(clippy::too_many_arguments)]
+fn block(
+    input: &[u8],
+    base: usize,
+    m: Block,
+    carry: &mut Carry,
+    prefix_xor: impl Fn(u64) -> u64,
+    flatten: impl Fn(u64, u32, &mut [u32; 64]) -> usize,
+    starts: &mut [u32],
+    escapes: &mut Vec<u32>,
+) -> bool {
     let escaped = if m.backslash | carry.escaped != 0 { escaped(m.backslash, &mut carry.escaped) } else { 0 };
     if m.backslash != 0 && !check_escapes(input, base, m.backslash & !escaped, &mut carry.checked_to, escapes) {
-        return None;
+        return false;
     }
     let quote = m.quote & !escaped;
     // Bit set from each opening quote up to (not including) its closing quote.
     let in_string = prefix_xor(quote) ^ carry.in_string;
     carry.in_string = ((in_string as i64) >> 63) as u64;
     if m.control & in_string != 0 {
-        return None;
+        return false;
     }
     let scalar = !(m.ws | m.op | quote | in_string);
     let scalar_starts = scalar & !((scalar << 1) | carry.scalar);
     carry.scalar = scalar >> 63;
-    Some((m.op & !in_string) | quote | scalar_starts)
+    let room = (&mut starts[carry.len..carry.len + 64]).try_into().expect("sized by build");
+    carry.len += flatten((m.op & !in_string) | quote | scalar_starts, base as u32, room);
+    true
 }
 
 /// Checks every escape starting in this block (`starts`: backslashes that are not themselves escaped)
