@@ -251,13 +251,17 @@ pub(super) fn skip_plain(input: &[u8], mut i: usize, seen: &mut u64) -> usize {
 #[inline(never)]
 fn long_run(input: &[u8], mut i: usize, seen: &mut u64) -> usize {
     // PERF: a long body (a Firehose record's base64, a stack trace) is searched and checked in one pass
-    // of 64 bytes a step, up to the block that holds its end; the search below finishes from there.
+    // of 64 bytes a step, its end found in the block that holds it; the search below does the last
+    // bytes, fewer than a block, when the end is there.
     #[cfg(target_arch = "x86_64")]
     if simd::has_avx2() {
         // SAFETY: `has_avx2()` found AVX2.
-        let (block, high) = unsafe { simd::avx2::plain_blocks(input, i) };
+        let (at, high, stopped) = unsafe { simd::avx2::plain_blocks(input, i) };
         *seen |= u64::from(high) << 7;
-        i = block;
+        if stopped {
+            return at;
+        }
+        i = at;
     }
     let rest = &input[i..];
     let k = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());

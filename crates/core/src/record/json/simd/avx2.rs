@@ -225,15 +225,16 @@ fn escape_extra_block(block: &[u8; 32], keep: u32) -> usize {
     n
 }
 
-/// The plain run of a long string body from `i`, 64 bytes a step: the offset of the first 64-byte block
-/// that holds a quote, a backslash or a control byte (or of the last bytes, fewer than 64), and whether
-/// a byte before it has its high bit set. The caller finds the exact stop from there.
+/// The plain run of a long string body from `i`, 64 bytes a step: where it stops (the first quote,
+/// backslash or control byte) and whether a byte before that has its high bit set; or, when no block
+/// of 64 bytes from `i` holds a stop, `None` and the offset of the last bytes (fewer than 64), which
+/// the caller searches.
 ///
 /// # Safety
 ///
 /// The CPU must have AVX2: call only after [`super::has_avx2`] returned true.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn plain_blocks(input: &[u8], mut i: usize) -> (usize, bool) {
+pub(crate) unsafe fn plain_blocks(input: &[u8], mut i: usize) -> (usize, bool, bool) {
     let mut high = _mm256_setzero_si256();
     let (quote, backslash, control) = (_mm256_set1_epi8(b'"' as i8), _mm256_set1_epi8(b'\\' as i8), _mm256_set1_epi8(0x1f));
     while let Some(chunk) = input.get(i..i + 64) {
@@ -246,11 +247,16 @@ pub(crate) unsafe fn plain_blocks(input: &[u8], mut i: usize) -> (usize, bool) {
                 _mm256_cmpeq_epi8(_mm256_min_epu8(v, control), v),
             )
         };
-        if _mm256_movemask_epi8(_mm256_or_si256(stops(lo), stops(hi))) != 0 {
-            break;
+        let (s_lo, s_hi) = (stops(lo), stops(hi));
+        if _mm256_movemask_epi8(_mm256_or_si256(s_lo, s_hi)) != 0 {
+            // The exact stop, and the high bits of the bytes before it in this block.
+            let join = |l: __m256i, h: __m256i| u64::from(_mm256_movemask_epi8(l) as u32) | (u64::from(_mm256_movemask_epi8(h) as u32) << 32);
+            let k = join(s_lo, s_hi).trailing_zeros();
+            let before = join(lo, hi) & ((1u64 << k) - 1);
+            return (i + k as usize, _mm256_movemask_epi8(high) != 0 || before != 0, true);
         }
         high = _mm256_or_si256(high, _mm256_or_si256(lo, hi));
         i += 64;
     }
-    (i, _mm256_movemask_epi8(high) != 0)
+    (i, _mm256_movemask_epi8(high) != 0, false)
 }

@@ -138,10 +138,11 @@ fn withdrawal_works_past_the_first_64_trie_nodes() {
 
 #[test]
 fn every_stop_byte_at_every_offset_of_the_chunked_scan() {
-    // The string scan works in 16- and 8-byte chunks and switches to memchr after 32 bytes: put each
-    // kind of byte it must stop at or notice at each offset around those boundaries.
+    // The string scan works in 16- and 8-byte chunks and switches to 64-byte blocks after 32 bytes,
+    // finding the end within the block that holds it: put each kind of byte it must stop at or notice
+    // at each offset around those boundaries, and in the blocks of longer strings.
     let specials: [&[u8]; 8] = [b"\"", b"\\", b"\\n", b"\x01", b"\x1f", b"\x7f", "\u{e9}".as_bytes(), b"\xff"];
-    for len in 0..72 {
+    for len in (0..72).chain([95, 96, 97, 127, 128, 129, 160, 161, 200]) {
         for p in 0..len {
             for sp in specials {
                 let mut body = vec![b'a'; len];
