@@ -487,7 +487,7 @@ impl Pipeline {
 
     /// Adds a finished unit's counts (its records are settled, whether or not its summaries are final).
     pub fn commit_counters(&mut self, unit: &Unit) {
-        *self.decider.counters_mut() += &unit.0.counters;
+        self.decider.counters_mut().add_touched(&unit.0.counters);
     }
 
     /// Adds a finished unit's summaries, to be flushed with the others.
