@@ -203,6 +203,13 @@ pub fn encode_base64_into(bytes: &[u8], out: &mut Vec<u8>) {
     crate::base64_simd512::encode_append(bytes, out);
 }
 
+/// [`encode_base64_into`] onto a `String`.
+pub fn encode_base64_into_string(bytes: &[u8], out: &mut String) {
+    // SAFETY: base64 is ASCII, so the bytes appended keep `out` UTF-8, whatever point the encoder
+    // reaches.
+    crate::base64_simd512::encode_append(bytes, unsafe { out.as_mut_vec() });
+}
+
 /// The length [`encode_base64`] gives for `n` bytes.
 pub fn base64_len(n: usize) -> usize {
     n.div_ceil(3) * 4

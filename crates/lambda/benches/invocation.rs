@@ -124,8 +124,7 @@ fn state(rules: &RuleSet) -> State<NoReingest> {
 fn invoke(state: &State<NoReingest>, body: &[u8]) -> Vec<u8> {
     // The handler awaits only re-ingestion and the budget store, neither of which is used here.
     let response = poll_once(handler::invoke(state, body)).expect("the invocation succeeds");
-    let raw = logtrim_lambda::event::ResponseJson::new(response).expect("UTF-8");
-    serde_json::to_vec(&raw).expect("serializes")
+    serde_json::to_vec(&response).expect("serializes")
 }
 
 /// Drives a future that never waits to completion.

@@ -250,14 +250,14 @@ impl ResponseRecord {
 /// the response is written, at the end of the invocation, each was a cache miss the hardware
 /// prefetcher could not foresee. Here they are read in order from one small buffer.
 pub struct IdLiterals {
-    bytes: Vec<u8>,
+    text: String,
     /// Where each literal ends in `bytes`.
     ends: Vec<usize>,
 }
 
 /// One record's id as a JSON string literal ([`IdLiterals::get`]): what [`ResponseWriter`] writes.
 #[derive(Clone, Copy, Debug)]
-pub struct IdLiteral<'a>(&'a [u8]);
+pub struct IdLiteral<'a>(&'a str);
 
 impl IdLiterals {
     /// The literals of `ids`, in order.
@@ -274,42 +274,40 @@ impl IdLiterals {
             push_json_str(&mut bytes, id.as_bytes());
             ends.push(bytes.len());
         }
-        IdLiterals { bytes, ends }
+        IdLiterals { text: String::from_utf8(bytes).expect("escaped text is UTF-8"), ends }
     }
 
     /// The literal of the `i`th id.
     #[inline]
     pub fn get(&self, i: usize) -> IdLiteral<'_> {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        IdLiteral(&self.bytes[start..self.ends[i]])
+        IdLiteral(&self.text[self.start(i)..self.ends[i]])
     }
-}
 
-impl IdLiteral<'_> {
-    /// Its length in bytes, quotes included (as [`json_str_len`] of the id).
+    /// The length of the `i`th literal, quotes included (as [`json_str_len`] of the id).
     #[inline]
-    pub fn len(&self) -> usize {
-        self.0.len()
+    pub fn len_of(&self, i: usize) -> usize {
+        self.ends[i] - self.start(i)
     }
 
-    /// Never: a literal has its quotes.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    #[inline]
+    fn start(&self, i: usize) -> usize {
+        if i == 0 { 0 } else { self.ends[i - 1] }
     }
 }
 
 /// Writes a response as serde_json serializes a [`FirehoseResponse`], an entry at a time, into one
-/// buffer sized in advance: `{"records":[` [`ResponseWriter::entry`]… `]}`.
+/// buffer sized in advance: `{"records":[` [`ResponseWriter::entry`]… `]}`. The buffer is text
+/// throughout (ids, results, base64, escaped data), so the response needs no UTF-8 check at the end.
 pub struct ResponseWriter {
-    out: Vec<u8>,
+    out: String,
     first: bool,
 }
 
 impl ResponseWriter {
     /// A writer whose buffer holds `capacity` bytes before it grows (the exact size, when known).
     pub fn with_capacity(capacity: usize) -> ResponseWriter {
-        let mut out = Vec::with_capacity(capacity.max(16));
-        out.extend_from_slice(br#"{"records":["#);
+        let mut out = String::with_capacity(capacity.max(16));
+        out.push_str(r#"{"records":["#);
         ResponseWriter { out, first: true }
     }
 
@@ -317,39 +315,43 @@ impl ResponseWriter {
     /// record's data is echoed as it came, and need not be base64).
     pub fn entry(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult, data: &[u8]) {
         self.open(record_id, result);
-        logtrim_core::record::json::escape_into(&mut self.out, data);
-        self.out.extend_from_slice(b"\"}");
+        if !data.is_empty() {
+            let mut escaped = Vec::with_capacity(data.len());
+            logtrim_core::record::json::escape_into(&mut escaped, data);
+            self.out.push_str(std::str::from_utf8(&escaped).expect("escaping writes UTF-8"));
+        }
+        self.out.push_str("\"}");
     }
 
     /// Appends one entry whose data is the base64 of `parts`, concatenated.
     pub fn entry_base64(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult, parts: &[&[u8]]) {
         self.open(record_id, result);
         match parts {
-            [one] => crate::decode::encode_base64_into(one, &mut self.out),
+            [one] => crate::decode::encode_base64_into_string(one, &mut self.out),
             _ => {
                 let joined = parts.concat();
-                crate::decode::encode_base64_into(&joined, &mut self.out);
+                crate::decode::encode_base64_into_string(&joined, &mut self.out);
             }
         }
-        self.out.extend_from_slice(b"\"}");
+        self.out.push_str("\"}");
     }
 
     fn open(&mut self, record_id: IdLiteral<'_>, result: FirehoseResult) {
         if !self.first {
-            self.out.push(b',');
+            self.out.push(',');
         }
         self.first = false;
-        self.out.extend_from_slice(br#"{"recordId":"#);
-        self.out.extend_from_slice(record_id.0);
-        self.out.extend_from_slice(br#","result":""#);
-        self.out.extend_from_slice(result.as_str().as_bytes());
-        self.out.extend_from_slice(br#"","data":""#);
+        self.out.push_str(r#"{"recordId":"#);
+        self.out.push_str(record_id.0);
+        self.out.push_str(r#","result":""#);
+        self.out.push_str(result.as_str());
+        self.out.push_str(r#"","data":""#);
     }
 
     /// The response's JSON.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.out.extend_from_slice(b"]}");
-        self.out
+    pub fn finish(mut self) -> ResponseJson {
+        self.out.push_str("]}");
+        ResponseJson::of_writer(self.out)
     }
 }
 
@@ -360,17 +362,32 @@ impl ResponseWriter {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ResponseJson(String);
 
+impl Default for ResponseJson {
+    /// The response to no records.
+    fn default() -> ResponseJson {
+        ResponseJson(r#"{"records":[]}"#.into())
+    }
+}
+
 /// The name serde_json gives the one-field struct a `RawValue` serializes as, and the field's: its
 /// serializer writes the field's string as JSON text, unquoted. `tests::response_json_is_written_as_it_is`
 /// fails should serde_json ever change it.
 const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
 
 impl ResponseJson {
-    /// The writer's output. Not UTF-8 only if the writer has a bug.
+    /// JSON text written as [`ResponseWriter`] writes it (checked to be UTF-8; the JSON is not parsed).
     pub fn new(body: Vec<u8>) -> Result<ResponseJson, std::string::FromUtf8Error> {
-        let json = String::from_utf8(body)?;
+        String::from_utf8(body).map(ResponseJson::of_writer)
+    }
+
+    fn of_writer(json: String) -> ResponseJson {
         debug_assert!(serde_json::from_str::<&serde_json::value::RawValue>(&json).is_ok(), "the response writer wrote invalid JSON");
-        Ok(ResponseJson(json))
+        ResponseJson(json)
+    }
+
+    /// The JSON text as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
     }
 
     /// The JSON text.
@@ -810,8 +827,8 @@ mod tests {
         w.entry(ids.get(0), FirehoseResult::Dropped, b"");
         w.entry_base64(ids.get(1), FirehoseResult::Ok, &[br#"{"event":"x"}"#]);
         w.entry(ids.get(2), FirehoseResult::ProcessingFailed, "not base64 \u{1}".as_bytes());
-        let body = w.finish();
-        let json = ResponseJson::new(body.clone()).unwrap();
+        let json = w.finish();
+        let body = json.as_bytes().to_vec();
         // What the runtime sends: the bytes written, as serde_json sends a `RawValue` of them.
         assert_eq!(serde_json::to_vec(&json).unwrap(), body);
         let raw = serde_json::value::RawValue::from_string(json.as_str().to_string()).unwrap();

@@ -12,7 +12,7 @@ use logtrim_core::{Pipeline, RuleSet};
 
 use crate::archive::{ArchiveError, ArchiveReport, Archiver, OnFailure};
 use crate::emf;
-use crate::event::{EventRef, FirehoseEvent, FirehoseResponse};
+use crate::event::{EventRef, FirehoseEvent, FirehoseResponse, ResponseJson};
 use crate::reingest::{self, PutRecordBatch, ReingestError, RetryPolicy};
 use crate::transform::{self, Settings};
 
@@ -117,9 +117,6 @@ pub enum HandlerError {
     /// The request body is not a Firehose transformation event.
     #[error("the request is not a Firehose transformation event: {0}")]
     BadEvent(#[source] crate::event::EventError),
-    /// The response could not be handed to the runtime as JSON (a bug: the transform writes valid JSON).
-    #[error("the response is not valid JSON: {0}")]
-    BadResponse(String),
     /// Overflow must be re-ingested but there is no stream name.
     #[error("overflow must be re-ingested but the stream is unknown: set LOGTRIM_DELIVERY_STREAM (deliveryStreamArn was {0:?})")]
     NoDeliveryStream(Option<String>),
@@ -135,7 +132,6 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(e: HandlerError) -> lambda_runtime::Diagnostic {
         let error_type = match e {
             HandlerError::BadEvent(_) => "logtrim.BadEvent",
-            HandlerError::BadResponse(_) => "logtrim.BadResponse",
             HandlerError::NoDeliveryStream(_) => "logtrim.NoDeliveryStream",
             HandlerError::Reingest(_) => "logtrim.ReingestFailed",
             HandlerError::Archive(_) => "logtrim.ArchiveFailed",
@@ -152,7 +148,7 @@ pub fn stream_name(arn: &str) -> Option<&str> {
 /// Handles one invocation as the binary does: the request body in, the response's JSON out. The
 /// event's strings are read in place (a record's data is not copied) and the response is written
 /// once, into a buffer of its exact size.
-pub async fn invoke<P: PutRecordBatch>(state: &State<P>, body: &[u8]) -> Result<Vec<u8>, HandlerError> {
+pub async fn invoke<P: PutRecordBatch>(state: &State<P>, body: &[u8]) -> Result<ResponseJson, HandlerError> {
     let event = EventRef::from_body(body).map_err(HandlerError::BadEvent)?;
     handle_ref(state, &event).await
 }
@@ -160,10 +156,10 @@ pub async fn invoke<P: PutRecordBatch>(state: &State<P>, body: &[u8]) -> Result<
 /// [`invoke`] on an event already read, answered as a [`FirehoseResponse`].
 pub async fn handle<P: PutRecordBatch>(state: &State<P>, event: FirehoseEvent) -> Result<FirehoseResponse, HandlerError> {
     let body = handle_ref(state, &EventRef::of(&event)).await?;
-    Ok(serde_json::from_slice(&body).expect("the transform writes a valid response"))
+    Ok(serde_json::from_str(body.as_str()).expect("the transform writes a valid response"))
 }
 
-async fn handle_ref<P: PutRecordBatch>(state: &State<P>, event: &EventRef<'_>) -> Result<Vec<u8>, HandlerError> {
+async fn handle_ref<P: PutRecordBatch>(state: &State<P>, event: &EventRef<'_>) -> Result<ResponseJson, HandlerError> {
     let start = Instant::now();
     let mut settings = state.settings.clone();
     settings.can_reingest = event.source_kinesis_stream_arn.is_none();

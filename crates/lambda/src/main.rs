@@ -7,9 +7,8 @@ use lambda_runtime::tower::{Layer, Service};
 use lambda_runtime::{Error, LambdaEvent, LambdaInvocation, Runtime, layers::TracingLayer, service_fn};
 use logtrim_lambda::archive::Archiver;
 use logtrim_lambda::config::{BudgetStore, Config};
-use logtrim_lambda::handler::{Budget, BudgetBackend, HandlerError, State, invoke};
+use logtrim_lambda::handler::{Budget, BudgetBackend, State, invoke};
 use logtrim_lambda::reingest::Firehose;
-use logtrim_lambda::event::ResponseJson;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -32,10 +31,9 @@ async fn main() -> Result<(), Error> {
     let handler = service_fn(move |_: LambdaEvent<()>| {
         let body = slot.take();
         async move {
-            let response = invoke(state, &body).await?;
             // The runtime serializes what it is given: as raw JSON, the response is copied, not re-encoded
             // nor parsed again.
-            ResponseJson::new(response).map_err(|e| HandlerError::BadResponse(e.to_string()))
+            invoke(state, &body).await
         }
     });
     Runtime::new(handler).layer(TracingLayer::new()).layer(body).run().await

@@ -50,7 +50,7 @@ use std::ops::Range;
 
 use crate::archive::Staged;
 use crate::decode::{self, Compression, Decoded, Payload, base64_len, cloudwatch_record, decode_base64};
-use crate::event::{FirehoseResponse, FirehoseResult, IdLiterals, InputRecord, ResponseRecord, ResponseWriter};
+use crate::event::{FirehoseResponse, FirehoseResult, IdLiterals, InputRecord, ResponseJson, ResponseRecord, ResponseWriter};
 
 /// What an `Ok` record carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -137,7 +137,7 @@ pub type Admit<'a> = dyn FnMut(Priority, u64) -> bool + 'a;
 pub struct Outcome {
     /// The response's JSON, one record per input record, exactly as serde_json serializes a
     /// [`FirehoseResponse`] (see [`Outcome::response`]).
-    pub body: Vec<u8>,
+    pub body: ResponseJson,
     /// Data to PutRecordBatch before the response may be returned.
     pub reingest: Vec<Vec<u8>>,
     /// Counts of Firehose records.
@@ -150,7 +150,7 @@ pub struct Outcome {
 impl Outcome {
     /// The response, read back from [`Outcome::body`] (for tests and the `aws_lambda_events` types).
     pub fn response(&self) -> FirehoseResponse {
-        serde_json::from_slice(&self.body).expect("the transform writes a valid response")
+        serde_json::from_str(self.body.as_str()).expect("the transform writes a valid response")
     }
 }
 
@@ -313,7 +313,7 @@ pub fn transform_archived<R: InputRecord>(
     let ok_fallback = if s.can_reingest { FirehoseResult::Dropped } else { FirehoseResult::ProcessingFailed };
     let envelope = r#"{"records":[]}"#.len() + records.len().saturating_sub(1);
     let ids = IdLiterals::new(records.iter().map(|r| r.record_id()));
-    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(ids.get(i).len(), result, n);
+    let entry = |i: usize, result: FirehoseResult, n: usize| ResponseRecord::serialized_len_of_id(ids.len_of(i), result, n);
     let fallback_entry = |i: usize| entry(i, ok_fallback, 0);
     let ok_entry = |i: usize, n: usize| entry(i, FirehoseResult::Ok, base64_len(n));
     // Outputs are held for the response only while they could fit in it, counting the answers every
@@ -505,7 +505,7 @@ pub fn transform_archived<R: InputRecord>(
         }
     }
     o.body = response.finish();
-    debug_assert_eq!(o.body.len(), used, "the response's size is computed exactly");
+    debug_assert_eq!(o.body.as_str().len(), used, "the response's size is computed exactly");
     o.stats.response_bytes = used as u64;
     o.counters = pipeline.take_counters();
     o
@@ -854,7 +854,7 @@ default:
         let o = run(&records, &Settings::default());
         let response = o.response();
         // Written as serde_json serializes the response types, byte for byte.
-        assert_eq!(o.body, serde_json::to_vec(&response).unwrap());
+        assert_eq!(o.body.as_bytes(), serde_json::to_vec(&response).unwrap());
         let results: Vec<_> = response.records.iter().map(|r| (r.record_id.as_str(), r.result)).collect();
         assert_eq!(
             results,
