@@ -255,8 +255,13 @@ fn long_run(input: &[u8], mut i: usize, seen: &mut u64) -> usize {
     // bytes, fewer than a block, when the end is there.
     #[cfg(target_arch = "x86_64")]
     if simd::has_avx2() {
-        // SAFETY: `has_avx2()` found AVX2.
-        let (at, high, stopped) = unsafe { simd::avx2::plain_blocks(input, i) };
+        let (at, high, stopped) = if simd::has_avx512() {
+            // SAFETY: `has_avx512()` found AVX-512 F and BW.
+            unsafe { simd::avx512::plain_blocks(input, i) }
+        } else {
+            // SAFETY: `has_avx2()` found AVX2.
+            unsafe { simd::avx2::plain_blocks(input, i) }
+        };
         *seen |= u64::from(high) << 7;
         if stopped {
             return at;

@@ -1,6 +1,7 @@
 //! AVX-512 kernel, 64 bytes a step: stage 1's classification of a record's bytes, one vector and one
 //! mask register per class where AVX2 needs two halves, a `movemask` each and a join; and the token
-//! offsets of a block written with one compression (VBMI2) instead of a count of trailing zeros each.
+//! offsets of a block written with one compression (VBMI2) instead of a count of trailing zeros each;
+//! and the plain-run search of long strings.
 //!
 //! As in [`super::avx2`], the kernel is an `unsafe fn` compiled with `#[target_feature]`: its callers
 //! must first see [`super::has_avx512`] return true.
@@ -59,6 +60,30 @@ fn flatten(bits: u64, base: u32, dst: &mut [u32; 64]) -> usize {
         }
     }
     count
+}
+
+/// [`super::avx2::plain_blocks`], 64 bytes in one vector: the stops of a block in one mask.
+///
+/// # Safety
+///
+/// The CPU must have AVX-512 F and BW: call only after [`super::has_avx512`] returned true.
+#[target_feature(enable = "avx512f,avx512bw")]
+pub(crate) unsafe fn plain_blocks(input: &[u8], mut i: usize) -> (usize, bool, bool) {
+    let mut high = 0u64;
+    let (quote, backslash, control) = (_mm512_set1_epi8(b'"' as i8), _mm512_set1_epi8(b'\\' as i8), _mm512_set1_epi8(0x1f));
+    while let Some(chunk) = input.get(i..i + 64) {
+        // SAFETY: `chunk` is 64 bytes long.
+        let v = unsafe { _mm512_loadu_si512(chunk.as_ptr().cast()) };
+        let stops = _mm512_cmpeq_epi8_mask(v, quote) | _mm512_cmpeq_epi8_mask(v, backslash) | _mm512_cmple_epu8_mask(v, control);
+        let highs = _mm512_movepi8_mask(v);
+        if stops != 0 {
+            let k = stops.trailing_zeros();
+            return (i + k as usize, high != 0 || highs & ((1u64 << k) - 1) != 0, true);
+        }
+        high |= highs;
+        i += 64;
+    }
+    (i, high != 0, false)
 }
 
 /// [`super::avx2`]'s two lookup tables (whitespace, and operators after `| 0x20`), once per 128-bit
@@ -133,6 +158,28 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn plain_runs_are_found_as_avx2_finds_them(
+            fill in proptest::sample::select(&b"aZ+/ \xc3\xa9"[..]),
+            len in 0usize..300,
+            specials in proptest::collection::vec((any::<proptest::sample::Index>(), proptest::sample::select(&b"\"\\\x00\x1f\x7f\x80\xff"[..])), 0..3),
+            from in any::<proptest::sample::Index>(),
+        ) {
+            if !has_avx512() || !has_avx2() {
+                return Ok(());
+            }
+            let mut input = vec![fill; len];
+            for (at, b) in specials {
+                if len > 0 {
+                    input[at.index(len)] = b;
+                }
+            }
+            let from = from.index(len + 1);
+            // SAFETY: both were found on this CPU.
+            let (ours, theirs) = unsafe { (super::plain_blocks(&input, from), avx2::plain_blocks(&input, from)) };
+            prop_assert_eq!(ours, theirs);
+        }
+
         #[test]
         fn token_offsets_are_written_as_the_portable_flatten_does(bits in any::<u64>(), sparse in any::<u64>(), base in 0..u32::MAX - 64) {
             if !has_avx512() {
