@@ -140,11 +140,21 @@ impl Counters {
         Counters { rules: vec![RuleCounters::default(); rules + 1], ..Default::default() }
     }
 
-    /// Zeroes every count, keeping the rules' room.
+    /// Zeroes every count of counts changed only through [`Counters::at`] since they were made or
+    /// reset (a pipeline's units, as [`Counters::add_touched`]), keeping the rules' room: only the
+    /// rules touched are zeroed.
     pub(crate) fn reset(&mut self) {
-        let rules = std::mem::take(&mut self.rules);
-        *self = Counters { rules, ..Default::default() };
-        self.rules.fill(RuleCounters::default());
+        let mut bits = std::mem::take(&mut self.touched);
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let rules = if i == 63 { &mut self.rules[63..] } else { &mut self.rules[i..=i] };
+            rules.fill(RuleCounters::default());
+        }
+        self.json = 0;
+        self.text = 0;
+        self.invalid_json = 0;
+        self.invalid_utf8 = 0;
     }
 
     pub(crate) fn add(&mut self, d: Decision, bytes: u64, kind: RecordKind) {
@@ -275,8 +285,9 @@ mod tests {
             plus += &unit;
             total.add_touched(&unit);
             prop_assert_eq!(&total, &plus);
-            // A reset unit adds nothing.
+            // A reset unit holds nothing, and adds nothing.
             unit.reset();
+            prop_assert_eq!(&unit, &Counters::new(rules));
             total.add_touched(&unit);
             prop_assert_eq!(total, plus);
         }
