@@ -15,10 +15,10 @@
 //! Then a table compares CPU time: logtrim's invocations in this process
 //! (`CLOCK_PROCESS_CPUTIME_ID`) and `benches/lambda_python.py`'s in a Python subprocess
 //! (`time.process_time()`), as many of each after a warm-up one, on the same event file, each
-//! invocation timed on its own and the two sides alternating in rounds of seven (the machine's speed
-//! drifts over seconds: each side's best and median are then taken in the same stretch of time, each
-//! side on its own warm caches within a round), as MB of record
-//! data per CPU-second of the fastest and of the median invocation, their ratios, and the peak RSS of
+//! invocation timed on its own and the two sides alternating in rounds of five (the machine's speed
+//! swings over seconds: both sides are spread over the same stretch of time, each on its own warm
+//! caches within a round), as MB of record data per CPU-second of the fastest and of the median
+//! invocation, the ratio of the fastest and the median of the rounds' ratios, and the peak RSS of
 //! a process that holds the event and runs one invocation (logtrim: this binary re-run as a child;
 //! Python: its own process, `VmHWM`).
 //!
@@ -296,13 +296,14 @@ fn main() {
         "{:<16} {:>8} {:>8} {:>15} {:>13} {:>13} {:>12} {:>11}",
         "event", "records", "data MB", "logtrim MB/s", "python MB/s", "ratio", "logtrim RSS", "python RSS"
     );
-    // Every invocation is timed on its own, and logtrim's and Python's alternate in rounds, so that both
-    // sides see the machine in the same states; both the fastest (the least disturbed by whatever else
-    // the machine runs) and the median are shown, as best/median.
-    // Rounds of `batch` invocations of each side: within a round each side runs on its own warm
-    // caches, as a function invoked again and again does; alternating rounds spreads both over the
-    // same stretch of time.
-    let (rounds, batch) = if test_mode { (1, 1) } else { (3, 7) };
+    // Every invocation is timed on its own, and logtrim's and Python's alternate in rounds: within a
+    // round each side runs on its own warm caches, as a function invoked again and again does, and
+    // the two sides of a round run within a fraction of a second of each other. Shown as best/median:
+    // the fastest invocation (the least disturbed by whatever else the machine runs) and the median;
+    // the ratio of the fastest, and the median of the rounds' ratios (each round's medians): this
+    // machine's speed swings by a third for seconds at a time, and a round's two sides mostly see the
+    // same speed where the whole run's medians do not.
+    let (rounds, batch) = if test_mode { (1, 1) } else { (9, 5) };
     let n = rounds * batch;
     for case in &cases {
         let state = state(&rules);
@@ -312,16 +313,22 @@ fn main() {
         let rss = measure_rss(&case.file).map_or("?".into(), |(before, peak)| format!("{:.1}+{:.1}M", before as f64 / 1024.0, (peak - before) as f64 / 1024.0));
         let pair = |a: f64, b: f64| format!("{a:.1}/{b:.1}");
         let mut python = Python::start(&case.file);
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        let (mut ours, mut theirs, mut round_ratios) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..rounds {
-            for _ in 0..batch {
-                let start = cpu_seconds();
-                black_box(invoke(&state, &case.body));
-                ours.push(cpu_seconds() - start);
-            }
+            let mut round: Vec<f64> = (0..batch)
+                .map(|_| {
+                    let start = cpu_seconds();
+                    black_box(invoke(&state, &case.body));
+                    cpu_seconds() - start
+                })
+                .collect();
+            ours.extend_from_slice(&round);
             if let Ok(py) = &mut python {
                 match py.invoke(batch) {
-                    Ok(t) => theirs.extend(t),
+                    Ok(mut t) => {
+                        theirs.extend_from_slice(&t);
+                        round_ratios.push(best_median(&mut t).1 / best_median(&mut round).1);
+                    }
                     Err(e) => python = Err(e),
                 }
             }
@@ -339,12 +346,14 @@ fn main() {
                 mb,
                 pair(mb / best, mb / median),
                 pair(mb / py_best, mb / py_median),
-                pair(py_best / best, py_median / median),
+                pair(py_best / best, best_median(&mut round_ratios).1),
                 rss,
                 py_rss as f64 / 1024.0
             ),
             Err(e) => println!("{:<16} {:>8} {:>8.2} {:>15} {:>13} (python failed: {})", case.name, records, mb, pair(mb / best, mb / median), "-", e.trim()),
         }
     }
-    println!("(best/median of {n} invocations each, each timed on its own; MB = 10^6 bytes of record data, base64-decoded; RSS: before the event + the invocation's peak above it)");
+    println!(
+        "(best/median of {n} invocations each, each timed on its own, in {rounds} rounds of {batch} of each side; ratio: of the best, and the median of the rounds' ratios; MB = 10^6 bytes of record data, base64-decoded; RSS: before the event + the invocation's peak above it)"
+    );
 }
