@@ -251,7 +251,7 @@ impl ResponseRecord {
 /// prefetcher could not foresee. Here they are read in order from one small buffer.
 pub struct IdLiterals {
     text: String,
-    /// Where each literal ends in `bytes`.
+    /// Where each literal ends in `text`.
     ends: Vec<usize>,
 }
 

@@ -140,9 +140,9 @@ impl Counters {
         Counters { rules: vec![RuleCounters::default(); rules + 1], ..Default::default() }
     }
 
-    /// Zeroes every count of counts changed only through [`Counters::at`] since they were made or
-    /// reset (a pipeline's units, as [`Counters::add_touched`]), keeping the rules' room: only the
-    /// rules touched are zeroed.
+    /// Zeroes every count, keeping the rules' room. Only the rules touched are zeroed: the counts must
+    /// have been changed only through [`Counters::at`] since they were made or last reset, as a
+    /// pipeline's units are (the same condition as [`Counters::add_touched`]).
     pub(crate) fn reset(&mut self) {
         let mut bits = std::mem::take(&mut self.touched);
         while bits != 0 {
@@ -151,10 +151,10 @@ impl Counters {
             let rules = if i == 63 { &mut self.rules[63..] } else { &mut self.rules[i..=i] };
             rules.fill(RuleCounters::default());
         }
-        self.json = 0;
-        self.text = 0;
-        self.invalid_json = 0;
-        self.invalid_utf8 = 0;
+        debug_assert!(self.rules.iter().all(|r| *r == RuleCounters::default()), "counts changed without Counters::at");
+        // Destructured so that a new field cannot be forgotten here.
+        let Counters { rules: _, json, text, invalid_json, invalid_utf8, touched: _ } = self;
+        (*json, *text, *invalid_json, *invalid_utf8) = (0, 0, 0, 0);
     }
 
     pub(crate) fn add(&mut self, d: Decision, bytes: u64, kind: RecordKind) {

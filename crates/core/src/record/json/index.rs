@@ -53,6 +53,11 @@ pub(super) fn build(input: &[u8], out: &mut Tokens) -> Stage1 {
     {
         // Cached after the first call: a safe function must not run AVX2 code on a CPU without it.
         assert!(simd::has_avx2(), "the JSON token index needs AVX2 and PCLMULQDQ");
+        if simd::has_avx512_vbmi2() {
+            // SAFETY: `has_avx512_vbmi2()` found AVX-512 F, BW and VBMI2, and PCLMULQDQ (through
+            // `has_avx2()`).
+            return unsafe { simd::avx512::stage1_vbmi2(input, out) };
+        }
         if simd::has_avx512() {
             // SAFETY: `has_avx512()` found AVX-512 F and BW, and PCLMULQDQ (through `has_avx2()`).
             return unsafe { simd::avx512::stage1(input, out) };

@@ -78,6 +78,10 @@ fn tokens(input: &[u8]) -> Option<Vec<u32>> {
             // SAFETY: `has_avx512()` found AVX-512 F and BW, and PCLMULQDQ.
             assert_eq!(run(&|out| unsafe { simd::avx512::stage1(input, out) }), built, "AVX-512 kernel");
         }
+        if simd::has_avx512_vbmi2() {
+            // SAFETY: `has_avx512_vbmi2()` found AVX-512 F, BW and VBMI2, and PCLMULQDQ.
+            assert_eq!(run(&|out| unsafe { simd::avx512::stage1_vbmi2(input, out) }), built, "AVX-512 VBMI2 kernel");
+        }
     }
     Some(built)
 }

@@ -226,9 +226,9 @@ fn escape_extra_block(block: &[u8; 32], keep: u32) -> usize {
 }
 
 /// The plain run of a long string body from `i`, 64 bytes a step: where it stops (the first quote,
-/// backslash or control byte) and whether a byte before that has its high bit set; or, when no block
-/// of 64 bytes from `i` holds a stop, `None` and the offset of the last bytes (fewer than 64), which
-/// the caller searches.
+/// backslash or control byte), whether a byte before that has its high bit set, and `true`; or, when
+/// no whole block of 64 bytes from `i` holds a stop, the offset of the last bytes (fewer than 64, which
+/// the caller searches), whether a byte before them has its high bit set, and `false`.
 ///
 /// # Safety
 ///

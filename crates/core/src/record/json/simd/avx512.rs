@@ -1,27 +1,43 @@
-//! AVX-512 kernel, 64 bytes a step: stage 1's classification of a record's bytes, one vector and one
-//! mask register per class where AVX2 needs two halves, a `movemask` each and a join; and the token
-//! offsets of a block written with one compression (VBMI2) instead of a count of trailing zeros each;
-//! and the plain-run search of long strings.
+//! AVX-512 kernels, 64 bytes a step: stage 1's classification of a record's bytes, one vector and one
+//! mask register per class where AVX2 needs two halves, a `movemask` each and a join; with VBMI2, its
+//! token offsets written with one compression instead of a count of trailing zeros each; and the
+//! plain-run search of long strings.
 //!
-//! As in [`super::avx2`], the kernel is an `unsafe fn` compiled with `#[target_feature]`: its callers
-//! must first see [`super::has_avx512`] return true.
+//! As in [`super::avx2`], each kernel is an `unsafe fn` compiled with `#[target_feature]`: its callers
+//! must first see [`super::has_avx512`] (F and BW) or [`super::has_avx512_vbmi2`] return true.
 
 use std::arch::x86_64::*;
 
 use super::super::index::{self, Block, Stage1, Tokens};
 
-/// Stage 1 of the fast path: [`index::blocks`] with this module's classification and the same prefix
-/// XOR as [`super::avx2::stage1`].
+/// Stage 1's prefix XOR, as [`super::avx2::stage1`]'s.
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+fn prefix_xor(bits: u64) -> u64 {
+    _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64
+}
+
+/// Stage 1 of the fast path: [`index::blocks`] with this module's classification and the portable
+/// token offsets, for CPUs with AVX-512 F and BW but not VBMI2 (Skylake and Cascade Lake servers).
 ///
 /// # Safety
 ///
-/// The CPU must have AVX-512 F, BW and VBMI2 and PCLMULQDQ: call only after [`super::has_avx512`]
-/// returned true.
-#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,pclmulqdq")]
+/// The CPU must have AVX-512 F and BW and PCLMULQDQ: call only after [`super::has_avx512`] returned
+/// true.
+#[target_feature(enable = "avx512f,avx512bw,pclmulqdq")]
 pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
-    let prefix_xor =
-        |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-    index::blocks(input, out, |chunk| classify(chunk), prefix_xor, |bits, base, dst| flatten(bits, base, dst))
+    index::blocks(input, out, |chunk| classify(chunk), |bits| prefix_xor(bits), index::flatten)
+}
+
+/// [`stage1`] with the token offsets written by [`flatten`].
+///
+/// # Safety
+///
+/// The CPU must have AVX-512 F, BW and VBMI2 and PCLMULQDQ: call only after
+/// [`super::has_avx512_vbmi2`] returned true.
+#[target_feature(enable = "avx512f,avx512bw,avx512vbmi2,pclmulqdq")]
+pub(crate) unsafe fn stage1_vbmi2(input: &[u8], out: &mut Tokens) -> Stage1 {
+    index::blocks(input, out, |chunk| classify(chunk), |bits| prefix_xor(bits), |bits, base, dst| flatten(bits, base, dst))
 }
 
 /// The offsets 0 to 63, one per byte.
@@ -127,7 +143,7 @@ pub(super) fn classify(chunk: &[u8]) -> Block {
 
 #[cfg(test)]
 mod tests {
-    use super::super::{avx2, has_avx2, has_avx512};
+    use super::super::{avx2, has_avx2, has_avx512, has_avx512_vbmi2};
     use proptest::prelude::*;
 
     /// Both kernels' masks of one block, or `None` on a CPU without AVX-512.
@@ -178,11 +194,17 @@ mod tests {
             // SAFETY: both were found on this CPU.
             let (ours, theirs) = unsafe { (super::plain_blocks(&input, from), avx2::plain_blocks(&input, from)) };
             prop_assert_eq!(ours, theirs);
+            // And both as a plain search says: the first stop of a whole block, and whether a byte
+            // before it is non-ASCII.
+            let blocks_end = from + (len - from) / 64 * 64;
+            let stop = input[from..blocks_end].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|k| from + k);
+            let at = stop.unwrap_or(blocks_end);
+            prop_assert_eq!(ours, (at, input[from..at].iter().any(|&b| b >= 0x80), stop.is_some()));
         }
 
         #[test]
         fn token_offsets_are_written_as_the_portable_flatten_does(bits in any::<u64>(), sparse in any::<u64>(), base in 0..u32::MAX - 64) {
-            if !has_avx512() {
+            if !has_avx512_vbmi2() {
                 return Ok(());
             }
             // Dense and sparse masks alike: every group count from 0 to 64 tokens.

@@ -5,9 +5,9 @@
 //! - [`avx2`]: 32 or 64 bytes a step. Each is an `unsafe fn` with `#[target_feature]`, whose `# Safety`
 //!   section asks for [`has_avx2`]; its callers check that first and say so in a `// SAFETY:` comment.
 //!
-//! - [`avx512`]: stage 1's classification, 64 bytes in one vector, and its token offsets written with
-//!   one compression, on CPUs with AVX-512 F, BW and VBMI2 ([`has_avx512`]); the rest of stage 1 is the
-//!   AVX2 kernel's.
+//! - [`avx512`]: stage 1's classification and the long-string search, 64 bytes in one vector, on CPUs
+//!   with AVX-512 F and BW ([`has_avx512`]), and stage 1's token offsets written with one compression
+//!   on those with VBMI2 too ([`has_avx512_vbmi2`]); the rest of stage 1 is the AVX2 kernel's.
 //!
 //! All are compiled for x86_64 only (`cfg(target_arch = "x86_64")` at each call); elsewhere the
 //! portable code beside each call runs, and [`has_avx2`] is false. Where a kernel's loop is mostly the
@@ -44,18 +44,23 @@ pub(super) fn has_avx2() -> bool {
     }
 }
 
-/// Whether this CPU has AVX-512 F, BW and VBMI2 besides everything [`has_avx2`] checks: stage 1 then
-/// runs [`avx512`]'s kernel. Detected on the first call and cached.
+/// Whether this CPU has AVX-512 F and BW besides everything [`has_avx2`] checks: stage 1's
+/// classification and the long-string search then run [`avx512`]'s kernels. Detected on the first
+/// call and cached.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 pub(super) fn has_avx512() -> bool {
     static AVX512: Detected = Detected::new();
-    AVX512.get(|| {
-        has_avx2()
-            && std::arch::is_x86_feature_detected!("avx512f")
-            && std::arch::is_x86_feature_detected!("avx512bw")
-            && std::arch::is_x86_feature_detected!("avx512vbmi2")
-    })
+    AVX512.get(|| has_avx2() && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw"))
+}
+
+/// Whether this CPU also has AVX-512 VBMI2: stage 1 then writes its token offsets with one compression
+/// ([`avx512::stage1_vbmi2`]).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(super) fn has_avx512_vbmi2() -> bool {
+    static VBMI2: Detected = Detected::new();
+    VBMI2.get(|| has_avx512() && std::arch::is_x86_feature_detected!("avx512vbmi2"))
 }
 
 /// A CPU check's answer, cached: 0 not detected yet, 1 no, 2 yes. Threads that race to detect store
