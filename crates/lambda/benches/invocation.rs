@@ -15,7 +15,7 @@
 //! Then a table compares CPU time: logtrim's invocations in this process
 //! (`CLOCK_PROCESS_CPUTIME_ID`) and `benches/lambda_python.py`'s in a Python subprocess
 //! (`time.process_time()`), as many of each after a warm-up one, on the same event file, each
-//! invocation timed on its own and the two sides alternating in rounds of five (the machine's speed
+//! invocation timed on its own and the two sides alternating in rounds of four (the machine's speed
 //! swings over seconds: both sides are spread over the same stretch of time, each on its own warm
 //! caches within a round), as MB of record data per CPU-second of the fastest and of the median
 //! invocation, the ratio of the fastest and the median of the rounds' ratios, and the peak RSS of
@@ -303,7 +303,7 @@ fn main() {
     // the ratio of the fastest, and the median of the rounds' ratios (each round's medians): this
     // machine's speed swings by a third for seconds at a time, and a round's two sides mostly see the
     // same speed where the whole run's medians do not.
-    let (rounds, batch) = if test_mode { (1, 1) } else { (9, 5) };
+    let (rounds, batch) = if test_mode { (1, 1) } else { (15, 4) };
     let n = rounds * batch;
     for case in &cases {
         let state = state(&rules);
