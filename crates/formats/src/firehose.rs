@@ -193,9 +193,9 @@ pub fn decode_base64_into(data: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeEr
 
 /// Encodes bytes as standard padded base64.
 pub fn encode_base64(bytes: &[u8]) -> String {
-    let mut out = Vec::with_capacity(base64_len(bytes.len()));
-    encode_base64_into(bytes, &mut out);
-    String::from_utf8(out).expect("base64 is ASCII")
+    let mut out = String::with_capacity(base64_len(bytes.len()));
+    encode_base64_into_string(bytes, &mut out);
+    out
 }
 
 /// Appends the standard padded base64 of `bytes` to `out` (SIMD, as [`decode_base64_into`]).

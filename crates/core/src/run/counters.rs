@@ -214,6 +214,11 @@ impl Counters {
                 self.rules[i] += o.rules[i];
             }
         }
+        self.add_scalars(o);
+    }
+
+    /// The counts that are not per rule, and the touched mask.
+    fn add_scalars(&mut self, o: &Counters) {
         self.touched |= o.touched;
         self.json += o.json;
         self.text += o.text;
@@ -246,11 +251,7 @@ impl AddAssign<&Counters> for Counters {
         }
         // Whatever `o` touched may now be nonzero here too; rules changed through the public fields
         // are not tracked, which is why only a pipeline's own units are added with `add_touched`.
-        self.touched |= o.touched;
-        self.json += o.json;
-        self.text += o.text;
-        self.invalid_json += o.invalid_json;
-        self.invalid_utf8 += o.invalid_utf8;
+        self.add_scalars(o);
     }
 }
 

@@ -18,9 +18,15 @@ use super::sse2;
 /// The CPU must have AVX2 and PCLMULQDQ: call only after [`super::has_avx2`] returned true.
 #[target_feature(enable = "avx2,pclmulqdq")]
 pub(crate) unsafe fn stage1(input: &[u8], out: &mut Tokens) -> Stage1 {
-    let prefix_xor =
-        |bits: u64| _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64;
-    index::blocks(input, out, |chunk| classify(chunk), prefix_xor, index::flatten)
+    index::blocks(input, out, |chunk| classify(chunk), |bits| prefix_xor(bits), index::flatten)
+}
+
+/// Stage 1's prefix XOR (bit `i` = XOR of bits `0..=i`): a carry-less multiplication by all ones. The
+/// AVX-512 kernels use it too.
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+pub(super) fn prefix_xor(bits: u64) -> u64 {
+    _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64
 }
 
 /// The masks of one 64-byte block.

@@ -9,16 +9,10 @@
 use std::arch::x86_64::*;
 
 use super::super::index::{self, Block, Stage1, Tokens};
+use super::avx2::prefix_xor;
 
-/// Stage 1's prefix XOR, as [`super::avx2::stage1`]'s.
-#[target_feature(enable = "pclmulqdq")]
-#[inline]
-fn prefix_xor(bits: u64) -> u64 {
-    _mm_cvtsi128_si64(_mm_clmulepi64_si128(_mm_set_epi64x(0, bits as i64), _mm_set1_epi8(-1), 0)) as u64
-}
-
-/// Stage 1 of the fast path: [`index::blocks`] with this module's classification and the portable
-/// token offsets, for CPUs with AVX-512 F and BW but not VBMI2 (Skylake and Cascade Lake servers).
+/// Stage 1 of the fast path: [`index::blocks`] with this module's classification, the AVX2 kernel's
+/// prefix XOR and the portable token offsets, for CPUs with AVX-512 F and BW but not VBMI2 (Skylake and Cascade Lake servers).
 ///
 /// # Safety
 ///
@@ -210,7 +204,7 @@ mod tests {
             // Dense and sparse masks alike: every group count from 0 to 64 tokens.
             for bits in [bits, bits & sparse, bits & sparse & (sparse >> 7)] {
                 let (mut ours, mut theirs) = ([0u32; 64], [0u32; 64]);
-                // SAFETY: `has_avx512()` found the features; the function is a safe `#[target_feature]` one.
+                // SAFETY: `has_avx512_vbmi2()` found the features; the function is a safe `#[target_feature]` one.
                 let n = unsafe { super::flatten(bits, base, &mut ours) };
                 prop_assert_eq!(n, super::super::super::index::flatten(bits, base, &mut theirs));
                 prop_assert_eq!(&ours[..n], &theirs[..n]);
